@@ -1,0 +1,1 @@
+"""Subcommands of `motion-engine`, one module each (see engine/cli.py)."""

@@ -1,0 +1,1 @@
+"""Canonical motion: skeleton, rotations, kinematics, HumanML3D features, previews."""

@@ -1,0 +1,1 @@
+"""Motion Copilot trainer: data building, every training stage, evaluation. Imports engine."""

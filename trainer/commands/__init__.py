@@ -1,0 +1,1 @@
+"""Subcommands of `motion-train`, one module each (see trainer/cli.py)."""
