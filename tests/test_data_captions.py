@@ -1,0 +1,68 @@
+"""Bandai labels -> captions, HumanML3D text lines, mirroring, and splits (no motion loading)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from trainer.data import bandai, captions, splits
+
+
+@pytest.mark.parametrize("content", sorted(bandai.CONTENT_PHRASES))
+@pytest.mark.parametrize("style", sorted(bandai.STYLE_PHRASES))
+def test_captions_say_what_labels_say(content: str, style: str) -> None:
+    texts = bandai.captions_for(content, style, count=4, seed=3)
+    assert len(texts) == 4 and len(set(texts)) == 4
+    side = "left" if "left" in content else "right" if "right" in content else None
+    for text in texts:
+        words = set(re.findall(r"[a-z\-]+", text))
+        if side:
+            assert side in words and ({"left", "right"} - {side}).isdisjoint(words), text
+        else:
+            assert not words & {"left", "right"}, text
+        action = content.split("-")[0]
+        assert any(w.startswith({"raise": "r", "wave": "wav", "walk": "walk", "run": "run"}[action])
+                   or (action == "raise" and w in {"lifts", "puts"}) for w in words), text
+        if "both" in content:
+            assert "both" in words
+        if "turn" in content:
+            assert "turn" in text
+        # No invented speed, count or direction the labels do not give.
+        assert words.isdisjoint({"forward", "backward", "fast", "slowly", "twice", "three", "circle"})
+        assert not captions.unknown_words(text), f"words outside the tagger lexicon: {text}"
+
+
+def test_captions_deterministic_and_seed_dependent() -> None:
+    first = bandai.captions_for("wave-left-hand", "exhausted", count=3, seed=1)
+    assert first == bandai.captions_for("wave-left-hand", "exhausted", count=3, seed=1)
+    others = {tuple(bandai.captions_for("wave-left-hand", "exhausted", count=3, seed=s)) for s in range(6)}
+    assert len(others) > 1
+
+
+def test_mirror_text_swaps_sides_only() -> None:
+    assert captions.mirror_text("a person turns left, then raises the right hand") == \
+        "a person turns right, then raises the left hand"
+    assert captions.mirror_text("Left arm circles clockwise") == "Right arm circles counterclockwise"
+    assert captions.mirror_text("a person leftover bright") == "a person leftover bright"
+
+
+def test_text_line_round_trip() -> None:
+    line = captions.text_line("someone waves the left hand in an exhausted way")
+    caption, tokens, start, end = captions.parse_text_line(line)
+    assert caption == "someone waves the left hand in an exhausted way"
+    assert tokens[:3] == ["someone/PRON", "wave/VERB", "the/DET"]
+    assert "left/ADJ" in tokens and "hand/NOUN" in tokens
+    assert (start, end) == (0.0, 0.0) and line.count("#") == 3
+
+
+def test_splits_stratified_disjoint_deterministic() -> None:
+    cells = {f"B{i:06d}": f"c{i % 7}/s{i % 5}" for i in range(350)}  # 35 cells x 10 clips
+    first = splits.split_by_cell(cells, seed=5)
+    assert first == splits.split_by_cell(dict(reversed(list(cells.items()))), seed=5)
+    assert first != splits.split_by_cell(cells, seed=6)
+    assert set(first) == set(cells)
+    for cell in set(cells.values()):
+        got = sorted(first[c] for c, k in cells.items() if k == cell)
+        assert got.count("test") == 1 and got.count("val") == 1 and got.count("train") == 8
+    with pytest.raises(ValueError, match="fractions"):
+        splits.split_by_cell(cells, fractions=(0.5, 0.5, 0.5))

@@ -1,0 +1,115 @@
+"""Caption text helpers: HumanML3D text lines, a small POS tagger, and left/right mirroring.
+
+A HumanML3D text file holds one caption per line as `caption#tokens#start#end`, where tokens are
+`lemma/POS` pairs (spaCy's universal tags) and start/end are seconds of a sub-span (0.0 = whole
+clip). HumanML3D ran spaCy; we have no spaCy model installed and may not download one, so the tagger
+here is hand-written: a lexicon of the words our caption builders use plus suffix rules for words
+from users' own label files. It only needs to be good enough for the evaluator text encoder's
+word/POS features, and every caption we write ourselves only uses lexicon words (a test checks it).
+
+Run: `python -m trainer.data.captions "a person waves the left hand"` prints the text line.
+"""
+from __future__ import annotations
+
+import re
+import sys
+
+# word -> (lemma, universal POS tag). Covers every word our own caption builders emit.
+LEXICON: dict[str, tuple[str, str]] = {}
+
+
+def _add(pos: str, words: str) -> None:
+    for entry in words.split():
+        word, _, lemma = entry.partition(":")
+        LEXICON[word] = (lemma or word, pos)
+
+
+_add("DET", "a an the their his her its both each one's")
+_add("PRON", "someone somebody they it he she person's")
+_add("NOUN", "person:person people:person human:human figure:figure character:character "
+     "hand:hand hands:hand arm:arm arms:arm way:way manner:manner style:style energy:energy "
+     "man:man woman:woman body:body motion:motion air:air head:head side:side left:left "
+     "right:right walk:walk run:run turn:turn pace:pace vigour:vigour mood:mood adult:adult "
+     "fatigue:fatigue grace:grace strength:strength spring:spring step:step")
+_add("VERB", "walks:walk walking:walk walk:walk runs:run running:run run:run turns:turn "
+     "turning:turn turn:turn waves:wave waving:wave wave:wave raises:raise raising:raise "
+     "raise:raise lifts:lift lifting:lift lift:lift puts:put putting:put put:put holds:hold "
+     "is:be are:be moves:move moving:move move:move goes:go going:go go:go makes:make "
+     "strolls:stroll takes:take seems:seem looks:look tired:tire exhausted:exhaust "
+     "heads:head bends:bend keeps:keep")
+_add("ADJ", "left right active energetic elderly old exhausted tired weary feminine masculine "
+     "normal ordinary youthful young lively worn-out calm relaxed aged spirited upward")
+_add("ADV", "energetically actively vigorously wearily tiredly youthfully normally up upward "
+     "upwards overhead around then while slowly briskly")
+_add("ADP", "in with like of to as at into over above while for")
+_add("CCONJ", "and or but")
+_add("SCONJ", "as if while")
+_add("PART", "to not")
+_add("PUNCT", ", .")
+
+# Left/right words and what they become in a mirrored clip (HumanML3D mirrors text this way).
+_MIRROR_WORDS = {
+    "left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT",
+    "RIGHT": "LEFT", "clockwise": "counterclockwise", "counterclockwise": "clockwise",
+    "counter-clockwise": "clockwise", "anticlockwise": "clockwise", "anti-clockwise": "clockwise",
+}
+_MIRROR_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _MIRROR_WORDS), key=len,
+                                                       reverse=True)) + r")\b")
+_WORD_PATTERN = re.compile(r"[A-Za-z][A-Za-z'\-]*|\d+(?:\.\d+)?|[,.;:!?]")
+
+
+def mirror_text(text: str) -> str:
+    """Swap left/right (and clockwise/anticlockwise) words, as for a clip mirrored in x."""
+    return _MIRROR_PATTERN.sub(lambda m: _MIRROR_WORDS[m.group(0)], text)
+
+
+def _guess(word: str) -> tuple[str, str]:
+    """Suffix rules for words outside the lexicon (users' own labels)."""
+    if word.isdigit() or re.fullmatch(r"\d+\.\d+", word):
+        return word, "NUM"
+    if word.endswith("ly") and len(word) > 4:
+        return word, "ADV"
+    if word.endswith("ing") and len(word) > 5:
+        return word[:-3], "VERB"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1], "VERB" if word.endswith("es") else "NOUN"
+    return word, "NOUN"
+
+
+def tag_words(caption: str) -> list[tuple[str, str]]:
+    """Split a caption into words and tag each as (lemma, POS); punctuation is dropped."""
+    tagged = []
+    for word in _WORD_PATTERN.findall(caption.lower()):
+        lemma, pos = LEXICON.get(word) or _guess(word)
+        if pos != "PUNCT":
+            tagged.append((lemma, pos))
+    return tagged
+
+
+def unknown_words(caption: str) -> list[str]:
+    """Words of a caption that the lexicon does not know (tagged by suffix rules instead)."""
+    return [w for w in _WORD_PATTERN.findall(caption.lower()) if w not in LEXICON]
+
+
+def text_line(caption: str, start: float = 0.0, end: float = 0.0) -> str:
+    """One HumanML3D text line: `caption#lemma/POS ...#start#end` (start = end = 0: whole clip)."""
+    caption = " ".join(caption.replace("#", " ").split())
+    tokens = " ".join(f"{lemma}/{pos}" for lemma, pos in tag_words(caption))
+    return f"{caption}#{tokens}#{start:.1f}#{end:.1f}"
+
+
+def parse_text_line(line: str) -> tuple[str, list[str], float, float]:
+    """Inverse of `text_line`: (caption, tokens, start, end). A bare caption gets tokens tagged."""
+    parts = line.rstrip("\n").split("#")
+    caption = parts[0].strip()
+    tokens = parts[1].split() if len(parts) > 1 and parts[1].strip() else \
+        [f"{lemma}/{pos}" for lemma, pos in tag_words(caption)]
+    start = float(parts[2]) if len(parts) > 2 and parts[2].strip() else 0.0
+    end = float(parts[3]) if len(parts) > 3 and parts[3].strip() else 0.0
+    return caption, tokens, start, end
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:] or ["a person waves the left hand"]:
+        print(text_line(arg))
+        print(text_line(mirror_text(arg)))

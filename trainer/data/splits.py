@@ -1,0 +1,52 @@
+"""Deterministic train/val/test splits by clip, stratified over label cells.
+
+A clip and its mirror always share a split (the caller assigns the base clip and copies the split
+to `M<id>`), so no test motion has a left/right twin in training. Within each cell (e.g. Bandai
+content x style) the clips are shuffled by a generator seeded from (seed, cell name), so adding a
+cell never reshuffles the others, and cut so that val and test each get at least one clip when
+the cell has three or more: the test split then covers every cell.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from collections import defaultdict
+from collections.abc import Mapping
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def _cell_counts(size: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
+    """How many clips of a cell go to (train, val, test)."""
+    if size < 3:  # too small to hold out: test first, so every cell is judged when possible
+        return (0, 0, size) if size == 1 else (1, 0, 1)
+    n_val = max(1, math.floor(size * fractions[1] + 0.5))
+    n_test = max(1, math.floor(size * fractions[2] + 0.5))
+    return size - n_val - n_test, n_val, n_test
+
+
+def split_by_cell(cells: Mapping[str, str], seed: int = 0,
+                  fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> dict[str, str]:
+    """Assign each clip id to 'train', 'val' or 'test'.
+
+    `cells` maps clip id -> cell name (clips without labels can share one cell). The result is a
+    pure function of (the set of ids, their cells, seed, fractions): input order does not matter.
+    """
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
+    members: dict[str, list[str]] = defaultdict(list)
+    for clip_id, cell in cells.items():
+        members[cell].append(clip_id)
+    assignment: dict[str, str] = {}
+    for cell, ids in members.items():
+        rng = np.random.default_rng([seed, zlib.crc32(cell.encode("utf-8"))])
+        ids = sorted(ids)
+        order = rng.permutation(len(ids))
+        n_train, n_val, _ = _cell_counts(len(ids), fractions)
+        for rank, index in enumerate(order):
+            split = "train" if rank < n_train else "val" if rank < n_train + n_val else "test"
+            assignment[ids[index]] = split
+    return assignment
