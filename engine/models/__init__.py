@@ -1,0 +1,1 @@
+"""Models of the engine: each file holds one model with its config dataclass (nanoGPT style)."""
