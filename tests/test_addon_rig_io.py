@@ -1,0 +1,191 @@
+"""rig_io on real bpy: reading rigs and poses, writing keyframes as new actions, the SMPL armature."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blender_fixtures import (NAME_TABLE, bpy, empty_scene, fcurves_of, limb_bones, make_armature,
+                              random_quats, smooth_motion)
+
+from blender_addon import rig_io  # noqa: E402  (after blender_fixtures imported bpy)
+
+pytestmark = pytest.mark.blender
+
+
+def mixamo_rig():
+    return make_armature("Mixamo", limb_bones([row[1] for row in NAME_TABLE], scale=100.0))
+
+
+def rigify_rig():
+    return make_armature("Rigify", limb_bones([row[2] for row in NAME_TABLE], roll=0.3))
+
+
+def smpl_rig():
+    return rig_io.create_smpl_armature(bpy.context)
+
+
+RIGS = {"smpl": smpl_rig, "mixamo": mixamo_rig, "rigify": rigify_rig}
+
+
+def test_constants_match_engine_skeleton():
+    skeleton = pytest.importorskip("engine.motion.skeleton")
+    assert rig_io.SMPL_JOINT_NAMES == skeleton.JOINT_NAMES
+    assert rig_io.SMPL_PARENTS == skeleton.PARENTS
+    np.testing.assert_allclose(rig_io.SMPL_REST_YUP, skeleton.default_rest_positions(), atol=6e-4)
+
+
+@pytest.mark.parametrize("kind", list(RIGS))
+def test_read_rig_names_parents_matrices(kind):
+    empty_scene()
+    obj = RIGS[kind]()
+    obj.location = (1.0, 2.0, 0.5)
+    bpy.context.view_layer.update()
+    rig = rig_io.read_rig(obj)
+    column = {"smpl": 0, "mixamo": 1, "rigify": 2}[kind]
+    # Blender orders bones depth-first, not by creation: compare through the names.
+    table = [row[column] for row in NAME_TABLE]
+    assert sorted(rig.names) == sorted(table)
+    for j, name in enumerate(rig.names):
+        smpl_parent = rig_io.SMPL_PARENTS[table.index(name)]
+        expected = table[smpl_parent] if smpl_parent >= 0 else None
+        assert (rig.names[rig.parents[j]] if rig.parents[j] >= 0 else None) == expected
+    assert rig.rest_matrices.shape == (22, 4, 4) and rig.rest_matrices.dtype == np.float64
+    for j, bone in enumerate(obj.data.bones):
+        # Independent of foreach_get's memory layout: compare with the bone's own head and axis.
+        np.testing.assert_allclose(rig.rest_matrices[j, :3, 3], np.array(bone.head_local), atol=1e-5)
+        y_axis = np.array(bone.tail_local) - np.array(bone.head_local)
+        np.testing.assert_allclose(rig.rest_matrices[j, :3, 1], y_axis / np.linalg.norm(y_axis), atol=1e-5)
+        np.testing.assert_allclose(rig.rest_matrices[j, 3], [0, 0, 0, 1], atol=1e-6)
+    np.testing.assert_allclose(rig.world_matrix[:3, 3], [1.0, 2.0, 0.5])
+
+
+def test_smpl_armature_is_z_up_and_bone_axes_are_smpl_axes():
+    empty_scene()
+    obj = smpl_rig()
+    rig = rig_io.read_rig(obj)
+    heads = dict(zip(rig.names, rig.rest_matrices[:, :3, 3]))
+    assert heads["head"][2] > 1.4 and heads["left_ankle"][2] < 0.1  # standing up along Blender Z
+    assert heads["left_shoulder"][0] > 0 > heads["right_shoulder"][0]  # left on +X like SMPL
+    assert heads["left_foot"][1] < heads["left_ankle"][1]  # toes forward = Blender -Y
+    # Bone +Z with roll 0: local X,Y,Z = world X,Z,-Y = SMPL's Y-up axes expressed in Blender.
+    np.testing.assert_allclose(rig.rest_matrices[:, :3, :3], np.broadcast_to(
+        [[1, 0, 0], [0, 0, -1], [0, 1, 0]], (22, 3, 3)), atol=1e-6)
+
+
+def test_read_pose_converts_euler_and_reads_root():
+    empty_scene()
+    obj = mixamo_rig()
+    hips, knee = obj.pose.bones["mixamorig:Hips"], obj.pose.bones["mixamorig:LeftLeg"]
+    knee.rotation_mode = 'XYZ'
+    knee.rotation_euler = (0.7, 0.0, 0.0)
+    hips.rotation_quaternion = (0.0, 0.0, 0.0, 1.0)
+    hips.location = (1.0, 2.0, 3.0)
+    quats, root = rig_io.read_pose(obj)
+    assert quats.shape == (22, 4)
+    np.testing.assert_allclose(quats[[b.name for b in obj.pose.bones].index(knee.name)], [np.cos(0.35), np.sin(0.35), 0, 0], atol=1e-6)
+    np.testing.assert_allclose(quats[[b.name for b in obj.pose.bones].index(hips.name)], [0, 0, 0, 1], atol=1e-6)
+    np.testing.assert_allclose(root, [1, 2, 3])
+
+
+@pytest.mark.parametrize("fps", [24, 30])
+@pytest.mark.parametrize("kind", ["smpl", "mixamo", "rigify"])
+def test_write_motion_196_frames(kind, fps):
+    scene = empty_scene(fps)
+    scene.frame_set(10)
+    obj = RIGS[kind]()
+    names = [b.name for b in obj.pose.bones]
+    root = names[0]
+    # The animator's own action, keyed the ordinary way, must survive untouched.
+    obj.pose.bones[root].location = (0.0, 0.0, 0.3)
+    obj.pose.bones[root].keyframe_insert("location", frame=1)
+    theirs = obj.animation_data.action
+    theirs_name, theirs_keys = theirs.name, len(fcurves_of(obj)[0].keyframe_points)
+
+    quats, root_track = smooth_motion(196, 22)
+    quats[50:] *= -1  # a sign flip the writer must undo for interpolation
+    action = rig_io.write_motion(obj, scene, rig_io.unique_action_name("A person walks forward!"),
+                                 names, quats, root_track, root, metadata={"prompt": "walk"})
+
+    assert action.name == "MC_a_person_walks_forward"
+    assert obj.animation_data.action == action and action["prompt"] == "walk"
+    assert action["previous_action"] == theirs_name and theirs.use_fake_user
+    assert bpy.data.actions[theirs_name] == theirs
+    curves = fcurves_of(obj)
+    assert len(curves) == 22 * 4 + 3
+    assert all(len(fc.keyframe_points) == 196 for fc in curves)
+    expected_end = 10 + 195 * fps / 20
+    assert action.frame_range[0] == pytest.approx(10) and action.frame_range[1] == pytest.approx(expected_end)
+    first, last = curves[0].keyframe_points[0].co, curves[0].keyframe_points[-1].co
+    assert first[0] == pytest.approx(10) and last[0] == pytest.approx(expected_end, abs=1e-4)
+    assert all(pb.rotation_mode == 'QUATERNION' for pb in obj.pose.bones)
+    # Sign continuity: the flipped half was flipped back, so neighbouring keys stay close.
+    values = np.array([[kp.co[1] for kp in fc.keyframe_points] for fc in curves[:4]]).T  # (196, 4)
+    assert (np.einsum("tc,tc->t", values[1:], values[:-1]) > 0).all()
+
+    # Evaluated pose at a frame that falls on a sample equals the written rotation (up to sign).
+    i = 40 if fps == 30 else 45  # 40 * 1.5 = 60, 45 * 1.2 = 54: integer frames
+    scene.frame_set(int(round(10 + i * fps / 20)))
+    got, got_root = rig_io.read_pose(obj)
+    dots = np.abs(np.einsum("nc,nc->n", got, quats[i]))
+    np.testing.assert_allclose(dots, 1.0, atol=1e-5)
+    np.testing.assert_allclose(got_root, root_track[i], atol=1e-5)
+
+    # Assigning the animator's action back restores their animation exactly.
+    obj.animation_data.action = theirs
+    if bpy.app.version >= (4, 4, 0):
+        obj.animation_data.action_slot = theirs.slots[0]
+    assert len(fcurves_of(obj)[0].keyframe_points) == theirs_keys
+
+
+def test_action_names_are_deduplicated_and_nla_push_keeps_assignment():
+    scene = empty_scene(24)
+    obj = smpl_rig()
+    names = [b.name for b in obj.pose.bones]
+    quats, root = smooth_motion(40, 22, seed=1)
+    first = rig_io.write_motion(obj, scene, rig_io.unique_action_name("wave"), names, quats, root, "pelvis")
+    second = rig_io.write_motion(obj, scene, rig_io.unique_action_name("wave"), names, quats, root, "pelvis",
+                                 push_to_nla=True, start_frame=100)
+    assert (first.name, second.name) == ("MC_wave", "MC_wave_001")
+    assert obj.animation_data.action == first  # NLA push leaves the assignment alone
+    strips = [s for t in obj.animation_data.nla_tracks for s in t.strips]
+    assert [s.action for s in strips] == [second] and strips[0].frame_start == pytest.approx(100)
+
+
+def test_write_motion_rejects_bad_shapes_without_touching_the_scene():
+    scene = empty_scene()
+    obj = smpl_rig()
+    n_actions = len(bpy.data.actions)
+    with pytest.raises(ValueError, match=r"\(T, 22, 4\)"):
+        rig_io.write_motion(obj, scene, "x", [b.name for b in obj.pose.bones], np.zeros((10, 21, 4)))
+    with pytest.raises(ValueError, match="not in armature"):
+        rig_io.write_motion(obj, scene, "x", ["nope"], np.zeros((10, 1, 4)))
+    assert len(bpy.data.actions) == n_actions and obj.animation_data is None
+
+
+def test_write_pose_key_keys_current_frame():
+    scene = empty_scene()
+    obj = mixamo_rig()
+    scene.frame_set(7)
+    names = ["mixamorig:LeftLeg", "mixamorig:Hips"]
+    q = random_quats(np.random.default_rng(3), (2,))
+    rig_io.write_pose_key(obj, 7, names, q, np.array([0.0, 1.0, 0.0]), "mixamorig:Hips")
+    frames = {kp.co[0] for fc in fcurves_of(obj) for kp in fc.keyframe_points}
+    assert frames == {7.0}
+    scene.frame_set(7)
+    got, root = rig_io.read_pose(obj)
+    order = [b.name for b in obj.pose.bones]
+    got = got[[order.index(n) for n in names]]
+    np.testing.assert_allclose(np.abs(np.sum(got * q, axis=1)), 1.0, atol=1e-6)
+    np.testing.assert_allclose(root, [0, 1, 0])
+
+
+def test_sample_pose_track_resamples_to_20fps():
+    scene = empty_scene(30)
+    obj = smpl_rig()
+    names = [b.name for b in obj.pose.bones]
+    quats, root = smooth_motion(20, 22, seed=2)
+    rig_io.write_motion(obj, scene, "take", names, quats, root, "pelvis", start_frame=1)
+    track, roots = rig_io.sample_pose_track(obj, scene, 1, 1 + 19 * 1.5)
+    assert track.shape == (20, 22, 4) and roots.shape == (20, 3)
+    np.testing.assert_allclose(np.abs(np.einsum("tnc,tnc->tn", track, quats)), 1.0, atol=1e-4)
+    assert scene.frame_current == 1
