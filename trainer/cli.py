@@ -11,7 +11,9 @@ import sys
 from engine import __version__
 from engine.errors import EngineError
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "trainer.commands.tokenizer",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Stages take config overrides as --key=value; they are checked against the stage's config.
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_overrides", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.overrides = extra
     try:
         return int(args.run(args) or 0)
     except EngineError as error:

@@ -1,0 +1,1 @@
+"""Training stages, one plain loop per module (nanoGPT train.py style)."""
