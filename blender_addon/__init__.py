@@ -10,18 +10,20 @@ This file only registers classes; build the extension with `python scripts/build
 """
 from __future__ import annotations
 
-import bpy
+# Submodules are imported inside register(): client.py and protocol.py stay importable (and
+# testable) without bpy, and only the Blender-facing modules need it.
 
-from . import operators, panels, preferences, properties
 
-_MODULES = (preferences, properties, operators, panels)
+def _modules() -> tuple:
+    from . import operators, panels, preferences, properties
+    return (preferences, properties, operators, panels)
 
 
 def register() -> None:
-    for module in _MODULES:
+    for module in _modules():
         module.register()
 
 
 def unregister() -> None:
-    for module in reversed(_MODULES):
+    for module in reversed(_modules()):
         module.unregister()
