@@ -1,0 +1,147 @@
+"""`motion-engine serve`: run the headless ZeroMQ engine server (see engine/server.py).
+
+    motion-engine serve --bundle bundles/default                 # loopback tcp://127.0.0.1:5555
+    motion-engine serve --bind 'tcp://0.0.0.0:5555' --allow-remote --keys keys/   # CURVE required
+    motion-engine serve --connect tcp://127.0.0.1:5556           # behind `motion-engine proxy`
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import ipaddress
+import platform
+import signal
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from engine.errors import InputError
+
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("serve", help="run the engine server (ZeroMQ ROUTER)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--bind", default="tcp://127.0.0.1:5555",
+                       help="endpoint to bind (default %(default)s; port * picks a free one)")
+    where.add_argument("--connect", help="connect to a `motion-engine proxy` backend instead")
+    parser.add_argument("--bundle", type=Path, help="model bundle directory (manifest.json)")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="permit a non-loopback --bind/--connect (needs --keys)")
+    parser.add_argument("--keys", type=Path,
+                        help="directory from `motion-engine keygen` (CURVE server key + "
+                             "authorized_clients/)")
+    parser.add_argument("--workers", type=int, default=1, help="worker threads (one per device)")
+    parser.add_argument("--batch-window-ms", type=float, default=5.0,
+                        help="how long a lone batchable request waits for companions")
+    parser.add_argument("--max-batch", type=int, default=32)
+    parser.add_argument("--no-batching", action="store_true", help="run every request alone")
+    parser.add_argument("--max-array-mb", type=float, default=64.0)
+    parser.add_argument("--max-message-mb", type=float, default=128.0)
+    parser.add_argument("--max-prompt-chars", type=int, default=1000)
+    parser.add_argument("--enable-test-ops", action="store_true",
+                        help="serve the test-only ops `sleep` and `synthetic_forward`")
+    parser.set_defaults(run=run)
+
+
+def is_loopback(endpoint: str) -> bool:
+    """True for ipc://, inproc:// and tcp:// endpoints on a loopback host."""
+    scheme = endpoint.split("://", 1)[0]
+    if scheme in ("ipc", "inproc"):
+        return True
+    host = urlsplit(endpoint).hostname or ""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # '*', interface names and DNS names count as remote
+
+
+def check_remote(endpoint: str, allow_remote: bool, keys: Path | None) -> None:
+    """Refuse a non-loopback endpoint unless the user opted in and gave CURVE keys."""
+    if is_loopback(endpoint):
+        return
+    if not allow_remote:
+        raise InputError(f"{endpoint} is not a loopback address; anyone on the network could "
+                         "use this engine. Add --allow-remote and --keys DIR (from "
+                         "`motion-engine keygen DIR`) to serve it with CURVE encryption.")
+    if keys is None or not (keys / "server.key_secret").is_file():
+        raise InputError(f"--allow-remote needs --keys DIR holding server.key_secret and "
+                         "authorized_clients/; create them with `motion-engine keygen DIR`.")
+
+
+def resolve_device(requested: str) -> str:
+    if requested == "cpu":
+        return "cpu"
+    try:
+        import torch
+    except ImportError:
+        if requested == "cuda":
+            raise InputError("--device cuda needs torch with CUDA; it is not installed") from None
+        return "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: torch sees no CUDA device; use --device cpu or auto")
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def collect_info(device: str, bundle) -> dict:
+    import numpy
+    import zmq
+
+    from engine import __version__
+
+    return {"engine_version": __version__, "python": platform.python_version(),
+            "numpy": numpy.__version__, "pyzmq": zmq.__version__, "libzmq": zmq.zmq_version(),
+            "torch": _version("torch"), "transformers": _version("transformers"),
+            "device": device, "bundle": bundle.describe()}
+
+
+def build_server(args: argparse.Namespace):
+    from engine import protocol
+    from engine.batching import BatchPolicy
+    from engine.bundle import load_bundle
+    from engine.operations import build_operations
+    from engine.server import EngineServer, ServerConfig
+
+    endpoint = args.connect or args.bind
+    check_remote(endpoint, args.allow_remote, args.keys)
+    device = resolve_device(args.device)
+    bundle = load_bundle(args.bundle)
+    for problem in bundle.problems:
+        print(f"motion-engine serve: {problem}", file=sys.stderr)
+    megabyte = 1024 * 1024
+    limits = protocol.Limits(max_array_bytes=int(args.max_array_mb * megabyte),
+                             max_total_bytes=int(args.max_message_mb * megabyte),
+                             max_prompt_chars=args.max_prompt_chars)
+    policy = BatchPolicy(window=args.batch_window_ms / 1000.0,
+                         max_batch=1 if args.no_batching else args.max_batch)
+    use_curve = not is_loopback(endpoint)
+    config = ServerConfig(
+        bind=None if args.connect else args.bind, connect=args.connect, limits=limits,
+        policy=policy, workers=args.workers,
+        curve_secret_file=str(args.keys / "server.key_secret") if use_curve else None,
+        curve_authorized_dir=str(args.keys / "authorized_clients") if use_curve else None)
+    operations = build_operations(bundle, device, enable_test_ops=args.enable_test_ops,
+                                  batching=not args.no_batching)
+    return EngineServer(config, operations, collect_info(device, bundle))
+
+
+def run(args: argparse.Namespace) -> int:
+    server = build_server(args)
+    # SIGTERM (e.g. from a process manager) stops the loop cleanly, like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
+    return 0

@@ -1,0 +1,223 @@
+"""The server's operation table: one handler per worker operation, looked up by name.
+
+Every handler has the batch signature `handler(jobs: list[Job]) -> list[Outcome | Exception]`
+(one outcome per job, in order). Non-batchable ops always receive a one-job list; `single(fn)` wraps
+the simpler `fn(job) -> Outcome`. An Outcome is `(result: dict, arrays: dict[str, ndarray])`.
+A handler reports progress with `job.progress(fraction, message)` and polls `job.cancelled()` (or
+calls `job.check_cancelled()`, which raises JobCancelled). Raise `engine.errors.EngineError`
+subclasses for errors a person can act on; anything else becomes an `internal_error` reply.
+
+Plugging in a real model: add a factory to MODEL_FACTORIES,
+    MODEL_FACTORIES["text_to_motion"] = lambda bundle, device: make_t2m_handler(bundle, device)
+returning a batch handler. It is called once at start-up, only when the bundle has every component
+in REQUIRES[op]; otherwise the op answers `model_unavailable` naming the missing component.
+`ping`, `info` and `cancel` are answered by the I/O loop itself (engine/server.py), never queued.
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from engine.bundle import Bundle
+from engine.errors import EngineError, ModelUnavailableError
+
+Outcome = tuple[dict, dict]
+Handler = Callable[[list["Job"]], list]
+
+# Components each model operation needs from the bundle.
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "text_to_motion": ("tokenizer", "language_model"),
+    "motion_to_text": ("tokenizer", "language_model"),
+    "predict": ("tokenizer", "language_model"),
+    "inbetween": ("tokenizer", "language_model"),
+    "edit_pose": ("pose_editor",),
+    "describe_change:model": ("correction_writer",),
+}
+# op -> factory(bundle, device) -> batch handler; the lead registers real models here.
+MODEL_FACTORIES: dict[str, Callable[[Bundle, str], Handler]] = {}
+
+
+class JobCancelled(EngineError):
+    code = "cancelled"
+
+
+@dataclass
+class Job:
+    """One validated request on its way through a worker. Arrays are read-only views."""
+
+    identity: bytes  # ZeroMQ routing id of the client (scopes cancel to its owner)
+    request_id: str
+    op: str
+    args: dict
+    arrays: dict[str, np.ndarray]
+    received: float = field(default_factory=time.monotonic)
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    progress_sink: Callable[["Job", float, str], None] | None = None
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Send a `progress` reply (fraction in [0, 1]) to the client."""
+        if self.progress_sink is not None:
+            self.progress_sink(self, fraction, message)
+
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise JobCancelled(f"request {self.request_id} was cancelled by the client")
+
+
+def single(fn: Callable[[Job], Outcome]) -> Handler:
+    """Adapt a one-job function to the batch signature, keeping per-job errors apart."""
+    def handler(jobs: list[Job]) -> list:
+        outcomes: list = []
+        for job in jobs:
+            try:
+                outcomes.append(fn(job))
+            except Exception as error:  # noqa: BLE001 - reported per job by the worker
+                outcomes.append(error)
+        return outcomes
+    handler.__name__ = getattr(fn, "__name__", "handler")
+    return handler
+
+
+def unavailable(message: str) -> Handler:
+    def handler(jobs: list[Job]) -> list:
+        return [ModelUnavailableError(message) for _ in jobs]
+    handler.unavailable = message  # type: ignore[attr-defined]
+    return handler
+
+
+# ----------------------------------------------------------------------------- rule-based ops
+
+def _describer(name: str) -> Callable:
+    """Engineer C's rule-based describer, imported lazily (it may land after the server)."""
+    try:
+        module = importlib.import_module("engine.describe")
+        return getattr(module, name)
+    except (ImportError, AttributeError):
+        raise ModelUnavailableError(
+            f"the rule-based describer (engine.describe.{name}) is not installed in this engine "
+            "build; update motion-copilot to a version that includes engine/describe.") from None
+
+
+def describe_pose(job: Job) -> Outcome:
+    fn = _describer("describe_pose")
+    text = fn(np.asarray(job.arrays["pose"], dtype=np.float64),
+              deterministic=job.args.get("deterministic", True), seed=job.args.get("seed"))
+    return {"text": text}, {}
+
+
+def describe_change_rules(job: Job) -> Outcome:
+    fn = _describer("describe_change")
+    text = fn(np.asarray(job.arrays["pose_a"], dtype=np.float64),
+              np.asarray(job.arrays["pose_b"], dtype=np.float64),
+              deterministic=job.args.get("deterministic", True), seed=job.args.get("seed"))
+    return {"text": text, "method": "rules"}, {}
+
+
+def retarget(job: Job) -> Outcome:
+    try:
+        rig_module = importlib.import_module("engine.rig.retarget")
+    except ImportError:
+        raise ModelUnavailableError(
+            "retargeting (engine.rig.retarget) is not installed in this engine build; update "
+            "motion-copilot to a version that includes engine/rig/retarget.py.") from None
+    rig = rig_module.RigDescription.from_wire(job.args["rig"], job.arrays.get("rest_matrices"))
+    result = rig_module.retarget(np.asarray(job.arrays["positions"], dtype=np.float64), rig)
+    return _retarget_outcome(result)
+
+
+def _retarget_outcome(result: object) -> Outcome:
+    """Split a retarget result into JSON fields and float32 arrays (dict or dataclass accepted)."""
+    items = result if isinstance(result, dict) else vars(result)
+    meta, arrays = {}, {}
+    for key, value in items.items():
+        if isinstance(value, np.ndarray):
+            arrays[key] = value.astype(np.float64 if value.dtype == np.float64 else np.float32)
+        else:
+            meta[key] = value
+    return meta, arrays
+
+
+# ----------------------------------------------------------------------------- test ops
+
+def sleep(job: Job) -> Outcome:
+    """A slow job for tests: `steps` progress messages over `seconds`, cancellable at each step."""
+    seconds, steps = float(job.args["seconds"]), int(job.args.get("steps", 10))
+    for step in range(steps):
+        job.check_cancelled()
+        job.cancel_event.wait(seconds / steps)  # wakes at once on cancel
+        job.progress((step + 1) / steps, f"step {step + 1} of {steps}")
+    job.check_cancelled()
+    return {"slept": seconds}, {}
+
+
+def synthetic_forward(jobs: list[Job]) -> list:
+    """Mimics a model forward on an accelerator: a fixed cost per call plus a cost per item.
+
+    It sleeps (it does not burn CPU), like a GPU kernel the host waits on; the costs come from the
+    first job's args (defaults 20 ms per call, 1 ms per item).
+    """
+    fixed_ms = float(jobs[0].args.get("fixed_ms", 20.0))
+    item_ms = float(jobs[0].args.get("item_ms", 1.0))
+    time.sleep((fixed_ms + item_ms * len(jobs)) / 1000.0)
+    return [({"batch_size": len(jobs)},
+             {"y": np.asarray(job.arrays["x"]) * 2} if "x" in job.arrays else {}) for job in jobs]
+
+
+# ----------------------------------------------------------------------------- the table
+
+@dataclass(frozen=True)
+class Operation:
+    handler: Handler
+    batchable: bool
+    unavailable: str | None = None  # why the op is off, for `info`
+
+
+def _model_handler(op: str, bundle: Bundle, device: str, requires: tuple[str, ...]) -> Handler:
+    for component in requires:
+        if not bundle.has(component):
+            return unavailable(bundle.missing_message(component, op))
+    factory = MODEL_FACTORIES.get(op)
+    if factory is None:
+        return unavailable(f"'{op}' has every bundle component it needs ({', '.join(requires)}) "
+                           "but this engine build has no runner for it yet; update motion-copilot.")
+    try:
+        return factory(bundle, device)
+    except Exception as error:  # noqa: BLE001 - a broken component must not stop start-up
+        return unavailable(f"loading the model for '{op}' from {bundle.root} failed ({error}); "
+                           "re-export the bundle with `motion-train all`.")
+
+
+def _describe_change_handler(bundle: Bundle, device: str) -> Handler:
+    model = _model_handler("describe_change", bundle, device, REQUIRES["describe_change:model"])
+    rules = single(describe_change_rules)
+
+    def handler(jobs: list[Job]) -> list:
+        by_model = [job.args.get("method", "rules") == "model" for job in jobs]
+        model_out = iter(model([j for j, m in zip(jobs, by_model) if m]) if any(by_model) else [])
+        rules_out = iter(rules([j for j, m in zip(jobs, by_model) if not m]))
+        return [next(model_out) if m else next(rules_out) for m in by_model]
+    return handler
+
+
+def build_operations(bundle: Bundle, device: str, enable_test_ops: bool = False,
+                     batching: bool = True) -> dict[str, Operation]:
+    """Handlers for every worker operation; `batching=False` hands each job over alone."""
+    table: dict[str, tuple[Handler, bool]] = {
+        op: (_model_handler(op, bundle, device, REQUIRES[op]), True)
+        for op in ("text_to_motion", "motion_to_text", "predict", "inbetween", "edit_pose")}
+    table["describe_pose"] = (single(describe_pose), True)
+    table["describe_change"] = (_describe_change_handler(bundle, device), True)
+    table["retarget"] = (single(retarget), False)
+    if enable_test_ops:
+        table["sleep"] = (single(sleep), False)
+        table["synthetic_forward"] = (synthetic_forward, True)
+    return {op: Operation(handler, batchable and batching, getattr(handler, "unavailable", None))
+            for op, (handler, batchable) in table.items()}
