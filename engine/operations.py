@@ -95,54 +95,66 @@ def unavailable(message: str) -> Handler:
 
 # ----------------------------------------------------------------------------- rule-based ops
 
-def _describer(name: str) -> Callable:
-    """Engineer C's rule-based describer, imported lazily (it may land after the server)."""
+def _import(module: str, what: str, build: str) -> object:
+    """Import a parallel-developed engine module lazily: its absence turns one op off, no more."""
     try:
-        module = importlib.import_module("engine.describe")
-        return getattr(module, name)
-    except (ImportError, AttributeError):
+        return importlib.import_module(module)
+    except ImportError:
         raise ModelUnavailableError(
-            f"the rule-based describer (engine.describe.{name}) is not installed in this engine "
-            "build; update motion-copilot to a version that includes engine/describe.") from None
+            f"{what} ({module}) is not installed in this engine build; update motion-copilot to a "
+            f"version that includes {build}.") from None
 
 
-def describe_pose(job: Job) -> Outcome:
-    fn = _describer("describe_pose")
-    text = fn(np.asarray(job.arrays["pose"], dtype=np.float64),
-              deterministic=job.args.get("deterministic", True), seed=job.args.get("seed"))
-    return {"text": text}, {}
+def _describe_batch(jobs: list[Job], single_fn: Callable, batch_fn: Callable,
+                    names: tuple[str, ...]) -> list:
+    """Rule-based descriptions; unseeded jobs with the same `deterministic` flag share one call.
+
+    A seeded job runs alone so that its text never depends on what it was batched with.
+    """
+    outcomes: dict[int, object] = {}
+    groups: dict[bool, list[int]] = {}
+    for index, job in enumerate(jobs):
+        if job.args.get("seed") is None:
+            groups.setdefault(bool(job.args.get("deterministic", False)), []).append(index)
+            continue
+        try:
+            text = single_fn(*(np.asarray(job.arrays[n], np.float64) for n in names),
+                             seed=job.args["seed"], deterministic=job.args.get("deterministic", False))
+            outcomes[index] = ({"text": text}, {})
+        except Exception as error:  # noqa: BLE001 - per-job error
+            outcomes[index] = error
+    for deterministic, indices in groups.items():
+        stacks = [np.stack([np.asarray(jobs[i].arrays[n], np.float64) for i in indices]) for n in names]
+        try:
+            texts = batch_fn(*stacks, seed=None, deterministic=deterministic)
+            outcomes.update({i: ({"text": t}, {}) for i, t in zip(indices, texts)})
+        except Exception as error:  # noqa: BLE001 - the whole group failed the same way
+            outcomes.update({i: error for i in indices})
+    return [outcomes[i] for i in range(len(jobs))]
 
 
-def describe_change_rules(job: Job) -> Outcome:
-    fn = _describer("describe_change")
-    text = fn(np.asarray(job.arrays["pose_a"], dtype=np.float64),
-              np.asarray(job.arrays["pose_b"], dtype=np.float64),
-              deterministic=job.args.get("deterministic", True), seed=job.args.get("seed"))
-    return {"text": text, "method": "rules"}, {}
+def describe_pose(jobs: list[Job]) -> list:
+    module = _import("engine.describe.captioner", "the rule-based pose describer", "engine/describe")
+    return _describe_batch(jobs, module.describe_pose, module.describe_poses, ("pose",))
+
+
+def describe_change_rules(jobs: list[Job]) -> list:
+    module = _import("engine.describe.corrector", "the rule-based change describer", "engine/describe")
+    return _describe_batch(jobs, module.describe_change, module.describe_changes, ("pose_a", "pose_b"))
 
 
 def retarget(job: Job) -> Outcome:
-    try:
-        rig_module = importlib.import_module("engine.rig.retarget")
-    except ImportError:
-        raise ModelUnavailableError(
-            "retargeting (engine.rig.retarget) is not installed in this engine build; update "
-            "motion-copilot to a version that includes engine/rig/retarget.py.") from None
-    rig = rig_module.RigDescription.from_wire(job.args["rig"], job.arrays.get("rest_matrices"))
-    result = rig_module.retarget(np.asarray(job.arrays["positions"], dtype=np.float64), rig)
-    return _retarget_outcome(result)
-
-
-def _retarget_outcome(result: object) -> Outcome:
-    """Split a retarget result into JSON fields and float32 arrays (dict or dataclass accepted)."""
-    items = result if isinstance(result, dict) else vars(result)
-    meta, arrays = {}, {}
-    for key, value in items.items():
-        if isinstance(value, np.ndarray):
-            arrays[key] = value.astype(np.float64 if value.dtype == np.float64 else np.float32)
-        else:
-            meta[key] = value
-    return meta, arrays
+    description = _import("engine.rig.description", "the rig description reader", "engine/rig")
+    rig_retarget = _import("engine.rig.retarget", "retargeting", "engine/rig/retarget.py")
+    name_maps = _import("engine.rig.name_maps", "the rig name maps", "engine/rig/name_maps.py")
+    rig = description.RigDescription.from_wire(job.args["rig"], job.arrays)
+    joint_map = None
+    if "preset" in job.args or "mapping" in job.args:
+        joint_map = name_maps.resolve_map(rig.names, preset=job.args.get("preset"),
+                                          explicit=job.args.get("mapping"), source="rig")
+    job.check_cancelled()
+    animation = rig_retarget.retarget(np.asarray(job.arrays["positions"], np.float64), rig, joint_map)
+    return animation.to_wire()
 
 
 # ----------------------------------------------------------------------------- test ops
@@ -197,12 +209,13 @@ def _model_handler(op: str, bundle: Bundle, device: str, requires: tuple[str, ..
 
 def _describe_change_handler(bundle: Bundle, device: str) -> Handler:
     model = _model_handler("describe_change", bundle, device, REQUIRES["describe_change:model"])
-    rules = single(describe_change_rules)
+    rules = describe_change_rules
 
     def handler(jobs: list[Job]) -> list:
         by_model = [job.args.get("method", "rules") == "model" for job in jobs]
         model_out = iter(model([j for j, m in zip(jobs, by_model) if m]) if any(by_model) else [])
-        rules_out = iter(rules([j for j, m in zip(jobs, by_model) if not m]))
+        rules_out = iter(rules([j for j, m in zip(jobs, by_model) if not m])
+                         if not all(by_model) else [])
         return [next(model_out) if m else next(rules_out) for m in by_model]
     return handler
 
@@ -213,7 +226,7 @@ def build_operations(bundle: Bundle, device: str, enable_test_ops: bool = False,
     table: dict[str, tuple[Handler, bool]] = {
         op: (_model_handler(op, bundle, device, REQUIRES[op]), True)
         for op in ("text_to_motion", "motion_to_text", "predict", "inbetween", "edit_pose")}
-    table["describe_pose"] = (single(describe_pose), True)
+    table["describe_pose"] = (describe_pose, True)
     table["describe_change"] = (_describe_change_handler(bundle, device), True)
     table["retarget"] = (single(retarget), False)
     if enable_test_ops:

@@ -167,10 +167,18 @@ OPERATIONS: dict[str, OperationSpec] = {spec.name: spec for spec in (
                                       ArgSpec("method", "str", choices=("rules", "model"))),
                   (ArraySpec("pose_a", (22, 3)), ArraySpec("pose_b", (22, 3))),
                   batchable=True, doc="pose A, pose B -> correction instruction"),
-    OperationSpec("retarget", (ArgSpec("rig", "object", required=True),),
+    # rig: engine/rig/description.py RigDescription.to_wire() header; its arrays travel beside
+    # positions. mapping: SMPL joint name -> bone name (or {bone: weight}), overriding the preset.
+    OperationSpec("retarget", (ArgSpec("rig", "object", required=True),
+                               ArgSpec("preset", "str", max_length=MAX_NAME_CHARS),
+                               ArgSpec("mapping", "object")),
                   (ArraySpec("positions", (None, 22, 3)),
-                   ArraySpec("rest_matrices", (None, 4, 4), required=False)),
-                  doc="canonical motion -> a described rig's local rotations and root track"),
+                   ArraySpec("rest_matrices", (None, 4, 4), dtypes=("float64", "float32")),
+                   ArraySpec("heads", (None, 3), required=False),
+                   ArraySpec("tails", (None, 3), required=False),
+                   ArraySpec("rolls", (None,), required=False)),
+                  doc="canonical motion (T, 22, 3) -> a described rig's local rotations "
+                      "(T, N, 4) and root track (T, 3)"),
     OperationSpec("sleep", (ArgSpec("seconds", "float", required=True, minimum=0.0, maximum=60.0),
                             ArgSpec("steps", "int", minimum=1, maximum=1000)),
                   test_only=True, doc="test op: a slow, cancellable job that reports progress"),
