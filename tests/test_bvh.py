@@ -1,0 +1,138 @@
+"""BVH reading (FK with any channel order), writing, resampling and malformed-file errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from engine.errors import InputError
+from engine.formats.bvh import (
+    forward_kinematics, parse_bvh, read_bvh, resample_positions, resample_quaternions, write_bvh,
+)
+
+TWO_BONES = """HIERARCHY
+ROOT hips
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+  JOINT knee
+  {
+    OFFSET 0 -2 0
+    CHANNELS 3 Xrotation Yrotation Zrotation
+    JOINT ankle
+    {
+      OFFSET 0 -3 0
+      CHANNELS 6 Xposition Yposition Zposition Yrotation Zrotation Xrotation
+      End Site
+      {
+        OFFSET 0 0 1
+      }
+    }
+  }
+}
+MOTION
+Frames: 2
+Frame Time: 0.0333333
+1 5 2 90 0 0 0 0 0 0 -3 0 0 0 0
+0 0 0 0 0 0 30 40 50 0 -4 0 0 0 0
+"""
+
+
+def _rot(axis: str, degrees: float) -> np.ndarray:
+    return Rotation.from_euler(axis, degrees, degrees=True).as_matrix()
+
+
+def test_fk_on_a_hand_checked_chain():
+    clip = parse_bvh(TWO_BONES, "two.bvh")
+    assert clip.names == ("hips", "knee", "ankle") and list(clip.parents) == [-1, 0, 1]
+    assert clip.channels[1] == ("Xrotation", "Yrotation", "Zrotation")
+    np.testing.assert_allclose(clip.end_sites[2], [0, 0, 1])
+    pos = clip.global_positions()
+    # Frame 0: root at (1, 5, 2) turned 90 degrees about Z, so the leg (pointing -Y) points +X.
+    np.testing.assert_allclose(pos[0], [[1, 5, 2], [3, 5, 2], [6, 5, 2]], atol=1e-9)
+    # Frame 1: knee rotation is intrinsic X then Y then Z (R = Rx Ry Rz); the ankle's position
+    # channels (0, -4, 0) replace its offset (0, -3, 0).
+    knee_rot = _rot("x", 30) @ _rot("y", 40) @ _rot("z", 50)
+    np.testing.assert_allclose(pos[1, 1], [0, -2, 0], atol=1e-9)
+    np.testing.assert_allclose(pos[1, 2], [0, -2, 0] + knee_rot @ [0, -4, 0], atol=1e-9)
+
+
+@pytest.mark.parametrize("order", ["ZXY", "XYZ", "YZX", "ZYX"])
+def test_write_then_read_reproduces_positions(tmp_path, order):
+    rng = np.random.default_rng(1)
+    parents = [-1, 0, 1, 2, 1, 4, 0]
+    names = [f"j{i}" for i in range(len(parents))]
+    offsets = rng.normal(size=(7, 3))
+    quats = Rotation.random(20 * 7, random_state=2).as_quat().reshape(20, 7, 4)[..., [3, 0, 1, 2]]
+    root = rng.normal(size=(20, 3))
+    path = tmp_path / "random.bvh"
+    write_bvh(path, names, parents, offsets, quats, root, fps=24.0, order=order)
+    clip = read_bvh(path)
+    assert clip.names == tuple(names) and abs(clip.fps - 24.0) < 1e-4
+    assert clip.channels[0][3:] == tuple(f"{a}rotation" for a in order)
+    trans = np.broadcast_to(offsets, (20, 7, 3)).copy()
+    trans[:, 0] = root
+    expected = forward_kinematics(np.array(parents), quats, trans)
+    np.testing.assert_allclose(clip.global_positions(), expected, atol=1e-4)
+
+
+def test_real_bandai_clip_is_read_as_a_rigid_skeleton(bandai_clips):
+    clip = read_bvh(bandai_clips[0])
+    assert len(clip.names) == 22 and all(len(c) == 6 for c in clip.channels)
+    assert abs(clip.fps - 30.0) < 1e-3
+    pos = clip.global_positions()
+    assert pos.shape == (clip.num_frames, 22, 3)
+    bones = np.linalg.norm(pos[:, 1:] - pos[:, clip.parents[1:]], axis=-1)
+    assert np.ptp(bones[:, 1:], axis=0).max() < 1e-3  # cm; the Hips bone moves with root motion
+
+
+@pytest.mark.parametrize("src_frames", [38, 90, 91, 301])
+def test_resampling_frame_counts_and_exact_linear_motion(src_frames):
+    t = np.arange(src_frames) / 30.0
+    linear = np.stack([t, 2 * t, -t], axis=-1)[:, None, :]  # (T, 1, 3)
+    out = resample_positions(linear, 30.0, 20.0)
+    assert abs(len(out) - round(src_frames * 2 / 3)) <= 1
+    np.testing.assert_allclose(out[:, 0, 0], np.arange(len(out)) / 20.0, atol=1e-12)
+    # Constant angular velocity about Y: slerp lands exactly on the in-between angles.
+    angles = np.radians(3.0) * np.arange(src_frames)
+    quats = np.stack([np.cos(angles / 2), 0 * angles, np.sin(angles / 2), 0 * angles], -1)[:, None]
+    slerped = resample_quaternions(quats, 30.0, 20.0)
+    expected = np.radians(4.5) * np.arange(len(out))
+    got = 2 * np.arctan2(slerped[:, 0, 2], slerped[:, 0, 0])
+    np.testing.assert_allclose(np.exp(1j * got), np.exp(1j * expected), atol=1e-9)
+
+
+MALFORMED = {
+    "missing CHANNELS": (TWO_BONES.replace("    CHANNELS 3 Xrotation Yrotation Zrotation\n", ""),
+                         "has no CHANNELS"),
+    "short frame": (TWO_BONES.replace("0 -3 0 0 0 0\n", "0 -3 0 0 0\n"), "has 14 values"),
+    "NaN value": (TWO_BONES.replace("30 40 50", "30 nan 50"), "NaN"),
+    "zero frames": (TWO_BONES.split("Frames:")[0] + "Frames: 0\nFrame Time: 0.0333333\n", "0 frames"),
+    "frame count mismatch": (TWO_BONES.replace("Frames: 2", "Frames: 3"), "3 frames but 2"),
+    "bad channel name": (TWO_BONES.replace("Zrotation Xrotation Yrotation", "Zrotation Xrotation Wrotation"),
+                         "invalid or repeated channels"),
+    "no MOTION": (TWO_BONES.split("MOTION")[0], "no MOTION"),
+    "truncated hierarchy": (TWO_BONES.replace("      }\n    }\n  }\n}\n", ""), "HIERARCHY"),
+    "text in frame": (TWO_BONES.replace("30 40 50", "30 forty 50"), "not a number"),
+    "bad frame time": (TWO_BONES.replace("Frame Time: 0.0333333", "Frame Time: 0"), "Frame Time"),
+    "text offset": (TWO_BONES.replace("OFFSET 0 -2 0", "OFFSET 0 -2 x"), "is not a number"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_files_name_the_file_and_problem(tmp_path, case):
+    text, problem = MALFORMED[case]
+    path = tmp_path / f"{case.replace(' ', '_')}.bvh"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        read_bvh(path)
+    assert str(path) in str(info.value) and problem in str(info.value), str(info.value)
+
+
+def test_line_numbers_point_at_the_bad_frame(tmp_path):
+    path = tmp_path / "nan.bvh"
+    path.write_text(TWO_BONES.replace("30 40 50", "30 nan 50"))
+    with pytest.raises(InputError, match=r"line 25: frame 1"):
+        read_bvh(path)
+    with pytest.raises(InputError, match="cannot read"):
+        read_bvh(tmp_path / "absent.bvh")
