@@ -177,11 +177,10 @@ def test_bad_input_raises_input_error():
 
 
 def _load_real(path):
-    bvh = pytest.importorskip("engine.formats.bvh")
-    loader = getattr(bvh, "load_bvh_as_smpl22", None)
-    if loader is None:
-        pytest.skip("engine.formats.bvh has no load_bvh_as_smpl22 yet")
-    return np.asarray(loader(path), dtype=np.float64)
+    canonical = pytest.importorskip("engine.formats.canonical")
+    if not hasattr(canonical, "bvh_to_smpl22"):
+        pytest.skip("engine.formats.canonical has no bvh_to_smpl22 yet")
+    return np.asarray(canonical.bvh_to_smpl22(path, preset="bandai"), dtype=np.float64)
 
 
 def test_real_clips_round_trip_and_retarget(bandai_clips):
