@@ -15,6 +15,7 @@ from engine.errors import EngineError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "engine.commands.info",
+    "engine.commands.describe",
     "engine.commands.serve",
     "engine.commands.keygen",
     "engine.commands.proxy",
