@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "engine.commands.serve",
     "engine.commands.keygen",
     "engine.commands.proxy",
+    "engine.commands.convert",
 )
 
 
