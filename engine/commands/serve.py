@@ -115,6 +115,9 @@ def build_server(args: argparse.Namespace):
 
     endpoint = args.connect or args.bind
     check_remote(endpoint, args.allow_remote, args.keys)
+    if args.keys is not None and not (args.keys / "server.key_secret").is_file():
+        raise InputError(f"--keys {args.keys} holds no server.key_secret; create the keys with "
+                         f"`motion-engine keygen {args.keys}`.")
     device = resolve_device(args.device)
     bundle = load_bundle(args.bundle)
     for problem in bundle.problems:
@@ -125,7 +128,8 @@ def build_server(args: argparse.Namespace):
                              max_prompt_chars=args.max_prompt_chars)
     policy = BatchPolicy(window=args.batch_window_ms / 1000.0,
                          max_batch=1 if args.no_batching else args.max_batch)
-    use_curve = not is_loopback(endpoint)
+    # CURVE whenever keys are given (also on loopback, e.g. behind an SSH tunnel); required remote.
+    use_curve = args.keys is not None
     config = ServerConfig(
         bind=None if args.connect else args.bind, connect=args.connect, limits=limits,
         policy=policy, workers=args.workers,
