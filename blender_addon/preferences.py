@@ -54,7 +54,7 @@ def local_engine_command(context: bpy.types.Context) -> list[str] | None:
     if prefs is None or not prefs.engine_python:
         return None
     command = [bpy.path.abspath(prefs.engine_python), "-m", "engine.cli", "serve",
-               "--address", prefs.engine_address]
+               "--bind", prefs.engine_address]
     if prefs.model_bundle:
         command += ["--bundle", bpy.path.abspath(prefs.model_bundle)]
     return command

@@ -262,10 +262,11 @@ def keyed_frame_range(obj: bpy.types.Object) -> tuple[float, float] | None:
     return float(start), float(end)
 
 
-def sample_pose_track(obj: bpy.types.Object, scene: bpy.types.Scene, start: float, end: float) -> np.ndarray:
+def sample_pose_track(obj: bpy.types.Object, scene: bpy.types.Scene, start: float,
+                      end: float) -> tuple[np.ndarray, np.ndarray]:
     """Evaluated local quaternions at 20 fps between two frames, (T, N, 4) float64.
 
-    Used to send the animator's existing animation to the engine (continue, in-between, describe).
+    Returns (quats (T, N, 4) wxyz in bone order, root locations (T, 3)).
     """
     step = scene_fps(scene) / ENGINE_FPS
     frames = np.arange(start, end + 1e-6, step)
@@ -311,3 +312,107 @@ def create_smpl_armature(context: bpy.types.Context, rest_yup: np.ndarray | None
     for pb in obj.pose.bones:
         pb.rotation_mode = 'QUATERNION'
     return obj
+
+
+# ----------------------------------------------------------------------------- wire forms
+
+# Mixamo bone (namespace stripped) for each SMPL joint: the common table (reference/blender.md 4.2).
+MIXAMO_NAMES: tuple[str, ...] = (
+    "Hips", "LeftUpLeg", "RightUpLeg", "Spine", "LeftLeg", "RightLeg", "Spine1", "LeftFoot", "RightFoot",
+    "Spine2", "LeftToeBase", "RightToeBase", "Neck", "LeftShoulder", "RightShoulder", "Head", "LeftArm",
+    "RightArm", "LeftForeArm", "RightForeArm", "LeftHand", "RightHand",
+)
+
+
+def _snap_axis(vector: np.ndarray) -> str:
+    """Nearest signed axis name ("Z", "-Y", ...) of a direction."""
+    k = int(np.argmax(np.abs(vector)))
+    return ("-" if vector[k] < 0 else "") + "XYZ"[k]
+
+
+def rig_wire(obj: bpy.types.Object, scene: bpy.types.Scene, preset: str = "auto",
+             custom_mapping: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """The rig description as the engine's `retarget` op takes it: (args["rig"], arrays).
+
+    Armature space is what bone matrices live in; the object's rotation tells which armature axes
+    are the world's up (+Z) and facing (-Y), and its scale (with the scene unit scale) how many
+    metres one armature unit is (an FBX rig imported in centimetres has 0.01).
+    """
+    rig = read_rig(obj)
+    world = rig.world_matrix[:3, :3]
+    scales = np.linalg.norm(world, axis=0)
+    rotation = world / scales
+    up = rotation.T @ np.array([0.0, 0.0, 1.0])
+    forward = rotation.T @ np.array([0.0, -1.0, 0.0])
+    header = {"kind": "rig_description", "version": 1, "names": rig.names,
+              "parents": [int(p) for p in rig.parents], "up_axis": _snap_axis(up),
+              "forward_axis": _snap_axis(forward),
+              "metres_per_unit": float(scales.mean() * scene.unit_settings.scale_length),
+              "mapping_preset": preset.lower()}
+    if custom_mapping:
+        header["mapping"] = dict(custom_mapping)
+    return header, {"rest_matrices": np.ascontiguousarray(rig.rest_matrices, dtype="<f8")}
+
+
+def _strip_namespace(name: str) -> str:
+    head, sep, tail = name.partition(":")
+    return tail if sep and head.lower().startswith("mixamorig") else name
+
+
+def joint_bones(obj: bpy.types.Object, preset: str = "AUTO", custom_mapping: dict | None = None) -> list[str]:
+    """Rig bone standing for each of the 22 SMPL joints, in SMPL order.
+
+    SMPL names and the Mixamo table are built in; any other rig needs a custom mapping
+    {rig bone: SMPL joint}. Raises ValueError with a sentence naming what is missing.
+    """
+    names = [b.name for b in obj.data.bones]
+    if custom_mapping:
+        by_joint = {joint: bone for bone, joint in custom_mapping.items()}
+        missing = [j for j in SMPL_JOINT_NAMES if by_joint.get(j) not in names]
+        if missing:
+            raise ValueError(f"the custom mapping of {obj.name!r} has no existing bone for {missing[:6]}; "
+                             "map every SMPL joint to one of the rig's bones")
+        return [by_joint[j] for j in SMPL_JOINT_NAMES]
+    stripped = {_strip_namespace(n): n for n in names}
+    tables = {"SMPL": (SMPL_JOINT_NAMES, {n: n for n in names}), "MIXAMO": (MIXAMO_NAMES, stripped)}
+    order = [preset.upper()] if preset.upper() in tables else list(tables)
+    for key in order:
+        wanted, lookup = tables[key]
+        if all(w in lookup for w in wanted):
+            return [lookup[w] for w in wanted]
+    raise ValueError(f"cannot tell which bones of {obj.name!r} are the body joints (preset {preset}); "
+                     "pick the SMPL or Mixamo preset, or give a custom mapping {\"rig bone\": \"smpl joint\"}")
+
+
+def canonical_positions(obj: bpy.types.Object, scene: bpy.types.Scene, bones: list[str]) -> np.ndarray:
+    """Current joint positions on the canonical skeleton axes, `(22, 3)` float32, metres, Y up, facing +Z.
+
+    Each joint is its bone's posed head; armature axes map to canonical ones through the world up
+    (+Z) and facing (-Y) directions, as in `rig_wire`.
+    """
+    header, _ = rig_wire(obj, scene)
+    up, forward = (_axis_vector(header[k]) for k in ("up_axis", "forward_axis"))
+    to_armature = np.stack([np.cross(up, forward), up, forward], axis=1)  # columns: left, up, forward
+    heads = np.array([obj.pose.bones[b].head for b in bones], dtype=np.float64)  # armature space
+    return (heads @ to_armature * header["metres_per_unit"]).astype(np.float32)
+
+
+def _axis_vector(name: str) -> np.ndarray:
+    vector = np.zeros(3)
+    vector["XYZ".index(name[-1])] = -1.0 if name.startswith("-") else 1.0
+    return vector
+
+
+def canonical_track(obj: bpy.types.Object, scene: bpy.types.Scene, bones: list[str], start: float,
+                    end: float) -> np.ndarray:
+    """Canonical joint positions sampled at 20 fps between two frames, `(T, 22, 3)` float32."""
+    frames = np.arange(start, end + 1e-6, scene_fps(scene) / ENGINE_FPS)
+    current = scene.frame_current
+    out = np.empty((len(frames), len(bones), 3), dtype=np.float32)
+    try:
+        for t, frame in enumerate(frames):
+            scene.frame_set(int(frame), subframe=float(frame - int(frame)))
+            out[t] = canonical_positions(obj, scene, bones)
+    finally:
+        scene.frame_set(current)
+    return out

@@ -1,0 +1,339 @@
+"""Operators of the Motion Copilot panel. Each one reads the scene, starts a task (tasks.py) and
+returns at once; the task's replies are applied by the timer tick on the main thread.
+
+Clicking a button runs `invoke`: a modal operator that watches its task, reports the engine's
+sentence when it ends, cancels on Esc, and finishes as one undo step. `execute` (scripts, tests,
+F3 search) starts the task and returns; with `wait=True` it ticks until the task ends and reports
+like the modal would, which is how headless tests drive every operator.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import bpy
+import numpy as np
+
+from . import rig_io, tasks
+from .preferences import local_engine_command
+
+ENGINE_FPS = rig_io.ENGINE_FPS
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def target_armature(context: bpy.types.Context) -> bpy.types.Object | None:
+    settings = context.scene.motion_copilot
+    obj = settings.target or context.active_object
+    return obj if obj is not None and obj.type == 'ARMATURE' else None
+
+
+def _mapping(context: bpy.types.Context) -> tuple[str, dict | None]:
+    settings = context.scene.motion_copilot
+    if settings.mapping_preset != 'CUSTOM':
+        return settings.mapping_preset, None
+    try:
+        mapping = json.loads(settings.custom_mapping or "{}")
+    except json.JSONDecodeError as error:
+        raise ValueError(f"the custom mapping is not valid JSON ({error.msg}); write "
+                         '{"rig bone": "smpl joint", ...}') from None
+    if not isinstance(mapping, dict) or not mapping:
+        raise ValueError('the custom mapping is empty; write {"rig bone": "smpl joint", ...}')
+    return 'CUSTOM', mapping
+
+
+def _pick(arrays: dict, ndim: int, last: int, what: str) -> np.ndarray:
+    """The one reply array with `ndim` dims and last dim `last` (reply names are the engine's)."""
+    hits = [a for a in arrays.values() if a.ndim == ndim and a.shape[-1] == last]
+    if len(hits) != 1:
+        shapes = {k: tuple(v.shape) for k, v in arrays.items()}
+        raise ValueError(f"the engine's reply has no single {what} array (got {shapes}); "
+                         "update the add-on and the engine to matching versions")
+    return np.asarray(hits[0], dtype=np.float64)
+
+
+def _retarget_request(rig_args: dict, rig_arrays: dict, positions: np.ndarray) -> tuple:
+    return ("retarget", {"rig": rig_args},
+            {"positions": np.asarray(positions, dtype=np.float32).reshape(-1, 22, 3),
+             "rest_matrices": rig_arrays["rest_matrices"]})
+
+
+def _retargeted(job, rig_args: dict) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(quats (T, N, 4), root track (T, 3) or None, root bone) from a retarget reply."""
+    quats = _pick(job.arrays, 3, 4, "(T, N, 4) rotation")
+    if quats.shape[1] != len(rig_args["names"]):
+        raise ValueError(f"the engine returned rotations for {quats.shape[1]} bones, the rig has "
+                         f"{len(rig_args['names'])}")
+    roots = [a for a in job.arrays.values() if a.ndim == 2 and a.shape == (quats.shape[0], 3)]
+    root_bone = job.result.get("root_bone") or rig_args["names"][rig_args["parents"].index(-1)]
+    return quats, (np.asarray(roots[0], np.float64) if roots else None), root_bone
+
+
+def _text(job) -> str:
+    text = job.result.get("text")
+    if isinstance(text, list):
+        text = text[0] if text else ""
+    return str(text or "").strip()
+
+
+def _show_text(context: bpy.types.Context, label: str, text: str) -> str:
+    context.window_manager.motion_copilot_job.last_text = text
+    return f"{label}: {text}"
+
+
+def _live(name: str) -> bpy.types.Object:
+    """Re-fetch the armature by name (Python references die on undo); ValueError if it is gone."""
+    obj = bpy.data.objects.get(name)
+    if obj is None or obj.type != 'ARMATURE':
+        raise ValueError(f"the armature {name!r} no longer exists; nothing was changed")
+    return obj
+
+
+# ----------------------------------------------------------------------------- task bodies
+
+def generate_steps(context, obj, settings):
+    scene = context.scene
+    preset, custom = _mapping(context)
+    rig_args, rig_arrays = rig_io.rig_wire(obj, scene, preset, custom)
+    frames = max(1, int(round(settings.length_in_seconds(scene) * ENGINE_FPS)))
+    prompt, seed, start = settings.prompt, settings.seed, scene.frame_current
+    jobs = yield [("text_to_motion", {"text": prompt, "frames": frames, "seed": seed + v}, {})
+                  for v in range(settings.variations)]
+    motions = [_pick(j.arrays, 3, 3, "(T, 22, 3) motion") for j in jobs]
+    jobs = yield [_retarget_request(rig_args, rig_arrays, m) for m in motions]
+    obj, written = _live(obj.name), []
+    for v, job in enumerate(jobs):
+        quats, root, root_bone = _retargeted(job, rig_args)
+        action = rig_io.write_motion(obj, scene, rig_io.unique_action_name(prompt), rig_args["names"], quats,
+                                     root, root_bone, start, push_to_nla=settings.push_to_nla,
+                                     metadata={"prompt": prompt, "seed": seed + v})
+        written.append(action.name)
+    return f"Generated {', '.join(written)}"
+
+
+def continue_steps(context, obj, settings):
+    scene = context.scene
+    bones = rig_io.joint_bones(obj, *_mapping(context))
+    span = rig_io.keyed_frame_range(obj)
+    if span is None:
+        raise ValueError(f"{obj.name!r} has no animation to continue; key some frames first")
+    history_start = max(span[0], span[1] - 2.0 * rig_io.scene_fps(scene))  # the last 2 s are enough context
+    motion = rig_io.canonical_track(obj, scene, bones, history_start, span[1])
+    rig_args, rig_arrays = rig_io.rig_wire(obj, scene, *_mapping(context))
+    frames = int(round(settings.continue_seconds * ENGINE_FPS))
+    (job,) = yield [("predict", {"text": settings.prompt, "frames": frames, "seed": settings.seed},
+                     {"motion": motion})]
+    (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 3, 3, "(T, 22, 3) motion"))]
+    quats, root, root_bone = _retargeted(job, rig_args)
+    action = rig_io.write_motion(_live(obj.name), scene, rig_io.unique_action_name("continue " + settings.prompt),
+                                 rig_args["names"], quats, root, root_bone, span[1],
+                                 push_to_nla=settings.push_to_nla)
+    return f"Continued into {action.name}"
+
+
+def inbetween_steps(context, obj, settings):
+    scene = context.scene
+    a, b = settings.inbetween_start, settings.inbetween_end
+    if b <= a:
+        raise ValueError(f"'To frame' ({b}) must come after 'From frame' ({a})")
+    bones = rig_io.joint_bones(obj, *_mapping(context))
+    start, end = (rig_io.canonical_track(obj, scene, bones, f, f) for f in (a, b))
+    rig_args, rig_arrays = rig_io.rig_wire(obj, scene, *_mapping(context))
+    frames = max(1, int(round((b - a) / rig_io.scene_fps(scene) * ENGINE_FPS)))
+    (job,) = yield [("inbetween", {"text": settings.prompt, "frames": frames, "seed": settings.seed},
+                     {"start": start, "end": end})]
+    (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 3, 3, "(T, 22, 3) motion"))]
+    quats, root, root_bone = _retargeted(job, rig_args)
+    action = rig_io.write_motion(_live(obj.name), scene, rig_io.unique_action_name("inbetween"),
+                                 rig_args["names"], quats, root, root_bone, a, push_to_nla=settings.push_to_nla)
+    return f"In-between written to {action.name}"
+
+
+def describe_motion_steps(context, obj, settings):
+    span = rig_io.keyed_frame_range(obj)
+    if span is None:
+        raise ValueError(f"{obj.name!r} has no animation to describe")
+    motion = rig_io.canonical_track(obj, context.scene, rig_io.joint_bones(obj, *_mapping(context)), *span)
+    (job,) = yield [("motion_to_text", {"seed": settings.seed}, {"motion": motion})]
+    return _show_text(context, "Motion", _text(job))
+
+
+def correct_pose_steps(context, obj, settings):
+    scene = context.scene
+    pose = rig_io.canonical_positions(obj, scene, rig_io.joint_bones(obj, *_mapping(context)))
+    rig_args, rig_arrays = rig_io.rig_wire(obj, scene, *_mapping(context))
+    frame = scene.frame_current
+    (job,) = yield [("edit_pose", {"text": settings.pose_prompt, "seed": settings.seed}, {"pose": pose})]
+    (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 2, 3, "(22, 3) pose"))]
+    quats, root, root_bone = _retargeted(job, rig_args)
+    rig_io.write_pose_key(_live(obj.name), frame, rig_args["names"], quats[0],
+                          None if root is None else root[0], root_bone)
+    return f"Pose corrected and keyed at frame {frame}"
+
+
+def describe_pose_steps(context, obj, settings):
+    pose = rig_io.canonical_positions(obj, context.scene, rig_io.joint_bones(obj, *_mapping(context)))
+    (job,) = yield [("describe_pose", {"deterministic": True}, {"pose": pose})]
+    return _show_text(context, "Pose", _text(job))
+
+
+def describe_change_steps(context, obj, settings):
+    scene = context.scene
+    bones = rig_io.joint_bones(obj, *_mapping(context))
+    pose_a = rig_io.canonical_track(obj, scene, bones, settings.compare_frame, settings.compare_frame)[0]
+    pose_b = rig_io.canonical_positions(obj, scene, bones)
+    (job,) = yield [("describe_change", {"deterministic": True}, {"pose_a": pose_a, "pose_b": pose_b})]
+    return _show_text(context, f"From frame {settings.compare_frame}", _text(job))
+
+
+def ping_steps(context, obj, settings):
+    state = context.window_manager.motion_copilot_job
+    state.connection = "checking..."
+    yield [("ping", {}, {})]
+    state.connection = "connected"
+    return f"Engine at {tasks.RUNNER.client.address} answered"
+
+
+# ----------------------------------------------------------------------------- operators
+
+class _EngineOperator(bpy.types.Operator):
+    """Base: start a task in execute, watch it modally from invoke."""
+
+    bl_options = {'REGISTER', 'UNDO'}
+    needs_armature = True
+    label = ""
+    wait: bpy.props.BoolProperty(name="Wait", default=False, options={'HIDDEN', 'SKIP_SAVE'},
+                                 description="Block until the engine answers (scripts and tests)")
+
+    @classmethod
+    def poll(cls, context):
+        return not cls.needs_armature or target_armature(context) is not None
+
+    def steps(self, context, obj, settings):
+        raise NotImplementedError
+
+    def _start(self, context):
+        generator = self.steps(context, target_armature(context), context.scene.motion_copilot)
+        return tasks.RUNNER.start(context, self.label or self.bl_label, generator)
+
+    def execute(self, context):
+        task = self._start(context)
+        if self.wait:
+            tasks.wait_for(context, task)
+        return self._report(context, task) if task.done else {'FINISHED'}
+
+    def invoke(self, context, event):
+        self._task = self._start(context)
+        if self._task.done:
+            return self._report(context, self._task)
+        self._timer = context.window_manager.event_timer_add(tasks.TICK_SECONDS, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {'RUNNING_MODAL'}
+
+    def modal(self, context, event):
+        if event.type == 'ESC':
+            tasks.RUNNER.cancel(self._task)
+        if event.type == 'TIMER' and not self._task.done:
+            tasks.RUNNER.tick(context)
+        if not self._task.done:
+            return {'PASS_THROUGH'}
+        context.window_manager.event_timer_remove(self._timer)
+        return self._report(context, self._task)
+
+    def _report(self, context, task):
+        state = context.window_manager.motion_copilot_job
+        if task.state == "ok":
+            self.report({'INFO'}, task.message)
+            return {'FINISHED'}
+        state.last_error = task.message
+        if isinstance(self, MOTIONCOPILOT_OT_ping):
+            state.connection = "not reachable"
+        self.report({'WARNING'} if task.state == "cancelled" else {'ERROR'}, task.message)
+        return {'CANCELLED'}
+
+
+def _operator(idname: str, label: str, description: str, steps, needs_armature: bool = True, undo: bool = True):
+    namespace = {"bl_idname": f"motion_copilot.{idname}", "bl_label": label, "bl_description": description,
+                 "needs_armature": needs_armature, "steps": lambda self, c, o, s: steps(c, o, s)}
+    if not undo:
+        namespace["bl_options"] = {'REGISTER'}
+    return type(f"MOTIONCOPILOT_OT_{idname}", (_EngineOperator,), namespace)
+
+
+MOTIONCOPILOT_OT_ping = _operator("ping", "Check Connection", "Ping the engine", ping_steps, False, False)
+ENGINE_OPERATORS = (
+    MOTIONCOPILOT_OT_ping,
+    _operator("generate", "Generate", "Generate motion from the prompt as new action(s) on the rig",
+              generate_steps),
+    _operator("continue_motion", "Continue", "Continue the rig's animation", continue_steps),
+    _operator("inbetween", "In-between", "Fill the frames between two keyed poses", inbetween_steps),
+    _operator("describe_motion", "Describe Animation", "Describe the rig's animation in words",
+              describe_motion_steps, undo=False),
+    _operator("correct_pose", "Correct Pose", "Change the current pose as the correction says and key it",
+              correct_pose_steps),
+    _operator("describe_pose", "Describe Pose", "Describe the current pose in words", describe_pose_steps,
+              undo=False),
+    _operator("describe_change", "Describe Change", "Describe how the pose changed since the other frame",
+              describe_change_steps, undo=False),
+)
+
+
+class MOTIONCOPILOT_OT_cancel(bpy.types.Operator):
+    bl_idname = "motion_copilot.cancel"
+    bl_label = "Cancel"
+    bl_description = "Cancel the running engine jobs"
+
+    def execute(self, context):
+        for task in list(tasks.RUNNER.tasks):
+            tasks.RUNNER.cancel(task)
+        tasks.update_state(context)
+        return {'FINISHED'}
+
+
+class MOTIONCOPILOT_OT_start_engine(bpy.types.Operator):
+    bl_idname = "motion_copilot.start_engine"
+    bl_label = "Start / Reconnect"
+    bl_description = "Start the local engine (if configured in the preferences) and reconnect"
+
+    def execute(self, context):
+        command = local_engine_command(context)
+        if command is not None:
+            try:
+                subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
+            except OSError as error:
+                self.report({'ERROR'}, f"could not start the engine with {command[0]}: {error}; "
+                                       "check 'Engine Python' in the add-on preferences")
+                return {'CANCELLED'}
+        tasks.RUNNER.reconnect(context)
+        bpy.ops.motion_copilot.ping('INVOKE_DEFAULT' if context.window else 'EXEC_DEFAULT')
+        return {'FINISHED'}
+
+
+class MOTIONCOPILOT_OT_create_smpl_armature(bpy.types.Operator):
+    bl_idname = "motion_copilot.create_smpl_armature"
+    bl_label = "Create SMPL Armature"
+    bl_description = "Add a 22-bone SMPL armature at the 3D cursor, ready to animate"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def execute(self, context):
+        if context.mode != 'OBJECT' and context.active_object is not None:
+            bpy.ops.object.mode_set(mode='OBJECT')
+        obj = rig_io.create_smpl_armature(context)
+        context.scene.motion_copilot.target = obj
+        context.scene.motion_copilot.mapping_preset = 'SMPL'
+        return {'FINISHED'}
+
+
+CLASSES = (*ENGINE_OPERATORS, MOTIONCOPILOT_OT_cancel, MOTIONCOPILOT_OT_start_engine,
+           MOTIONCOPILOT_OT_create_smpl_armature)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    tasks.shutdown()
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

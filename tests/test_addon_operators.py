@@ -1,0 +1,130 @@
+"""The extension as Blender installs it: build + validate, install into bpy, operators and panels,
+and every engine operator with the engine stopped (clear error within the timeout, scene unchanged).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from blender_fixtures import (ADDON_ID, ROOT, bpy, empty_scene, fcurves_of, installed_addon, limb_bones,
+                              make_armature, NAME_TABLE, smooth_motion)
+
+pytestmark = pytest.mark.blender
+
+ENGINE_OPERATORS = ("ping", "generate", "continue_motion", "inbetween", "describe_motion", "correct_pose",
+                    "describe_pose", "describe_change")
+
+
+def addon_module():
+    import sys
+    name, _ = installed_addon()
+    return sys.modules[name]
+
+
+def free_address() -> str:
+    import zmq
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.ROUTER)
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    sock.close(linger=0)
+    return f"tcp://127.0.0.1:{port}"
+
+
+def test_manifest_lists_pyzmq_for_every_platform_and_python():
+    import sys
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import build_extension
+
+    wheels = build_extension.manifest_wheels((ROOT / "blender_manifest.toml").read_text())
+    for platform in ("manylinux", "win_amd64", "macosx"):
+        for abi in ("cp311-cp311", "cp312-abi3"):  # Blender 4.2-5.0 / 5.1+
+            assert any(platform in w and abi in w for w in wheels), (platform, abi)
+    args = build_extension.pip_download_args(Path(wheels[3]).name)
+    assert args[:1] == ["pyzmq==" + Path(wheels[3]).name.split("-")[1]]
+    assert args[args.index("--python-version") + 1] == "3.13" and args[args.index("--abi") + 1] == "abi3"
+
+
+def test_build_validate_install_enable():
+    name, zip_path = installed_addon()
+    assert zip_path.exists() and zip_path.name.startswith(f"{ADDON_ID}-")
+    # package_install_files reports FINISHED even on failure: check the files and the add-on list.
+    user = Path(os.environ["BLENDER_USER_RESOURCES"])
+    installed = list(user.rglob(f"extensions/user_default/{ADDON_ID}/blender_manifest.toml"))
+    assert installed, f"extension files not found under {user}"
+    assert (installed[0].parent / "rig_io.py").exists() and (installed[0].parent / "protocol.py").exists()
+    assert name in bpy.context.preferences.addons
+    for op in ENGINE_OPERATORS + ("cancel", "start_engine", "create_smpl_armature"):
+        assert getattr(bpy.ops.motion_copilot, op).get_rna_type() is not None
+    for panel in ("MOTIONCOPILOT_PT_main", "MOTIONCOPILOT_PT_generate", "MOTIONCOPILOT_PT_pose"):
+        assert hasattr(bpy.types, panel)
+    prefs = bpy.context.preferences.addons[name].preferences
+    assert prefs.engine_address == "tcp://127.0.0.1:5555"
+
+
+def test_poll_needs_an_armature_and_panels_draw():
+    module = addon_module()
+    empty_scene()
+    with bpy.context.temp_override(active_object=None):
+        assert not bpy.ops.motion_copilot.generate.poll()
+        assert bpy.ops.motion_copilot.ping.poll()  # ping needs no rig
+    assert bpy.ops.motion_copilot.create_smpl_armature() == {'FINISHED'}
+    obj = bpy.context.active_object
+    assert obj.type == 'ARMATURE' and len(obj.data.bones) == 22
+    assert bpy.context.scene.motion_copilot.target == obj
+    assert bpy.ops.motion_copilot.generate.poll()
+    for cls in module.panels.CLASSES:  # draw code runs against a recording layout
+        panel = mock.MagicMock()
+        cls.draw(panel, bpy.context)
+        assert panel.layout.method_calls, cls
+
+
+def scene_snapshot(obj):
+    scene = bpy.context.scene
+    quats = np.array([pb.rotation_quaternion for pb in obj.pose.bones])
+    keys = sorted((fc.data_path, fc.array_index, len(fc.keyframe_points)) for fc in fcurves_of(obj))
+    return (sorted(bpy.data.actions.keys()), sorted(bpy.data.objects.keys()), scene.frame_current,
+            obj.animation_data.action.name, keys, quats.round(6).tolist(), len(obj.animation_data.nla_tracks))
+
+
+@pytest.mark.parametrize("rig", ["smpl", "mixamo"])
+def test_every_operator_reports_a_clear_error_without_engine_and_changes_nothing(rig):
+    name, _ = installed_addon()
+    scene = empty_scene(24)
+    if rig == "smpl":
+        bpy.ops.motion_copilot.create_smpl_armature()
+        obj = bpy.context.active_object
+    else:
+        obj = make_armature("Mixamo", limb_bones([row[1] for row in NAME_TABLE], scale=100.0))
+        obj.scale = (0.01, 0.01, 0.01)  # as an FBX import in centimetres
+        scene.motion_copilot.mapping_preset = 'MIXAMO'
+    from blender_addon import rig_io
+    quats, root = smooth_motion(30, 22)
+    rig_io.write_motion(obj, scene, "animator_take", [b.name for b in obj.pose.bones], quats, root,
+                        obj.pose.bones[0].name, start_frame=1)
+    scene.frame_set(12)
+    prefs = bpy.context.preferences.addons[name].preferences
+    prefs.engine_address, prefs.timeout_seconds = free_address(), 0.5
+    before = scene_snapshot(obj)
+    for op in ENGINE_OPERATORS:
+        start = time.monotonic()
+        with pytest.raises(RuntimeError, match="No answer from the Motion Copilot engine at tcp://127.0.0.1"):
+            getattr(bpy.ops.motion_copilot, op)(wait=True)
+        assert time.monotonic() - start < 0.5 + 0.5, op
+        assert scene_snapshot(obj) == before, op
+    state = bpy.context.window_manager.motion_copilot_job
+    assert state.running == 0 and "No answer" in state.last_error and state.connection == "not reachable"
+
+
+def test_bad_custom_mapping_is_reported_before_anything_is_sent():
+    installed_addon()
+    scene = empty_scene()
+    bpy.ops.motion_copilot.create_smpl_armature()
+    scene.motion_copilot.mapping_preset = 'CUSTOM'
+    scene.motion_copilot.custom_mapping = "{not json"
+    with pytest.raises(RuntimeError, match="custom mapping is not valid JSON"):
+        bpy.ops.motion_copilot.describe_pose(wait=True)
