@@ -1,0 +1,127 @@
+"""The add-on against the REAL engine: `motion-engine serve` on a free loopback port, driven by the
+add-on's operators and client inside bpy (ping, describe pose/change, retarget onto a Mixamo rig,
+and the engine's own sentence when a model is missing)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from blender_fixtures import (NAME_TABLE, ROOT, bpy, empty_scene, installed_addon, limb_bones, make_armature,
+                              smooth_motion)
+
+pytestmark = pytest.mark.blender
+START_TIMEOUT = 60.0  # the engine imports torch; CI shares 2 cores
+
+
+@pytest.fixture(scope="module")
+def engine():
+    from test_addon_operators import free_address
+
+    from blender_addon import client as mc_client
+    address = free_address()
+    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--device", "cpu", "--bind", address],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    client = mc_client.EngineClient(address, timeout=2.0)
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        while True:
+            job = client.submit("ping")
+            mc_client.wait(client, [job])
+            if job.state == mc_client.OK:
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"motion-engine serve did not answer: {process.stderr.read() if process.poll() is not None else 'timeout'}")
+        yield address, client
+    finally:
+        client.close()
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def smpl_scene(engine):
+    name, _ = installed_addon()
+    scene = empty_scene(24)
+    prefs = bpy.context.preferences.addons[name].preferences
+    prefs.engine_address, prefs.timeout_seconds = engine[0], 20.0
+    bpy.ops.motion_copilot.create_smpl_armature()
+    return scene, bpy.context.active_object
+
+
+def test_ping_and_pose_descriptions_through_operators(smpl_scene):
+    scene, obj = smpl_scene
+    assert bpy.ops.motion_copilot.ping(wait=True) == {'FINISHED'}
+    state = bpy.context.window_manager.motion_copilot_job
+    assert state.connection == "connected"
+
+    assert bpy.ops.motion_copilot.describe_pose(wait=True) == {'FINISHED'}
+    t_pose_text = state.last_text
+    assert len(t_pose_text.split()) >= 3
+    # Raise the left arm (bone-local axes are SMPL's: about Z lifts the +X arm) and key it.
+    from mathutils import Quaternion
+    obj.pose.bones["left_shoulder"].rotation_quaternion = Quaternion((0, 0, 1), 1.2)
+    obj.pose.bones["left_shoulder"].keyframe_insert("rotation_quaternion", frame=1)
+    obj.pose.bones["left_shoulder"].rotation_quaternion = Quaternion((0, 0, 1), -0.3)
+    obj.pose.bones["left_shoulder"].keyframe_insert("rotation_quaternion", frame=10)
+    scene.frame_set(10)
+    assert bpy.ops.motion_copilot.describe_pose(wait=True) == {'FINISHED'}
+    assert state.last_text != t_pose_text  # the engine saw the pose the add-on read
+    scene.motion_copilot.compare_frame = 1
+    assert bpy.ops.motion_copilot.describe_change(wait=True) == {'FINISHED'}
+    assert "arm" in state.last_text.lower() or "hand" in state.last_text.lower(), state.last_text
+    assert scene.frame_current == 10
+
+
+def test_missing_model_reports_the_engines_sentence_and_changes_nothing(smpl_scene):
+    scene, obj = smpl_scene
+    n_actions = len(bpy.data.actions)
+    start = time.monotonic()
+    for op in ("generate", "correct_pose"):
+        with pytest.raises(RuntimeError, match="failed: .*bundle") as info:
+            getattr(bpy.ops.motion_copilot, op)(wait=True)
+        assert "No answer" not in str(info.value)
+    assert time.monotonic() - start < 10.0  # answered, not timed out (timeout is 20 s)
+    assert len(bpy.data.actions) == n_actions and obj.animation_data is None
+
+
+def test_retarget_onto_a_mixamo_rig_through_the_addon_client(smpl_scene, engine):
+    """Motion read from an animated SMPL rig, retargeted by the engine onto a centimetre Mixamo rig,
+    keyed by rig_io: the Mixamo rig's joints then follow the same canonical path."""
+    from blender_addon import client as mc_client
+    from blender_addon import rig_io
+
+    scene, smpl = smpl_scene
+    quats, root = smooth_motion(20, 22, seed=4)
+    quats[:, [0, 3, 6, 9, 12, 13, 14, 15]] = (1, 0, 0, 0)  # keep the torso upright: a clean test motion
+    rig_io.write_motion(smpl, scene, "source", [b.name for b in smpl.pose.bones], quats, 0.0 * root,
+                        "pelvis", start_frame=1)
+    positions = rig_io.canonical_track(smpl, scene, rig_io.joint_bones(smpl), 1, 1 + 19 * 24 / 20)
+
+    mixamo = make_armature("Mixamo", limb_bones([row[1] for row in NAME_TABLE], scale=100.0))
+    mixamo.scale = (0.01, 0.01, 0.01)
+    bpy.context.view_layer.update()
+    rig_args, rig_arrays = rig_io.rig_wire(mixamo, scene, "mixamo")
+    assert rig_args["metres_per_unit"] == pytest.approx(0.01)
+    client = engine[1]
+    job = client.submit("retarget", {"rig": rig_args},
+                        {"positions": positions, "rest_matrices": rig_arrays["rest_matrices"]})
+    mc_client.wait(client, [job])
+    if job.error_code == "model_unavailable":
+        pytest.skip(f"engine build without retargeting: {job.error_message}")
+    assert job.state == mc_client.OK, job.error_message
+    rotations, root_track = job.arrays["rotations"], job.arrays["root_location"]
+    assert rotations.shape == (20, 22, 4)
+    rig_io.write_motion(mixamo, scene, "retargeted", rig_args["names"], rotations, root_track,
+                        job.result["root_bone"], start_frame=1)
+    got = rig_io.canonical_track(mixamo, scene, rig_io.joint_bones(mixamo, "MIXAMO"), 1, 1 + 19 * 24 / 20)
+    # Same proportions, so the same joint paths up to the floor the engine puts the rig on.
+    got -= got[:, :1].mean(axis=0) - positions[:, :1].mean(axis=0)
+    err = np.linalg.norm(got - positions, axis=-1)
+    assert err.max() < 0.03, f"max joint error {err.max():.3f} m"
