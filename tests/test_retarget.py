@@ -1,0 +1,409 @@
+"""Retargeting canonical motion onto Blender-like rigs (engine/rig/description.py, retarget.py).
+
+The rigs are built in numpy the way they look in Blender (reference/blender.md 4.1-4.2): an
+SMPL rig with every bone along +Z and roll 0, a Mixamo rig in a Y-up centimetre armature with
+bones along their own +Y, other proportions, an A-pose and random rolls, a Rigify-like rig with
+twist bones, extra spine/neck bones, fingers and helper bones, and a Bandai-like rig whose SMPL
+spine2 is a virtual (blended) joint. Posed rigs are checked with an independent implementation of
+Blender's pose recursion (4x4 matrices, scipy rotations). Run: `pytest -q tests/test_retarget.py`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from engine.errors import InputError
+from engine.motion.kinematics import forward_kinematics, rest_positions_from_offsets
+from engine.motion.rotations import axis_angle_to_quat
+from engine.motion.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS, children_of, default_rest_offsets
+from engine.rig.description import RigDescription, blender_bone_matrix, canonical_to_armature_matrix
+from engine.rig.name_maps import resolve_map
+from engine.rig.retarget import bind, leg_length, retarget, rig_pose_to_canonical
+
+UP, FORWARD = np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0])
+
+
+# ----------------------------------------------------------------------------- rig builders
+def body(legs: float = 1.0, spine: float = 1.0, arms: float = 1.0, arm_down_deg: float = 0.0) -> dict[str, np.ndarray]:
+    """Canonical joint positions (metres, Y up, facing +Z) of a body with other proportions/rest pose."""
+    offsets = default_rest_offsets().copy()
+    for name in ("left_knee", "right_knee", "left_ankle", "right_ankle"):
+        offsets[JOINT_INDEX[name]] *= legs
+    for name in ("spine1", "spine2", "spine3", "neck"):
+        offsets[JOINT_INDEX[name]] *= spine
+    for side, sign in (("left", 1.0), ("right", -1.0)):  # A-pose: arms rotated down about +Z
+        turn = Rotation.from_euler("z", -sign * arm_down_deg, degrees=True)
+        for name in ("elbow", "wrist"):
+            j = JOINT_INDEX[f"{side}_{name}"]
+            offsets[j] = turn.apply(offsets[j] * arms)
+    positions = rest_positions_from_offsets(offsets) + [0.0, 0.95 * legs, 0.0]
+    return {name: positions[i] for i, name in enumerate(JOINT_NAMES)}
+
+
+def build_rig(bones: list[tuple[str, str | None, np.ndarray, np.ndarray]], up_axis: str = "Z",
+              forward_axis: str = "-Y", metres_per_unit: float = 1.0, roll_seed: int | None = None) -> RigDescription:
+    """bones: (name, parent name, head, tail) with head/tail in canonical metres."""
+    names = [b[0] for b in bones]
+    parents = [names.index(b[1]) if b[1] else -1 for b in bones]
+    to_armature = canonical_to_armature_matrix(up_axis, forward_axis)
+    heads = np.array([b[2] for b in bones]) / metres_per_unit @ to_armature.T
+    tails = np.array([b[3] for b in bones]) / metres_per_unit @ to_armature.T
+    rolls = (np.zeros(len(bones)) if roll_seed is None
+             else np.random.default_rng(roll_seed).uniform(-np.pi, np.pi, len(bones)))
+    return RigDescription.from_head_tail_roll(names, parents, heads, tails, rolls, up_axis=up_axis,
+                                              forward_axis=forward_axis, metres_per_unit=metres_per_unit)
+
+
+def smpl_rig() -> RigDescription:
+    """The SMPL add-ons' rig: a root bone, then every joint a 0.1 m bone along Blender +Z, roll 0."""
+    joints = body()
+    bones = [("root", None, np.zeros(3), 0.1 * UP)]
+    for j, name in enumerate(JOINT_NAMES):
+        parent = JOINT_NAMES[PARENTS[j]] if PARENTS[j] >= 0 else "root"
+        bones.append((name, parent, joints[name], joints[name] + 0.1 * UP))
+    return build_rig(bones)
+
+
+def _chain(prefix: str, names: list[str], points: list[np.ndarray], parent: str | None) -> list:
+    out = []
+    for i, name in enumerate(names):
+        out.append((prefix + name, parent if i == 0 else prefix + names[i - 1], points[i], points[i + 1]))
+    return out
+
+
+def _fingers(prefix: str, hand: str, wrist: np.ndarray, direction: np.ndarray, pattern: str) -> list:
+    """Four 3-bone fingers; pattern like "LeftHand{finger}{i}" with finger/i filled in."""
+    bones = []
+    for k, finger in enumerate(("Index", "Middle", "Ring", "Pinky")):
+        side = np.cross(direction, UP) * (k - 1.5) * 0.02
+        base = wrist + direction * 0.08 + side
+        points = [base + direction * 0.03 * i for i in range(4)]
+        names = [pattern.format(finger=finger, f=finger.lower(), i=i) for i in (1, 2, 3)]
+        bones += _chain(prefix, names, points, hand)
+    return bones
+
+
+def mixamo_rig() -> RigDescription:
+    """Mixamo names with namespace, Y-up centimetre armature, long legs, short spine, A-pose."""
+    j = body(legs=1.15, spine=0.9, arms=1.05, arm_down_deg=40.0)
+    p = "mixamorig:"
+    bones = _chain(p, ["Hips", "Spine", "Spine1", "Spine2", "Neck", "Head", "HeadTop_End"],
+                   [j["pelvis"], j["spine1"], j["spine2"], j["spine3"], j["neck"], j["head"],
+                    j["head"] + 0.18 * UP, j["head"] + 0.2 * UP], None)
+    for side, s in (("Left", "left"), ("Right", "right")):
+        toe = j[f"{s}_foot"] + 0.06 * FORWARD
+        bones += _chain(p, [f"{side}UpLeg", f"{side}Leg", f"{side}Foot", f"{side}ToeBase", f"{side}Toe_End"],
+                        [j[f"{s}_hip"], j[f"{s}_knee"], j[f"{s}_ankle"], j[f"{s}_foot"], toe, toe + 0.02 * FORWARD],
+                        p + "Hips")
+        hand_dir = (j[f"{s}_wrist"] - j[f"{s}_elbow"]) / np.linalg.norm(j[f"{s}_wrist"] - j[f"{s}_elbow"])
+        bones += _chain(p, [f"{side}Shoulder", f"{side}Arm", f"{side}ForeArm", f"{side}Hand"],
+                        [j[f"{s}_collar"], j[f"{s}_shoulder"], j[f"{s}_elbow"], j[f"{s}_wrist"],
+                         j[f"{s}_wrist"] + 0.08 * hand_dir], p + "Spine2")
+        bones += _fingers(p, p + f"{side}Hand", j[f"{s}_wrist"], hand_dir, side + "Hand{finger}{i}")
+    return build_rig(bones, up_axis="Y", forward_axis="Z", metres_per_unit=0.01, roll_seed=1)
+
+
+def rigify_rig() -> RigDescription:
+    """Rigify DEF layer: root bone, 7 spine bones, twist segments, fingers, pelvis/breast helpers."""
+    j = body(legs=0.95, spine=1.1, arms=0.95)
+    mid = lambda a, b: (j[a] + j[b]) / 2  # noqa: E731 - a local shorthand
+    bones = [("root", None, np.zeros(3), 0.3 * FORWARD)]
+    bones += _chain("DEF-", ["spine", "spine.001", "spine.002", "spine.003", "spine.004", "spine.005", "spine.006"],
+                    [j["pelvis"], j["spine1"], j["spine2"], j["spine3"], j["neck"], mid("neck", "head"),
+                     j["head"], j["head"] + 0.2 * UP], "root")
+    for side, s, x in (("L", "left", 1.0), ("R", "right", -1.0)):
+        bones.append((f"DEF-pelvis.{side}", "DEF-spine", j["pelvis"], j["pelvis"] + [0.1 * x, -0.05, 0.08]))
+        bones.append((f"DEF-breast.{side}", "DEF-spine.003", j["spine3"] + [0.1 * x, 0, 0.1],
+                      j["spine3"] + [0.1 * x, 0, 0.2]))
+        toe = j[f"{s}_foot"] + 0.07 * FORWARD
+        names = [f"thigh.{side}", f"thigh.{side}.001", f"shin.{side}", f"shin.{side}.001", f"foot.{side}", f"toe.{side}"]
+        bones += _chain("DEF-", names, [j[f"{s}_hip"], mid(f"{s}_hip", f"{s}_knee"), j[f"{s}_knee"],
+                                         mid(f"{s}_knee", f"{s}_ankle"), j[f"{s}_ankle"], j[f"{s}_foot"], toe],
+                        "DEF-spine")
+        hand_dir = np.array([x, 0.0, 0.0])
+        names = [f"shoulder.{side}", f"upper_arm.{side}", f"upper_arm.{side}.001", f"forearm.{side}",
+                 f"forearm.{side}.001", f"hand.{side}"]
+        bones += _chain("DEF-", names, [j[f"{s}_collar"], j[f"{s}_shoulder"], mid(f"{s}_shoulder", f"{s}_elbow"),
+                                         j[f"{s}_elbow"], mid(f"{s}_elbow", f"{s}_wrist"), j[f"{s}_wrist"],
+                                         j[f"{s}_wrist"] + 0.08 * hand_dir], "DEF-spine.003")
+        bones += _fingers("DEF-", f"DEF-hand.{side}", j[f"{s}_wrist"], hand_dir, "f_{f}.0{i}." + side)
+    return build_rig(bones, roll_seed=2)
+
+
+def bandai_rig() -> RigDescription:
+    """The Bandai BVH skeleton: floor-level joint_Root, no bone for SMPL spine2 (a blend)."""
+    j = body(legs=1.05, arms=1.1, arm_down_deg=10.0)
+    bones = [("joint_Root", None, np.zeros(3), 0.1 * FORWARD)]
+    bones += _chain("", ["Hips", "Spine", "Chest", "Neck", "Head"],
+                    [j["pelvis"], j["spine1"], j["spine3"], j["neck"], j["head"], j["head"] + 0.15 * UP], "joint_Root")
+    for side, s in (("L", "left"), ("R", "right")):
+        bones += _chain("", [f"UpperLeg_{side}", f"LowerLeg_{side}", f"Foot_{side}", f"Toes_{side}"],
+                        [j[f"{s}_hip"], j[f"{s}_knee"], j[f"{s}_ankle"], j[f"{s}_foot"],
+                         j[f"{s}_foot"] + 0.05 * FORWARD], "Hips")
+        bones += _chain("", [f"Shoulder_{side}", f"UpperArm_{side}", f"LowerArm_{side}", f"Hand_{side}"],
+                        [j[f"{s}_collar"], j[f"{s}_shoulder"], j[f"{s}_elbow"], j[f"{s}_wrist"],
+                         j[f"{s}_wrist"] + 0.08 * (j[f"{s}_wrist"] - j[f"{s}_elbow"])], "Chest")
+    return build_rig(bones, roll_seed=3)
+
+
+RIGS = {"smpl": smpl_rig, "mixamo": mixamo_rig, "rigify": rigify_rig, "bandai": bandai_rig}
+
+
+def random_motion(num_frames: int = 40, seed: int = 0) -> np.ndarray:
+    """FK of the default skeleton under smooth random local rotations, walking and turning: (T, 22, 3)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(num_frames)[:, None, None] / 20.0
+    amp = rng.uniform(0.0, 0.5, (1, 22, 3))
+    freq, phase = rng.uniform(0.3, 1.5, (1, 22, 3)), rng.uniform(0, 2 * np.pi, (1, 22, 3))
+    axis_angle = amp * np.sin(2 * np.pi * freq * t + phase)
+    axis_angle[:, 0] += t[:, 0] * np.array([0.0, 0.8, 0.0])  # the root turns as it walks
+    offsets = default_rest_offsets()
+    root = offsets[0] + t[:, 0] * np.array([0.1, 0.0, 1.2]) + 0.03 * np.sin(6 * t[:, 0]) * UP
+    return forward_kinematics(axis_angle_to_quat(axis_angle), root, offsets)
+
+
+# ----------------------------------------------------------------------------- Blender pose oracle
+def blender_pose_heads(rig: RigDescription, quats: np.ndarray, root_bone: str, root_location: np.ndarray) -> np.ndarray:
+    """Posed bone heads (T, N, 3) armature units, by Blender's rule with plain 4x4 matrices:
+    pose = parent_pose @ parent_rest^-1 @ rest @ Translation(location) @ Rotation(quaternion)."""
+    num_frames, n = quats.shape[:2]
+    rest = rig.rest_matrices
+    basis = np.tile(np.eye(4), (num_frames, n, 1, 1))
+    basis[..., :3, :3] = Rotation.from_quat(quats.reshape(-1, 4), scalar_first=True).as_matrix().reshape(num_frames, n, 3, 3)
+    basis[:, rig.names.index(root_bone), :3, 3] = root_location
+    pose = np.full((num_frames, n, 4, 4), np.nan)
+    while np.isnan(pose).any():  # repeated sweeps: no reliance on any bone order
+        for b, p in enumerate(rig.parents):
+            if p < 0:
+                pose[:, b] = rest[b] @ basis[:, b]
+            elif not np.isnan(pose[:, p]).any():
+                pose[:, b] = pose[:, p] @ np.linalg.inv(rest[p]) @ rest[b] @ basis[:, b]
+    return pose[..., :3, 3]
+
+
+def to_canonical_directions(rig: RigDescription, vectors: np.ndarray) -> np.ndarray:
+    v = vectors @ rig.canonical_to_armature
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def aimed_pairs(rig: RigDescription) -> list[tuple[int, int, int, int]]:
+    """(joint, aimed joint, bone, aimed bone) for every mapped single-child joint."""
+    binding = bind(rig)
+    return [(j, int(a), int(binding.joint_bone[j]), int(binding.joint_bone[a]))
+            for j, a in enumerate(binding.aim) if a >= 0]
+
+
+# ----------------------------------------------------------------------------- description
+def test_blender_bone_matrix_documented_cases():
+    # blender.md 4.1: a bone along +Z with roll 0 has matrix_local rotation +90 degrees about X.
+    m = blender_bone_matrix(np.zeros((1, 3)), np.array([[0.0, 0.0, 0.1]]), np.zeros(1))[0]
+    np.testing.assert_allclose(m[:3, :3], Rotation.from_euler("x", 90, degrees=True).as_matrix(), atol=1e-12)
+    rng = np.random.default_rng(0)
+    heads, tails, rolls = rng.normal(size=(50, 3)), rng.normal(size=(50, 3)), rng.uniform(-3, 3, 50)
+    tails[0] = heads[0] + [0.0, -0.3, 0.0]  # Blender's singular case: the bone along -Y
+    mats = blender_bone_matrix(heads, tails, rolls)
+    rot = mats[:, :3, :3]
+    np.testing.assert_allclose(rot @ rot.transpose(0, 2, 1), np.broadcast_to(np.eye(3), rot.shape), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-12)
+    np.testing.assert_allclose(rot[:, :, 1], unit(tails - heads), atol=1e-12)  # local +Y along the bone
+    np.testing.assert_allclose(mats[:, :3, 3], heads)
+    # Roll turns the X/Z axes about the bone: the angle between roll 0 and roll r is r.
+    zero = blender_bone_matrix(heads, tails, np.zeros(50))[:, :3, :3]
+    cos = np.einsum("ni,ni->n", zero[:, :, 0], rot[:, :, 0])
+    np.testing.assert_allclose(cos, np.cos(rolls), atol=1e-9)
+
+
+def test_canonical_to_armature_axes():
+    # Blender (Z up, facing -Y): SMPL (x, y, z) -> (x, -z, y) as in the SMPL add-ons.
+    np.testing.assert_allclose(canonical_to_armature_matrix("Z", "-Y") @ [1.0, 2.0, 3.0], [1.0, -3.0, 2.0], atol=1e-12)
+    np.testing.assert_allclose(canonical_to_armature_matrix("Y", "Z"), np.eye(3), atol=1e-12)
+
+
+def test_description_validation_errors():
+    rig = smpl_rig()
+    n, mats = rig.num_bones, rig.rest_matrices
+    with pytest.raises(InputError, match="unique"):
+        RigDescription(("a", "a"), (-1, 0), np.tile(np.eye(4), (2, 1, 1)))
+    with pytest.raises(InputError, match="cycle"):
+        RigDescription(("a", "b", "c"), (-1, 2, 1), np.tile(np.eye(4), (3, 1, 1)))
+    with pytest.raises(InputError, match="parent index"):
+        RigDescription(("a", "b"), (-1, 5), np.tile(np.eye(4), (2, 1, 1)))
+    with pytest.raises(InputError, match="shape"):
+        RigDescription(rig.names, rig.parents, mats[:, :3])
+    bad = mats.copy()
+    bad[3, 0, 0] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        RigDescription(rig.names, rig.parents, bad)
+    scaled = mats.copy()
+    scaled[4, :3, :3] *= 2.0
+    with pytest.raises(InputError, match="pure"):
+        RigDescription(rig.names, rig.parents, scaled)
+    with pytest.raises(InputError, match="perpendicular"):
+        RigDescription(rig.names, rig.parents, mats, up_axis="Z", forward_axis="-Z")
+    with pytest.raises(InputError, match="axis"):
+        RigDescription(rig.names, rig.parents, mats, up_axis="W")
+    with pytest.raises(InputError, match="metres_per_unit"):
+        RigDescription(rig.names, rig.parents, mats, metres_per_unit=0.0)
+    assert len(rig.order) == n
+
+
+def test_wire_round_trip_and_world_matrix():
+    rig = mixamo_rig()
+    header, arrays = rig.to_wire()
+    import json
+    header = json.loads(json.dumps(header))  # the header must survive JSON
+    assert arrays["rest_matrices"].dtype == np.dtype("<f8") and arrays["rest_matrices"].shape == (rig.num_bones, 4, 4)
+    back = RigDescription.from_wire(header, arrays)
+    assert back.names == rig.names and back.parents == rig.parents
+    assert (back.up_axis, back.forward_axis, back.metres_per_unit) == ("Y", "Z", 0.01)
+    np.testing.assert_allclose(back.rest_matrices, rig.rest_matrices, atol=1e-14)
+    # What the add-on's rig_io sends: names, parents, matrices and the object's matrix_world.
+    world = np.eye(4)
+    world[:3, :3] = 0.01 * Rotation.from_euler("x", 90, degrees=True).as_matrix()  # FBX import
+    addon = RigDescription.from_wire({"names": list(rig.names), "parents": list(rig.parents)},
+                                     {"rest_matrices": rig.rest_matrices, "world_matrix": world})
+    assert (addon.up_axis, addon.forward_axis) == ("Y", "Z")
+    assert addon.metres_per_unit == pytest.approx(0.01)
+    with pytest.raises(InputError, match="rest_matrices"):
+        RigDescription.from_wire(header, {})
+
+
+# ----------------------------------------------------------------------------- retarget
+@pytest.mark.parametrize("rig_name", list(RIGS))
+def test_mapped_bones_point_like_the_motion(rig_name):
+    rig, motion = RIGS[rig_name](), random_motion()
+    anim = retarget(motion, rig)
+    assert anim.rotations.shape == (len(motion), rig.num_bones, 4)
+    np.testing.assert_allclose(np.linalg.norm(anim.rotations, axis=-1), 1.0, atol=1e-9)
+    heads = blender_pose_heads(rig, anim.rotations, anim.root_bone, anim.root_location)
+    pairs = aimed_pairs(rig)
+    # Every single-child joint with a bone is aimed (bandai: spine1 aims past the virtual spine2).
+    single = [j for j in range(22) if len(children_of(j)) == 1 and bind(rig).joint_bone[j] >= 0]
+    assert sorted(j for j, *_ in pairs) == single
+    for j, a, b, b_aim in pairs:
+        rig_dir = to_canonical_directions(rig, heads[:, b_aim] - heads[:, b])
+        cos = np.einsum("tc,tc->t", rig_dir, unit(motion[:, a] - motion[:, j]))
+        assert cos.min() > 0.999, (rig_name, JOINT_NAMES[j], cos.min())
+
+
+@pytest.mark.parametrize("rig_name", list(RIGS))
+def test_rig_pose_to_canonical_recovers_directions(rig_name):
+    rig, motion = RIGS[rig_name](), random_motion(seed=1)
+    anim = retarget(motion, rig)
+    back = rig_pose_to_canonical(rig, anim.rotations, anim.root_location)
+    assert back.shape == motion.shape
+    for j, a, _, _ in aimed_pairs(rig):
+        cos = np.einsum("tc,tc->t", unit(back[:, a] - back[:, j]), unit(motion[:, a] - motion[:, j]))
+        assert cos.min() > 0.999, (rig_name, JOINT_NAMES[j], cos.min())
+    # Branching joints cannot match exactly with other proportions, but the facing must survive.
+    hips = unit(back[:, 1] - back[:, 2]), unit(motion[:, 1] - motion[:, 2])
+    assert np.einsum("tc,tc->t", *hips).min() > 0.98
+    # The engine's FK agrees with the independent Blender-rule FK.
+    heads = blender_pose_heads(rig, anim.rotations, anim.root_bone, anim.root_location)
+    binding = bind(rig)
+    joints = np.einsum("js,tsc->tjc", binding.weights, heads) @ rig.canonical_to_armature * rig.metres_per_unit
+    np.testing.assert_allclose(back, joints - binding.floor, atol=1e-9)
+
+
+@pytest.mark.parametrize("rig_name", list(RIGS))
+def test_rest_pose_gives_identity(rig_name):
+    rig = RIGS[rig_name]()
+    rest = bind(rig).rest_canonical
+    anim = retarget(np.repeat(rest[None], 3, axis=0), rig)
+    np.testing.assert_allclose(np.abs(anim.rotations[..., 0]), 1.0, atol=1e-9)
+    np.testing.assert_allclose(anim.root_location, 0.0, atol=1e-9)
+    assert anim.scale == pytest.approx(1.0)
+    # ... and the rig at rest reads back as that rest skeleton.
+    identity = np.zeros((1, rig.num_bones, 4))
+    identity[..., 0] = 1.0
+    np.testing.assert_allclose(rig_pose_to_canonical(rig, identity)[0], rest, atol=1e-12)
+
+
+@pytest.mark.parametrize("rig_name", ["mixamo", "rigify"])
+def test_root_track_follows_pelvis_scaled(rig_name):
+    rig, motion = RIGS[rig_name](), random_motion(seed=2)
+    anim = retarget(motion, rig)
+    rest_joints = np.array(list(body().values()))  # only used through leg_length of the rig below
+    assert rest_joints.shape == (22, 3)
+    expected_scale = leg_length(bind(rig).rest_canonical) / np.median(leg_length(motion))
+    assert anim.scale == pytest.approx(expected_scale)
+    root = rig.index(anim.root_bone)
+    head = rig.rest_heads[root] + anim.root_location @ rig.rest_rotations[root].T  # armature units
+    pelvis_rig = head @ rig.canonical_to_armature * rig.metres_per_unit
+    np.testing.assert_allclose(pelvis_rig - pelvis_rig[0], expected_scale * (motion[:, 0] - motion[0, 0]), atol=1e-9)
+    heads = blender_pose_heads(rig, anim.rotations, anim.root_bone, anim.root_location)
+    np.testing.assert_allclose(heads[:, root], head, atol=1e-9)
+
+
+def test_unmapped_bones_keep_rest_relative_to_parent():
+    rig = rigify_rig()
+    anim = retarget(random_motion(seed=3), rig)
+    mapped = set(bind(rig).joint_bone[bind(rig).joint_bone >= 0].tolist())
+    unmapped = [b for b in range(rig.num_bones) if b not in mapped]
+    assert {"DEF-thigh.L.001", "DEF-spine.005", "DEF-f_index.01.L", "root"} <= {rig.names[b] for b in unmapped}
+    np.testing.assert_array_equal(anim.rotations[:, unmapped], np.broadcast_to([1.0, 0, 0, 0], (len(anim.rotations), len(unmapped), 4)))
+    # Mapped bones do move, and keys never flip hemisphere between frames.
+    assert np.abs(anim.rotations[:, sorted(mapped), 0]).min() < 0.99
+    assert (np.einsum("tnc,tnc->tn", anim.rotations[1:], anim.rotations[:-1]) > 0).all()
+
+
+def test_invariant_to_motion_scale_and_yaw():
+    rig, motion = mixamo_rig(), random_motion(seed=4)
+    anim = retarget(motion, rig)
+    bigger = retarget(1.7 * motion, rig)  # a taller performer: same keys on the same rig
+    np.testing.assert_allclose(bigger.rotations, anim.rotations, atol=1e-9)
+    np.testing.assert_allclose(bigger.root_location, anim.root_location, atol=1e-9)
+    yaw = Rotation.from_euler("y", 90, degrees=True)
+    turned = retarget(yaw.apply(motion.reshape(-1, 3)).reshape(motion.shape), rig)
+    root = rig.index(anim.root_bone)
+    others = [b for b in range(rig.num_bones) if b != root]
+    # Turning the whole motion only changes the root bone: every local key below stays put.
+    np.testing.assert_allclose(turned.rotations[:, others], anim.rotations[:, others], atol=1e-7)
+    assert not np.allclose(turned.rotations[:, root], anim.rotations[:, root], atol=1e-3)
+
+
+def test_bone_order_does_not_matter():
+    rig = rigify_rig()
+    perm = np.random.default_rng(5).permutation(rig.num_bones)  # children before parents too
+    inverse = np.argsort(perm)
+    shuffled = RigDescription(tuple(rig.names[i] for i in perm), tuple(int(inverse[rig.parents[i]]) if rig.parents[i] >= 0 else -1
+                                                                        for i in perm), rig.rest_matrices[perm])
+    motion = random_motion(seed=6)
+    a, b = retarget(motion, rig), retarget(motion, shuffled)
+    np.testing.assert_allclose(b.rotations, a.rotations[:, perm], atol=1e-12)
+    np.testing.assert_allclose(b.root_location, a.root_location, atol=1e-12)
+
+
+def test_explicit_map_and_bad_inputs():
+    rig = bandai_rig()
+    with pytest.raises(InputError, match=r"\(T, 22, 3\)"):
+        retarget(np.zeros((10, 21, 3)), rig)
+    with pytest.raises(InputError, match="NaN"):
+        retarget(np.full((2, 22, 3), np.nan), rig)
+    with pytest.raises(InputError, match="other bone names"):
+        retarget(random_motion(4), rig, resolve_map(mixamo_rig().names))
+    with pytest.raises(InputError, match="pelvis must be one bone"):
+        retarget(random_motion(4), rig, resolve_map(rig.names, explicit={"pelvis": {"Hips": 1, "Spine": 1}}))
+    with pytest.raises(InputError, match="coincide"):
+        retarget(np.zeros((3, 22, 3)), rig)
+    with pytest.raises(InputError, match="local_quats"):
+        rig_pose_to_canonical(rig, np.zeros((2, 3, 4)))
+
+
+def test_real_bandai_clip_on_mixamo(bandai_clips):
+    canonical = pytest.importorskip("engine.formats.canonical")
+    motion = np.asarray(canonical.load_motion(bandai_clips[0]).positions, dtype=np.float64)[:80]
+    rig = mixamo_rig()
+    anim = retarget(motion, rig)
+    back = rig_pose_to_canonical(rig, anim.rotations, anim.root_location)
+    for j, a, _, _ in aimed_pairs(rig):
+        cos = np.einsum("tc,tc->t", unit(back[:, a] - back[:, j]), unit(motion[:, a] - motion[:, j]))
+        assert cos.min() > 0.999, (JOINT_NAMES[j], cos.min())
+    # Feet stay on the floor: the lowest joint of the retargeted body is near y = 0 when the clip's is.
+    floor_gap = back[..., 1].min(axis=1) - anim.scale * motion[..., 1].min(axis=1)
+    assert np.abs(floor_gap).max() < 0.05
