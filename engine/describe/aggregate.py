@@ -13,6 +13,7 @@ import numpy as np
 from engine.describe.selection import Code
 
 PROP_AGGREGATION = 0.95  # each aggregation fires with this probability (PoseScript/PoseFix)
+MAX_GROUP = 3  # random mode: at most this many codes share one clause, to keep sentences short
 
 # (first parts, second part) -> the entity they form, on the same side.
 ENTITIES: tuple[tuple[frozenset[str], str, str], ...] = (
@@ -132,33 +133,42 @@ def order_codes(codes: list[Code], rng: np.random.Generator | None) -> list[Code
 
 def group_codes(codes: list[Code], rng: np.random.Generator | None,
                 family=lambda code: 0) -> list[list[Code]]:
-    """Group ordered codes into sentences: codes with the same subject (several predicates), or
-    with the same interpretation and second part (several subjects). Each code is used once; a
-    group keeps the position of its first code. Codes of different `family(code)` never share."""
-    groups: list[list[Code]] = []
-    by_subject: dict[tuple, int] = {}
-    by_predicate: dict[tuple, int] = {}
-    for code in codes:
-        subject = ("s", family(code), code.side1, code.part1)
-        predicate = ("p", family(code), code.intptt, code.side2, code.part2, code.magnitude)
-        target = None
-        if _fires(rng):
-            if subject in by_subject and len(groups[by_subject[subject]]) < 3:
-                target = by_subject[subject]
-            elif predicate in by_predicate and len(groups[by_predicate[predicate]]) < 3:
-                target = by_predicate[predicate]
-        if target is None:
-            groups.append([code])
-            target = len(groups) - 1
-            by_subject.setdefault(subject, target)
-            by_predicate.setdefault(predicate, target)
-            continue
-        kind = "s" if subject in by_subject and by_subject[subject] == target else "p"
-        if _group_kind(groups[target]) not in (None, kind):
-            groups.append([code])
-            continue
-        groups[target].append(code)
-    return groups
+    """Group ordered codes into clauses: codes with the same interpretation and second part
+    (several subjects: "the torso and the thighs are vertical"), then codes with the same subject
+    (several predicates: "the left knee is bent and behind the right knee").
+
+    Membership depends on the codes only, not on their order, so a mirrored pose gets mirrored
+    groups. Each code joins at most one group (p = 0.95 when random, at most MAX_GROUP codes); a
+    group sits at the position of its first code. Codes of different `family(code)` never share.
+    """
+    joinable = [_fires(rng) for _ in codes]
+    predicate_first = rng is None or rng.random() < 0.5
+    keys = [("p", family(c), c.intptt, c.side2, c.part2, c.magnitude) for c in codes]
+    subjects = [("s", family(c), c.side1, c.part1) for c in codes]
+    passes = (keys, subjects) if predicate_first else (subjects, keys)
+    group_of = [-1] * len(codes)
+    groups: list[list[int]] = []
+    for key_list in passes:
+        members: dict[tuple, list[int]] = {}
+        for i, key in enumerate(key_list):
+            if joinable[i] and group_of[i] < 0:
+                members.setdefault(key, []).append(i)
+        for indices in members.values():
+            limit = len(indices) if rng is None else MAX_GROUP
+            for start in range(0, len(indices), limit):
+                chunk = indices[start:start + limit]
+                if len(chunk) > 1:
+                    for i in chunk:
+                        group_of[i] = len(groups)
+                    groups.append(chunk)
+    out, placed = [], set()
+    for i in range(len(codes)):
+        if group_of[i] < 0:
+            out.append([codes[i]])
+        elif group_of[i] not in placed:
+            placed.add(group_of[i])
+            out.append([codes[j] for j in groups[group_of[i]]])
+    return out
 
 
 def _group_kind(group: list[Code]) -> str | None:

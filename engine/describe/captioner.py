@@ -37,16 +37,27 @@ def skip_codes(codes: list[Code], rng: np.random.Generator | None, prop: float =
 
 
 def choose_forms(codes: list[Code], rng: np.random.Generator | None) -> list[Code]:
-    """Per code about one part on both sides: say "the hands are close together" (deterministic,
-    or p = 0.5) instead of "the left hand is close to the right hand", and swap the two sides with
-    p = 0.5 (flipping the relation: above <-> below)."""
+    """Forms of codes relating one part on the left to the same part on the right.
+
+    Distances: "the hands are close together" (always when deterministic, else p = 0.5) rather
+    than "the left hand is close to the right hand". Left-right crossing (posX): "the hands are
+    crossed", which reads the same on the mirrored body. Above/below, front/behind: the two sides
+    swap with p = 0.5, flipping the relation; the deterministic form always says "above" or "in
+    front of", so that the text of a mirrored pose is the mirrored text. A leading "=" (B-posecode
+    mark of the corrector) is kept.
+    """
     out = []
     for code in codes:
+        mark = "=" if code.intptt.startswith("=") else ""
+        intptt = code.intptt[len(mark):]
         paired = code.part1 == code.part2 and code.side1 in ("left", "right") and code.side2 != code.side1
-        if paired and code.intptt in DISTANCE_CLASSES and (rng is None or rng.random() < 0.5):
+        if paired and intptt in DISTANCE_CLASSES and (rng is None or rng.random() < 0.5):
             code = Code("both", code.part1, code.intptt, rank=code.rank)
-        elif paired and rng is not None and rng.random() < 0.5:
-            flipped = posecodes.OPPOSITE.get(code.intptt, code.intptt)
+        elif paired and intptt in ("at_right", "at_left"):
+            code = Code("both", code.part1, mark + "crossed", rank=code.rank)
+        elif paired and intptt in posecodes.OPPOSITE and (
+                (rng is None and intptt in ("below", "behind")) or (rng is not None and rng.random() < 0.5)):
+            flipped = mark + posecodes.OPPOSITE[intptt]
             code = Code(code.side2, code.part2, flipped, code.side1, code.part1, code.rank)
         out.append(code)
     return out

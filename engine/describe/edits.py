@@ -93,12 +93,12 @@ def bring_hands_together(pose: np.ndarray) -> np.ndarray:
 
 
 def standing_pose() -> np.ndarray:
-    """A plausible relaxed standing pose: the default T-pose with both arms lowered by 75 degrees
+    """A plausible relaxed standing pose: the default T-pose with both arms lowered by 82 degrees
     and elbows bent 20 degrees (for tests without real data)."""
     pose = skeleton.default_rest_positions()
     for side, sign in (("left", -1.0), ("right", 1.0)):
         shoulder = pose[_J[f"{side}_shoulder"]]
         pose = rotate_subtree(pose, _J[f"{side}_elbow"], shoulder,
-                              rotation_matrix(np.array([0.0, 0.0, 1.0]), sign * np.radians(75)))
+                              rotation_matrix(np.array([0.0, 0.0, 1.0]), sign * np.radians(82)))
         pose = bend_elbow(pose, side, 20.0)
     return pose

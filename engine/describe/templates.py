@@ -22,6 +22,7 @@ POSE_1: dict[str, list[str]] = {
     "wide": ["wide apart", "spread far apart", "very far apart"],
     "vertical": ["vertical", "upright", "straight up and down"],
     "horizontal": ["horizontal", "parallel to the floor", "level with the floor"],
+    "crossed": ["crossed", "crossed over each other", "crossing each other"],
     "on_ground": ["on the ground", "on the floor", "resting on the floor"],
     "kneeling": ["kneeling", "on their knees", "down on both knees"],
     "kneel_on_left": ["kneeling on the left knee", "down on the left knee", "on the left knee"],
@@ -68,8 +69,8 @@ PAIR: dict[tuple[str, int], list[str]] = {
     ("farther", 1): ["move {} farther apart", "spread {} apart", "pull {} away from each other"],
     ("closer_torso", 0): ["move {} slightly closer to your body", "tuck {} in a little"],
     ("closer_torso", 1): ["move {} closer to your body", "tuck {} in", "bring {} in to your body"],
-    ("farther_torso", 0): ["move {} slightly away from your body", "push {} out a little"],
-    ("farther_torso", 1): ["move {} away from your body", "push {} out", "reach out with {}"],
+    ("farther_torso", 0): ["move {} slightly farther from your body", "push {} out a little"],
+    ("farther_torso", 1): ["move {} farther from your body", "move {} away from your body", "push {} out", "reach out with {}"],
 }
 
 # Global orientation change of B relative to A (PoseFix's PAIR_GLOBAL_ROT_CHANGE classes).

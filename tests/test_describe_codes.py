@@ -1,0 +1,155 @@
+"""Unit tests of engine.describe: bins, measurements, virtual joints, heading, input errors, seeds.
+
+Synthetic poses only (built from the default skeleton); real-pose properties live in
+tests/test_describe_properties.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.describe import (NO_CHANGE, SAME_POSES, describe_change, describe_changes, describe_pose,
+                             describe_poses, edits, joints, posecodes, selection)
+from engine.errors import InputError
+from engine.motion import skeleton
+
+J = skeleton.JOINT_INDEX
+
+
+@pytest.fixture(scope="module")
+def standing() -> np.ndarray:
+    return edits.standing_pose()
+
+
+def turned(pose: np.ndarray, degrees: float, shift=(0.0, 0.0, 0.0)) -> np.ndarray:
+    rot = edits.rotation_matrix(np.array([0.0, 1.0, 0.0]), np.radians(degrees))
+    return pose @ rot.T + np.asarray(shift)
+
+
+def classes_of(pose: np.ndarray) -> dict[str, str]:
+    coords = joints.code_joints(joints.normalise(pose[None]))
+    classes = posecodes.classify(posecodes.measure_all(coords), None)[0]
+    return {code.key: posecodes.class_name(i, classes[i]) for i, code in enumerate(posecodes.POSECODES)}
+
+
+def test_bins_are_value_at_most_threshold():
+    values = np.array([44.9, 45.0, 45.1, 160.0, 170.0])
+    np.testing.assert_array_equal(posecodes.bin_values(values, (45, 75, 105, 135, 160)), [0, 0, 1, 4, 5])
+
+
+def test_every_left_code_has_a_right_twin():
+    keys = {code.key for code in posecodes.POSECODES}
+    for key in keys:
+        swapped = key.replace("left_", "@").replace("right_", "left_").replace("@", "right_")
+        kind, joint_list = swapped.split(":")
+        names = joint_list.split("-")
+        assert swapped in keys or f"{kind}:{'-'.join(reversed(names))}" in keys, key
+
+
+def test_measurements_on_known_poses(standing):
+    rest = classes_of(skeleton.default_rest_positions())
+    assert rest["angle:left_hip-left_knee-left_ankle"] == "straight"
+    assert rest["angle:right_shoulder-right_elbow-right_wrist"] == "straight"
+    assert rest["vaxis:left_shoulder-left_elbow"] == "horizontal"  # T-pose arms
+    assert rest["distance:left_hand-right_hand"] == "wide"
+    bent = classes_of(edits.bend_elbow(skeleton.default_rest_positions(), "left", 90.0))
+    assert bent["angle:left_shoulder-left_elbow-left_wrist"] == "right angle"
+    assert bent["angle:right_shoulder-right_elbow-right_wrist"] == "straight"
+    lowered = classes_of(standing)
+    assert lowered["vaxis:left_shoulder-left_elbow"] == "vertical"
+    assert lowered["posY:left_wrist-neck"] != "above"
+    up = edits.rotate_subtree(skeleton.default_rest_positions(), J["left_elbow"], skeleton.default_rest_positions()[
+        J["left_shoulder"]], edits.rotation_matrix(np.array([0.0, 0.0, 1.0]), np.radians(85)))
+    assert classes_of(up)["posY:left_wrist-neck"] == "above"
+    assert classes_of(up)["posY:right_wrist-neck"] != "above"
+
+
+def test_middle2_prosthesis_extends_the_forearm(standing):
+    coords = joints.code_joints(standing[None])[0]
+    elbow, wrist = standing[J["left_elbow"]], standing[J["left_wrist"]]
+    middle2 = coords[joints.CJ["left_middle2"]]
+    assert np.linalg.norm(middle2 - wrist) == pytest.approx(joints.MIDDLE2_OFFSET)
+    direction = (wrist - elbow) / np.linalg.norm(wrist - elbow)
+    np.testing.assert_allclose((middle2 - wrist) / joints.MIDDLE2_OFFSET, direction, atol=1e-12)
+    np.testing.assert_allclose(coords[joints.CJ["torso"]], standing[[0, 12, 9]].mean(axis=0))
+
+
+def test_heading_and_translation_do_not_change_the_description(standing):
+    assert abs(joints.heading_angle(standing[None])[0]) < np.radians(2)
+    moved = turned(standing, 73.0, shift=(1.5, 0.0, -2.0))
+    assert np.degrees(joints.heading_angle(moved[None])[0]) == pytest.approx(73.0 + np.degrees(
+        joints.heading_angle(standing[None])[0]), abs=1e-6)
+    assert describe_pose(moved, deterministic=True) == describe_pose(standing, deterministic=True)
+
+
+@pytest.mark.parametrize("degrees, words", [(90.0, "a quarter to the left"), (-90.0, "a quarter to the right"),
+                                            (40.0, "slightly to the left"), (180.0, "turn around")])
+def test_global_rotation_is_reported_with_its_direction(standing, degrees, words):
+    text = describe_change(standing, turned(standing, degrees), deterministic=True)
+    assert words in text.lower()
+    assert "bend" not in text.lower()  # nothing else changed
+
+
+def test_kneeling_super_posecode_needs_all_its_requirements():
+    classes = np.zeros((2, len(posecodes.POSECODES)), dtype=np.int64)
+    for key, name in (("posY:left_hip-left_knee", "above"), ("posY:right_hip-right_knee", "above"),
+                      ("ground:left_knee", "on_ground"), ("ground:right_knee", "on_ground")):
+        i = posecodes.POSECODE_INDEX[key]
+        classes[:, i] = posecodes.OPERATORS[posecodes.POSECODES[i].kind][1].index(name)
+    classes[1, posecodes.POSECODE_INDEX["ground:right_knee"]] = 1  # right knee off the ground
+    kneeling = [s[0] for s in selection.SUPER_POSECODES].index("kneeling")
+    assert selection.super_posecodes(classes)[:, kneeling].tolist() == [True, False]
+
+
+@pytest.mark.parametrize("bad, words", [
+    (np.zeros((21, 3)), "shape (21, 3)"),
+    (np.zeros((22, 2)), "shape (22, 2)"),
+    ([["a", "b", "c"]] * 22, "not a numeric array"),
+])
+def test_bad_shapes_raise_input_error(bad, words):
+    with pytest.raises(InputError) as info:
+        describe_pose(bad)
+    assert str(info.value).startswith("positions ") and words in str(info.value)
+    assert info.value.code == "bad_input"
+
+
+def test_nan_and_collapsed_bones_raise_input_error(standing):
+    nan = standing.copy()
+    nan[5, 1] = np.nan
+    with pytest.raises(InputError, match="pose B contains NaN"):
+        describe_change(standing, nan)
+    collapsed = standing.copy()
+    collapsed[J["left_wrist"]] = collapsed[J["left_elbow"]]
+    with pytest.raises(InputError, match="zero-length bone ending at joint 'left_wrist'"):
+        describe_pose(collapsed)
+    with pytest.raises(InputError, match="batches of the same length"):
+        describe_changes(np.stack([standing] * 2), np.stack([standing] * 3))
+
+
+def test_identical_and_nearly_identical_pairs(standing):
+    assert describe_change(standing, standing.copy()) == SAME_POSES
+    assert describe_change(standing, standing + np.array([0.3, 0.0, 0.2])) == NO_CHANGE  # translation only
+    assert describe_change(standing, standing + 1e-3) == NO_CHANGE
+
+
+def test_seeds_reproduce_and_vary(standing):
+    b = edits.bring_hands_together(edits.bend_elbow(standing, "right", 50.0))
+    assert describe_change(standing, b, seed=7) == describe_change(standing, b, seed=7)
+    variants = {describe_change(standing, b, seed=s) for s in range(12)}
+    assert len(variants) > 3
+    fixed = describe_change(standing, b, deterministic=True)
+    assert fixed == describe_change(standing, b, seed=99, deterministic=True)
+    assert describe_pose(standing, seed=3) == describe_pose(standing, seed=3)
+
+
+def test_batch_matches_single_calls(standing):
+    poses = np.stack([standing, edits.lift_knee(standing, "left", 0.3), edits.bend_elbow(standing, "left", 70)])
+    assert describe_poses(poses, deterministic=True) == [describe_pose(p, deterministic=True) for p in poses]
+    changes = describe_changes(poses[[0, 0, 1]], poses[[1, 2, 2]], deterministic=True)
+    assert changes == [describe_change(a, b, deterministic=True) for a, b in zip(poses[[0, 0, 1]], poses[[1, 2, 2]])]
+
+
+def test_texts_are_sentences(standing):
+    for text in describe_poses(np.stack([standing, skeleton.default_rest_positions()]), seed=1) + \
+            [describe_change(standing, edits.lift_knee(standing, "right", 0.3), seed=s) for s in range(5)]:
+        assert text[0].isupper() and text.endswith(".") and "  " not in text and "{}" not in text
