@@ -13,7 +13,7 @@ Reply header fields:    v, id, op, status ("progress" | "ok" | "error"), arrays,
                         result (object, with "ok"), error {"code", "message"} (with "error"),
                         progress {"fraction" in [0, 1], "message"} (with "progress").
 A request gets zero or more `progress` replies, then exactly one `ok` or `error` reply, all carrying
-the request id. Unknown header fields, ops and arguments are rejected, never ignored. Every size is
+the request id ("" in the error reply to a request whose header could not be read). Unknown header fields, ops and arguments are rejected, never ignored. Every size is
 checked against `Limits` before anything is allocated; decoded arrays are read-only views on the
 received frames. No pickle anywhere.
 """
@@ -297,7 +297,9 @@ def _check_header_fields(header: dict) -> None:
     for name in ("id", "op"):
         value = header.get(name)
         limit = MAX_ID_CHARS if name == "id" else MAX_NAME_CHARS
-        if not isinstance(value, str) or not value or len(value) > limit:
+        # A reply may carry "" when it answers a request whose id/op could not be read.
+        empty_ok = "status" in header
+        if not isinstance(value, str) or not (value or empty_ok) or len(value) > limit:
             raise ProtocolError(ERR_BAD_MESSAGE, f"header '{name}' must be a non-empty string of "
                                 f"at most {limit} characters")
     if "args" in header and not isinstance(header["args"], dict):

@@ -125,15 +125,14 @@ class EngineServer:
         # Bounded burst so replies from workers are forwarded even under a flood of requests.
         for _ in range(256):
             try:
-                frames = self._recv_bounded(front)
+                received = self._recv_bounded(front)
             except zmq.Again:
                 return
-            if frames is not None:
-                self._handle_safely(front, *frames)
+            self._handle_safely(front, *received)
 
-    def _recv_bounded(self, front: zmq.Socket) -> tuple | None:
-        """(identity, frames | ProtocolError), reading frame by frame so a message with too many
-        or too large frames is drained and dropped instead of kept (bounded memory)."""
+    def _recv_bounded(self, front: zmq.Socket) -> tuple:
+        """(identity, frames, problem), reading frame by frame so a message with too many or too
+        large frames is drained and dropped instead of kept (only its header stays, for the id)."""
         limits = self.config.limits
         identity = front.recv(zmq.NOBLOCK)
         frames: list[bytes] = []
@@ -144,21 +143,21 @@ class EngineServer:
                 continue
             total += len(frame)
             if len(frames) >= limits.max_frames or total > limits.max_total_bytes:
-                frames.clear()
+                del frames[1:]
                 problem = protocol.ProtocolError(protocol.ERR_TOO_LARGE, (
                     f"message exceeds the limits ({limits.max_frames} frames, "
                     f"{limits.max_total_bytes} bytes); send less data per request"))
             else:
                 frames.append(frame)
-        return identity, problem if problem is not None else frames
+        return identity, frames, problem
 
-    def _handle_safely(self, front: zmq.Socket, identity: bytes, frames) -> None:
+    def _handle_safely(self, front: zmq.Socket, identity: bytes, frames: list[bytes],
+                       problem: protocol.ProtocolError | None) -> None:
         self.counters["requests"] += 1
-        request_id, op = protocol.peek_request_id(frames[0]) if isinstance(frames, list) and frames \
-            else ("", "")
+        request_id, op = protocol.peek_request_id(frames[0]) if frames else ("", "")
         try:
-            if isinstance(frames, protocol.ProtocolError):
-                raise frames
+            if problem is not None:
+                raise problem
             self._handle(front, identity, frames)
         except protocol.ProtocolError as error:
             self.counters["errors"] += 1
