@@ -12,6 +12,7 @@ from engine import __version__
 from engine.errors import EngineError
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "trainer.commands.data",
     "trainer.commands.tokenizer",
 )
 

@@ -91,6 +91,11 @@ def unknown_words(caption: str) -> list[str]:
     return [w for w in _WORD_PATTERN.findall(caption.lower()) if w not in LEXICON]
 
 
+def tokens(caption: str) -> list[str]:
+    """HumanML3D `lemma/POS` tokens of a caption."""
+    return [f"{lemma}/{pos}" for lemma, pos in tag_words(caption)]
+
+
 def text_line(caption: str, start: float = 0.0, end: float = 0.0) -> str:
     """One HumanML3D text line: `caption#lemma/POS ...#start#end` (start = end = 0: whole clip)."""
     caption = " ".join(caption.replace("#", " ").split())

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from trainer.data.captions import parse_text_line
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 FPS = 20.0
@@ -163,20 +162,18 @@ def build_examples(records: Iterable[MotionRecord], per_motion: int = 4, seed: i
 
 
 def read_records(dataset_dir: Path) -> list[MotionRecord]:
-    """MotionRecords of a HumanML3D-layout folder: texts/, new_joints/ and split files."""
-    dataset_dir = Path(dataset_dir)
+    """MotionRecords of a HumanML3D-layout folder (engine.formats.humanml3d reader); motions
+    without captions are left out (they only serve motion-only stages)."""
+    from engine.formats.humanml3d import open_dataset
+
+    dataset = open_dataset(dataset_dir)
     records = []
     for split in ("train", "val", "test"):
-        split_file = dataset_dir / f"{split}.txt"
-        if not split_file.is_file():
-            raise InputError(f"{split_file} is missing; build the dataset with `motion-train data` first.")
-        for motion_id in split_file.read_text(encoding="utf-8").split():
-            text_file = dataset_dir / "texts" / f"{motion_id}.txt"
-            lines = text_file.read_text(encoding="utf-8").splitlines() if text_file.is_file() else []
-            captions = tuple(parse_text_line(line)[0] for line in lines if line.strip())
-            joints = np.load(dataset_dir / "new_joints" / f"{motion_id}.npy", mmap_mode="r")
+        for motion_id in dataset.ids(split):
+            captions = tuple(dict.fromkeys(t.caption for t in dataset.texts(motion_id) if t.caption))
             if captions:
-                records.append(MotionRecord(motion_id, captions, int(joints.shape[0]), split))
+                frames = int(np.load(dataset.root / "new_joints" / f"{motion_id}.npy", mmap_mode="r").shape[0])
+                records.append(MotionRecord(motion_id, captions, frames, split))
     return records
 
 
