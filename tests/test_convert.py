@@ -95,6 +95,15 @@ def test_convert_command_round_trip(bandai_clips, tmp_path, capsys):
     assert "left these required SMPL joints unmapped" in capsys.readouterr().err
 
 
+def test_humanml3d_feature_npy_loads_back_to_the_clip(bandai_clips, tmp_path):
+    features = pytest.importorskip("engine.motion.features")
+    joints = load_motion(bandai_clips[300]).positions
+    np.save(tmp_path / "feats.npy", features.joints_to_features(joints, target=None))
+    again = load_motion(tmp_path / "feats.npy").positions
+    assert again.shape == (len(joints) - 1, 22, 3)
+    assert np.linalg.norm(again - joints[:-1], axis=-1).mean() < 1e-3
+
+
 def test_npy_and_npz_inputs(tmp_path):
     rest = np.repeat(default_rest_positions()[None], 10, axis=0)
     np.save(tmp_path / "joints.npy", rest.astype(np.float32))
@@ -118,15 +127,24 @@ def test_npy_and_npz_inputs(tmp_path):
 
 
 def test_all_bandai_clips_survive_the_263_feature_round_trip(bandai_clips):
-    """BVH -> SMPL-22 joints -> HumanML3D 263-dim features -> joints, over all 700 clips."""
+    """BVH -> SMPL-22 joints -> HumanML3D 263-dim features -> joints, over all 700 clips.
+
+    target=None keeps each clip's own bones (no retargeting to the default skeleton), so the
+    features must give back the joints themselves: the encoded joints are the canonical joints
+    turned about Y by the (smoothed) initial facing, and bone lengths must survive unchanged.
+    """
     features = pytest.importorskip("engine.motion.features")
-    errors = []
+    from engine.motion.skeleton import bone_lengths
+
+    errors, length_errors = [], []
     for path in bandai_clips:
         joints = load_motion(path).positions
-        recovered = np.asarray(features.features_to_joints(features.joints_to_features(joints)))
-        # 263-dim features describe frames 0..T-2 (velocities need a next frame).
-        count = min(len(recovered), len(joints))
-        errors.append(np.linalg.norm(recovered[:count] - joints[:count], axis=-1).mean())
+        feats, encoded = features.joints_to_features(joints, target=None, return_joints=True)
+        assert feats.shape == (len(joints) - 1, 263)
+        recovered = np.asarray(features.features_to_joints(feats))
+        errors.append(np.linalg.norm(recovered - encoded, axis=-1).mean())
+        length_errors.append(np.abs(bone_lengths(recovered) - bone_lengths(joints[:-1])).max())
     errors = np.array(errors)
     assert len(errors) == 700
     assert errors.mean() < 1e-3, f"mean joint error {errors.mean() * 1000:.3f} mm over 700 clips"
+    assert max(length_errors) < 1e-3, f"worst bone length change {max(length_errors) * 1000:.3f} mm"
