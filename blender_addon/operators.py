@@ -36,9 +36,9 @@ def _mapping(context: bpy.types.Context) -> tuple[str, dict | None]:
         mapping = json.loads(settings.custom_mapping or "{}")
     except json.JSONDecodeError as error:
         raise ValueError(f"the custom mapping is not valid JSON ({error.msg}); write "
-                         '{"rig bone": "smpl joint", ...}') from None
+                         '{"smpl joint": "rig bone", ...}') from None
     if not isinstance(mapping, dict) or not mapping:
-        raise ValueError('the custom mapping is empty; write {"rig bone": "smpl joint", ...}')
+        raise ValueError('the custom mapping is empty; write {"smpl joint": "rig bone", ...}')
     return 'CUSTOM', mapping
 
 
@@ -52,8 +52,20 @@ def _pick(arrays: dict, ndim: int, last: int, what: str) -> np.ndarray:
     return np.asarray(hits[0], dtype=np.float64)
 
 
+def _rig(context, obj) -> tuple[dict, dict, dict]:
+    """(retarget args, rig arrays, rig header) with the panel's mapping preset / custom mapping."""
+    preset, custom = _mapping(context)
+    header, arrays = rig_io.rig_wire(obj, context.scene)
+    args = {"rig": header}
+    if custom:
+        args["mapping"] = custom
+    elif preset != 'AUTO':
+        args["preset"] = preset.lower()
+    return args, arrays, header
+
+
 def _retarget_request(rig_args: dict, rig_arrays: dict, positions: np.ndarray) -> tuple:
-    return ("retarget", {"rig": rig_args},
+    return ("retarget", rig_args,
             {"positions": np.asarray(positions, dtype=np.float32).reshape(-1, 22, 3),
              "rest_matrices": rig_arrays["rest_matrices"]})
 
@@ -61,11 +73,12 @@ def _retarget_request(rig_args: dict, rig_arrays: dict, positions: np.ndarray) -
 def _retargeted(job, rig_args: dict) -> tuple[np.ndarray, np.ndarray | None, str]:
     """(quats (T, N, 4), root track (T, 3) or None, root bone) from a retarget reply."""
     quats = _pick(job.arrays, 3, 4, "(T, N, 4) rotation")
-    if quats.shape[1] != len(rig_args["names"]):
+    rig = rig_args["rig"]
+    if quats.shape[1] != len(rig["names"]):
         raise ValueError(f"the engine returned rotations for {quats.shape[1]} bones, the rig has "
-                         f"{len(rig_args['names'])}")
+                         f"{len(rig['names'])}")
     roots = [a for a in job.arrays.values() if a.ndim == 2 and a.shape == (quats.shape[0], 3)]
-    root_bone = job.result.get("root_bone") or rig_args["names"][rig_args["parents"].index(-1)]
+    root_bone = job.result.get("root_bone") or rig["names"][rig["parents"].index(-1)]
     return quats, (np.asarray(roots[0], np.float64) if roots else None), root_bone
 
 
@@ -93,8 +106,7 @@ def _live(name: str) -> bpy.types.Object:
 
 def generate_steps(context, obj, settings):
     scene = context.scene
-    preset, custom = _mapping(context)
-    rig_args, rig_arrays = rig_io.rig_wire(obj, scene, preset, custom)
+    rig_args, rig_arrays, rig = _rig(context, obj)
     frames = max(1, int(round(settings.length_in_seconds(scene) * ENGINE_FPS)))
     prompt, seed, start = settings.prompt, settings.seed, scene.frame_current
     jobs = yield [("text_to_motion", {"text": prompt, "frames": frames, "seed": seed + v}, {})
@@ -104,7 +116,7 @@ def generate_steps(context, obj, settings):
     obj, written = _live(obj.name), []
     for v, job in enumerate(jobs):
         quats, root, root_bone = _retargeted(job, rig_args)
-        action = rig_io.write_motion(obj, scene, rig_io.unique_action_name(prompt), rig_args["names"], quats,
+        action = rig_io.write_motion(obj, scene, rig_io.unique_action_name(prompt), rig["names"], quats,
                                      root, root_bone, start, push_to_nla=settings.push_to_nla,
                                      metadata={"prompt": prompt, "seed": seed + v})
         written.append(action.name)
@@ -119,14 +131,14 @@ def continue_steps(context, obj, settings):
         raise ValueError(f"{obj.name!r} has no animation to continue; key some frames first")
     history_start = max(span[0], span[1] - 2.0 * rig_io.scene_fps(scene))  # the last 2 s are enough context
     motion = rig_io.canonical_track(obj, scene, bones, history_start, span[1])
-    rig_args, rig_arrays = rig_io.rig_wire(obj, scene, *_mapping(context))
+    rig_args, rig_arrays, rig = _rig(context, obj)
     frames = int(round(settings.continue_seconds * ENGINE_FPS))
     (job,) = yield [("predict", {"text": settings.prompt, "frames": frames, "seed": settings.seed},
                      {"motion": motion})]
     (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 3, 3, "(T, 22, 3) motion"))]
     quats, root, root_bone = _retargeted(job, rig_args)
     action = rig_io.write_motion(_live(obj.name), scene, rig_io.unique_action_name("continue " + settings.prompt),
-                                 rig_args["names"], quats, root, root_bone, span[1],
+                                 rig["names"], quats, root, root_bone, span[1],
                                  push_to_nla=settings.push_to_nla)
     return f"Continued into {action.name}"
 
@@ -138,14 +150,14 @@ def inbetween_steps(context, obj, settings):
         raise ValueError(f"'To frame' ({b}) must come after 'From frame' ({a})")
     bones = rig_io.joint_bones(obj, *_mapping(context))
     start, end = (rig_io.canonical_track(obj, scene, bones, f, f) for f in (a, b))
-    rig_args, rig_arrays = rig_io.rig_wire(obj, scene, *_mapping(context))
+    rig_args, rig_arrays, rig = _rig(context, obj)
     frames = max(1, int(round((b - a) / rig_io.scene_fps(scene) * ENGINE_FPS)))
     (job,) = yield [("inbetween", {"text": settings.prompt, "frames": frames, "seed": settings.seed},
                      {"start": start, "end": end})]
     (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 3, 3, "(T, 22, 3) motion"))]
     quats, root, root_bone = _retargeted(job, rig_args)
     action = rig_io.write_motion(_live(obj.name), scene, rig_io.unique_action_name("inbetween"),
-                                 rig_args["names"], quats, root, root_bone, a, push_to_nla=settings.push_to_nla)
+                                 rig["names"], quats, root, root_bone, a, push_to_nla=settings.push_to_nla)
     return f"In-between written to {action.name}"
 
 
@@ -161,12 +173,12 @@ def describe_motion_steps(context, obj, settings):
 def correct_pose_steps(context, obj, settings):
     scene = context.scene
     pose = rig_io.canonical_positions(obj, scene, rig_io.joint_bones(obj, *_mapping(context)))
-    rig_args, rig_arrays = rig_io.rig_wire(obj, scene, *_mapping(context))
+    rig_args, rig_arrays, rig = _rig(context, obj)
     frame = scene.frame_current
     (job,) = yield [("edit_pose", {"text": settings.pose_prompt, "seed": settings.seed}, {"pose": pose})]
     (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 2, 3, "(22, 3) pose"))]
     quats, root, root_bone = _retargeted(job, rig_args)
-    rig_io.write_pose_key(_live(obj.name), frame, rig_args["names"], quats[0],
+    rig_io.write_pose_key(_live(obj.name), frame, rig["names"], quats[0],
                           None if root is None else root[0], root_bone)
     return f"Pose corrected and keyed at frame {frame}"
 

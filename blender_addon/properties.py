@@ -30,7 +30,7 @@ class MOTIONCOPILOT_PG_settings(bpy.types.PropertyGroup):
     mapping_preset: bpy.props.EnumProperty(name="Mapping", items=MAPPING_PRESETS, default='AUTO')
     custom_mapping: bpy.props.StringProperty(
         name="Custom mapping", default="",
-        description='JSON object from rig bone names to SMPL joint names, e.g. {"Hips": "pelvis"}')
+        description='JSON object from SMPL joint names to rig bone names, e.g. {"pelvis": "Hips"}')
 
     prompt: bpy.props.StringProperty(name="Prompt", default="a person walks forward")
     length_unit: bpy.props.EnumProperty(

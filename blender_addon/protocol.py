@@ -13,7 +13,7 @@ Reply header fields:    v, id, op, status ("progress" | "ok" | "error"), arrays,
                         result (object, with "ok"), error {"code", "message"} (with "error"),
                         progress {"fraction" in [0, 1], "message"} (with "progress").
 A request gets zero or more `progress` replies, then exactly one `ok` or `error` reply, all carrying
-the request id. Unknown header fields, ops and arguments are rejected, never ignored. Every size is
+the request id ("" in the error reply to a request whose header could not be read). Unknown header fields, ops and arguments are rejected, never ignored. Every size is
 checked against `Limits` before anything is allocated; decoded arrays are read-only views on the
 received frames. No pickle anywhere.
 """
@@ -167,10 +167,18 @@ OPERATIONS: dict[str, OperationSpec] = {spec.name: spec for spec in (
                                       ArgSpec("method", "str", choices=("rules", "model"))),
                   (ArraySpec("pose_a", (22, 3)), ArraySpec("pose_b", (22, 3))),
                   batchable=True, doc="pose A, pose B -> correction instruction"),
-    OperationSpec("retarget", (ArgSpec("rig", "object", required=True),),
+    # rig: engine/rig/description.py RigDescription.to_wire() header; its arrays travel beside
+    # positions. mapping: SMPL joint name -> bone name (or {bone: weight}), overriding the preset.
+    OperationSpec("retarget", (ArgSpec("rig", "object", required=True),
+                               ArgSpec("preset", "str", max_length=MAX_NAME_CHARS),
+                               ArgSpec("mapping", "object")),
                   (ArraySpec("positions", (None, 22, 3)),
-                   ArraySpec("rest_matrices", (None, 4, 4), required=False)),
-                  doc="canonical motion -> a described rig's local rotations and root track"),
+                   ArraySpec("rest_matrices", (None, 4, 4), dtypes=("float64", "float32")),
+                   ArraySpec("heads", (None, 3), required=False),
+                   ArraySpec("tails", (None, 3), required=False),
+                   ArraySpec("rolls", (None,), required=False)),
+                  doc="canonical motion (T, 22, 3) -> a described rig's local rotations "
+                      "(T, N, 4) and root track (T, 3)"),
     OperationSpec("sleep", (ArgSpec("seconds", "float", required=True, minimum=0.0, maximum=60.0),
                             ArgSpec("steps", "int", minimum=1, maximum=1000)),
                   test_only=True, doc="test op: a slow, cancellable job that reports progress"),
@@ -289,7 +297,9 @@ def _check_header_fields(header: dict) -> None:
     for name in ("id", "op"):
         value = header.get(name)
         limit = MAX_ID_CHARS if name == "id" else MAX_NAME_CHARS
-        if not isinstance(value, str) or not value or len(value) > limit:
+        # A reply may carry "" when it answers a request whose id/op could not be read.
+        empty_ok = "status" in header
+        if not isinstance(value, str) or not (value or empty_ok) or len(value) > limit:
             raise ProtocolError(ERR_BAD_MESSAGE, f"header '{name}' must be a non-empty string of "
                                 f"at most {limit} characters")
     if "args" in header and not isinstance(header["args"], dict):

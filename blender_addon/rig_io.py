@@ -10,6 +10,7 @@ Conventions (shared with the engine through the wire protocol):
 Keys are written with `keyframe_points.add` + `foreach_set("co")` (30x faster than one
 `keyframe_insert` per frame, see benchmarks/bench_keyframes.py) through the slotted-action API on
 Blender 4.4+ (5.0 removed `Action.fcurves`) and the classic `Action.fcurves` on 4.2/4.3.
+Slightly over 400 lines by design: every function that reads or writes armature data lives here.
 """
 from __future__ import annotations
 
@@ -97,16 +98,6 @@ def _local_quaternion(pb: bpy.types.PoseBone) -> tuple[float, float, float, floa
     else:
         q = pb.rotation_euler.to_quaternion()
     return (q.w, q.x, q.y, q.z)
-
-
-def read_pose_at(obj: bpy.types.Object, scene: bpy.types.Scene, frame: int) -> tuple[np.ndarray, np.ndarray]:
-    """The evaluated pose at another frame; the current frame is restored afterwards."""
-    current = scene.frame_current
-    scene.frame_set(frame)
-    try:
-        return read_pose(obj)
-    finally:
-        scene.frame_set(current)
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:
@@ -330,9 +321,9 @@ def _snap_axis(vector: np.ndarray) -> str:
     return ("-" if vector[k] < 0 else "") + "XYZ"[k]
 
 
-def rig_wire(obj: bpy.types.Object, scene: bpy.types.Scene, preset: str = "auto",
-             custom_mapping: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """The rig description as the engine's `retarget` op takes it: (args["rig"], arrays).
+def rig_wire(obj: bpy.types.Object, scene: bpy.types.Scene) -> tuple[dict, dict[str, np.ndarray]]:
+    """The rig description as the engine's `retarget` op takes it: (args["rig"], arrays)
+    (engine/rig/description.py RigDescription.from_wire).
 
     Armature space is what bone matrices live in; the object's rotation tells which armature axes
     are the world's up (+Z) and facing (-Y), and its scale (with the scene unit scale) how many
@@ -347,10 +338,7 @@ def rig_wire(obj: bpy.types.Object, scene: bpy.types.Scene, preset: str = "auto"
     header = {"kind": "rig_description", "version": 1, "names": rig.names,
               "parents": [int(p) for p in rig.parents], "up_axis": _snap_axis(up),
               "forward_axis": _snap_axis(forward),
-              "metres_per_unit": float(scales.mean() * scene.unit_settings.scale_length),
-              "mapping_preset": preset.lower()}
-    if custom_mapping:
-        header["mapping"] = dict(custom_mapping)
+              "metres_per_unit": float(scales.mean() * scene.unit_settings.scale_length)}
     return header, {"rest_matrices": np.ascontiguousarray(rig.rest_matrices, dtype="<f8")}
 
 
@@ -363,11 +351,13 @@ def joint_bones(obj: bpy.types.Object, preset: str = "AUTO", custom_mapping: dic
     """Rig bone standing for each of the 22 SMPL joints, in SMPL order.
 
     SMPL names and the Mixamo table are built in; any other rig needs a custom mapping
-    {rig bone: SMPL joint}. Raises ValueError with a sentence naming what is missing.
+    {SMPL joint: rig bone} (the engine's direction). Raises ValueError naming what is missing.
+    The engine resolves more rigs (Rigify, Bandai, fuzzy names) for retargeting; this table is
+    only for reading poses to send, until the engine offers a rig-pose -> canonical operation.
     """
     names = [b.name for b in obj.data.bones]
     if custom_mapping:
-        by_joint = {joint: bone for bone, joint in custom_mapping.items()}
+        by_joint = {joint: bone for joint, bone in custom_mapping.items() if isinstance(bone, str)}
         missing = [j for j in SMPL_JOINT_NAMES if by_joint.get(j) not in names]
         if missing:
             raise ValueError(f"the custom mapping of {obj.name!r} has no existing bone for {missing[:6]}; "
@@ -381,7 +371,7 @@ def joint_bones(obj: bpy.types.Object, preset: str = "AUTO", custom_mapping: dic
         if all(w in lookup for w in wanted):
             return [lookup[w] for w in wanted]
     raise ValueError(f"cannot tell which bones of {obj.name!r} are the body joints (preset {preset}); "
-                     "pick the SMPL or Mixamo preset, or give a custom mapping {\"rig bone\": \"smpl joint\"}")
+                     "pick the SMPL or Mixamo preset, or give a custom mapping {\"smpl joint\": \"rig bone\"}")
 
 
 def canonical_positions(obj: bpy.types.Object, scene: bpy.types.Scene, bones: list[str]) -> np.ndarray:

@@ -107,10 +107,10 @@ def test_retarget_onto_a_mixamo_rig_through_the_addon_client(smpl_scene, engine)
     mixamo = make_armature("Mixamo", limb_bones([row[1] for row in NAME_TABLE], scale=100.0))
     mixamo.scale = (0.01, 0.01, 0.01)
     bpy.context.view_layer.update()
-    rig_args, rig_arrays = rig_io.rig_wire(mixamo, scene, "mixamo")
+    rig_args, rig_arrays = rig_io.rig_wire(mixamo, scene)
     assert rig_args["metres_per_unit"] == pytest.approx(0.01)
     client = engine[1]
-    job = client.submit("retarget", {"rig": rig_args},
+    job = client.submit("retarget", {"rig": rig_args, "preset": "mixamo"},
                         {"positions": positions, "rest_matrices": rig_arrays["rest_matrices"]})
     mc_client.wait(client, [job])
     if job.error_code == "model_unavailable":
