@@ -134,12 +134,12 @@ def _describe_batch(jobs: list[Job], single_fn: Callable, batch_fn: Callable,
 
 
 def describe_pose(jobs: list[Job]) -> list:
-    module = _import("engine.describe.captioner", "the rule-based pose describer", "engine/describe")
+    module = _import("engine.describe", "the rule-based pose describer", "engine/describe")
     return _describe_batch(jobs, module.describe_pose, module.describe_poses, ("pose",))
 
 
 def describe_change_rules(jobs: list[Job]) -> list:
-    module = _import("engine.describe.corrector", "the rule-based change describer", "engine/describe")
+    module = _import("engine.describe", "the rule-based change describer", "engine/describe")
     return _describe_batch(jobs, module.describe_change, module.describe_changes, ("pose_a", "pose_b"))
 
 

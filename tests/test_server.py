@@ -21,7 +21,7 @@ from engine.motion import skeleton
 from engine.operations import Job
 from engine_process import EngineProcess
 
-HAS_DESCRIBE = importlib.util.find_spec("engine.describe.captioner") is not None
+HAS_DESCRIBE = importlib.util.find_spec("engine.describe") is not None
 HAS_RETARGET = importlib.util.find_spec("engine.rig.retarget") is not None
 POSE = skeleton.default_rest_positions().astype(np.float32)  # (22, 3) T-pose, metres
 MOTION = np.repeat(POSE[None], 6, axis=0)  # (6, 22, 3)
