@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from engine.formats.humanml3d import parse_text_line
 from trainer.data import bandai, captions, splits
 
 
@@ -48,11 +49,12 @@ def test_mirror_text_swaps_sides_only() -> None:
 
 def test_text_line_round_trip() -> None:
     line = captions.text_line("someone waves the left hand in an exhausted way")
-    caption, tokens, start, end = captions.parse_text_line(line)
-    assert caption == "someone waves the left hand in an exhausted way"
-    assert tokens[:3] == ["someone/PRON", "wave/VERB", "the/DET"]
-    assert "left/ADJ" in tokens and "hand/NOUN" in tokens
-    assert (start, end) == (0.0, 0.0) and line.count("#") == 3
+    annotation = parse_text_line(line)  # engine's HumanML3D reader parses what we write
+    assert annotation.caption == "someone waves the left hand in an exhausted way"
+    assert annotation.tokens[:3] == ("someone/PRON", "wave/VERB", "the/DET")
+    assert "left/ADJ" in annotation.tokens and "hand/NOUN" in annotation.tokens
+    assert annotation.whole_clip and line.count("#") == 3
+    assert list(annotation.tokens) == captions.tokens(annotation.caption)
 
 
 def test_splits_stratified_disjoint_deterministic() -> None:
@@ -64,5 +66,7 @@ def test_splits_stratified_disjoint_deterministic() -> None:
     for cell in set(cells.values()):
         got = sorted(first[c] for c, k in cells.items() if k == cell)
         assert got.count("test") == 1 and got.count("val") == 1 and got.count("train") == 8
+    small = splits.split_by_cell({f"V{i}": f"caption {i}" for i in range(20)}, seed=0)  # singleton cells
+    assert sorted(small.values()).count("test") == 2 and sorted(small.values()).count("train") == 16
     with pytest.raises(ValueError, match="fractions"):
         splits.split_by_cell(cells, fractions=(0.5, 0.5, 0.5))

@@ -103,17 +103,6 @@ def text_line(caption: str, start: float = 0.0, end: float = 0.0) -> str:
     return f"{caption}#{tokens}#{start:.1f}#{end:.1f}"
 
 
-def parse_text_line(line: str) -> tuple[str, list[str], float, float]:
-    """Inverse of `text_line`: (caption, tokens, start, end). A bare caption gets tokens tagged."""
-    parts = line.rstrip("\n").split("#")
-    caption = parts[0].strip()
-    tokens = parts[1].split() if len(parts) > 1 and parts[1].strip() else \
-        [f"{lemma}/{pos}" for lemma, pos in tag_words(caption)]
-    start = float(parts[2]) if len(parts) > 2 and parts[2].strip() else 0.0
-    end = float(parts[3]) if len(parts) > 3 and parts[3].strip() else 0.0
-    return caption, tokens, start, end
-
-
 if __name__ == "__main__":
     for arg in sys.argv[1:] or ["a person waves the left hand"]:
         print(text_line(arg))

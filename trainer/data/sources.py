@@ -9,7 +9,7 @@ HumanML3D/KIT-ML folders are copied rather than converted (trainer.data.build).
 
 Label files: JSON `{"file name or stem": "caption" | ["caption", ...]}` or CSV with a header
 holding `file` and `caption` columns (one row per caption; an optional `cell` column groups
-clips for the stratified split; without it the first caption is the cell).
+clips for the stratified split; without it all clips of the source share one cell).
 """
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def files_source(folder: Path, labels_file: Path | None, pattern: str, kind: str
     """Motion files under `folder` (recursive `pattern`) with captions from a label file.
 
     A file with no entry in the label file is still used (motion-only data, e.g. for the
-    tokenizer) with no captions; its cell is the source kind.
+    tokenizer) with no captions. Without a `cell` column every clip's cell is the source kind.
     """
     from engine.formats.canonical import load_motion
 
@@ -119,7 +119,7 @@ def files_source(folder: Path, labels_file: Path | None, pattern: str, kind: str
         for i, path in enumerate(files):
             motion = load_motion(path, preset=preset, body_model=body_model)
             texts = _lookup(captions, path, folder) or []
-            cell = _lookup(cells, path, folder) or (texts[0] if texts else kind)
+            cell = _lookup(cells, path, folder) or kind
             yield SourceMotion(f"{prefix}{i:06d}", motion.positions.astype(np.float32), list(texts), cell,
                                kind, str(path.relative_to(folder)))
     return Source(kind, len(files), motions())

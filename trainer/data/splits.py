@@ -3,8 +3,9 @@
 A clip and its mirror always share a split (the caller assigns the base clip and copies the split
 to `M<id>`), so no test motion has a left/right twin in training. Within each cell (e.g. Bandai
 content x style) the clips are shuffled by a generator seeded from (seed, cell name), so adding a
-cell never reshuffles the others, and cut so that val and test each get at least one clip when
-the cell has three or more: the test split then covers every cell.
+cell never reshuffles the others, and cut so that val and test each get at least one clip: the
+test split then covers every cell. Cells with fewer than three clips cannot be split that way;
+they are pooled into one cell (SMALL_CELLS) and split together.
 """
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ import numpy as np
 
 SPLITS = ("train", "val", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+SMALL_CELLS = "<cells with fewer than 3 clips>"
 
 
 def _cell_counts(size: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
     """How many clips of a cell go to (train, val, test)."""
-    if size < 3:  # too small to hold out: test first, so every cell is judged when possible
-        return (0, 0, size) if size == 1 else (1, 0, 1)
+    if size < 3:  # only the pool of small cells can be this small: train first
+        return size, 0, 0
     n_val = max(1, math.floor(size * fractions[1] + 0.5))
     n_test = max(1, math.floor(size * fractions[2] + 0.5))
     return size - n_val - n_test, n_val, n_test
@@ -40,6 +42,8 @@ def split_by_cell(cells: Mapping[str, str], seed: int = 0,
     members: dict[str, list[str]] = defaultdict(list)
     for clip_id, cell in cells.items():
         members[cell].append(clip_id)
+    for cell in [c for c, ids in members.items() if len(ids) < 3 and c != SMALL_CELLS]:
+        members[SMALL_CELLS] += members.pop(cell)
     assignment: dict[str, str] = {}
     for cell, ids in members.items():
         rng = np.random.default_rng([seed, zlib.crc32(cell.encode("utf-8"))])
