@@ -120,7 +120,7 @@ def test_elbows_and_knees_come_out_as_hinges():
     num = 40
     offsets = _straight_limb_offsets()
     q = random_local_quats(num, seed=5)
-    bend = np.radians(RNG.uniform(20, 120, size=(num, 4)))
+    bend = np.radians(RNG.uniform(40, 160, size=(num, 4)))  # clearly bent: pure hinge zone
     # Elbows bend the forearm forward (+Z): left about -Y, right about +Y; knees bend back about +X.
     for k, (j, axis) in enumerate(((18, [0, -1, 0]), (19, [0, 1, 0]), (4, [1, 0, 0]), (5, [1, 0, 0]))):
         q[:, j] = R.axis_angle_to_quat(bend[:, k:k + 1] * np.asarray(axis, float))

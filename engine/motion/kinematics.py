@@ -34,6 +34,12 @@ SMPL22_FRAMES: dict[int, tuple[int, int]] = {6: (13, 14)}
 # blended, so a limb passing through straight does not pop its twist.
 STRAIGHT_SIN = np.sin(np.radians(2.0))
 PLANE_SIN = np.sin(np.radians(10.0))
+# Hinges need a clearly bent limb: on real walks (Bandai) the knee's bend direction below ~15
+# degrees is mostly sideways noise and the hinge twist swings by up to 65 degrees per frame. So
+# the hinge twist is trusted fully above HINGE_BENT, not at all below HINGE_STRAIGHT, and in
+# between (and below) it is blended with the twist held over from neighbouring bent frames.
+HINGE_STRAIGHT_SIN = np.sin(np.radians(10.0))
+HINGE_BENT_SIN = np.sin(np.radians(35.0))
 
 
 def _check_parents(parents: Sequence[int], num_joints: int) -> np.ndarray:
@@ -170,9 +176,10 @@ def _joint_rules(rest_offsets: np.ndarray, parents: np.ndarray) -> dict[int, tup
     return rules
 
 
-def _hinge(swing: np.ndarray, rest_dir: np.ndarray, rest_next: np.ndarray, bend: np.ndarray,
-           obs_next: np.ndarray) -> np.ndarray:
-    """Twist `swing` `(T, 4)` about the bone so the next bone is reached by a pure hinge rotation.
+def _hinge_twist(swing: np.ndarray, rest_dir: np.ndarray, rest_next: np.ndarray, bend: np.ndarray,
+                 obs_next: np.ndarray) -> np.ndarray:
+    """Twist angles `(T,)` (radians, about rest_dir, applied after `swing` `(T, 4)`) that make
+    the next bone reachable by a pure hinge rotation.
 
     In the bone's rest frame the hinge axis is a = rest_dir x bend; the next bone must then lie
     on the cone swept by rotating rest_next about a. The twist angle solves that (two solutions:
@@ -194,19 +201,33 @@ def _hinge(swing: np.ndarray, rest_dir: np.ndarray, rest_next: np.ndarray, bend:
     psi0 = np.arctan2(y, x)
     m_perp = max(np.linalg.norm(m - p * (p @ m)), 1e-12)
     cos_target = np.clip(-c * (p @ m) / (sigma * m_perp), -1.0, 1.0)
-    best, best_angle = None, None
+    best, best_flex = None, None
     for sign in (1.0, -1.0):
-        delta = sign * np.arccos(cos_target) - psi0  # rotate d0 about p by delta
-        twist = R.axis_angle_to_quat(p * delta[:, None])
-        d = R.quat_apply(twist, d0)
+        delta = sign * np.arccos(cos_target) - psi0  # rotating d0 about p by delta reaches the cone
+        d = R.quat_apply(R.axis_angle_to_quat(p * delta[:, None]), d0)
         flex = np.arctan2(np.cross(r, d) @ a, d @ r)
         if best is None:
-            best, best_angle = twist, flex
+            best, best_flex = delta, flex
         else:
-            take = (flex > best_angle)[:, None]
-            best, best_angle = np.where(take, twist, best), np.maximum(flex, best_angle)
-    # G = swing * T with T^-1 d0 = d, i.e. T = conj(twist).
-    return R.quat_multiply(swing, R.quat_conjugate(best))
+            best, best_flex = np.where(flex > best_flex, delta, best), np.maximum(flex, best_flex)
+    # G = swing * T with T^-1 d0 = d: T turns by -delta about p.
+    return _wrap(-best)
+
+
+def _wrap(angle: np.ndarray) -> np.ndarray:
+    return (angle + np.pi) % (2 * np.pi) - np.pi
+
+
+def _fill_twist(twist: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Where the limb is (nearly) straight the hinge twist is undefined: hold / interpolate in
+    time the twist of the frames where it is defined (weight 1), blending by weight, so the bone
+    does not spin when the limb passes through straight. No defined frame at all: no twist."""
+    anchors = np.nonzero(weight >= 1.0)[0]
+    if len(anchors) == 0:
+        held = np.zeros_like(twist)
+    else:
+        held = np.interp(np.arange(len(twist)), anchors, np.unwrap(twist[anchors]))
+    return held + weight * _wrap(twist - held)
 
 
 def _count_descendants(j: int, children: list[list[int]]) -> int:
@@ -215,15 +236,17 @@ def _count_descendants(j: int, children: list[list[int]]) -> int:
 
 def inverse_kinematics(positions: Any, rest_offsets: Any, parents: Sequence[int] = PARENTS
                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Local rotations that pose the rest skeleton like `positions` (analytic, per frame).
+    """Local rotations that pose the rest skeleton like `positions` (analytic).
 
     positions: `(T, J, 3)` metres; rest_offsets: `(J, 3)`. Returns (local_quats `(T, J, 4)`
     float64 (w, x, y, z) with w >= 0, root_translation `(T, 3)` = positions[:, 0]).
     Each non-leaf joint's global rotation takes its rest child direction onto the observed one
     (so every single-child bone keeps its direction, whatever the rest bone lengths); the twist
     about that bone comes from a second direction: the other children for branching joints
-    (pelvis: hips line, spine3: collar line), the next bone's plane for SMPL-22 limbs
-    (SMPL22_TWIST), otherwise the minimal swing from the parent. Leaves get identity.
+    (pelvis: hips line, spine3: collar line; spine2 also takes the collar line), the hinge rule
+    for SMPL-22 thighs and upper arms (SMPL22_HINGES: knees and elbows become pure hinges when
+    clearly bent; nearly straight limbs hold the twist of neighbouring frames, the only place
+    where frames interact), otherwise the minimal swing from the parent. Leaves get identity.
     FK(IK(p)) == p when rest_offsets has the clip's own bone geometry.
     """
     offsets = np.asarray(rest_offsets, dtype=np.float64)
@@ -251,12 +274,16 @@ def inverse_kinematics(positions: Any, rest_offsets: Any, parents: Sequence[int]
             continue
         obs_sec = positions[:, secondary[0]] - positions[:, secondary[1]]
         if kind == "hinge":
-            twisted = _hinge(swing, rest_dir, rest_sec, bend, obs_sec)
-            sin = _frame(obs_dir, obs_sec)[1]
-        else:
-            rest_frame, _ = _frame(rest_dir, rest_sec)
-            obs_frame, sin = _frame(obs_dir, obs_sec)
-            twisted = R.matrix_to_quat(obs_frame @ rest_frame.T)
+            twist = _hinge_twist(swing, rest_dir, rest_sec, bend, obs_sec)
+            sin = np.where(np.sum(obs_dir * obs_sec, -1) < 0, 1.0, _frame(obs_dir, obs_sec)[1])
+            weight = np.clip((sin - HINGE_STRAIGHT_SIN) / (HINGE_BENT_SIN - HINGE_STRAIGHT_SIN), 0.0, 1.0)
+            axis = rest_dir / np.linalg.norm(rest_dir)
+            turn = R.axis_angle_to_quat(axis * _fill_twist(twist, weight)[:, None])
+            global_rot[:, j] = R.quat_multiply(swing, turn)  # a twist keeps rest_dir -> obs_dir
+            continue
+        rest_frame, _ = _frame(rest_dir, rest_sec)
+        obs_frame, sin = _frame(obs_dir, obs_sec)
+        twisted = R.matrix_to_quat(obs_frame @ rest_frame.T)
         weight = np.clip((sin - STRAIGHT_SIN) / (PLANE_SIN - STRAIGHT_SIN), 0.0, 1.0)
         # Both rotations map rest_dir onto obs_dir, so any blend of them does too.
         global_rot[:, j] = R.quat_slerp(swing, twisted, weight)
