@@ -1,0 +1,139 @@
+"""Every model operator end to end through the add-on: the engine's real server (engine/server.py)
+runs in a thread with its real retargeting and describers, and with stand-in MODEL handlers that
+answer with real mocap (a Bandai sample clip) until trained models exist. What is checked is the
+add-on's side: requests it builds, the reply handling, and what lands in the scene.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from blender_fixtures import (NAME_TABLE, ROOT, bpy, empty_scene, fcurves_of, installed_addon, limb_bones,
+                              make_armature)
+
+pytestmark = pytest.mark.blender
+CLIP = ROOT / "engine/assets/samples/dataset-2_walk_active_009.bvh"
+
+
+@pytest.fixture(scope="module")
+def server():
+    operations = pytest.importorskip("engine.operations")
+    from engine import server as engine_server
+    from engine.formats.canonical import load_motion
+
+    walk = load_motion(CLIP).positions.astype(np.float32)  # (T, 22, 3) metres, Y up, 20 fps
+    seen: list = []
+
+    def text_to_motion(job):
+        seen.append((job.op, dict(job.args)))
+        frames = job.args.get("frames", 60)
+        return {"frames": frames}, {"motion": walk[:frames]}
+
+    def predict(job):
+        seen.append((job.op, dict(job.args), job.arrays["motion"].shape))
+        frames = job.args["frames"]
+        return {}, {"motion": walk[: frames] - walk[0, :1] + job.arrays["motion"][-1:, :1]}
+
+    def inbetween(job):
+        seen.append((job.op, dict(job.args)))
+        w = np.linspace(0, 1, job.args["frames"])[:, None, None]
+        return {}, {"motion": ((1 - w) * job.arrays["start"][-1] + w * job.arrays["end"][0]).astype(np.float32)}
+
+    def edit_pose(job):
+        seen.append((job.op, dict(job.args)))
+        return {}, {"pose": walk[30]}
+
+    def motion_to_text(job):
+        seen.append((job.op, job.arrays["motion"].shape))
+        return {"text": "a person walks forward"}, {}
+
+    table = {op: operations.Operation(operations.single(fn), False) for op, fn in (
+        ("text_to_motion", text_to_motion), ("predict", predict), ("inbetween", inbetween),
+        ("edit_pose", edit_pose), ("motion_to_text", motion_to_text),
+        ("retarget", operations.retarget))}
+    table["describe_pose"] = operations.Operation(operations.describe_pose, True)  # batch handler
+    config = engine_server.ServerConfig(bind="tcp://127.0.0.1:*")
+    srv = engine_server.EngineServer(config, table, {"name": "test"})
+    ready = threading.Event()
+    thread = threading.Thread(target=srv.serve_forever, args=(ready,), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    yield srv.endpoint, seen
+    srv.stop()
+    thread.join(5)
+
+
+@pytest.fixture
+def rig(server):
+    name, _ = installed_addon()
+    scene = empty_scene(30)
+    prefs = bpy.context.preferences.addons[name].preferences
+    prefs.engine_address, prefs.timeout_seconds = server[0], 20.0
+    obj = make_armature("Mixamo", limb_bones([row[1] for row in NAME_TABLE], scale=100.0))
+    obj.scale = (0.01, 0.01, 0.01)
+    scene.motion_copilot.mapping_preset = 'MIXAMO'
+    scene.frame_set(5)
+    return scene, obj
+
+
+def test_generate_variations_and_nla(rig, server):
+    scene, obj = rig
+    settings = scene.motion_copilot
+    settings.prompt, settings.length_seconds, settings.seed, settings.variations = "walk forward", 3.0, 7, 2
+    assert bpy.ops.motion_copilot.generate(wait=True) == {'FINISHED'}
+    t2m = [args for op, args, *_ in server[1] if op == "text_to_motion"][-2:]
+    assert [a["seed"] for a in t2m] == [7, 8] and all(a["frames"] == 60 for a in t2m)
+    assert sorted(a.name for a in bpy.data.actions) == ["MC_walk_forward", "MC_walk_forward_001"]
+    action = obj.animation_data.action
+    assert action.name == "MC_walk_forward_001" and action["prompt"] == "walk forward"
+    assert action.frame_range[0] == pytest.approx(5) and action.frame_range[1] == pytest.approx(5 + 59 * 1.5)
+    curves = fcurves_of(obj)
+    assert len(curves) == 22 * 4 + 3 and all(len(fc.keyframe_points) == 60 for fc in curves)
+    # The engine moved the hips forward over 3 s of walking; the rig follows in world space.
+    scene.frame_set(5)
+    start = obj.matrix_world @ obj.pose.bones["mixamorig:Hips"].head
+    scene.frame_set(int(5 + 59 * 1.5))
+    end = obj.matrix_world @ obj.pose.bones["mixamorig:Hips"].head
+    assert (end - start).length > 1.0 and abs(start.z - 0.92) < 0.1
+
+    settings.push_to_nla, settings.variations = True, 1
+    assert bpy.ops.motion_copilot.generate(wait=True) == {'FINISHED'}
+    assert obj.animation_data.action == action  # NLA push keeps the assignment
+    strips = [s for t in obj.animation_data.nla_tracks for s in t.strips]
+    assert [s.action.name for s in strips] == ["MC_walk_forward_002"]
+
+
+def test_continue_inbetween_describe_and_correct_pose(rig, server):
+    scene, obj = rig
+    settings = scene.motion_copilot
+    settings.prompt, settings.length_seconds, settings.variations = "walk", 2.0, 1
+    bpy.ops.motion_copilot.generate(wait=True)
+    first = obj.animation_data.action
+
+    settings.continue_seconds = 1.0
+    assert bpy.ops.motion_copilot.continue_motion(wait=True) == {'FINISHED'}
+    op, args, history_shape = [s for s in server[1] if s[0] == "predict"][-1]
+    assert args["frames"] == 20 and history_shape[1:] == (22, 3) and history_shape[0] >= 20
+    cont = obj.animation_data.action
+    assert cont != first and cont.frame_range[0] == pytest.approx(first.frame_range[1])
+
+    settings.inbetween_start, settings.inbetween_end = 5, 35
+    assert bpy.ops.motion_copilot.inbetween(wait=True) == {'FINISHED'}
+    assert [s for s in server[1] if s[0] == "inbetween"][-1][1]["frames"] == 20  # 30 frames at 30 fps
+    assert obj.animation_data.action.frame_range[0] == pytest.approx(5)
+
+    assert bpy.ops.motion_copilot.describe_motion(wait=True) == {'FINISHED'}
+    assert bpy.context.window_manager.motion_copilot_job.last_text == "a person walks forward"
+
+    assert bpy.ops.motion_copilot.describe_pose(wait=True) == {'FINISHED'}
+    assert len(bpy.context.window_manager.motion_copilot_job.last_text.split()) > 3
+
+    action = obj.animation_data.action
+    n_actions = len(bpy.data.actions)
+    scene.frame_set(12)
+    assert bpy.ops.motion_copilot.correct_pose(wait=True) == {'FINISHED'}
+    assert len(bpy.data.actions) == n_actions and obj.animation_data.action == action  # edited in place
+    keyed = {kp.co[0] for fc in fcurves_of(obj) if "rotation_quaternion" in fc.data_path for kp in fc.keyframe_points}
+    assert 12.0 in keyed
