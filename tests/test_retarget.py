@@ -128,6 +128,7 @@ def rigify_rig() -> RigDescription:
                                          j[f"{s}_elbow"], mid(f"{s}_elbow", f"{s}_wrist"), j[f"{s}_wrist"],
                                          j[f"{s}_wrist"] + 0.08 * hand_dir], "DEF-spine.003")
         bones += _fingers("DEF-", f"DEF-hand.{side}", j[f"{s}_wrist"], hand_dir, "f_{f}.0{i}." + side)
+    bones.append(("prop", None, [0.3, 1.0, 0.2], [0.3, 1.2, 0.2]))  # a second root, not a body part
     return build_rig(bones, roll_seed=2)
 
 
@@ -147,7 +148,26 @@ def bandai_rig() -> RigDescription:
     return build_rig(bones, roll_seed=3)
 
 
-RIGS = {"smpl": smpl_rig, "mixamo": mixamo_rig, "rigify": rigify_rig, "bandai": bandai_rig}
+def minimal_rig() -> RigDescription:
+    """One spine bone, no collars, a T-pose with bent knees and elbows: SMPL spine2, spine3 and the
+    collars are all derived blends (name_maps), the arms hang off the single spine bone."""
+    j = body(legs=0.9, arms=1.2)
+    for s, x in (("left", 1.0), ("right", -1.0)):
+        j[f"{s}_knee"] = j[f"{s}_knee"] + [0.0, 0.0, 0.06]
+        j[f"{s}_elbow"] = j[f"{s}_elbow"] + [0.0, 0.0, -0.05]
+    bones = _chain("", ["Hips", "Spine", "Neck", "Head"], [j["pelvis"], j["spine1"], j["neck"], j["head"],
+                                                        j["head"] + 0.2 * UP], None)
+    for side, s in (("Left", "left"), ("Right", "right")):
+        bones += _chain("", [f"{side}UpLeg", f"{side}Leg", f"{side}Foot", f"{side}ToeBase"],
+                        [j[f"{s}_hip"], j[f"{s}_knee"], j[f"{s}_ankle"], j[f"{s}_foot"], j[f"{s}_foot"] + 0.05 * FORWARD],
+                        "Hips")
+        bones += _chain("", [f"{side}Arm", f"{side}ForeArm", f"{side}Hand"],
+                        [j[f"{s}_shoulder"], j[f"{s}_elbow"], j[f"{s}_wrist"], 1.1 * j[f"{s}_wrist"] - 0.1 * j[f"{s}_elbow"]],
+                        "Spine")
+    return build_rig(bones, roll_seed=4)
+
+
+RIGS = {"smpl": smpl_rig, "mixamo": mixamo_rig, "rigify": rigify_rig, "bandai": bandai_rig, "minimal": minimal_rig}
 
 
 def random_motion(num_frames: int = 40, seed: int = 0) -> np.ndarray:
@@ -192,7 +212,7 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 
 def aimed_pairs(rig: RigDescription) -> list[tuple[int, int, int, int]]:
-    """(joint, aimed joint, bone, aimed bone) for every mapped single-child joint."""
+    """(joint, aimed joint, bone, aimed bone) for every aimed joint of the rig."""
     binding = bind(rig)
     return [(j, int(a), int(binding.joint_bone[j]), int(binding.joint_bone[a]))
             for j, a in enumerate(binding.aim) if a >= 0]
@@ -282,9 +302,10 @@ def test_mapped_bones_point_like_the_motion(rig_name):
     np.testing.assert_allclose(np.linalg.norm(anim.rotations, axis=-1), 1.0, atol=1e-9)
     heads = blender_pose_heads(rig, anim.rotations, anim.root_bone, anim.root_location)
     pairs = aimed_pairs(rig)
-    # Every single-child joint with a bone is aimed (bandai: spine1 aims past the virtual spine2).
-    single = [j for j in range(22) if len(children_of(j)) == 1 and bind(rig).joint_bone[j] >= 0]
-    assert sorted(j for j, *_ in pairs) == single
+    # Every joint with a bone and a next joint down its chain is aimed, past virtual joints
+    # (bandai: spine1 -> spine3; minimal: spine1 -> neck); the pelvis and the leaves are not.
+    chained = [j for j in range(1, 22) if children_of(j) and bind(rig).joint_bone[j] >= 0]
+    assert sorted(j for j, *_ in pairs) == chained
     for j, a, b, b_aim in pairs:
         rig_dir = to_canonical_directions(rig, heads[:, b_aim] - heads[:, b])
         cos = np.einsum("tc,tc->t", rig_dir, unit(motion[:, a] - motion[:, j]))
@@ -328,8 +349,6 @@ def test_rest_pose_gives_identity(rig_name):
 def test_root_track_follows_pelvis_scaled(rig_name):
     rig, motion = RIGS[rig_name](), random_motion(seed=2)
     anim = retarget(motion, rig)
-    rest_joints = np.array(list(body().values()))  # only used through leg_length of the rig below
-    assert rest_joints.shape == (22, 3)
     expected_scale = leg_length(bind(rig).rest_canonical) / np.median(leg_length(motion))
     assert anim.scale == pytest.approx(expected_scale)
     root = rig.index(anim.root_bone)
@@ -407,3 +426,18 @@ def test_real_bandai_clip_on_mixamo(bandai_clips):
     # Feet stay on the floor: the lowest joint of the retargeted body is near y = 0 when the clip's is.
     floor_gap = back[..., 1].min(axis=1) - anim.scale * motion[..., 1].min(axis=1)
     assert np.abs(floor_gap).max() < 0.05
+
+
+def test_single_pose_and_location_bone():
+    rig = rigify_rig()
+    anim = retarget(random_motion(seed=8)[:5], rig)
+    frames = rig_pose_to_canonical(rig, anim.rotations, anim.root_location)
+    one = rig_pose_to_canonical(rig, anim.rotations[2], anim.root_location[2])
+    np.testing.assert_allclose(one, frames[2], atol=1e-12)
+    # The animator moved the top-level `root` bone: the whole body moves by that location, taken
+    # from the bone's rest axes to armature space, read back in canonical axes.
+    shift = np.array([0.1, 0.2, -0.3])
+    moved = rig_pose_to_canonical(rig, anim.rotations[2], shift, location_bone="root")
+    root = rig.index("root")
+    expected = (rig.rest_rotations[root] @ shift) @ rig.canonical_to_armature
+    np.testing.assert_allclose(moved - rig_pose_to_canonical(rig, anim.rotations[2]), np.broadcast_to(expected, (22, 3)), atol=1e-12)

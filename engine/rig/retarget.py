@@ -9,8 +9,9 @@ Method. The rig's rest pose, read through its joint map (engine/rig/name_maps.py
 canonical skeleton (its own proportions, its own T- or A-pose). Analytic IK
 (engine/motion/kinematics.py) on that rest skeleton gives each canonical joint a global rotation
 per frame relative to the rig's rest pose; this carries the twist. For each mapped bone whose
-canonical joint has one child, a final shortest-arc swing makes the bone's rest aim (its head to
-the head of the next mapped bone down the chain) point exactly where the motion's bone points, so
+canonical joint continues a kinematic chain (all but the pelvis and the leaves), a final
+shortest-arc swing makes the bone's rest aim (its head to the head of the next mapped bone down the
+chain, spine3 -> neck) point exactly where the motion's bone points, so
 virtual joints and differing proportions cannot bend a limb. Unmapped bones (fingers, twist bones,
 extra spine or helper bones) keep their rest pose relative to their parent. Armature-space deltas
 are then expressed in each bone's own rest axes, which is what Blender's
@@ -32,10 +33,13 @@ import numpy as np
 from engine.errors import InputError
 from engine.motion import rotations as R
 from engine.motion.kinematics import forward_kinematics, inverse_kinematics
-from engine.motion.skeleton import FPS, JOINT_NAMES, NUM_JOINTS, PARENTS, children_of, offsets_from_positions
+from engine.motion.skeleton import FPS, JOINT_NAMES, KINEMATIC_CHAINS, NUM_JOINTS, PARENTS, offsets_from_positions
 from engine.rig.description import RigDescription
 from engine.rig.name_maps import JointMap, resolve_map
 
+# The joint after each one along HumanML3D's kinematic chains (spine3 -> neck, not a collar): where
+# a joint's bone points. The pelvis starts every chain and leaves end one, so neither has a next.
+CHAIN_NEXT: dict[int, int] = {chain[i]: chain[i + 1] for chain in KINEMATIC_CHAINS for i in range(1, len(chain) - 1)}
 LEG_JOINTS = ((1, 4, 7), (2, 5, 8))  # (hip, knee, ankle) left and right: the leg-length ratio
 MIN_LEG_LENGTH = 1e-6  # a motion or rig with shorter legs than this (in its units) is degenerate
 WIRE_KIND = "rig_animation"
@@ -81,6 +85,7 @@ class RigBinding:
     rest_canonical: np.ndarray
     floor: np.ndarray
     leg_length: float
+    posed_bones: tuple[int, ...]  # bones whose heads make the 22 joints, and their ancestors
 
 
 def leg_length(positions: np.ndarray) -> np.ndarray:
@@ -137,19 +142,22 @@ def bind(rig: RigDescription, joint_map: JointMap | None = None) -> RigBinding:
         raise InputError("rig: the mapped hips, knees and ankles coincide at rest; check the joint map.")
     aim = np.full(NUM_JOINTS, -1)
     for j in range(NUM_JOINTS):
-        kids = children_of(j)
-        if joint_bone[j] < 0 or len(kids) != 1:
+        target = CHAIN_NEXT.get(j)
+        if joint_bone[j] < 0 or target is None:
             continue
-        target = kids[0]
-        while joint_bone[target] < 0 and len(children_of(target)) == 1:  # skip virtual joints
-            target = children_of(target)[0]
+        while joint_bone[target] < 0 and target in CHAIN_NEXT:  # look past virtual joints
+            target = CHAIN_NEXT[target]
         if joint_bone[target] < 0:
             continue
         between = _is_descendant(rig.parents, int(joint_bone[target]), int(joint_bone[j]))
         # Aim only along a rigid chain: another mapped bone in between would move the target.
         if between is not None and not mapped_set.intersection(between):
             aim[j] = target
-    return RigBinding(rig, joint_map, joint_bone, weights, aim, root, rest, floor, legs)
+    needed = set()
+    for b in np.flatnonzero(np.abs(weights).sum(axis=0) > 0):
+        needed.update([int(b), *_ancestors(rig.parents, int(b))])
+    posed = tuple(b for b in rig.order if b in needed)
+    return RigBinding(rig, joint_map, joint_bone, weights, aim, root, rest, floor, legs, posed)
 
 
 def _ancestors(parents: tuple[int, ...], bone: int) -> list[int]:
@@ -254,60 +262,72 @@ def _floor_lift(positions: np.ndarray, binding: RigBinding, local: np.ndarray, l
     """
     locations = np.zeros(local.shape[:2] + (3,))
     locations[:, binding.root_bone] = location
-    heads = _rig_forward_kinematics(binding.rig, local, locations)
+    heads = _rig_forward_kinematics(binding.rig, local, locations, binding.posed_bones)
     joints = _armature_to_canonical(binding.rig, np.einsum("js,tsc->tjc", binding.weights, heads)) - binding.floor
     return float(np.median(scale * positions[..., 1].min(axis=1) - joints[..., 1].min(axis=1)))
 
 
 def rig_pose_to_canonical(rig: RigDescription, local_quats: np.ndarray, root_location: np.ndarray | None = None,
-                          joint_map: JointMap | None = None) -> np.ndarray:
+                          joint_map: JointMap | None = None, location_bone: str | None = None) -> np.ndarray:
     """A rig's pose -> canonical joint positions (forward kinematics on the rig, then the joint map).
 
-    local_quats: `(T, N, 4)` (w, x, y, z) `pose_bone.rotation_quaternion` of every bone.
-    root_location: `(T, 3)` location of the pelvis bone (RigAnimation.root_bone) in rig units, or
-    `(T, N, 3)` every bone's `pose_bone.location`; None means zero.
+    local_quats: `(T, N, 4)` (w, x, y, z) `pose_bone.rotation_quaternion` of every bone, or `(N, 4)`
+    for a single pose (the animator's current pose; the result is then `(22, 3)`).
+    root_location: `(T, 3)` / `(3,)` `pose_bone.location` of `location_bone` (default: the pelvis
+    bone, RigAnimation.root_bone) in rig units, or `(T, N, 3)` / `(N, 3)` every bone's location;
+    None means zero.
     Returns `(T, 22, 3)` float64 metres, Y up, facing +Z, on the same floor as `retarget` uses,
-    at the rig's own size (retarget of the result gives scale 1).
+    at the rig's own size (retarget of the result gives scale 1 and the same keys).
     """
     binding = bind(rig, joint_map)
     quats = np.asarray(local_quats, dtype=np.float64)
     n = rig.num_bones
+    single = quats.ndim == 2
+    quats = quats[None] if single else quats
     if quats.ndim != 3 or quats.shape[1:] != (n, 4) or not np.isfinite(quats).all():
-        raise InputError(f"local_quats must be finite with shape (T, {n}, 4) for the rig's {n} bones, "
-                         f"got {quats.shape}.")
+        raise InputError(f"local_quats must be finite with shape (T, {n}, 4) or ({n}, 4) for the rig's "
+                         f"{n} bones, got {np.shape(local_quats)}.")
     num_frames = quats.shape[0]
     locations = np.zeros((num_frames, n, 3))
     if root_location is not None:
         loc = np.asarray(root_location, dtype=np.float64)
+        loc = loc[None] if single else loc
+        bone = binding.root_bone if location_bone is None else rig.index(location_bone)
         if loc.shape == (num_frames, 3):
-            locations[:, binding.root_bone] = loc
+            locations[:, bone] = loc
         elif loc.shape == (num_frames, n, 3):
             locations = loc
         else:
-            raise InputError(f"root_location must have shape ({num_frames}, 3) or ({num_frames}, {n}, 3), got {loc.shape}.")
+            raise InputError(f"root_location must have shape {(num_frames, 3)[single:]} or "
+                             f"{(num_frames, n, 3)[single:]}, got {np.shape(root_location)}.")
         if not np.isfinite(locations).all():
             raise InputError("root_location contains NaN or infinite values.")
-    heads = _rig_forward_kinematics(rig, R.quat_normalize(quats), locations)
+    heads = _rig_forward_kinematics(rig, R.quat_normalize(quats), locations, binding.posed_bones)
     joints = np.einsum("js,tsc->tjc", binding.weights, heads)
-    return _armature_to_canonical(rig, joints) - binding.floor
+    positions = _armature_to_canonical(rig, joints) - binding.floor
+    return positions[0] if single else positions
 
 
-def _rig_forward_kinematics(rig: RigDescription, quats: np.ndarray, locations: np.ndarray) -> np.ndarray:
-    """Posed bone heads `(T, N, 3)` armature units, Blender's pose-matrix recursion (no scale)."""
-    rest_rot = rig.rest_rotations
-    heads = rig.rest_heads
+def _rig_forward_kinematics(rig: RigDescription, quats: np.ndarray, locations: np.ndarray,
+                            bones: tuple[int, ...] | None = None) -> np.ndarray:
+    """Posed bone heads `(T, N, 3)` armature units, Blender's pose-matrix recursion (no scale).
+
+    bones: the bones to pose, parents first (default all); the others' heads are left at zero.
+    """
+    rest_rot, heads = rig.rest_rotations, rig.rest_heads
     num_frames = quats.shape[0]
     glob = np.zeros((num_frames, rig.num_bones, 3, 3))
     pos = np.zeros((num_frames, rig.num_bones, 3))
-    pose_rot = R.quat_to_matrix(quats)  # (T, N, 3, 3)
-    for b in rig.order:
+    for b in rig.order if bones is None else bones:
         p = rig.parents[b]
+        pose_rot = R.quat_to_matrix(quats[:, b])  # (T, 3, 3)
         if p < 0:  # pose = rest @ basis
-            glob[:, b] = rest_rot[b] @ pose_rot[:, b]
+            glob[:, b] = rest_rot[b] @ pose_rot
             pos[:, b] = heads[b] + locations[:, b] @ rest_rot[b].T
             continue
         rel_rot = rest_rot[p].T @ rest_rot[b]  # parent_rest^-1 @ rest
         rel_pos = rest_rot[p].T @ (heads[b] - heads[p])
-        glob[:, b] = glob[:, p] @ rel_rot @ pose_rot[:, b]
-        pos[:, b] = pos[:, p] + np.einsum("tij,tj->ti", glob[:, p], rel_pos + locations[:, b] @ rel_rot.T)
+        glob[:, b] = glob[:, p] @ (rel_rot @ pose_rot)
+        offset = rel_pos + locations[:, b] @ rel_rot.T  # (T, 3)
+        pos[:, b] = pos[:, p] + (glob[:, p] @ offset[..., None])[..., 0]
     return pos
