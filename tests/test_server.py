@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 import threading
 import time
 
@@ -307,3 +308,34 @@ def test_scheduler_serves_the_oldest_ready_op_first():
     scheduler.add(_job("b", "b1", received=3.0))
     assert [j.request_id for j in scheduler.next_batch(now=5.0)] == ["b0", "b1"]
     assert [j.request_id for j in scheduler.next_batch(now=5.0)] == ["a0"]
+
+
+def test_proxy_spreads_requests_over_engines_it_started():
+    import subprocess
+    import sys
+
+    from engine_process import PROJECT_ROOT
+
+    proxy = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "proxy", "--frontend", "tcp://127.0.0.1:*",
+         "--backend", "tcp://127.0.0.1:*", "--engines", "2", "--", "--device", "cpu",
+         "--enable-test-ops"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proxy.stdout.readline()
+        endpoint = line.split("clients -> ", 1)[1].split(",", 1)[0]
+        with EngineClient(endpoint, timeout=30) as client:
+            pids = set()
+            deadline = time.monotonic() + 30
+            while len(pids) < 2 and time.monotonic() < deadline:  # engines connect one by one
+                pids.add(client.request("info").result["pid"])
+            assert len(pids) == 2
+            start = time.monotonic()
+            jobs = [client.send("sleep", {"seconds": 1.0}) for _ in range(2)]
+            assert [client.wait(job).result for job in jobs] == [{"slept": 1.0}] * 2
+            assert time.monotonic() - start < 1.8  # in parallel: one engine would need 2 s
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=20)
+    for pid in pids:  # the proxy stopped the engines it started
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()

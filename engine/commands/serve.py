@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import ipaddress
+import os
 import platform
 import signal
 import sys
@@ -103,7 +104,7 @@ def collect_info(device: str, bundle) -> dict:
     return {"engine_version": __version__, "python": platform.python_version(),
             "numpy": numpy.__version__, "pyzmq": zmq.__version__, "libzmq": zmq.zmq_version(),
             "torch": _version("torch"), "transformers": _version("transformers"),
-            "device": device, "bundle": bundle.describe()}
+            "device": device, "pid": os.getpid(), "bundle": bundle.describe()}
 
 
 def build_server(args: argparse.Namespace):
