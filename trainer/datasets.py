@@ -24,10 +24,10 @@ class FeatureSplit:
 
 def load_feature_split(data_dir: str | Path, split: str, min_frames: int = 0) -> FeatureSplit:
     """Read `split` (train/val/test) of a HumanML3D-layout folder; clips shorter than `min_frames` are left out."""
-    from engine.formats.humanml3d import read_dataset
+    from engine.formats.humanml3d import open_dataset
 
-    dataset = read_dataset(data_dir)
-    ids = dataset.split_ids(split)
+    dataset = open_dataset(data_dir)
+    ids = dataset.ids(split)
     kept_ids, features = [], []
     for clip_id in ids:
         vectors = dataset.features(clip_id)

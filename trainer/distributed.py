@@ -76,3 +76,20 @@ def mean_across_ranks(value: float, context: DistributedContext) -> float:
     tensor = torch.tensor([value], dtype=torch.float64, device=context.device)
     dist.all_reduce(tensor)
     return float(tensor.item()) / context.world_size
+
+
+@torch.no_grad()
+def replica_divergence(model: torch.nn.Module, context: DistributedContext) -> float:
+    """Largest difference of any parameter or buffer between ranks (0.0 when the replicas agree).
+
+    A cheap check that data-parallel training kept every replica identical: all-reduce the
+    element-wise max and min and compare them.
+    """
+    if not context.is_distributed:
+        return 0.0
+    tensors = [t.detach().float().flatten() for t in list(model.parameters()) + list(model.buffers())]
+    flat = torch.cat(tensors).to(context.device)
+    high, low = flat.clone(), flat.clone()
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    return float((high - low).abs().max().item())

@@ -19,7 +19,8 @@ import torch
 from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.datasets import RandomWindows, load_feature_split, whole_clips
-from trainer.distributed import DistributedContext, mean_across_ranks, setup_distributed, teardown_distributed, unwrap_model, wrap_model
+from trainer.distributed import (DistributedContext, mean_across_ranks, replica_divergence, setup_distributed,
+                                 teardown_distributed, unwrap_model, wrap_model)
 from trainer.logging_utils import MetricsLogger, plot_curves, progress_bar
 
 
@@ -153,6 +154,8 @@ def train_tokenizer(config: TokenizerTrainConfig) -> Path:
             if context.is_main and (step % config.save_every == 0 or step == config.max_steps):
                 save_checkpoint(run_dir, step, model, optimizer, extra_tensors=model.quantizer.ema_state())
         bar.close()
+        divergence = replica_divergence(model, context)
+        logger.log(step, {"ddp/replica_divergence": divergence, "ddp/world_size": context.world_size})
         logger.close()
         if context.is_main:
             model.eval().save(run_dir / "model")
