@@ -18,7 +18,8 @@ from engine.operations import Job
 class BatchPolicy:
     window: float = 0.005  # seconds a lone batchable job waits for companions when a worker is idle
     max_batch: int = 32
-    max_queued: int = 1024  # beyond this, new jobs are refused with `busy` (bounded memory)
+    max_queued: int = 1024  # beyond this many jobs, or ...
+    max_queued_bytes: int = 512 * 1024 * 1024  # ... this many array bytes, new jobs get `busy`
 
 
 class Scheduler:
@@ -27,13 +28,17 @@ class Scheduler:
         self.batchable = batchable
         self.queues: dict[str, deque[Job]] = {}
         self.queued = 0
+        self.queued_bytes = 0
 
-    def full(self) -> bool:
-        return self.queued >= self.policy.max_queued
+    def full(self, incoming_bytes: int = 0) -> bool:
+        """True when one more job (carrying `incoming_bytes` of arrays) would exceed the policy."""
+        return (self.queued >= self.policy.max_queued
+                or self.queued_bytes + incoming_bytes > self.policy.max_queued_bytes)
 
     def add(self, job: Job) -> None:
         self.queues.setdefault(job.op, deque()).append(job)
         self.queued += 1
+        self.queued_bytes += job.nbytes
 
     def find(self, identity: bytes, request_id: str) -> Job | None:
         for queue in self.queues.values():
@@ -48,6 +53,7 @@ class Scheduler:
         if job is not None:
             self.queues[job.op].remove(job)
             self.queued -= 1
+            self.queued_bytes -= job.nbytes
         return job
 
     def _ready(self, op: str, queue: deque[Job], now: float) -> bool:
@@ -67,6 +73,7 @@ class Scheduler:
         size = min(len(queue), self.policy.max_batch if self.batchable.get(op, False) else 1)
         batch = [queue.popleft() for _ in range(size)]
         self.queued -= size
+        self.queued_bytes -= sum(job.nbytes for job in batch)
         return batch
 
     def wait_time(self, now: float | None = None) -> float | None:

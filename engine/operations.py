@@ -59,6 +59,10 @@ class Job:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     progress_sink: Callable[["Job", float, str], None] | None = None
 
+    @property
+    def nbytes(self) -> int:
+        return sum(array.nbytes for array in self.arrays.values())
+
     def progress(self, fraction: float, message: str = "") -> None:
         """Send a `progress` reply (fraction in [0, 1]) to the client."""
         if self.progress_sink is not None:

@@ -195,11 +195,13 @@ class EngineServer:
             raise protocol.ProtocolError(protocol.ERR_BAD_MESSAGE, (
                 f"request id {message.id} is already in use by one of your running requests; "
                 "use a fresh id per request"))
-        if self.scheduler.full():
+        job = Job(identity=identity, request_id=message.id, op=message.op, args=message.args,
+                  arrays=message.arrays)
+        if self.scheduler.full(job.nbytes):
             raise protocol.ProtocolError(protocol.ERR_BUSY, (
-                f"the engine has {self.scheduler.queued} queued requests; retry in a moment"))
-        self.scheduler.add(Job(identity=identity, request_id=message.id, op=message.op,
-                               args=message.args, arrays=message.arrays))
+                f"the engine has {self.scheduler.queued} queued requests "
+                f"({self.scheduler.queued_bytes} bytes); retry in a moment"))
+        self.scheduler.add(job)
 
     def _cancel(self, front: zmq.Socket, identity: bytes, message: protocol.Message) -> None:
         target = message.args["target"]

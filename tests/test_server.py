@@ -339,3 +339,17 @@ def test_proxy_spreads_requests_over_engines_it_started():
         proxy.wait(timeout=20)
     for pid in pids:  # the proxy stopped the engines it started
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_scheduler_refuses_beyond_its_job_and_byte_budget():
+    import numpy as np
+
+    scheduler = Scheduler(BatchPolicy(max_queued=2, max_queued_bytes=1000), {"a": True})
+    big = Job(identity=b"c", request_id="big", op="a", args={}, arrays={"x": np.zeros(100)})
+    assert big.nbytes == 800 and not scheduler.full(big.nbytes)
+    scheduler.add(big)
+    assert scheduler.full(800) and not scheduler.full(200)
+    scheduler.add(_job("a", "small", received=0.0))
+    assert scheduler.full(0)  # two jobs queued
+    scheduler.next_batch(now=1e9)
+    assert (scheduler.queued, scheduler.queued_bytes) == (0, 0)
