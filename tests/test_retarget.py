@@ -190,7 +190,8 @@ def blender_pose_heads(rig: RigDescription, quats: np.ndarray, root_bone: str, r
     num_frames, n = quats.shape[:2]
     rest = rig.rest_matrices
     basis = np.tile(np.eye(4), (num_frames, n, 1, 1))
-    basis[..., :3, :3] = Rotation.from_quat(quats.reshape(-1, 4), scalar_first=True).as_matrix().reshape(num_frames, n, 3, 3)
+    rotations = Rotation.from_quat(quats.reshape(-1, 4), scalar_first=True).as_matrix()
+    basis[..., :3, :3] = rotations.reshape(num_frames, n, 3, 3)
     basis[:, rig.names.index(root_bone), :3, 3] = root_location
     pose = np.full((num_frames, n, 4, 4), np.nan)
     while np.isnan(pose).any():  # repeated sweeps: no reliance on any bone order
@@ -291,6 +292,10 @@ def test_wire_round_trip_and_world_matrix():
     assert addon.metres_per_unit == pytest.approx(0.01)
     with pytest.raises(InputError, match="rest_matrices"):
         RigDescription.from_wire(header, {})
+    for bad, message in (({"names": "Hips"}, "list 'names'"), ({"version": 99}, "version"),
+                         ({"metres_per_unit": "cm"}, "metres_per_unit"), ({"parents": [None] * rig.num_bones}, "integers")):
+        with pytest.raises(InputError, match=message):
+            RigDescription.from_wire({**header, **bad}, arrays)
 
 
 # ----------------------------------------------------------------------------- retarget
@@ -365,7 +370,8 @@ def test_unmapped_bones_keep_rest_relative_to_parent():
     mapped = set(bind(rig).joint_bone[bind(rig).joint_bone >= 0].tolist())
     unmapped = [b for b in range(rig.num_bones) if b not in mapped]
     assert {"DEF-thigh.L.001", "DEF-spine.005", "DEF-f_index.01.L", "root"} <= {rig.names[b] for b in unmapped}
-    np.testing.assert_array_equal(anim.rotations[:, unmapped], np.broadcast_to([1.0, 0, 0, 0], (len(anim.rotations), len(unmapped), 4)))
+    identity = np.broadcast_to([1.0, 0, 0, 0], (len(anim.rotations), len(unmapped), 4))
+    np.testing.assert_array_equal(anim.rotations[:, unmapped], identity)
     # Mapped bones do move, and keys never flip hemisphere between frames.
     assert np.abs(anim.rotations[:, sorted(mapped), 0]).min() < 0.99
     assert (np.einsum("tnc,tnc->tn", anim.rotations[1:], anim.rotations[:-1]) > 0).all()
@@ -390,8 +396,8 @@ def test_bone_order_does_not_matter():
     rig = rigify_rig()
     perm = np.random.default_rng(5).permutation(rig.num_bones)  # children before parents too
     inverse = np.argsort(perm)
-    shuffled = RigDescription(tuple(rig.names[i] for i in perm), tuple(int(inverse[rig.parents[i]]) if rig.parents[i] >= 0 else -1
-                                                                        for i in perm), rig.rest_matrices[perm])
+    parents = tuple(int(inverse[rig.parents[i]]) if rig.parents[i] >= 0 else -1 for i in perm)
+    shuffled = RigDescription(tuple(rig.names[i] for i in perm), parents, rig.rest_matrices[perm])
     motion = random_motion(seed=6)
     a, b = retarget(motion, rig), retarget(motion, shuffled)
     np.testing.assert_allclose(b.rotations, a.rotations[:, perm], atol=1e-12)
@@ -440,4 +446,5 @@ def test_single_pose_and_location_bone():
     moved = rig_pose_to_canonical(rig, anim.rotations[2], shift, location_bone="root")
     root = rig.index("root")
     expected = (rig.rest_rotations[root] @ shift) @ rig.canonical_to_armature
-    np.testing.assert_allclose(moved - rig_pose_to_canonical(rig, anim.rotations[2]), np.broadcast_to(expected, (22, 3)), atol=1e-12)
+    still = rig_pose_to_canonical(rig, anim.rotations[2])
+    np.testing.assert_allclose(moved - still, np.broadcast_to(expected, (22, 3)), atol=1e-12)

@@ -178,7 +178,10 @@ class RigDescription:
     order: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        names = tuple(self.names) if not isinstance(self.names, str) else None
+        try:
+            names = tuple(self.names) if not isinstance(self.names, str) else None
+        except TypeError:
+            names = None
         if not names or not all(isinstance(n, str) and n for n in names):
             raise InputError("rig description: 'names' must be a non-empty list of non-empty bone names.")
         if len(set(names)) != len(names):
@@ -203,9 +206,13 @@ class RigDescription:
         if abs(float(up @ forward)) > 0.5:
             raise InputError(f"rig description: up_axis '{self.up_axis}' and forward_axis "
                              f"'{self.forward_axis}' must be perpendicular (e.g. 'Z' and '-Y').")
-        scale = float(self.metres_per_unit)
+        try:
+            scale = float(self.metres_per_unit)
+        except (TypeError, ValueError):
+            scale = float("nan")
         if not np.isfinite(scale) or scale <= 0:
-            raise InputError(f"rig description: metres_per_unit must be a positive number, got {self.metres_per_unit!r}.")
+            raise InputError("rig description: metres_per_unit must be a positive number, "
+                             f"got {self.metres_per_unit!r}.")
         object.__setattr__(self, "metres_per_unit", scale)
 
     @classmethod
@@ -259,9 +266,10 @@ class RigDescription:
         """Inverse of `to_wire`; every problem becomes an InputError naming the field."""
         if not isinstance(header, Mapping) or header.get("kind", WIRE_KIND) != WIRE_KIND:
             raise InputError(f"rig description header must be a JSON object with kind '{WIRE_KIND}'.")
-        if int(header.get("version", WIRE_VERSION)) > WIRE_VERSION:
-            raise InputError(f"rig description version {header.get('version')} is newer than this engine "
-                             f"understands ({WIRE_VERSION}); update the engine.")
+        version = header.get("version", WIRE_VERSION)
+        if not isinstance(version, int) or version > WIRE_VERSION:
+            raise InputError(f"rig description version {version!r} is not supported: this engine reads "
+                             f"versions up to {WIRE_VERSION}; update the engine or the add-on so they match.")
         for key in ("names", "parents"):
             if not isinstance(header.get(key), list):
                 raise InputError(f"rig description header needs a list '{key}'.")
