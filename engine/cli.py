@@ -20,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "engine.commands.keygen",
     "engine.commands.proxy",
     "engine.commands.convert",
+    "engine.commands.preview",
+    "engine.commands.demo",
 )
 
 
