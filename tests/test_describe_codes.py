@@ -153,3 +153,23 @@ def test_texts_are_sentences(standing):
     for text in describe_poses(np.stack([standing, skeleton.default_rest_positions()]), seed=1) + \
             [describe_change(standing, edits.lift_knee(standing, "right", 0.3), seed=s) for s in range(5)]:
         assert text[0].isupper() and text.endswith(".") and "  " not in text and "{}" not in text
+
+
+def test_aligned_super_posecode_needs_two_axes_and_a_near_distance():
+    names = [entry[0] for entry in selection.SUPER_POSECODES]
+    assert sum(name.endswith(tuple(f"_{s}_{p}" for s in ("left", "right") for p in ("knee",)))
+               for name in names if "aligned" in name) == 3 * 2 * 2  # 3 planes x 2 hands x 2 knees
+    target = names.index("yz-aligned_left_hand_right_knee")
+    classes = np.zeros((3, len(posecodes.POSECODES)), dtype=np.int64)
+
+    def put(row: int, key: str, name: str) -> None:
+        i = posecodes.POSECODE_INDEX[key]
+        classes[row, i] = posecodes.OPERATORS[posecodes.POSECODES[i].kind][1].index(name)
+    for row, distance in enumerate(("spread", "wide", "close")):
+        put(row, "posY:left_hand-right_knee", "y-aligned")
+        put(row, "posZ:left_hand-right_knee", "z-aligned" if row < 2 else "front")
+        put(row, "distance:left_hand-right_knee", distance)
+    assert selection.super_posecodes(classes)[:, target].tolist() == [True, False, False]
+    _, said_in_instructions = selection.eligibility(classes, absolute_only=True)
+    _, said_in_descriptions = selection.eligibility(classes, absolute_only=False)
+    assert said_in_instructions[0, target] == 1 and said_in_descriptions[0, target] == 0

@@ -20,14 +20,21 @@ IDENTICAL_TOLERANCE = 1e-6  # metres: pairs closer than this everywhere are "the
 _CHAINS = (aggregate.ARM_PARTS, aggregate.LEG_PARTS)
 
 
+# The limb segment that turns when this joint moves (the upper arm swings when the elbow moves).
+SEGMENT_ABOVE = {"elbow": "upperarm", "wrist": "forearm", "hand": "forearm", "knee": "thigh",
+                 "ankle": "shin", "foot": "shin"}
+
+
 def _downstream(side: str | None, part: str) -> set[tuple[str, str]]:
-    """Sided parts at or below `part` on its limb ('arm'/'leg' = the whole limb)."""
+    """Sided parts changed by a change of `part`: the part, the segment above it, and everything
+    below it on its limb ('arm'/'leg' = the whole limb). PoseFix `main`'s filter, plus the segment."""
     sides = ("left", "right") if side in ("both", None) else (side,)
     out = set()
     for chain in _CHAINS:
         if part in chain:
             start = 0 if part in ("arm", "leg") else chain.index(part)
-            out |= {(s, p) for s in sides for p in chain[start:]}
+            parts = set(chain[start:]) | ({SEGMENT_ABOVE[part]} if part in SEGMENT_ABOVE else set())
+            out |= {(s, p) for s in sides for p in parts}
     return out
 
 
@@ -41,7 +48,11 @@ def _keep_b_code(code: Code, changed: set[tuple[str, str]]) -> bool:
             return any(p == "shoulder" for _, p in changed)
         sides = ("left", "right") if side == "both" else (side,)
         return any((s, part) in changed for s in sides)
-    return touched(code.side1, code.part1) or touched(code.side2, code.part2)
+    # The subject must have changed: "your right hand should be level with your left thigh" is noise
+    # when only the leg moved. A left-right code ("your knees should be close") counts both sides.
+    if code.part1 == code.part2 and code.side2 is not None:
+        return touched(code.side1, code.part1) or touched(code.side2, code.part2)
+    return touched(code.side1, code.part1)
 
 
 def _b_codes(classes_b: np.ndarray, elig_b: np.ndarray, super_b: np.ndarray,

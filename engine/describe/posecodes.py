@@ -155,11 +155,36 @@ def _pair_codes() -> list[PosecodeDef]:
     return codes
 
 
+def _aligned_pairs() -> list[tuple[str, str]]:
+    """PoseFix's 48 (hand or foot, other limb part) pairs for the "aligned" super-posecodes:
+    hand/foot against shoulder, upper arm, elbow, forearm, hip, thigh, knee, shin of either side,
+    except a hand against its own arm and a foot against its own leg."""
+    arm, leg = ("shoulder", "upperarm", "elbow", "forearm"), ("hip", "thigh", "knee", "shin")
+    pairs = []
+    for side1 in ("left", "right"):
+        for part1, own_limb in (("hand", arm), ("foot", leg)):
+            for side2 in ("left", "right"):
+                pairs += [(f"{side1}_{part1}", f"{side2}_{p}") for p in arm + leg
+                          if not (side1 == side2 and p in own_limb)]
+    return pairs
+
+
+ALIGNED_PAIRS: tuple[tuple[str, str], ...] = tuple(_aligned_pairs())
+
+
 def _build_table() -> tuple[PosecodeDef, ...]:
     table: list[PosecodeDef] = []
     for code in _left_codes():
         table += [code, _mirror(code)]
     table += _pair_codes()
+    # Helper measurements of the aligned super-posecodes, never spoken on their own.
+    present = {c.key for c in table}
+    for joints_pair in ALIGNED_PAIRS:
+        for kind in ("posX", "posY", "posZ", "distance"):
+            helper = PosecodeDef(kind, joints_pair, None, frozenset())
+            if helper.key not in present:
+                table.append(helper)
+                present.add(helper.key)
     keys = [c.key for c in table]
     assert len(set(keys)) == len(keys), "duplicate posecode"
     return tuple(table)

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.describe.posecodes import FOCUS_KINDS, OPERATORS, POSECODE_INDEX, POSECODES
+from engine.describe.posecodes import ALIGNED_PAIRS, FOCUS_KINDS, OPERATORS, POSECODE_INDEX, POSECODES
 
 SIDES = ("left", "right")
 
@@ -42,28 +42,48 @@ def split_name(name: str) -> tuple[str | None, str]:
     return None, name
 
 
-# Super-posecodes: (id, Code fields without rank, rare, absolute, ways); each way is a list of
-# (posecode key, class) that must all hold. Any one way produces the super-posecode.
+# Super-posecodes: (id, Code fields (side1, part1, intptt[, side2, part2]), rare, absolute,
+# ways, instructions only); each way is a list of (posecode key, class or tuple of classes) that
+# must all hold. Any one way produces the super-posecode.
 def _knee_ground(side: str) -> tuple[str, str]:
     return (f"ground:{side}_knee", "on_ground")
 
 
-SUPER_POSECODES: tuple[tuple[str, tuple, bool, bool, list[list[tuple[str, str]]]], ...] = (
+def _aligned_supers() -> list[tuple]:
+    """PoseFix's {xy,xz,yz}-aligned codes ("your left hand should be level with your right
+    shoulder"): aligned on two axes and at most "spread" apart. Added by PoseFix for instructions
+    (ADDED_FOR_MODIFIERS), so they are not used in single-pose descriptions here."""
+    near = ("close", "shoulder width", "spread")
+    out = []
+    for first, second in ALIGNED_PAIRS:
+        side1, part1 = split_name(first)
+        side2, part2 = split_name(second)
+        for plane in ("xy", "xz", "yz"):
+            way = [(f"pos{axis.upper()}:{first}-{second}", f"{axis}-aligned") for axis in plane]
+            way.append((f"distance:{first}-{second}", near))
+            out.append((f"{plane}-aligned_{first}_{second}", (side1, part1, f"{plane}-aligned", side2, part2),
+                        False, True, [way], True))
+    return out
+
+
+SUPER_POSECODES: tuple[tuple, ...] = (
     ("torso_horizontal", (None, "torso", "horizontal"), True, True,
-     [[("vaxis:pelvis-left_shoulder", "horizontal"), ("vaxis:pelvis-right_shoulder", "horizontal")]]),
+     [[("vaxis:pelvis-left_shoulder", "horizontal"), ("vaxis:pelvis-right_shoulder", "horizontal")]], False),
     ("kneel_on_left", (None, "body", "kneel_on_left"), True, False,
-     [[("posY:left_knee-right_knee", "below"), _knee_ground("left"), ("ground:right_foot", "on_ground")]]),
+     [[("posY:left_knee-right_knee", "below"), _knee_ground("left"), ("ground:right_foot", "on_ground")]], False),
     ("kneel_on_right", (None, "body", "kneel_on_right"), True, False,
-     [[("posY:left_knee-right_knee", "above"), _knee_ground("right"), ("ground:left_foot", "on_ground")]]),
+     [[("posY:left_knee-right_knee", "above"), _knee_ground("right"), ("ground:left_foot", "on_ground")]], False),
     ("kneeling", (None, "body", "kneeling"), True, False,
      [[("posY:left_hip-left_knee", "above"), ("posY:right_hip-right_knee", "above"),
        _knee_ground("left"), _knee_ground("right")],
       [("angle:left_hip-left_knee-left_ankle", "completely bent"),
-       ("angle:right_hip-right_knee-right_ankle", "completely bent"), _knee_ground("left"), _knee_ground("right")]]),
+       ("angle:right_hip-right_knee-right_ankle", "completely bent"), _knee_ground("left"), _knee_ground("right")]],
+     False),
     ("hands_shoulder_width", ("both", "hand", "shoulder width"), True, True,
-     [[("distance:left_hand-right_hand", "shoulder width"), ("vaxis:left_hand-right_hand", "horizontal")]]),
+     [[("distance:left_hand-right_hand", "shoulder width"), ("vaxis:left_hand-right_hand", "horizontal")]], False),
     ("feet_shoulder_width", ("both", "foot", "shoulder width"), False, True,
-     [[("distance:left_foot-right_foot", "shoulder width"), ("vaxis:left_foot-right_foot", "horizontal")]]),
+     [[("distance:left_foot-right_foot", "shoulder width"), ("vaxis:left_foot-right_foot", "horizontal")]], False),
+    *_aligned_supers(),
 )
 
 _MAX_CLASSES = max(len(op[1]) for op in OPERATORS.values())
@@ -81,37 +101,55 @@ def _eligibility_table(absolute_only: bool) -> np.ndarray:
 
 
 _TABLES = {False: _eligibility_table(False), True: _eligibility_table(True)}
-# For each super-posecode and way: (code indices, class indices) of its requirements.
-_SUPER_WAYS = [
-    [(np.array([POSECODE_INDEX[key] for key, _ in way]),
-      np.array([OPERATORS[POSECODES[POSECODE_INDEX[key]].kind][1].index(cls) for key, cls in way]))
-     for way in ways]
-    for _, _, _, _, ways in SUPER_POSECODES
-]
+# For each super-posecode and way: (code indices (R,), allowed-class masks (R, max classes)).
+def _compile_way(way: list[tuple[str, object]]) -> tuple[np.ndarray, np.ndarray]:
+    codes = np.array([POSECODE_INDEX[key] for key, _ in way])
+    allowed = np.zeros((len(way), _MAX_CLASSES), dtype=bool)
+    for r, (key, wanted) in enumerate(way):
+        names = OPERATORS[POSECODES[POSECODE_INDEX[key]].kind][1]
+        for name in (wanted,) if isinstance(wanted, str) else wanted:
+            allowed[r, names.index(name)] = True
+    return codes, allowed
+
+
+_SUPER_WAYS = [[_compile_way(way) for way in entry[4]] for entry in SUPER_POSECODES]
+# (super-posecode, code, class) triples where a support-II class feeds a super-posecode.
+_SUPPORT2 = sorted({(s, int(c), int(k)) for s, ways in enumerate(_SUPER_WAYS) for codes, allowed in ways
+                    for c, mask in zip(codes, allowed) for k in np.flatnonzero(mask)
+                    if OPERATORS[POSECODES[c].kind][1][k] in POSECODES[c].support2})
+
+
+# All requirements of all ways, flattened so that super_posecodes is a few array operations:
+# requirement r checks code _REQ_CODES[r] against _REQ_MASKS[r]; ways and supers are contiguous.
+_REQ_CODES = np.concatenate([codes for ways in _SUPER_WAYS for codes, _ in ways])
+_REQ_MASKS = np.concatenate([allowed for ways in _SUPER_WAYS for _, allowed in ways])
+_WAY_STARTS = np.cumsum([0] + [len(codes) for ways in _SUPER_WAYS for codes, _ in ways])[:-1]
+_SUPER_STARTS = np.cumsum([0] + [len(ways) for ways in _SUPER_WAYS])[:-1]
+_SUPER_RANK = np.array([2 if entry[2] else 1 for entry in SUPER_POSECODES])
+_SUPER_SAYABLE = {  # absolute_only -> which super-posecodes may be said
+    False: np.array([not entry[5] for entry in SUPER_POSECODES]),
+    True: np.array([bool(entry[3]) for entry in SUPER_POSECODES]),
+}
 
 
 def super_posecodes(classes: np.ndarray) -> np.ndarray:
     """Which super-posecodes hold: classes `(N, C)` int -> `(N, S)` bool."""
-    out = np.zeros((classes.shape[0], len(SUPER_POSECODES)), dtype=bool)
-    for s, ways in enumerate(_SUPER_WAYS):
-        for codes, wanted in ways:
-            out[:, s] |= (classes[:, codes] == wanted).all(axis=1)
-    return out
+    met = _REQ_MASKS[np.arange(len(_REQ_CODES)), classes[:, _REQ_CODES]]  # (N, R)
+    ways = np.logical_and.reduceat(met, _WAY_STARTS, axis=1)            # (N, W)
+    return np.logical_or.reduceat(ways, _SUPER_STARTS, axis=1)           # (N, S)
 
 
 def eligibility(classes: np.ndarray, absolute_only: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Eligibility of elementary codes `(N, C)` and of super-posecodes `(N, S)`, ints in {0, 1, 2}."""
+    """Eligibility of elementary codes `(N, C)` and of super-posecodes `(N, S)`, ints in {0, 1, 2}.
+
+    absolute_only: PoseFix's pose-B mode (only "absolute" classes and super-posecodes).
+    """
     elig = _TABLES[absolute_only][np.arange(classes.shape[1]), classes]
     supers = super_posecodes(classes)
-    super_elig = np.zeros(supers.shape, dtype=np.int64)
-    for s, (_, _, rare, absolute, _) in enumerate(SUPER_POSECODES):
-        if absolute or not absolute_only:
-            super_elig[:, s] = np.where(supers[:, s], 2 if rare else 1, 0)
-        # Support-II requirements are silenced where the super-posecode was produced.
-        for codes, wanted in _SUPER_WAYS[s]:
-            for c, k in zip(codes, wanted):
-                if OPERATORS[POSECODES[c].kind][1][k] in POSECODES[c].support2:
-                    elig[supers[:, s] & (classes[:, c] == k), c] = 0
+    super_elig = np.where(supers & _SUPER_SAYABLE[absolute_only], _SUPER_RANK, 0)
+    # Support-II requirements are silenced where the super-posecode was produced.
+    for s, c, k in _SUPPORT2:
+        elig[supers[:, s] & (classes[:, c] == k), c] = 0
     return elig, super_elig
 
 
@@ -131,6 +169,5 @@ def codes_of_pose(classes_row: np.ndarray, elig_row: np.ndarray, super_row: np.n
     """All eligible codes of one pose, elementary then super, as `Code`s."""
     out = [posecode_to_code(int(c), int(classes_row[c]), int(elig_row[c])) for c in np.flatnonzero(elig_row)]
     for s in np.flatnonzero(super_row):
-        side, part, intptt = SUPER_POSECODES[s][1]
-        out.append(Code(side, part, intptt, rank=int(super_row[s])))
+        out.append(Code(*SUPER_POSECODES[s][1], rank=int(super_row[s])))
     return out

@@ -40,6 +40,9 @@ POSE_2: dict[str, list[str]] = {
     "above": ["above", "higher than", "raised above"],
     "behind": ["behind", "further back than", "at the back of"],
     "front": ["in front of", "ahead of", "further forward than"],
+    "xy-aligned": ["level with and in line with", "at the same height as, in line with"],
+    "yz-aligned": ["level with", "at the same height as", "even with"],
+    "xz-aligned": ["vertically in line with", "straight above or below"],
 }
 
 # Imperatives for paircodes, by (nature, magnitude 0 slight / 1 normal / 2 much); {} is the part.
