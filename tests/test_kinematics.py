@@ -194,3 +194,17 @@ def test_real_clips_round_trip_and_retarget(bandai_clips):
         quats, root = K.inverse_kinematics(pos, template)
         cos = bone_cosines(K.forward_kinematics(quats, root, template), pos)
         assert cos.min() > 0.9999, f"{path.name}: worst bone cosine {cos.min()}"
+
+
+def test_real_walks_have_no_twist_pops(bandai_clips):
+    """Thighs and upper arms must not spin when knees/elbows pass through straight (a 50 deg/frame
+    pop on 'walk-turn-right_normal' before the hinge twist was held through straight phases)."""
+    walks = [p for p in bandai_clips if "walk-turn" in p.name][:4]
+    if not walks:
+        pytest.skip("no walk-turn clips in the data folder")
+    for path in walks:
+        pos = _load_real(path)
+        quats, _ = K.inverse_kinematics(pos, S.default_rest_offsets())
+        dots = np.abs(np.sum(quats[1:] * quats[:-1], -1)).clip(0, 1)
+        step = np.degrees(2 * np.arccos(dots))[:, [1, 2, 16, 17]]
+        assert step.max() < 35.0, f"{path.name}: limb rotation jumps {step.max():.1f} deg in one frame"
