@@ -157,8 +157,9 @@ def test_texts_are_sentences(standing):
 
 def test_aligned_super_posecode_needs_two_axes_and_a_near_distance():
     names = [entry[0] for entry in selection.SUPER_POSECODES]
-    assert sum(name.endswith(tuple(f"_{s}_{p}" for s in ("left", "right") for p in ("knee",)))
-               for name in names if "aligned" in name) == 3 * 2 * 2  # 3 planes x 2 hands x 2 knees
+    knee_codes = [n for n in names if "aligned" in n and n.endswith(("_left_knee", "_right_knee"))]
+    # 3 planes x (2 hands x 2 knees + each foot with the other knee): a foot never pairs with its own leg.
+    assert len(knee_codes) == 3 * (4 + 2) and "xy-aligned_left_foot_left_knee" not in knee_codes
     target = names.index("yz-aligned_left_hand_right_knee")
     classes = np.zeros((3, len(posecodes.POSECODES)), dtype=np.int64)
 
