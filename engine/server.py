@@ -56,6 +56,7 @@ class EngineServer:
         self.context = zmq.Context()
         self.pipe_endpoint = f"inproc://engine-results-{id(self)}-{next(_pipe_ids)}"
         self.endpoint = ""
+        self.authenticator = None  # a zmq.auth ThreadAuthenticator when CURVE is on
 
     # ------------------------------------------------------------------ sockets
     def _open_front(self) -> zmq.Socket:
@@ -102,21 +103,27 @@ class EngineServer:
             ready.set()
         try:
             while not self.stop_event.is_set():
-                self._dispatch()
-                wait = self.scheduler.wait_time() if self.idle_workers else None
-                timeout = LOOP_TICK if wait is None else min(wait, LOOP_TICK)
-                events = dict(poller.poll(timeout * 1000))
-                if pipe in events:
-                    self._drain_pipe(pipe, front)
-                if front in events:
-                    self._drain_front(front)
+                try:
+                    self._step(poller, front, pipe)
+                except Exception:  # noqa: BLE001 - a bug in one step must not end the service
+                    traceback.print_exc(file=sys.stderr)
         finally:
             for _ in workers:
                 self.jobs.put(None)
             front.close(linger=0)
             pipe.close(linger=0)
-            if getattr(self, "authenticator", None) is not None:
+            if self.authenticator is not None:
                 self.authenticator.stop()
+
+    def _step(self, poller: zmq.Poller, front: zmq.Socket, pipe: zmq.Socket) -> None:
+        self._dispatch()
+        wait = self.scheduler.wait_time() if self.idle_workers else None
+        timeout = LOOP_TICK if wait is None else min(wait, LOOP_TICK)
+        events = dict(poller.poll(timeout * 1000))
+        if pipe in events:
+            self._drain_pipe(pipe, front)
+        if front in events:
+            self._drain_front(front)
 
     def stop(self) -> None:
         self.stop_event.set()

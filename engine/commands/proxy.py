@@ -27,6 +27,7 @@ import sys
 import threading
 
 from engine.commands.serve import is_loopback
+from engine.protocol import DEFAULT_LIMITS
 from engine.errors import InputError
 
 
@@ -65,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     serve_args = [a for a in args.serve_args if a != "--"]
     context = zmq.Context()
     frontend, backend = context.socket(zmq.ROUTER), context.socket(zmq.DEALER)
+    # Refuse oversized frames here, as an engine would: else one rude client would make the
+    # engines drop their link to the proxy (and every other client's replies with it).
+    frontend.setsockopt(zmq.MAXMSGSIZE, DEFAULT_LIMITS.max_array_bytes)
     frontend.bind(args.frontend)
     backend.bind(args.backend)
     # zmq.proxy blocks inside libzmq where Python signal handlers cannot run, so it runs in a
