@@ -70,7 +70,7 @@ def _pick(options: list[str], rng: np.random.Generator | None) -> str:
 def noun(side: str | None, part: str, det: str, rng: np.random.Generator | None) -> tuple[str, bool]:
     """Noun phrase for a body part and whether it is plural ('body' is the whole person)."""
     if part == "body":
-        return _pick(templates.BODY_SUBJECTS, rng), False
+        return ("you", True) if det == "your" else (_pick(templates.BODY_SUBJECTS, rng), False)
     words, plural = templates.part_words(side, part)
     if side == "both" and rng is not None and rng.random() < 0.3:
         return f"both {words}", True

@@ -89,8 +89,7 @@ def render_pair_group(group: list[Code], rng: np.random.Generator | None) -> str
     """One imperative clause: "bend your left knee more and raise it", "raise your hands"."""
     if group[0].intptt.startswith(POSE_MARK):
         plain = [c._replace(intptt=c.intptt[len(POSE_MARK):]) for c in group]
-        clause = captioner.render_pose_group(plain, "your", rng, verb=("should be", "should be"))
-        return clause.replace("the person should", "you should")
+        return captioner.render_pose_group(plain, "your", rng, verb=("should be", "should be"))
     if aggregate.group_kind(group) == "p":
         return _template(group[0], rng).format(captioner.join_words([_your(c) for c in group]))
     pronoun = "them" if group[0].side1 == "both" else "it"
@@ -106,14 +105,20 @@ def instruct_codes(codes: list[Code], rotation: str | None, rng: np.random.Gener
     codes = captioner.choose_forms(codes, rng)
     ordered = aggregate.order_codes(codes, rng)
     groups = aggregate.group_codes(ordered, rng, family=lambda c: c.intptt.startswith(POSE_MARK))
-    clauses = [render_pair_group(g, rng) for g in groups]
+    clauses = [(render_pair_group(g, rng), g[0].intptt.startswith(POSE_MARK)) for g in groups]
     if rotation is not None:
-        clauses.insert(0, _pick(templates.ROTATION[rotation], rng))
+        clauses.insert(0, (_pick(templates.ROTATION[rotation], rng), False))
     if not clauses:
         return templates.NO_CHANGE
-    text = clauses[0]
-    for clause in clauses[1:]:
-        text += (". " if rng is None else _pick([". ", ". ", ", then ", " and "], rng)) + clause
+    text, previous_is_state, link = clauses[0][0], clauses[0][1], ". "
+    for clause, is_state in clauses[1:]:
+        # "Your knee should be straight" is a statement: never glue it to an imperative with "and".
+        if rng is None or is_state or previous_is_state:
+            link = ". "
+        else:
+            link = _pick([". ", ". ", " and "] + ([", then "] if link != ", then " else []), rng)
+        text += link + clause
+        previous_is_state = is_state
     return templates.capitalise(text + ".")
 
 
