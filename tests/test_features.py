@@ -145,6 +145,10 @@ def test_group_std_and_normalisation():
     np.testing.assert_allclose(norm_t.numpy(), norm, atol=1e-6)
     zeros = [np.zeros((5, 263), np.float32)]
     assert (F.compute_mean_std(zeros)[1] == 1).all()  # std 0 guarded
+    std0 = std.copy()
+    std0[:4] = 0.0  # a hand-made std with zeros must not produce inf in either backend
+    assert np.isfinite(F.normalize(arrays[0], mean, std0)).all()
+    assert torch.isfinite(F.normalize(torch.as_tensor(arrays[0]), mean, std0)).all()
 
 
 def test_recover_numpy_equals_torch_and_is_differentiable():

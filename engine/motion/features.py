@@ -379,7 +379,8 @@ def _stats_like(features: Any, mean: Any, std: Any) -> tuple[Any, Any]:
     if R._is_torch(features):
         import torch
 
-        return (torch.as_tensor(mean, dtype=features.dtype, device=features.device),
-                torch.as_tensor(std, dtype=features.dtype, device=features.device))
+        mean = torch.as_tensor(mean, dtype=features.dtype, device=features.device)
+        std = torch.as_tensor(std, dtype=features.dtype, device=features.device)
+        return mean, torch.where(std.abs() < STD_FLOOR, torch.ones_like(std), std)
     std = np.asarray(std)
     return np.asarray(mean), np.where(np.abs(std) < STD_FLOOR, 1.0, std).astype(std.dtype)
