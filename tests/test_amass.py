@@ -42,22 +42,26 @@ def _synthetic_smplh(path, num_vertices=300, seed=0):
         hands_componentsl=np.eye(45), hands_componentsr=np.eye(45),
         hands_meanl=np.zeros(45), hands_meanr=np.zeros(45))
     regressor = weights.T / weights.sum(0)[:, None]
-    return regressor @ v_template  # rest joints (betas = 0)
+    np.testing.assert_allclose(regressor @ v_template, joints, atol=0.05)
+    return regressor, v_template, np.load(path)["shapedirs"]
 
 
 def _amass_file(path, frames=90, fps=60.0, seed=1, **extra):
     rng = np.random.default_rng(seed)
     poses = 0.3 * rng.normal(size=(frames, 156))
     trans = np.cumsum(0.01 * rng.normal(size=(frames, 3)), axis=0)
-    np.savez(path, poses=poses, trans=trans, betas=np.zeros(16), mocap_framerate=np.float64(fps),
-             gender=np.array("neutral"), **extra)
-    return poses, trans
+    betas = 2.0 * rng.normal(size=16)
+    np.savez(path, poses=poses, trans=trans, betas=betas, mocap_framerate=np.float64(fps),
+             gender=np.array("male"), **extra)
+    return poses, trans, betas
 
 
 def test_joints_match_our_forward_kinematics(tmp_path):
-    rest = _synthetic_smplh(tmp_path / "SMPLH_NEUTRAL.npz")
-    poses, trans = _amass_file(tmp_path / "clip.npz")
-    joints, fps = amass_joints(tmp_path / "clip.npz", tmp_path)
+    regressor, v_template, shapedirs = _synthetic_smplh(tmp_path / "SMPLH_NEUTRAL.npz")
+    poses, trans, betas = _amass_file(tmp_path / "clip.npz")
+    joints, fps = amass_joints(tmp_path / "clip.npz", tmp_path)  # male asked, neutral found
+    # Shaped rest joints with the first 10 betas (HumanML3D's BodyModel uses 10).
+    rest = regressor @ (v_template + shapedirs[:, :, :10] @ betas[:10])
     assert fps == 60.0 and joints.shape == (90, 22, 3)
     # Independent path: axis-angle -> quats, our FK on the 22 body joints, then the axis swap.
     quats = Rotation.from_rotvec(poses[:, :66].reshape(-1, 3)).as_quat()[:, [3, 0, 1, 2]].reshape(90, 22, 4)

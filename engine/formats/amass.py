@@ -22,6 +22,7 @@ from engine.motion.skeleton import FPS, NUM_JOINTS
 
 # HumanML3D's trans_matrix followed by x *= -1: Z-up AMASS -> Y-up, a proper rotation.
 AMASS_TO_Y_UP = np.array([[-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+NUM_BETAS = 10
 CHUNK_FRAMES = 256  # frames per smplx forward pass: bounds memory (vertices are T x 6890 x 3)
 MODEL_HELP = ("Download the body model from https://mano.is.tue.mpg.de (SMPL-H, 'Extended SMPL+H "
               "model', npz) or https://smpl-x.is.tue.mpg.de after accepting its licence; it cannot "
@@ -104,7 +105,9 @@ def amass_joints(path: str | Path, body_model: str | Path | None) -> tuple[np.nd
 
     motion = read_amass(path)
     model_file = find_body_model(body_model, motion["model"], motion["gender"])
-    body = _build_model(model_file, motion["model"], min(len(motion["betas"]), 16) or 10)
+    # 10 betas, like HumanML3D's BodyModel(num_betas=10); smplx caps SMPL-H/X files with fewer
+    # than 300 shape components at 10 anyway.
+    body = _build_model(model_file, motion["model"], NUM_BETAS)
     poses = torch.as_tensor(motion["poses"], dtype=torch.float32)
     trans = torch.as_tensor(motion["trans"], dtype=torch.float32)
     betas = torch.zeros(body.num_betas)

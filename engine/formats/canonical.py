@@ -23,7 +23,7 @@ from typing import Mapping
 import numpy as np
 
 from engine.errors import InputError
-from engine.motion.skeleton import FACE_JOINTS, FPS, JOINT_NAMES, NUM_JOINTS, PARENTS
+from engine.motion.skeleton import FPS, JOINT_NAMES, NUM_JOINTS, PARENTS
 
 SUFFIXES = (".bvh", ".npy", ".npz")
 # Metres per file unit for --units.
@@ -85,27 +85,13 @@ def unit_scale(units: str | float | None, positions: np.ndarray, source: str) ->
 
 
 def canonicalize(positions: np.ndarray) -> np.ndarray:
-    """Floor at y = 0, frame-0 root at x = z = 0, frame-0 facing +Z: `(T, 22, 3)` -> same.
+    """Floor at y = 0, frame-0 root at x = z = 0, frame-0 facing +Z: `(T, 22, 3)` -> float32.
 
-    Uses engine.motion.features.canonicalize when it is installed; the fallback follows the same
-    HumanML3D recipe (motion_representation.ipynb, reference/motiongpt.md 2.2 steps 2-3).
+    engine.motion.features.canonicalize (HumanML3D's recipe, reference/motiongpt.md 2.2), cast.
     """
-    try:
-        from engine.motion.features import canonicalize as features_canonicalize
-    except ImportError:
-        features_canonicalize = None
-    if features_canonicalize is not None:
-        return np.asarray(features_canonicalize(positions), dtype=np.float32)
-    pos = np.asarray(positions, dtype=np.float64).copy()
-    pos[..., 1] -= pos[..., 1].min()
-    pos[..., [0, 2]] -= pos[0, 0, [0, 2]]
-    r_hip, l_hip, r_sdr, l_sdr = FACE_JOINTS
-    across = (pos[0, r_hip] - pos[0, l_hip]) + (pos[0, r_sdr] - pos[0, l_sdr])
-    forward = np.cross([0.0, 1.0, 0.0], across)
-    angle = np.arctan2(forward[0], forward[2])  # rotate about +Y by -angle to face +Z
-    c, s = np.cos(-angle), np.sin(-angle)
-    rot = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-    return (pos @ rot.T).astype(np.float32)
+    from engine.motion.features import canonicalize as features_canonicalize
+
+    return np.asarray(features_canonicalize(positions), dtype=np.float32)
 
 
 def _check_joints(positions: np.ndarray, source: str) -> np.ndarray:
