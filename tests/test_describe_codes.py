@@ -5,8 +5,12 @@ tests/test_describe_properties.py.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.describe import (NO_CHANGE, SAME_POSES, describe_change, describe_changes, describe_pose,
                              describe_poses, edits, joints, posecodes, selection)
@@ -174,3 +178,27 @@ def test_aligned_super_posecode_needs_two_axes_and_a_near_distance():
     _, said_in_instructions = selection.eligibility(classes, absolute_only=True)
     _, said_in_descriptions = selection.eligibility(classes, absolute_only=False)
     assert said_in_instructions[0, target] == 1 and said_in_descriptions[0, target] == 0
+
+
+def _sentence_bags(text: str) -> list[tuple[str, ...]]:
+    return sorted(tuple(sorted(re.findall(r"[a-z0-9]+", s.lower()))) for s in text.split(". "))
+
+
+def _swap_sides(text: str) -> str:
+    return re.sub(r"\b(left|right)\b(?! angle)", lambda m: {"left": "right", "right": "left"}[m.group(1)], text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0, 100), st.floats(0, 100), st.floats(0.0, 0.35), st.sampled_from(["left", "right"]),
+       st.floats(-180, 180))
+def test_mirror_property_on_random_edits(bend_left, bend_right, lift, side, heading):
+    base = edits.standing_pose()
+    b = edits.bend_elbow(edits.bend_elbow(base, "left", bend_left), "right", bend_right)
+    if lift > 0.01:
+        b = edits.lift_knee(b, side, lift)
+    b = turned(b, heading)
+    for text, mirrored in (
+            (describe_change(base, b, deterministic=True),
+             describe_change(joints.mirror_poses(base), joints.mirror_poses(b), deterministic=True)),
+            (describe_pose(b, deterministic=True), describe_pose(joints.mirror_poses(b), deterministic=True))):
+        assert _sentence_bags(_swap_sides(text)) == _sentence_bags(mirrored), (text, mirrored)
