@@ -21,8 +21,8 @@ retarget computes per bone; an unmapped bone has its parent's), G_b = G_p R_p^-1
 key Q_b = R_b^-1 D_p^-1 D_b R_b, and a bone's posed head is head_p + D_p (rest_head_b - rest_head_p).
 
 Root. The pelvis bone's location follows the motion's pelvis scaled by rig leg length / motion leg
-length, with the motion's floor (y = 0) on the rig's rest floor (its lowest mapped joint at rest),
-then lifted by one constant per clip so the rig's lowest joint is as high as the motion's.
+length, with the motion's origin (floor y = 0 below frame 0's pelvis) on the rig's rest origin
+(its lowest mapped joint at rest, below its rest pelvis), then lifted by one constant per clip so the rig's lowest joint is as high as the motion's.
 
 Performance: everything is vectorised over frames; Python loops run only over the 22 joints and
 the N bones. 196 frames x 60 bones take about 20 ms on one idle CPU core, about 1/150 of a
@@ -78,7 +78,8 @@ class RigBinding:
     joint_bone `(22,)` bone index per canonical joint, -1 for virtual (blended) joints;
     weights `(22, N)` canonical joints as blends of bone heads; aim `(22,)` the canonical joint
     each joint's bone is aimed at (-1: none); rest_canonical `(22, 3)` the rig's rest pose as a
-    canonical skeleton (metres, Y up, facing +Z, lowest joint on y = 0); floor `(3,)` canonical
+    canonical skeleton (metres, Y up, facing +Z, lowest joint on y = 0, pelvis at x = z = 0);
+    origin `(3,)` canonical metres subtracted from the rig's rest joints to put them there;
     metres subtracted to put it there; leg_length in metres.
     """
 
@@ -89,7 +90,7 @@ class RigBinding:
     aim: np.ndarray
     root_bone: int
     rest_canonical: np.ndarray
-    floor: np.ndarray
+    origin: np.ndarray
     leg_length: float
     posed_bones: tuple[int, ...]  # bones whose heads make the 22 joints, and their ancestors
 
@@ -104,7 +105,7 @@ def leg_length(positions: np.ndarray) -> np.ndarray:
 
 
 def _armature_to_canonical(rig: RigDescription, points: np.ndarray) -> np.ndarray:
-    """Armature-space points `(..., 3)` in rig units -> canonical axes in metres (no floor shift)."""
+    """Armature-space points `(..., 3)` in rig units -> canonical axes in metres (no origin shift)."""
     return (points @ rig.canonical_to_armature) * rig.metres_per_unit
 
 
@@ -141,8 +142,8 @@ def bind(rig: RigDescription, joint_map: JointMap | None = None) -> RigBinding:
                          "map the pelvis to the top of the body's hierarchy.")
     weights = joint_map.weight_matrix()
     rest = _armature_to_canonical(rig, weights @ rig.rest_heads)
-    floor = np.array([0.0, rest[:, 1].min(), 0.0])
-    rest = rest - floor
+    origin = np.array([rest[0, 0], rest[:, 1].min(), rest[0, 2]])
+    rest = rest - origin
     legs = float(leg_length(rest))
     if legs < MIN_LEG_LENGTH:
         raise InputError("rig: the mapped hips, knees and ankles coincide at rest; check the joint map.")
@@ -163,7 +164,7 @@ def bind(rig: RigDescription, joint_map: JointMap | None = None) -> RigBinding:
     for b in np.flatnonzero(np.abs(weights).sum(axis=0) > 0):
         needed.update([int(b), *_ancestors(rig.parents, int(b))])
     posed = tuple(b for b in rig.order if b in needed)
-    return RigBinding(rig, joint_map, joint_bone, weights, aim, root, rest, floor, legs, posed)
+    return RigBinding(rig, joint_map, joint_bone, weights, aim, root, rest, origin, legs, posed)
 
 
 def _ancestors(parents: tuple[int, ...], bone: int) -> list[int]:
@@ -255,9 +256,9 @@ def _root_location(pelvis: np.ndarray, binding: RigBinding, scale: float, lift: 
     """Motion pelvis `(T, 3)` metres -> the root bone's location `(T, 3)` in its rest axes, rig units.
 
     The pelvis is scaled about the canonical origin (floor under frame 0's root), placed on the
-    rig's rest floor and raised by `lift` metres (see _floor_lift)."""
+    rig's rest origin and raised by `lift` metres (see _floor_lift)."""
     rig = binding.rig
-    canonical = pelvis * scale + binding.floor + np.array([0.0, lift, 0.0])
+    canonical = pelvis * scale + binding.origin + np.array([0.0, lift, 0.0])
     target = canonical / rig.metres_per_unit @ rig.canonical_to_armature.T
     root = binding.root_bone
     return (target - rig.rest_heads[root]) @ rig.rest_rotations[root]
@@ -274,7 +275,7 @@ def _floor_lift(positions: np.ndarray, binding: RigBinding, local: np.ndarray, l
     locations = np.zeros(local.shape[:2] + (3,))
     locations[:, binding.root_bone] = location
     heads = _rig_forward_kinematics(binding.rig, local, locations, binding.posed_bones)
-    joints = _armature_to_canonical(binding.rig, np.einsum("js,tsc->tjc", binding.weights, heads)) - binding.floor
+    joints = _armature_to_canonical(binding.rig, np.einsum("js,tsc->tjc", binding.weights, heads)) - binding.origin
     return float(np.median(scale * positions[..., 1].min(axis=1) - joints[..., 1].min(axis=1)))
 
 
@@ -287,8 +288,8 @@ def rig_pose_to_canonical(rig: RigDescription, local_quats: np.ndarray, root_loc
     root_location: `(T, 3)` / `(3,)` `pose_bone.location` of `location_bone` (default: the pelvis
     bone, RigAnimation.root_bone) in rig units, or `(T, N, 3)` / `(N, 3)` every bone's location;
     None means zero.
-    Returns `(T, 22, 3)` float64 metres, Y up, facing +Z, on the same floor as `retarget` uses,
-    at the rig's own size (retarget of the result gives scale 1 and the same keys).
+    Returns `(T, 22, 3)` float64 metres, Y up, facing +Z, relative to the same origin as `retarget`
+    uses (the rig at rest: lowest joint on y = 0, pelvis at x = z = 0), at the rig's own size (retarget of the result gives scale 1 and the same keys).
     """
     binding = bind(rig, joint_map)
     quats = np.asarray(local_quats, dtype=np.float64)
@@ -315,7 +316,7 @@ def rig_pose_to_canonical(rig: RigDescription, local_quats: np.ndarray, root_loc
             raise InputError("root_location contains NaN or infinite values.")
     heads = _rig_forward_kinematics(rig, R.quat_normalize(quats), locations, binding.posed_bones)
     joints = np.einsum("js,tsc->tjc", binding.weights, heads)
-    positions = _armature_to_canonical(rig, joints) - binding.floor
+    positions = _armature_to_canonical(rig, joints) - binding.origin
     return positions[0] if single else positions
 
 
