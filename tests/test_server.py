@@ -217,8 +217,17 @@ def test_killed_server_times_out_then_a_restarted_one_serves_the_same_client():
             client.request("sleep", {"seconds": 10.0})
         assert time.monotonic() - start < 2.0 + 0.5
         assert client.reconnects == 1
-        with EngineProcess("--enable-test-ops", port=first.port):
+        with EngineProcess("--enable-test-ops", port=first.port) as second:
             assert client.request("ping", timeout=10).result["pong"]
+            second.kill()
+        # Lazy Pirate retries: the engine comes back while the client is still retrying
+        retrying = EngineClient(first.endpoint, timeout=1.0, retries=20)
+        threading.Timer(0.5, lambda: restarted.append(
+            EngineProcess("--enable-test-ops", port=first.port))).start()
+        restarted: list[EngineProcess] = []
+        assert retrying.request("ping").result["pong"] and retrying.reconnects >= 1
+        retrying.close()
+        restarted[0].stop()
     finally:
         client.close()
         first.kill()

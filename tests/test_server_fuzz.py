@@ -165,6 +165,7 @@ def test_oversized_inputs_are_refused_without_allocation(engine, socket):
     _exchange(socket, engine, [json.dumps(huge_claim).encode(), b"\0" * 8])
     _exchange(socket, engine, [protocol.encode_request("ping")[0]] + [b"x"] * 100)  # too many frames
     _exchange(socket, engine, [b"{" * 70_000])  # header over the limit (and deeply nested)
+    _exchange(socket, engine, [b"[" * 30_000 + b"]" * 30_000])  # within the limit, too deep to parse
     rss_before = engine.rss_kib()
     # 80 MB frame > the 64 MiB per-frame limit: libzmq drops the peer instead of buffering it
     context = zmq.Context.instance()
