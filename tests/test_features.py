@@ -15,8 +15,18 @@ from engine.motion import kinematics as K
 from engine.motion import rotations as R
 from engine.motion import skeleton as S
 
-from test_kinematics import random_local_quats
 
+
+def random_local_quats(num_frames: int, max_deg: float, seed: int) -> np.ndarray:
+    """Smooth random local rotations `(T, 22, 4)` with every joint's angle under max_deg."""
+    rng = np.random.default_rng(seed)
+    keys = rng.normal(size=(4, S.NUM_JOINTS, 3))
+    keys *= np.radians(max_deg) * rng.uniform(0.2, 1.0, (4, S.NUM_JOINTS, 1)) / np.linalg.norm(keys, axis=-1,
+                                                                                              keepdims=True)
+    t = np.linspace(0, 3, num_frames)
+    aa = np.stack([np.stack([np.interp(t, np.arange(4), keys[:, j, k]) for k in range(3)], -1)
+                   for j in range(S.NUM_JOINTS)], 1)
+    return R.axis_angle_to_quat(aa)
 
 def walking_clip(num_frames: int = 80, seed: int = 0, turn: float = 4.0) -> np.ndarray:
     """FK of smooth random rotations; the body turns `turn` radians about Y and travels."""
