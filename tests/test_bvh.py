@@ -136,3 +136,45 @@ def test_line_numbers_point_at_the_bad_frame(tmp_path):
         read_bvh(path)
     with pytest.raises(InputError, match="cannot read"):
         read_bvh(tmp_path / "absent.bvh")
+
+
+def _blender_joint_positions(path, frames):
+    """Joint positions by Blender's own BVH importer (an independent reader), BVH axes."""
+    bpy = pytest.importorskip("bpy")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.import_anim.bvh(filepath=str(path), global_scale=1.0, rotate_mode="NATIVE",
+                            axis_forward="-Z", axis_up="Y", update_scene_fps=False, use_fps_scale=False)
+    armature = bpy.context.object
+    out = []
+    for frame in frames:
+        bpy.context.scene.frame_set(frame + 1)  # the importer keys BVH frame 0 on Blender frame 1
+        heads = np.array([armature.matrix_world @ bone.head for bone in armature.pose.bones])
+        names = [bone.name for bone in armature.pose.bones]
+        out.append(dict(zip(names, np.stack([heads[:, 0], heads[:, 2], -heads[:, 1]], -1))))  # Z-up -> Y-up
+    return out
+
+
+@pytest.mark.blender
+def test_fk_agrees_with_blenders_bvh_importer_on_a_real_clip(bandai_clips):
+    path = bandai_clips[len(bandai_clips) // 2]
+    clip = read_bvh(path)
+    frames = [0, clip.num_frames // 2, clip.num_frames - 1]
+    ours = clip.global_positions()
+    for frame, theirs in zip(frames, _blender_joint_positions(path, frames)):
+        expected = np.array([theirs[name] for name in clip.names])
+        np.testing.assert_allclose(ours[frame], expected, atol=1e-3)  # cm; Blender is float32
+
+
+@pytest.mark.blender
+@pytest.mark.parametrize("order", ["XYZ", "YZX"])
+def test_written_files_agree_with_blenders_bvh_importer(tmp_path, order):
+    parents = [-1, 0, 1, 2, 0, 4]
+    offsets = np.array([[0, 0, 0], [0, 1, 0], [0, 1, 0.2], [0.3, 1, 0], [1, 0, 0], [0, 0, 1.0]])
+    quats = Rotation.random(5 * 6, random_state=4).as_quat().reshape(5, 6, 4)[..., [3, 0, 1, 2]]
+    root = np.random.default_rng(5).normal(size=(5, 3))
+    path = tmp_path / f"random_{order}.bvh"
+    write_bvh(path, [f"j{i}" for i in range(6)], parents, offsets, quats, root, fps=30.0, order=order)
+    clip = read_bvh(path)
+    ours = clip.global_positions()
+    for frame, theirs in zip(range(5), _blender_joint_positions(path, range(5))):
+        np.testing.assert_allclose(ours[frame], [theirs[n] for n in clip.names], atol=1e-4)
