@@ -63,7 +63,7 @@ def test_build_validate_install_enable():
     for panel in ("MOTIONCOPILOT_PT_main", "MOTIONCOPILOT_PT_generate", "MOTIONCOPILOT_PT_pose"):
         assert hasattr(bpy.types, panel)
     prefs = bpy.context.preferences.addons[name].preferences
-    assert prefs.engine_address == "tcp://127.0.0.1:5555"
+    assert prefs.bl_rna.properties["engine_address"].default == "tcp://127.0.0.1:5555"
 
 
 def test_poll_needs_an_armature_and_panels_draw():
