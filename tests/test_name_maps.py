@@ -104,8 +104,10 @@ def test_explicit_map_overrides_and_validates():
     joint_map = resolve_map(BANDAI, explicit={"head": "Neck", "spine2": {"Spine": 1, "Chest": 3}})
     assert joint_map.direct_source("head") == "Neck"
     assert joint_map.as_dict()["spine2"] == {"Spine": 0.25, "Chest": 0.75}
-    with pytest.raises(InputError, match="Nose"):
-        resolve_map(BANDAI, explicit={"head": "Nose"})
+    with pytest.raises(InputError, match="clip.bvh: explicit joint map for 'head' names unknown .*Nose"):
+        resolve_map(BANDAI, explicit={"head": "Nose"}, source="clip.bvh")
+    with pytest.raises(InputError, match="must be a bone name"):
+        resolve_map(BANDAI, explicit={"head": ["Head"]})
     with pytest.raises(InputError, match="not an SMPL joint"):
         resolve_map(BANDAI, explicit={"skull": "Head"})
 

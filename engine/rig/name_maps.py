@@ -286,21 +286,28 @@ def detect_preset(names: Sequence[str]) -> str | None:
     return best
 
 
-def _explicit_entries(explicit: Mapping[str, object], names: Sequence[str]) -> dict[str, dict[int, float]]:
+def _explicit_entries(explicit: Mapping[str, object], names: Sequence[str],
+                      source: str) -> dict[str, dict[int, float]]:
     table = _lookup_table(names)
     entries: dict[str, dict[int, float]] = {}
     for joint, value in explicit.items():
         if joint not in JOINT_INDEX:
-            raise InputError(f"explicit joint map: '{joint}' is not an SMPL joint; use one of "
+            raise InputError(f"{source}: explicit joint map key '{joint}' is not an SMPL joint; use one of "
                              f"{', '.join(JOINT_NAMES)}.")
-        blend = {value: 1.0} if isinstance(value, str) else dict(value)  # type: ignore[arg-type]
+        if isinstance(value, str):
+            blend = {value: 1.0}
+        elif isinstance(value, Mapping) and all(isinstance(w, (int, float)) for w in value.values()):
+            blend = dict(value)
+        else:
+            raise InputError(f"{source}: explicit joint map for '{joint}' must be a bone name or "
+                             f"{{bone name: weight}}, got {value!r}.")
         unknown = [name for name in blend if name not in table]
         if unknown:
-            raise InputError(f"explicit joint map for '{joint}' names unknown source joint(s) "
+            raise InputError(f"{source}: explicit joint map for '{joint}' names unknown source joint(s) "
                              f"{unknown}; the skeleton has: {', '.join(names)}.")
         total = float(sum(blend.values()))
         if total <= 0:
-            raise InputError(f"explicit joint map for '{joint}': weights must sum to a positive number.")
+            raise InputError(f"{source}: explicit joint map for '{joint}': weights must sum to a positive number.")
         entries[joint] = {table[name]: float(w) / total for name, w in blend.items()}
     return entries
 
@@ -337,7 +344,7 @@ def resolve_map(names: Sequence[str], preset: str | None = None,
         raise InputError(f"unknown rig preset '{preset}'; choose one of {', '.join(PRESET_NAMES)} or 'auto'.")
     chosen = detect_preset(names) if preset is None else (None if preset == "auto" else preset)
     entries = _preset_entries(chosen, names) if chosen else auto_match(names)
-    entries.update(_explicit_entries(explicit or {}, names))
+    entries.update(_explicit_entries(explicit or {}, names, source))
     derived = _derive_missing(entries)
     # Optional joints are only ever missing because required ones are, so name the required ones.
     missing = [joint for joint in REQUIRED_JOINTS if joint not in entries]
