@@ -119,7 +119,8 @@ def main() -> None:
         same = sum(t == SAME_POSES for t in chunk)
         print(f"| {kind:16s} | {len(a):5d} | {none:23d} | {det_none:30d} | {same:9d} |")
     words = np.array([len(t.split()) for t in texts if t not in (NO_CHANGE, SAME_POSES)])
-    print(f"\nwords per instruction (random mode): median {np.median(words):.0f}, 90th pct {np.percentile(words, 90):.0f}")
+    print(f"\nwords per instruction (random mode): median {np.median(words):.0f}, "
+          f"90th percentile {np.percentile(words, 90):.0f}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,6 @@
 """`motion-engine describe-pose` / `describe-change` on a real Bandai clip, and their errors."""
 from __future__ import annotations
 
-import pytest
-
 from engine.cli import main
 from engine.commands.describe import split_spec
 

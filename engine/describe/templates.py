@@ -73,7 +73,8 @@ PAIR: dict[tuple[str, int], list[str]] = {
     ("closer_torso", 0): ["move {} slightly closer to your body", "tuck {} in a little"],
     ("closer_torso", 1): ["move {} closer to your body", "tuck {} in", "bring {} in to your body"],
     ("farther_torso", 0): ["move {} slightly farther from your body", "push {} out a little"],
-    ("farther_torso", 1): ["move {} farther from your body", "move {} away from your body", "push {} out", "reach out with {}"],
+    ("farther_torso", 1): ["move {} farther from your body", "move {} away from your body", "push {} out",
+                           "reach out with {}"],
 }
 
 # Global orientation change of B relative to A (PoseFix's PAIR_GLOBAL_ROT_CHANGE classes).
