@@ -172,13 +172,17 @@ def describe_motion_steps(context, obj, settings):
 
 def correct_pose_steps(context, obj, settings):
     scene = context.scene
-    pose = rig_io.canonical_positions(obj, scene, rig_io.joint_bones(obj, *_mapping(context)))
+    bones = rig_io.joint_bones(obj, *_mapping(context))
+    pose = rig_io.canonical_positions(obj, scene, bones)
     rig_args, rig_arrays, rig = _rig(context, obj)
     frame = scene.frame_current
     (job,) = yield [("edit_pose", {"text": settings.pose_prompt, "seed": settings.seed}, {"pose": pose})]
     (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 2, 3, "(22, 3) pose"))]
     quats, root, root_bone = _retargeted(job, rig_args)
-    rig_io.write_pose_key(_live(obj.name), frame, rig["names"], quats[0],
+    # Key only the body joints: the engine leaves unmapped bones (fingers, twist bones) at rest,
+    # and keying that would flatten the animator's hands.
+    keep = [rig["names"].index(b) for b in bones]
+    rig_io.write_pose_key(_live(obj.name), frame, bones, quats[0, keep],
                           None if root is None else root[0], root_bone)
     return f"Pose corrected and keyed at frame {frame}"
 

@@ -14,8 +14,9 @@ class MOTIONCOPILOT_AP_preferences(bpy.types.AddonPreferences):
         name="Engine address", default=DEFAULT_ADDRESS,
         description="ZeroMQ endpoint of the Motion Copilot engine (tcp://host:port)")
     timeout_seconds: bpy.props.FloatProperty(
-        name="Timeout (s)", default=10.0, min=0.5, max=3600.0,
-        description="Give up on a request when the engine has not answered for this long")
+        name="Timeout (s)", default=30.0, min=0.5, max=3600.0,
+        description="Give up on a request when the engine has shown no sign of life (reply or "
+                    "progress) for this long")
     engine_python: bpy.props.StringProperty(
         name="Engine Python", subtype='FILE_PATH', default="",
         description="Python interpreter of the environment where the engine is installed "
@@ -44,7 +45,7 @@ def engine_settings(context: bpy.types.Context) -> tuple[str, float]:
     """(address, timeout in seconds), falling back to the defaults outside an enabled add-on."""
     prefs = get_preferences(context)
     if prefs is None:
-        return DEFAULT_ADDRESS, 10.0
+        return DEFAULT_ADDRESS, 30.0
     return prefs.engine_address, prefs.timeout_seconds
 
 

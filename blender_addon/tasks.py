@@ -73,7 +73,8 @@ class Runner:
 
     def cancel(self, task: Task) -> None:
         for job in task.jobs:
-            self.client.cancel(job)
+            if self.client is not None:
+                self.client.cancel(job)
         self._finish(task, "cancelled", f"{task.label}: cancelled")
 
     def tick(self, context: bpy.types.Context) -> list[Task]:

@@ -71,7 +71,11 @@ def rig(server):
     scene = empty_scene(30)
     prefs = bpy.context.preferences.addons[name].preferences
     prefs.engine_address, prefs.timeout_seconds = server[0], 20.0
-    obj = make_armature("Mixamo", limb_bones([row[1] for row in NAME_TABLE], scale=100.0))
+    rows = limb_bones([row[1] for row in NAME_TABLE], scale=100.0)
+    hand = next(r for r in rows if r[0] == "mixamorig:LeftHand")
+    finger_tail = tuple(np.array(hand[3]) + (8.0, 0.0, 0.0))
+    rows.append(("mixamorig:LeftHandIndex1", hand[0], hand[3], finger_tail, 0.0))  # unmapped by SMPL
+    obj = make_armature("Mixamo", rows)
     obj.scale = (0.01, 0.01, 0.01)
     scene.motion_copilot.mapping_preset = 'MIXAMO'
     scene.frame_set(5)
@@ -90,7 +94,7 @@ def test_generate_variations_and_nla(rig, server):
     assert action.name == "MC_walk_forward_001" and action["prompt"] == "walk forward"
     assert action.frame_range[0] == pytest.approx(5) and action.frame_range[1] == pytest.approx(5 + 59 * 1.5)
     curves = fcurves_of(obj)
-    assert len(curves) == 22 * 4 + 3 and all(len(fc.keyframe_points) == 60 for fc in curves)
+    assert len(curves) == 23 * 4 + 3 and all(len(fc.keyframe_points) == 60 for fc in curves)
     # The engine moved the hips forward over 3 s of walking; the rig follows in world space.
     scene.frame_set(5)
     start = obj.matrix_world @ obj.pose.bones["mixamorig:Hips"].head
@@ -137,3 +141,5 @@ def test_continue_inbetween_describe_and_correct_pose(rig, server):
     assert len(bpy.data.actions) == n_actions and obj.animation_data.action == action  # edited in place
     keyed = {kp.co[0] for fc in fcurves_of(obj) if "rotation_quaternion" in fc.data_path for kp in fc.keyframe_points}
     assert 12.0 in keyed
+    finger = [fc for fc in fcurves_of(obj) if "LeftHandIndex1" in fc.data_path]
+    assert all(12.0 not in {kp.co[0] for kp in fc.keyframe_points} for fc in finger)  # hands left alone
