@@ -202,3 +202,15 @@ def test_mirror_property_on_random_edits(bend_left, bend_right, lift, side, head
              describe_change(joints.mirror_poses(base), joints.mirror_poses(b), deterministic=True)),
             (describe_pose(b, deterministic=True), describe_pose(joints.mirror_poses(b), deterministic=True))):
         assert _sentence_bags(_swap_sides(text)) == _sentence_bags(mirrored), (text, mirrored)
+
+
+def test_kneeling_pose_is_described_as_kneeling(standing):
+    kneeling, one_shin_back = standing, standing
+    for side in ("left", "right"):
+        swing = edits.rotation_matrix(np.array([1.0, 0.0, 0.0]), np.radians(90))  # shin backwards
+        kneeling = edits.rotate_subtree(kneeling, J[f"{side}_ankle"], kneeling[J[f"{side}_knee"]], swing)
+        if side == "left":
+            one_shin_back = kneeling
+    text = describe_pose(kneeling, deterministic=True)
+    assert "kneeling" in text and "The shins are horizontal" in text and "feet are behind the torso" in text
+    assert "kneeling" not in describe_pose(one_shin_back, deterministic=True)
