@@ -92,7 +92,33 @@ def test_convert_command_round_trip(bandai_clips, tmp_path, capsys):
     assert "frames at 20 fps" in capsys.readouterr().out
     assert main(["convert", str(clip), str(tmp_path / "x.fbx")]) == 2
     assert main(["convert", str(clip), str(out_npy), "--preset", "mixamo"]) == 2
-    assert "left these required SMPL joints unmapped" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert str(clip) in err and "left these required SMPL joints unmapped" in err
+
+
+MIXAMO_FOR_SMPL = ("Hips LeftUpLeg RightUpLeg Spine LeftLeg RightLeg Spine1 LeftFoot RightFoot Spine2 "
+                   "LeftToeBase RightToeBase Neck LeftShoulder RightShoulder Head LeftArm RightArm "
+                   "LeftForeArm RightForeArm LeftHand RightHand").split()
+
+
+def test_other_rigs_in_other_units_load_the_same_motion(bandai_clips, tmp_path):
+    """A Mixamo-named skeleton in centimetres (root 6 channels, others 3, XYZ order) loads back
+    as the same canonical motion: preset detection and unit detection."""
+    from engine.formats.bvh import write_bvh
+    from engine.formats.canonical import bvh_rest_offsets
+    from engine.motion.kinematics import inverse_kinematics
+    from engine.motion.skeleton import PARENTS
+
+    motion = load_motion(bandai_clips[400])
+    positions = motion.positions.astype(np.float64)
+    offsets = bvh_rest_offsets(positions)
+    quats, root = inverse_kinematics(positions, offsets)
+    names = ["mixamorig:" + n for n in MIXAMO_FOR_SMPL]
+    write_bvh(tmp_path / "mixamo.bvh", names, PARENTS, offsets * 100, quats, root * 100, fps=20.0, order="XYZ")
+    again = load_motion(tmp_path / "mixamo.bvh")
+    assert np.linalg.norm(again.positions - motion.positions, axis=-1).mean() < 1e-3
+    with pytest.raises(InputError, match="mixamo.bvh"):
+        load_motion(tmp_path / "mixamo.bvh", explicit_map={"head": "Skull"})
 
 
 def test_humanml3d_feature_npy_loads_back_to_the_clip(bandai_clips, tmp_path):
