@@ -454,3 +454,19 @@ def test_single_pose_and_location_bone():
     expected = (rig.rest_rotations[root] @ shift) @ rig.canonical_to_armature
     still = rig_pose_to_canonical(rig, anim.rotations[2])
     np.testing.assert_allclose(moved - still, np.broadcast_to(expected, (22, 3)), atol=1e-12)
+
+
+@pytest.mark.parametrize("rig_name", ["minimal", "bandai"])
+def test_bone_spanning_virtual_joints_follows_the_chest_twist(rig_name):
+    """The upper body turns 50 degrees about the spine relative to the hips; on a rig whose spine
+    bones span SMPL's virtual joints, the shoulders (hanging off the spine bone) must turn too."""
+    rig = RIGS[rig_name]()
+    local = np.zeros((3, 22, 4))
+    local[..., 0] = 1.0
+    local[:, 9] = axis_angle_to_quat(np.array([0.0, np.radians(50.0), 0.0]))  # spine3 twists
+    local[:, 12] = axis_angle_to_quat(np.array([0.0, np.radians(-50.0), 0.0]))  # the head looks ahead
+    offsets = default_rest_offsets()
+    motion = forward_kinematics(local, np.broadcast_to(offsets[0], (3, 3)), offsets)
+    back = rig_pose_to_canonical(rig, retarget(motion, rig).rotations)
+    shoulders = unit(back[:, 16] - back[:, 17]), unit(motion[:, 16] - motion[:, 17])
+    assert np.einsum("tc,tc->t", *shoulders).min() > 0.99

@@ -77,7 +77,8 @@ class RigBinding:
 
     joint_bone `(22,)` bone index per canonical joint, -1 for virtual (blended) joints;
     weights `(22, N)` canonical joints as blends of bone heads; aim `(22,)` the canonical joint
-    each joint's bone is aimed at (-1: none); rest_canonical `(22, 3)` the rig's rest pose as a
+    each joint's bone is aimed at (-1: none); twist_from `(22,)` whose IK frame gives that bone's
+    twist (itself, or the last virtual joint the bone spans); rest_canonical `(22, 3)` the rig's rest pose as a
     canonical skeleton (metres, Y up, facing +Z, lowest joint on y = 0, pelvis at x = z = 0);
     origin `(3,)` canonical metres subtracted from the rig's rest joints to put them there;
     metres subtracted to put it there; leg_length in metres.
@@ -88,6 +89,7 @@ class RigBinding:
     joint_bone: np.ndarray
     weights: np.ndarray
     aim: np.ndarray
+    twist_from: np.ndarray
     root_bone: int
     rest_canonical: np.ndarray
     origin: np.ndarray
@@ -147,24 +149,26 @@ def bind(rig: RigDescription, joint_map: JointMap | None = None) -> RigBinding:
     legs = float(leg_length(rest))
     if legs < MIN_LEG_LENGTH:
         raise InputError("rig: the mapped hips, knees and ankles coincide at rest; check the joint map.")
-    aim = np.full(NUM_JOINTS, -1)
+    aim, twist_from = np.full(NUM_JOINTS, -1), np.arange(NUM_JOINTS)
     for j in range(NUM_JOINTS):
-        target = CHAIN_NEXT.get(j)
+        target, last = CHAIN_NEXT.get(j), j
         if joint_bone[j] < 0 or target is None:
             continue
         while joint_bone[target] < 0 and target in CHAIN_NEXT:  # look past virtual joints
-            target = CHAIN_NEXT[target]
+            target, last = CHAIN_NEXT[target], target
         if joint_bone[target] < 0:
             continue
         between = _is_descendant(rig.parents, int(joint_bone[target]), int(joint_bone[j]))
         # Aim only along a rigid chain: another mapped bone in between would move the target.
         if between is not None and not mapped_set.intersection(between):
-            aim[j] = target
+            # A bone spanning virtual joints carries what hangs off its far end (a single spine
+            # bone carries the arms): take its twist from the last joint it spans (spine3).
+            aim[j], twist_from[j] = target, last
     needed = set()
     for b in np.flatnonzero(np.abs(weights).sum(axis=0) > 0):
         needed.update([int(b), *_ancestors(rig.parents, int(b))])
     posed = tuple(b for b in rig.order if b in needed)
-    return RigBinding(rig, joint_map, joint_bone, weights, aim, root, rest, origin, legs, posed)
+    return RigBinding(rig, joint_map, joint_bone, weights, aim, twist_from, root, rest, origin, legs, posed)
 
 
 def _ancestors(parents: tuple[int, ...], bone: int) -> list[int]:
@@ -198,12 +202,13 @@ def canonical_deltas(positions: np.ndarray, binding: RigBinding) -> np.ndarray:
     _, glob = forward_kinematics(local, root, offsets, PARENTS, return_rotations=True)
     # Relative to IK of the rest pose itself, so that the rest pose maps to identity exactly.
     delta = R.quat_multiply(glob[1:], R.quat_conjugate(glob[:1]))
+    out = delta.copy()
     for j in np.flatnonzero(binding.aim >= 0):
-        a = binding.aim[j]
-        current = R.quat_apply(delta[:, j], rest[a] - rest[j])
+        a, base = binding.aim[j], delta[:, binding.twist_from[j]]
+        current = R.quat_apply(base, rest[a] - rest[j])
         wanted = positions[:, a] - positions[:, j]
-        delta[:, j] = R.quat_multiply(R.quat_between(current, wanted), delta[:, j])
-    return R.quat_normalize(delta)
+        out[:, j] = R.quat_multiply(R.quat_between(current, wanted), base)
+    return R.quat_normalize(out)
 
 
 def retarget(positions: np.ndarray, rig: RigDescription, joint_map: JointMap | None = None) -> RigAnimation:
