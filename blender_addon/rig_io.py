@@ -333,11 +333,13 @@ def rig_wire(obj: bpy.types.Object, scene: bpy.types.Scene) -> tuple[dict, dict[
     world = rig.world_matrix[:3, :3]
     scales = np.linalg.norm(world, axis=0)
     rotation = world / scales
-    up = rotation.T @ np.array([0.0, 0.0, 1.0])
-    forward = rotation.T @ np.array([0.0, -1.0, 0.0])
+    up = _snap_axis(rotation.T @ np.array([0.0, 0.0, 1.0]))
+    # The facing cannot come from the object's turn about Z (a rig turned to face the camera
+    # still faces -Y in its own space): use each tool's convention for the up axis found.
+    # Blender-made rigs: Z up, facing -Y; FBX/glTF imports (object tilted 90 deg about X): Y up, facing +Z.
+    forward = {"Z": "-Y", "Y": "Z"}.get(up) or _snap_axis(rotation.T @ np.array([0.0, -1.0, 0.0]))
     header = {"kind": "rig_description", "version": 1, "names": rig.names,
-              "parents": [int(p) for p in rig.parents], "up_axis": _snap_axis(up),
-              "forward_axis": _snap_axis(forward),
+              "parents": [int(p) for p in rig.parents], "up_axis": up, "forward_axis": forward,
               "metres_per_unit": float(scales.mean() * scene.unit_settings.scale_length)}
     return header, {"rest_matrices": np.ascontiguousarray(rig.rest_matrices, dtype="<f8")}
 
@@ -365,6 +367,9 @@ def joint_bones(obj: bpy.types.Object, preset: str = "AUTO", custom_mapping: dic
         return [by_joint[j] for j in SMPL_JOINT_NAMES]
     stripped = {_strip_namespace(n): n for n in names}
     tables = {"SMPL": (SMPL_JOINT_NAMES, {n: n for n in names}), "MIXAMO": (MIXAMO_NAMES, stripped)}
+    if preset.upper() not in tables and preset.upper() != "AUTO":
+        raise ValueError(f"reading {preset} rigs' poses needs a custom mapping in this add-on version "
+                         "{\"smpl joint\": \"rig bone\"}; generating onto them works with the preset")
     order = [preset.upper()] if preset.upper() in tables else list(tables)
     for key in order:
         wanted, lookup = tables[key]

@@ -189,3 +189,32 @@ def test_sample_pose_track_resamples_to_20fps():
     assert track.shape == (20, 22, 4) and roots.shape == (20, 3)
     np.testing.assert_allclose(np.abs(np.einsum("tnc,tnc->tn", track, quats)), 1.0, atol=1e-4)
     assert scene.frame_current == 1
+
+
+def test_rig_wire_axes_and_units():
+    scene = empty_scene()
+    obj = mixamo_rig()
+    obj.scale = (0.01, 0.01, 0.01)
+    obj.rotation_euler = (0.0, 0.0, 3.14159)  # turned to face the other way: still -Y in its own space
+    bpy.context.view_layer.update()
+    header, arrays = rig_io.rig_wire(obj, scene)
+    assert (header["up_axis"], header["forward_axis"]) == ("Z", "-Y")
+    assert header["metres_per_unit"] == pytest.approx(0.01)
+    assert header["names"] == [b.name for b in obj.data.bones] and arrays["rest_matrices"].shape == (22, 4, 4)
+    obj.rotation_euler = (1.5708, 0.0, 0.0)  # an FBX/glTF import: Y-up armature under a tilted object
+    bpy.context.view_layer.update()
+    header, _ = rig_io.rig_wire(obj, scene)
+    assert (header["up_axis"], header["forward_axis"]) == ("Y", "Z")
+
+
+def test_canonical_positions_are_y_up_metres_left_on_plus_x():
+    scene = empty_scene()
+    obj = mixamo_rig()
+    obj.scale = (0.01, 0.01, 0.01)
+    bpy.context.view_layer.update()
+    pose = rig_io.canonical_positions(obj, scene, rig_io.joint_bones(obj, "MIXAMO"))
+    np.testing.assert_allclose(pose, rig_io.SMPL_REST_YUP, atol=1e-4)  # the rig was built from it
+    with pytest.raises(ValueError, match="custom mapping"):
+        rig_io.joint_bones(obj, "RIGIFY")
+    custom = {j: b for j, b in zip(rig_io.SMPL_JOINT_NAMES, [row[1] for row in NAME_TABLE])}
+    assert rig_io.joint_bones(obj, "CUSTOM", custom) == [row[1] for row in NAME_TABLE]
