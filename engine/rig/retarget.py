@@ -55,7 +55,9 @@ WIRE_KIND = "rig_animation"
 class RigAnimation:
     """Keys for one rig: rotations `(T, N, 4)` float64 (w, x, y, z) in each bone's rest frame
     (Blender `pose_bone.rotation_quaternion`, sign-continuous over time), the location track
-    `(T, 3)` float64 of `root_bone` in that bone's rest axes and the rig's units, at `fps`."""
+    `(T, 3)` float64 of `root_bone` in that bone's rest axes and the rig's units, at `fps`.
+    `driven_bones` names the bones the motion drives; every other key is the identity (rest
+    relative to the parent), so a pose edit may leave those bones (fingers...) as the animator set them."""
 
     bone_names: tuple[str, ...]
     rotations: np.ndarray
@@ -63,10 +65,11 @@ class RigAnimation:
     root_location: np.ndarray
     fps: float = FPS
     scale: float = 1.0  # rig leg length / motion leg length (both in metres)
+    driven_bones: tuple[str, ...] = ()
 
     def to_wire(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         header = {"kind": WIRE_KIND, "bone_names": list(self.bone_names), "root_bone": self.root_bone,
-                  "fps": self.fps, "scale": self.scale}
+                  "fps": self.fps, "scale": self.scale, "driven_bones": list(self.driven_bones)}
         arrays = {"rotations": self.rotations, "root_location": self.root_location}
         return header, {k: np.ascontiguousarray(v, dtype="<f8") for k, v in arrays.items()}
 
@@ -228,7 +231,8 @@ def retarget(positions: np.ndarray, rig: RigDescription, joint_map: JointMap | N
     location = _root_location(positions[:, 0], binding, scale)
     lift = _floor_lift(positions, binding, local, location, scale)
     location = _root_location(positions[:, 0], binding, scale, lift)
-    return RigAnimation(rig.names, local, rig.names[binding.root_bone], location, FPS, scale)
+    driven = tuple(rig.names[b] for b in sorted(binding.joint_bone[binding.joint_bone >= 0]))
+    return RigAnimation(rig.names, local, rig.names[binding.root_bone], location, FPS, scale, driven)
 
 
 def bone_keys(delta: np.ndarray, binding: RigBinding) -> np.ndarray:
