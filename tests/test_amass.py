@@ -113,3 +113,40 @@ def test_axis_swap_is_humanml3d_recipe():
     np.testing.assert_allclose(points @ AMASS_TO_Y_UP.T, humanml3d)
     assert np.isclose(np.linalg.det(AMASS_TO_Y_UP), 1.0)  # a rotation: left stays left
     np.testing.assert_allclose(AMASS_TO_Y_UP @ [0, 0, 1], [0, 1, 0])  # AMASS up (+Z) becomes +Y
+
+
+def test_smplx_files_work_too(tmp_path):
+    """SMPL-X (poses (T, 165), `mocap_frame_rate`) through smplx.SMPLX, across two forward chunks.
+    smplx hard-codes SMPL-X vertex ids up to 9929, so the synthetic mesh needs the real 10475
+    vertices (a 69 MB file in tmp)."""
+    rng = np.random.default_rng(6)
+    parents = list(PARENTS) + [15, 15, 15] + [p if p < 22 else p + 3 for p in SMPLH_PARENTS[22:]]
+    num_joints, num_vertices = len(parents), 10475
+    joints = np.zeros((num_joints, 3))
+    for j in range(1, num_joints):
+        joints[j] = joints[parents[j]] + rng.normal(scale=0.1, size=3)
+    owner = rng.integers(0, num_joints, num_vertices)
+    owner[:num_joints] = np.arange(num_joints)
+    weights = np.eye(num_joints, dtype=np.float32)[owner]
+    v_template = (joints[owner] + rng.normal(scale=0.01, size=(num_vertices, 3))).astype(np.float32)
+    regressor = weights.T / weights.sum(0)[:, None]
+    np.savez(tmp_path / "SMPLX_NEUTRAL.npz", v_template=v_template, J_regressor=regressor, weights=weights,
+             f=rng.integers(0, num_vertices, (2 * num_vertices, 3)),
+             kintree_table=np.stack([np.array(parents) % 2**32, np.arange(num_joints)]).astype(np.uint32),
+             shapedirs=np.zeros((num_vertices, 3, 20), np.float32),
+             posedirs=np.zeros((num_vertices, 3, (num_joints - 1) * 9), np.float32),
+             hands_componentsl=np.eye(45), hands_componentsr=np.eye(45),
+             hands_meanl=np.zeros(45), hands_meanr=np.zeros(45),
+             lmk_faces_idx=np.zeros(51, np.int64), lmk_bary_coords=np.full((51, 3), 1 / 3))
+    frames = 260  # CHUNK_FRAMES + 4: the second forward pass has another batch size
+    poses, trans = 0.3 * rng.normal(size=(frames, 165)), rng.normal(size=(frames, 3))
+    np.savez(tmp_path / "clip.npz", poses=poses, trans=trans, betas=np.zeros(10),
+             mocap_frame_rate=np.float64(120.0), gender=np.array("female"))
+    got, fps = amass_joints(tmp_path / "clip.npz", tmp_path)
+    assert fps == 120.0 and got.shape == (frames, 22, 3)
+    rest = (regressor @ v_template)[:22].astype(np.float64)
+    quats = Rotation.from_rotvec(poses[:, :66].reshape(-1, 3)).as_quat()[:, [3, 0, 1, 2]].reshape(frames, 22, 4)
+    offsets = rest - rest[list(PARENTS)]
+    offsets[0] = 0.0
+    expected = np.asarray(forward_kinematics(quats, trans + rest[0], offsets, PARENTS)) @ AMASS_TO_Y_UP.T
+    np.testing.assert_allclose(got, expected, atol=5e-5)
