@@ -128,3 +128,35 @@ def test_bad_custom_mapping_is_reported_before_anything_is_sent():
     scene.motion_copilot.custom_mapping = "{not json"
     with pytest.raises(RuntimeError, match="custom mapping is not valid JSON"):
         bpy.ops.motion_copilot.describe_pose(wait=True)
+
+
+WHEEL_INSTALL_SCRIPT = """
+import glob, os, sys
+import bpy
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.extensions.package_install_files(filepath=sys.argv[1], repo="user_default", enable_on_install=True)
+site = glob.glob(os.environ["BLENDER_USER_RESOURCES"] + "/extensions/.local/lib/python*/site-packages/zmq")
+print("RESULT", "bl_ext.user_default.motion_copilot" in bpy.context.preferences.addons, bool(site))
+"""
+
+
+def test_platform_zip_with_bundled_pyzmq_installs(tmp_path):
+    """The real Linux zip (wheels inside) installs and Blender unpacks pyzmq from it. Runs in a
+    subprocess: one extension id per bpy process. Needs the wheel cache (no downloads in tests)."""
+    import platform
+    import subprocess
+    import sys
+
+    cache = ROOT / "build" / "wheels"
+    if platform.system() != "Linux" or not list(cache.glob("pyzmq-*-cp311-*manylinux*.whl")):
+        pytest.skip("no cached pyzmq wheels: run `python scripts/build_extension.py` once")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import build_extension
+
+    zips = build_extension.build(tmp_path / "dist", with_wheels=True, cache=cache)
+    linux = [z for z in zips if z.name.endswith("linux_x64.zip")]
+    assert len(zips) == 4 and len(linux) == 1
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    out = subprocess.run([sys.executable, "-c", WHEEL_INSTALL_SCRIPT, str(linux[0])], env=env,
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "RESULT True True" in out, out[-2000:]
