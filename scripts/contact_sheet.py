@@ -26,15 +26,14 @@ COLOURS = {"left": (40, 90, 200), "right": (210, 50, 40), "centre": (50, 50, 50)
 
 
 def _colour(joint: int) -> tuple[int, int, int]:
-    return COLOURS[JOINT_NAMES[joint].split("_")[0]] if "_" in JOINT_NAMES[joint] and \
-        JOINT_NAMES[joint].split("_")[0] in COLOURS else COLOURS["centre"]
+    return COLOURS.get(JOINT_NAMES[joint].split("_")[0], COLOURS["centre"])
 
 
 def _draw_frame(draw: ImageDraw.ImageDraw, pose: np.ndarray, origin: tuple[int, int], view: str) -> None:
     """One stick figure in a cell; `pose` `(22, 3)` metres, Y up; view 'side' (from +X) or 'front' (from +Z)."""
-    horizontal = -pose[:, 2] if view == "side" else pose[:, 0]
-    # Seen from the body's left (+X), forward (+Z) points to the picture's left; flip so it goes right.
-    horizontal = -horizontal if view == "side" else horizontal
+    # Side: seen from the body's right, so walking forward (+Z) goes left to right. Front: seen
+    # from +Z, the body's left (+X) is on the picture's right.
+    horizontal = pose[:, 2] if view == "side" else pose[:, 0]
     centre = horizontal[0]
     x = origin[0] + CELL_W / 2 + (horizontal - centre) * PIXELS_PER_METRE
     y = origin[1] + CELL_H - 6 - pose[:, 1] * PIXELS_PER_METRE
@@ -73,14 +72,28 @@ def procedural_rows(count: int, seed: int) -> list[tuple[np.ndarray, str]]:
     return rows
 
 
+def _content(path: Path) -> str:
+    """Content label of a Bandai clip from its name: 'dataset-2_walk-turn-left_happy_003' -> 'walk-turn-left'."""
+    parts = path.stem.split("_")
+    return parts[1] if len(parts) > 2 else path.stem
+
+
 def real_rows(real_dir: Path, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
-    """`count` real clips spread over the dataset's labels, loaded to canonical positions."""
+    """`count` real clips, one per content label first (so the column shows the dataset's range)."""
     from engine.formats.canonical import load_motion
 
     clips = sorted((real_dir / "data").glob("*.bvh"))
     rng = np.random.default_rng(seed)
+    order = [clips[i] for i in rng.permutation(len(clips))]
+    picked: list[Path] = []
+    seen: set[str] = set()
+    for path in order:  # one clip of each content label, then fill up with the rest
+        if _content(path) not in seen:
+            seen.add(_content(path))
+            picked.append(path)
+    picked += [p for p in order if p not in picked]
     rows = []
-    for path in [clips[i] for i in sorted(rng.choice(len(clips), size=min(count, len(clips)), replace=False))]:
+    for path in picked[:count]:
         motion = load_motion(path)
         positions = np.asarray(getattr(motion, "positions", motion))
         rows.append((positions[:196], f"[real] {path.stem}"))

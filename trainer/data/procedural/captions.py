@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 SUBJECTS = ("a person", "someone", "the person", "somebody", "a figure")
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight",
+                9: "nine", 10: "ten", 11: "eleven", 12: "twelve"}
 COUNT_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times",
                6: "six times", 7: "seven times", 8: "eight times", 9: "nine times"}
 
@@ -41,7 +43,7 @@ def _locomotion(p: dict) -> list[str]:
     for s in speed:
         s = f" {s}" if s else ""
         if direction == "forward":
-            out += [f"{verb} forward{s}", f"{verb} straight ahead{s}", f"{verb}{s} in a straight line"]
+            out += [f"{verb} forward{s}", f"{verb} straight ahead{s}", f"{verb} forward{s} in a straight line"]
         elif direction == "backward":
             out += [f"{verb} backward{s}", f"{verb} backwards{s}", f"takes steps backward{s}"]
         else:
@@ -49,6 +51,10 @@ def _locomotion(p: dict) -> list[str]:
             out += [f"{verb}{s} in a curve to the {turn}", f"{verb} forward{s} while turning {turn}",
                     f"{verb}{s} along a path that bends to the {turn}"]
     return out
+
+
+def _number(n: int) -> str:
+    return NUMBER_WORDS.get(int(n), str(n))
 
 
 def _reps(p: dict) -> str:
@@ -63,16 +69,16 @@ def phrases(kind: str, p: dict) -> list[str]:
         return _locomotion(p)
     if kind == "side_steps":
         return [f"steps sideways to the {side} {reps}", f"side steps to the {side}",
-                f"shuffles to the {side} with side steps", f"takes {p['repetitions']} steps to the {side}".replace("1 steps", "one step")]
+                f"shuffles to the {side} with side steps", f"takes {_number(p['repetitions'])} steps to the {side}"]
     if kind == "turn":
         d = p["degrees"]
         around = "turns around" if d >= 180 else f"turns {d} degrees to the {side}"
         return [f"turns to the {side}" if d < 180 else f"turns around to the {side}", around,
                 f"turns {side} on the spot", f"steps around to face {'back' if d >= 180 else 'the ' + side}"]
     if kind == "march":
-        knees = "high" if p["amplitude"] == "high" else ""
-        return [f"marches in place {knees}".strip(), f"marches on the spot lifting the knees {knees}".strip(),
-                f"marches in place, taking {p['repetitions']} steps"]
+        knees = " high" if p["amplitude"] == "high" else ""
+        return ["marches in place", f"marches on the spot lifting the knees{knees}",
+                f"marches in place, taking {_number(p['repetitions'])} steps"]
     if kind == "wave":
         hand = _side_phrase(side, "hand")
         high = " high above the head" if p["amplitude"] == "high" else ""
@@ -84,7 +90,8 @@ def phrases(kind: str, p: dict) -> list[str]:
     if kind == "punch":
         fist = _side_phrase(side, "fist")
         hand = "alternating both fists" if side == "both" else f"with the {side} fist"
-        return [f"punches {reps} {hand}", f"throws {reps} punches" if p["repetitions"] > 1 else "throws a punch",
+        punches = f"{_number(p['repetitions'])} punches" if p["repetitions"] > 1 else "a punch"
+        return [f"punches {reps} {hand}", f"throws {punches} {hand}",
                 f"punches forward with {fist[0]}", f"raises a guard and punches {hand}"]
     if kind == "throw":
         return [f"throws something overhand with the {side} hand", f"makes a throwing motion with the {side} arm",
@@ -92,7 +99,8 @@ def phrases(kind: str, p: dict) -> list[str]:
     if kind == "reach":
         arm = _side_phrase(side, "arm")
         d = p["direction"]
-        return [f"reaches {d} with {a}" for a in arm] + [f"stretches {arm[0]} out {d}", f"extends {arm[0]} {d}"]
+        out = [f"reaches {d} with {a}" for a in arm] + [f"extends {arm[0]} {d}"]
+        return out + ([f"stretches {arm[0]} out {d}"] if d in ("forward", "to the side") else [])
     if kind == "raise_arms":
         arm = _side_phrase(side, "arm")
         where = "above the head" if p["amplitude"] == "overhead" else "to shoulder height"
@@ -107,7 +115,8 @@ def phrases(kind: str, p: dict) -> list[str]:
                 f"holds {arm[0]} out and rotates {'them' if side == 'both' else 'it'} {p['direction']} in {size} circles"]
     if kind == "squat":
         depth = "deep " if p["amplitude"] == "deep" else "shallow "
-        return [f"does {p['repetitions']} {depth}squats".replace("1 deep squats", "a deep squat").replace("1 shallow squats", "a shallow squat"),
+        one = f"does a {depth}squat" if p["repetitions"] == 1 else f"does {_number(p['repetitions'])} {depth}squats"
+        return [one,
                 f"squats down and stands up {reps}", f"squats {reps}", f"performs {depth}squats"]
     if kind == "crouch":
         return ["crouches down and gets back up", "crouches low and then stands up",
@@ -129,7 +138,7 @@ def phrases(kind: str, p: dict) -> list[str]:
         return [f"hops on the {side} foot {reps}", f"hops {reps} on the {side} leg",
                 f"lifts one leg and hops on the {side} foot", f"stands on the {side} leg and hops"]
     if kind == "jumping_jacks":
-        return [f"does {p['repetitions']} jumping jacks", f"does jumping jacks", "performs jumping jacks"]
+        return [f"does {_number(p['repetitions'])} jumping jacks", "does jumping jacks", "performs jumping jacks"]
     if kind == "kick":
         height = "high " if p["amplitude"] == "high" else ""
         return [f"kicks {height}with the {side} leg", f"does a {height}front kick with the {side} foot",

@@ -10,8 +10,8 @@ Thresholds and why:
   joint "skates" on a frame when it slides more than 2.5 cm horizontally (GMD's foot-skating
   threshold, Karunratanakul et al. 2023). A sample fails when over 10% of its contact frames
   skate. Calibrated on real mocap: over 60 random Bandai-Namco clips the per-clip ratio has median
-  0, 99th percentile 6.3% and maximum 8.5% (run /tmp-free: `python -m trainer.data.procedural.stats
-  --real DIR`), so the bound passes every real clip while catching a sliding generator.
+  0 and maximum 8.5% (`python -m trainer.data.procedural --real DIR`), so the bound passes every
+  real clip while catching a sliding generator.
 - joint limits, from standard ranges of motion (AAOS) with some slack for measuring on joint
   centres: knee flexion -10..160 deg (negative = hyperextension), elbow flexion <= 160 deg (its
   sign cannot be read from positions without a hand joint), hip flexion -40..140 deg, hip
