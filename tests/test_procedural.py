@@ -173,3 +173,45 @@ def test_aggregate_counts_each_check():
 
 def test_fps_is_the_canonical_twenty():
     assert FPS == 20.0  # the generator's frame timing (DT) is read from here
+
+
+def test_bad_arguments_raise_input_errors():
+    from engine.errors import InputError
+
+    with pytest.raises(InputError, match="whole number"):
+        list(generate_procedural(-1, seed=0))
+    with pytest.raises(InputError, match="does not exist"):
+        sample_kind("moonwalk", seed=0)
+    with pytest.raises(InputError, match=r"\(T >= 2, 22, 3\)"):
+        check_plausibility(np.zeros((10, 24, 3)))
+
+
+def test_jump_after_a_turn_flies_the_new_way():
+    """Flight velocities follow the heading: a forward jump after a left turn goes towards +X."""
+    from trainer.data.procedural import generator, gait, whole
+    from trainer.data.procedural.solve import solve
+
+    rng = np.random.default_rng(0)
+    while True:
+        turn, params = gait.turn(rng)
+        if params["side"] == "left" and params["degrees"] == 90:
+            break
+    jump, _ = whole.jump_forward(rng)
+    positions = solve(generator._concat([turn, jump]))
+    travel = positions[-1, 0] - positions[turn.frames, 0]
+    assert travel[0] > 0.2 and abs(travel[2]) < 0.5 * travel[0]
+
+
+def test_contact_sheet_draws_rows_side_by_side():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "contact_sheet.py"
+    spec = importlib.util.spec_from_file_location("contact_sheet", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.procedural_rows(2, seed=0)
+    sheet = module.build_sheet(rows, rows[:1])
+    row = module.draw_row(rows[0][0], rows[0][1])
+    assert sheet.width > 2 * row.width and sheet.height == 2 * row.height
+    assert len(set(np.asarray(row.convert("L")).ravel().tolist())) > 2  # something was drawn

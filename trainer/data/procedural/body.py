@@ -46,7 +46,8 @@ def axis_quats(axis: np.ndarray, degrees: np.ndarray | float, frames: int) -> np
 class Body:
     """Local rotations `(T, 22, 4)`, pelvis heading `(T,)` radians and contacts `(T, 2)` (left, right).
 
-    `flight_velocity` `(T, 3)` m/s (world) is how the root moves while no foot touches the floor
+    `flight_velocity` `(T, 3)` m/s, in the body's heading frame (+Z = where the pelvis faces), is
+    how the root moves while no foot touches the floor
     (NaN: carry on at the take-off velocity).
     """
 

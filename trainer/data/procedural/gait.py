@@ -102,12 +102,28 @@ def _locomotion(rng: np.random.Generator, gait: str, direction: str) -> tuple[Bo
     return body, params
 
 
-def walk(rng): return _locomotion(rng, "walk", "forward")
-def jog(rng): return _locomotion(rng, "jog", "forward")
-def run(rng): return _locomotion(rng, "run", "forward")
-def walk_backward(rng): return _locomotion(rng, "walk", "backward")
-def walk_curve(rng): return _locomotion(rng, "walk", str(rng.choice(["curve_left", "curve_right"])))
-def jog_curve(rng): return _locomotion(rng, "jog", str(rng.choice(["curve_left", "curve_right"])))
+def walk(rng: np.random.Generator) -> tuple[Body, dict]:
+    return _locomotion(rng, "walk", "forward")
+
+
+def jog(rng: np.random.Generator) -> tuple[Body, dict]:
+    return _locomotion(rng, "jog", "forward")
+
+
+def run(rng: np.random.Generator) -> tuple[Body, dict]:
+    return _locomotion(rng, "run", "forward")
+
+
+def walk_backward(rng: np.random.Generator) -> tuple[Body, dict]:
+    return _locomotion(rng, "walk", "backward")
+
+
+def walk_curve(rng: np.random.Generator) -> tuple[Body, dict]:
+    return _locomotion(rng, "walk", str(rng.choice(["curve_left", "curve_right"])))
+
+
+def jog_curve(rng: np.random.Generator) -> tuple[Body, dict]:
+    return _locomotion(rng, "jog", str(rng.choice(["curve_left", "curve_right"])))
 
 
 def side_steps(rng: np.random.Generator) -> tuple[Body, dict]:

@@ -9,6 +9,7 @@ from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 
+from engine.errors import InputError
 from engine.motion import rotations as R
 
 from . import arms, gait, whole
@@ -117,7 +118,7 @@ def _pad(body: Body) -> Body:
 def sample_kind(kind: str, seed: int, caption_count: int = 4) -> ProceduralSample:
     """Build one sample of `kind` (a key of KINDS) deterministically from `seed`."""
     if kind not in KINDS:
-        raise KeyError(f"unknown procedural kind {kind!r}; choose one of {', '.join(KINDS)}")
+        raise InputError(f"procedural kind {kind!r} does not exist; choose one of {', '.join(KINDS)}")
     rng = np.random.default_rng(seed)
     body, parts = _build(kind, rng)
     body = _pad(body)
@@ -132,8 +133,8 @@ def sample_kind(kind: str, seed: int, caption_count: int = 4) -> ProceduralSampl
 
 def generate_procedural(n: int, seed: int) -> Iterator[ProceduralSample]:
     """Yield `n` samples; the kind of sample i is drawn from (seed, i), compositions a quarter of the time."""
-    if n < 0:
-        raise ValueError(f"n must be >= 0 procedural samples, got {n}")
+    if int(n) != n or n < 0:
+        raise InputError(f"the number of procedural samples must be a whole number >= 0, got {n!r}")
     for i in range(n):
         rng = np.random.default_rng([seed, i])
         if rng.random() < COMPOSITION_SHARE:

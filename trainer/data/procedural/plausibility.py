@@ -24,7 +24,8 @@ from typing import Iterable
 
 import numpy as np
 
-from engine.motion.skeleton import bone_lengths
+from engine.errors import InputError
+from engine.motion.skeleton import NUM_JOINTS, bone_lengths
 
 FLOOR_TOLERANCE = -0.01
 CONTACT_DISPLACEMENT_SQ = 0.002   # HumanML3D feet_thre
@@ -110,6 +111,11 @@ def _rest_reading() -> dict[str, np.ndarray]:
 def check_plausibility(positions: np.ndarray) -> dict[str, bool | float]:
     """Run every check on `(T, 22, 3)` positions; `<check>_ok` flags plus the measured values."""
     positions = np.asarray(positions, dtype=np.float64)
+    if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3) or len(positions) < 2:
+        raise InputError(f"plausibility checks need joint positions of shape (T >= 2, 22, 3), got "
+                         f"{positions.shape}; convert the motion to the SMPL-22 skeleton first")
+    if not np.isfinite(positions).all():
+        raise InputError("plausibility checks got NaN or infinite joint positions; fix the motion first")
     angles = joint_angles(positions)
     for name, value in _rest_reading().items():
         angles[name] = angles[name] - value

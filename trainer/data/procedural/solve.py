@@ -94,7 +94,10 @@ def _solve_horizontal(local: np.ndarray, body: Body) -> np.ndarray:
             step = -(local[t + 1, joints][:, [0, 2]] - local[t, joints][:, [0, 2]]).mean(axis=0)
             velocity = step / DT
         elif np.isfinite(body.flight_velocity[t]).all():
-            step = body.flight_velocity[t, [0, 2]] * DT
+            # The primitive gives the flight velocity facing +Z; turn it to the current heading.
+            vx, vz = body.flight_velocity[t, 0], body.flight_velocity[t, 2]
+            c, s = np.cos(body.heading[t]), np.sin(body.heading[t])
+            step = np.array([vx * c + vz * s, -vx * s + vz * c]) * DT
         else:
             step = velocity * DT  # no foot down: keep going as at take-off
         root[t + 1] = root[t] + step

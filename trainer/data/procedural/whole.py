@@ -140,8 +140,12 @@ def jump(rng: np.random.Generator, forward: bool = False) -> tuple[Body, dict]:
                   "distance": distance, "airtime": round(airtime * DT, 2)}
 
 
-def jump_up(rng): return jump(rng, forward=False)
-def jump_forward(rng): return jump(rng, forward=True)
+def jump_up(rng: np.random.Generator) -> tuple[Body, dict]:
+    return jump(rng, forward=False)
+
+
+def jump_forward(rng: np.random.Generator) -> tuple[Body, dict]:
+    return jump(rng, forward=True)
 
 
 def hop(rng: np.random.Generator) -> tuple[Body, dict]:
