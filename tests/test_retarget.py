@@ -484,3 +484,20 @@ def test_retarget_of_a_read_back_pose_is_idempotent(rig_name):
     assert np.degrees(2 * np.arccos(np.clip(dots, 0, 1))).max() < 1e-3
     np.testing.assert_allclose(again.root_location, first.root_location, atol=1e-9 / rig.metres_per_unit)
     assert again.scale == pytest.approx(1.0)
+
+
+def test_mapping_travels_with_the_description():
+    """The add-on puts the animator's preset and custom map into the rig header (rig_io.rig_wire)."""
+    rig = bandai_rig()
+    header, arrays = rig.to_wire()
+    # Custom: the pelvis on the floor-level root bone instead of Hips (an animator's odd choice).
+    custom = RigDescription.from_wire({**header, "mapping_preset": "custom", "mapping": {"pelvis": "joint_Root"}}, arrays)
+    assert custom.to_wire()[0]["mapping"] == {"pelvis": "joint_Root"}
+    assert retarget(random_motion(4), custom).root_bone == "joint_Root"
+    assert retarget(random_motion(4), RigDescription.from_wire({**header, "mapping_preset": "auto"}, arrays)).root_bone == "Hips"
+    with pytest.raises(InputError, match="preset"):
+        retarget(random_motion(4), RigDescription.from_wire({**header, "mapping_preset": "maya"}, arrays))
+    with pytest.raises(InputError, match="unknown source joint"):
+        retarget(random_motion(4), RigDescription.from_wire({**header, "mapping": {"pelvis": "Pelvis_X"}}, arrays))
+    with pytest.raises(InputError, match="mapping"):
+        RigDescription.from_wire({**header, "mapping": ["pelvis", "Hips"]}, arrays)

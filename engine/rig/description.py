@@ -164,6 +164,9 @@ class RigDescription:
     up_axis, forward_axis: the armature-space directions of the character's up and facing
     ("Z", "-Y" for Blender; "Y", "Z" for a Y-up armature such as an FBX armature under a rotated object).
     metres_per_unit: size of one armature unit in metres (1.0 in Blender metres, 0.01 for centimetres).
+    mapping_preset, mapping: the animator's choice of joint map, kept with the rig so one message
+    says everything: a preset name of engine/rig/name_maps.py ("auto"/"custom"/None: detect, then
+    match names) and an explicit {SMPL joint: bone name or {bone name: weight}} that overrides it.
     """
 
     names: tuple[str, ...]
@@ -175,6 +178,8 @@ class RigDescription:
     up_axis: str = "Z"
     forward_axis: str = "-Y"
     metres_per_unit: float = 1.0
+    mapping_preset: str | None = None
+    mapping: Mapping[str, Any] | None = None
     order: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -214,6 +219,10 @@ class RigDescription:
             raise InputError("rig description: metres_per_unit must be a positive number, "
                              f"got {self.metres_per_unit!r}.")
         object.__setattr__(self, "metres_per_unit", scale)
+        if self.mapping_preset is not None and not isinstance(self.mapping_preset, str):
+            raise InputError("rig description: 'mapping_preset' must be a preset name such as 'mixamo'.")
+        if self.mapping is not None and not isinstance(self.mapping, Mapping):
+            raise InputError("rig description: 'mapping' must be a JSON object {SMPL joint: bone name}.")
 
     @classmethod
     def from_head_tail_roll(cls, names: Sequence[str], parents: Sequence[int], heads: np.ndarray,
@@ -255,6 +264,10 @@ class RigDescription:
         header = {"kind": WIRE_KIND, "version": WIRE_VERSION, "names": list(self.names),
                   "parents": list(self.parents), "up_axis": self.up_axis,
                   "forward_axis": self.forward_axis, "metres_per_unit": self.metres_per_unit}
+        if self.mapping_preset is not None:
+            header["mapping_preset"] = self.mapping_preset
+        if self.mapping is not None:
+            header["mapping"] = dict(self.mapping)
         arrays = {"rest_matrices": self.rest_matrices}
         for key in ("heads", "tails", "rolls"):
             if getattr(self, key) is not None:
@@ -282,7 +295,8 @@ class RigDescription:
             up, forward, scale = axes_from_world_matrix(world, header.get("scene_metres_per_unit", 1.0))
         return cls(tuple(header["names"]), tuple(header["parents"]), arrays["rest_matrices"],
                    up_axis=str(header.get("up_axis", up)), forward_axis=str(header.get("forward_axis", forward)),
-                   metres_per_unit=header.get("metres_per_unit", scale), **optional)
+                   metres_per_unit=header.get("metres_per_unit", scale),
+                   mapping_preset=header.get("mapping_preset"), mapping=header.get("mapping"), **optional)
 
 
 def _check_array(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:

@@ -125,10 +125,18 @@ def _is_descendant(parents: tuple[int, ...], bone: int, ancestor: int) -> list[i
     return None
 
 
+def rig_joint_map(rig: RigDescription) -> JointMap:
+    """The joint map the rig description asks for (its mapping_preset and explicit mapping)."""
+    preset = (rig.mapping_preset or "").strip().lower()
+    # The add-on's "Auto" means detect a preset, then fall back to names: resolve_map's None.
+    return resolve_map(rig.names, preset=None if preset in ("", "auto", "custom") else preset,
+                       explicit=rig.mapping, source="rig")
+
+
 def bind(rig: RigDescription, joint_map: JointMap | None = None) -> RigBinding:
-    """Bind a rig to the canonical skeleton; `joint_map` defaults to `resolve_map(rig.names)`."""
+    """Bind a rig to the canonical skeleton; `joint_map` defaults to `rig_joint_map(rig)`."""
     if joint_map is None:
-        joint_map = resolve_map(rig.names, source="rig")
+        joint_map = rig_joint_map(rig)
     if tuple(joint_map.source_names) != rig.names:
         raise InputError("joint map was built for other bone names than the rig's; build it with "
                          "resolve_map(rig.names, ...).")
@@ -217,7 +225,7 @@ def retarget(positions: np.ndarray, rig: RigDescription, joint_map: JointMap | N
     """Canonical motion -> keys for `rig`.
 
     positions: `(T, 22, 3)` float, metres, Y up, facing +Z at frame 0, 20 fps.
-    joint_map: the rig's map onto SMPL-22 (default: `resolve_map(rig.names)`).
+    joint_map: the rig's map onto SMPL-22 (default: `rig_joint_map(rig)`, the description's own choice).
     Returns a RigAnimation (rotations `(T, N, 4)` in each bone's rest frame, root location `(T, 3)`).
     """
     positions = _check_positions(positions)
