@@ -8,7 +8,7 @@ from blender_fixtures import bpy, empty_scene, make_armature  # first: sets up b
 
 import numpy as np
 import pytest
-from test_retarget import RIGS, random_motion
+from retarget_rigs import RIGS, random_motion
 
 from engine.rig.retarget import _rig_forward_kinematics, retarget
 
