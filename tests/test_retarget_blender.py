@@ -22,7 +22,7 @@ def _armature(rig):
     return make_armature("Rig", [rows[b] for b in rig.order])
 
 
-@pytest.mark.parametrize("rig_name", ["mixamo", "rigify"])
+@pytest.mark.parametrize("rig_name", list(RIGS))
 def test_rest_matrices_and_keys_match_blender(rig_name):
     empty_scene()
     rig = RIGS[rig_name]()
@@ -30,7 +30,9 @@ def test_rest_matrices_and_keys_match_blender(rig_name):
     bones = obj.data.bones
     matrix_local = np.array([np.array(bones[name].matrix_local) for name in rig.names])
     scale = np.abs(rig.rest_heads).max()
-    np.testing.assert_allclose(matrix_local[:, :3, :3], rig.rest_rotations, atol=2e-5)
+    # Blender stores float32 and, for bones near -Y, swaps 1 + y for a truncated series (error
+    # up to ~3e-5); the engine computes the exact value in float64.
+    np.testing.assert_allclose(matrix_local[:, :3, :3], rig.rest_rotations, atol=1e-4)
     np.testing.assert_allclose(matrix_local[:, :3, 3], rig.rest_heads, atol=2e-6 * scale)
 
     anim = retarget(random_motion(num_frames=6, seed=7), rig)
