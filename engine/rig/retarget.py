@@ -80,11 +80,11 @@ class RigBinding:
 
     joint_bone `(22,)` bone index per canonical joint, -1 for virtual (blended) joints;
     weights `(22, N)` canonical joints as blends of bone heads; aim `(22,)` the canonical joint
-    each joint's bone is aimed at (-1: none); twist_from `(22,)` whose IK frame gives that bone's
-    twist (itself, or the last virtual joint the bone spans); rest_canonical `(22, 3)` the rig's rest pose as a
-    canonical skeleton (metres, Y up, facing +Z, lowest joint on y = 0, pelvis at x = z = 0);
-    origin `(3,)` canonical metres subtracted from the rig's rest joints to put them there;
-    metres subtracted to put it there; leg_length in metres.
+    each joint's bone is aimed at (-1: none); twist_from `(22,)` the joint whose IK frame gives
+    that bone's twist (itself, or the last virtual joint the bone spans); rest_canonical `(22, 3)`
+    the rig's rest pose as a canonical skeleton (metres, Y up, facing +Z, lowest joint on y = 0,
+    pelvis at x = z = 0); origin `(3,)` canonical metres subtracted from the rig's rest joints to
+    put them there; leg_length in metres.
     """
 
     rig: RigDescription
