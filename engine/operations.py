@@ -153,9 +153,11 @@ def retarget(job: Job) -> Outcome:
     name_maps = _import("engine.rig.name_maps", "the rig name maps", "engine/rig/name_maps.py")
     rig = description.RigDescription.from_wire(job.args["rig"], job.arrays)
     joint_map = None
-    if "preset" in job.args or "mapping" in job.args:
-        joint_map = name_maps.resolve_map(rig.names, preset=job.args.get("preset"),
-                                          explicit=job.args.get("mapping"), source="rig")
+    if "preset" in job.args or "mapping" in job.args:  # overrides the rig header's own choice
+        preset = str(job.args.get("preset", "")).strip().lower()
+        joint_map = name_maps.resolve_map(
+            rig.names, preset=None if preset in ("", "auto", "custom") else preset,
+            explicit=job.args.get("mapping"), source="rig")
     job.check_cancelled()
     animation = rig_retarget.retarget(np.asarray(job.arrays["positions"], np.float64), rig, joint_map)
     return animation.to_wire()

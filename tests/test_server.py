@@ -107,6 +107,9 @@ def test_retarget_onto_an_smpl_named_rig(client):
     assert reply.arrays["root_location"].shape == (6, 3)
     norms = np.linalg.norm(reply.arrays["rotations"], axis=-1)
     np.testing.assert_allclose(norms, 1.0, atol=1e-6)
+    wrong_preset = _error(client, "retarget", {"rig": header, "preset": "mixamo"},
+                          {"positions": MOTION, **arrays})
+    assert wrong_preset.code == "bad_input" and "unmapped" in wrong_preset.message
     bad = _error(client, "retarget", {"rig": {"names": ["a"]}},
                  {"positions": MOTION, "rest_matrices": np.eye(4)[None]})
     assert bad.code == "bad_input"
