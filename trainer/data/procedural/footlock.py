@@ -42,8 +42,9 @@ def _two_bone(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.n
               front: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """New knee and reachable ankle `(T, 3)` for an ankle target, bones keeping their lengths.
 
-    The knee bends in the plane it already bent in; a nearly straight leg has no such plane, so a
-    small pull towards `front` (where the foot points) keeps it from folding backwards.
+    The knee keeps the bend plane it had, unless that plane would fold it away from `front`
+    (where the foot points; real knees bend that way): then it bends towards the front, so a pinned
+    foot that ends up ahead of the body straightens the leg instead of hyperextending it.
     """
     l1 = np.linalg.norm(knee - hip, axis=-1, keepdims=True)
     l2 = np.linalg.norm(ankle - knee, axis=-1, keepdims=True)
@@ -53,8 +54,12 @@ def _two_bone(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.n
     d = np.clip(d, np.abs(l1 - l2) + 1e-6, l1 + l2 - 1e-6)
     along = (l1 ** 2 - l2 ** 2 + d ** 2) / (2 * d)
     height = np.sqrt(np.maximum(l1 ** 2 - along ** 2, 0.0))
-    bend = (knee - hip) + 0.02 * front
-    bend = bend - np.sum(bend * u, axis=-1, keepdims=True) * u
+    def across(v: np.ndarray) -> np.ndarray:
+        return v - np.sum(v * u, axis=-1, keepdims=True) * u
+
+    bend = across(knee - hip)
+    backwards = np.sum(bend * front, axis=-1, keepdims=True) <= 0.0
+    bend = np.where(backwards, across(front), bend)
     bend = bend / np.maximum(np.linalg.norm(bend, axis=-1, keepdims=True), 1e-9)
     return hip + along * u + height * bend, hip + d * u
 

@@ -66,7 +66,9 @@ def cycle(body: Body, phase: np.ndarray, weight: np.ndarray, gait: str, rng: np.
     hips = {}
     for side, offset in zip(SIDES, (0.0, 0.5)):
         hip, knee, ankle = leg_curves(phase + offset, hip_amp, knee_peak, knee_stance, stance)
-        leg(body, side, hip * weight, knee * weight, ankle * weight)
+        # The knee fades in faster than the hip so the first steps already lift the foot clear of
+        # the floor rather than shuffling it.
+        leg(body, side, hip * weight, knee * np.sqrt(weight), ankle * weight)
         hips[side] = hip
         in_stance = ((phase + offset) % 1.0) < stance
         # Both feet stay down while the gait fades in; at the end the stance pattern runs on, so

@@ -47,12 +47,22 @@ def leg_angles(target: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
     return hip, knee
 
 
+def heel_lift(side: str, degrees: np.ndarray) -> np.ndarray:
+    """Where the ankle goes `(T, 2)` (up, forward) when the heel rises by `degrees` about the ball of the foot."""
+    toe_j = 10 if side == "left" else 11
+    ankle_from_toe = -_OFFSETS[toe_j, 1:]
+    turned = _rotate(np.broadcast_to(ankle_from_toe, (len(degrees), 2)), np.radians(degrees))
+    return turned - ankle_from_toe
+
+
 def place_legs(body: Body, pelvis_drop: np.ndarray, pelvis_forward: np.ndarray, pitch: np.ndarray,
-               ankle_shift: dict[str, np.ndarray] | None = None, flat_feet: bool = True) -> Body:
+               ankle_shift: dict[str, np.ndarray] | None = None, flat_feet: bool = True,
+               heel_raise: dict[str, np.ndarray] | None = None) -> Body:
     """Move the pelvis (metres, `(T,)`, down and forward from standing) and pitch it forward
     (`(T,)` degrees) while each ankle goes to its rest spot plus `ankle_shift[side]` `(T, 2)` (up, forward).
 
-    Feet stay flat on the floor (ankle counter-rotates) unless `flat_feet` is False.
+    Feet stay flat on the floor (ankle counter-rotates) unless `flat_feet` is False;
+    `heel_raise[side]` `(T,)` degrees lifts that heel, the ball of the foot staying down.
     """
     frames = body.frames
     pitch_rad = np.radians(np.broadcast_to(pitch, (frames,)))
@@ -65,9 +75,13 @@ def place_legs(body: Body, pelvis_drop: np.ndarray, pelvis_forward: np.ndarray, 
         ankle = np.broadcast_to(_REST[ankle_j, 1:], (frames, 2)).copy()
         if ankle_shift and side in ankle_shift:
             ankle += ankle_shift[side]
+        lift = np.zeros(frames)
+        if heel_raise and side in heel_raise:
+            lift = np.broadcast_to(heel_raise[side], (frames,)).astype(np.float64)
+            ankle += heel_lift(side, lift)
         hip, knee = leg_angles(_rotate(ankle - hip_pos, -pitch_rad), side)
         body.rotate(f"{side}_hip", X_AXIS, np.degrees(hip))
         body.rotate(f"{side}_knee", X_AXIS, np.degrees(knee))
         if flat_feet:
-            body.rotate(f"{side}_ankle", X_AXIS, -np.degrees(pitch_rad + hip + knee))
+            body.rotate(f"{side}_ankle", X_AXIS, lift - np.degrees(pitch_rad + hip + knee))
     return body

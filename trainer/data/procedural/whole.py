@@ -97,7 +97,9 @@ def lunge(rng: np.random.Generator) -> tuple[Body, dict]:
     sink = _keys(frames, [b, c, d, e], [0, 1, 1, 0])
     shift = {side: np.stack([0.12 * lift, step * out], axis=-1)}
     body = neutral_body(frames)
-    place_legs(body, 0.05 * out + 0.22 * sink, 0.45 * step * out, 5.0 * sink, ankle_shift=shift)
+    # The back heel rises as the body sinks: a flat back foot would need an impossible ankle bend.
+    place_legs(body, 0.05 * out + 0.27 * sink, 0.45 * step * out, 5.0 * sink, ankle_shift=shift,
+               heel_raise={_other(side): 45.0 * np.maximum(out, sink)})
     body.contacts[:, SIDES.index(side)] = lift < 0.02
     for arm in SIDES:
         raise_arm(body, arm, sideways=15.0 * sink)
