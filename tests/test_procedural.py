@@ -215,3 +215,11 @@ def test_contact_sheet_draws_rows_side_by_side():
     row = module.draw_row(rows[0][0], rows[0][1])
     assert sheet.width > 2 * row.width and sheet.height == 2 * row.height
     assert len(set(np.asarray(row.convert("L")).ravel().tolist())) > 2  # something was drawn
+
+
+def test_claps_bring_the_hands_together_in_front():
+    p = sample_kind("clap", seed=1).positions
+    gap = np.linalg.norm(p[:, 20] - p[:, 21], axis=-1)
+    in_front = p[:, [20, 21], 2].mean(axis=1) - p[:, 0, 2]
+    assert gap.min() < 0.06 and in_front[gap.argmin()] > 0.2      # hands meet in front of the body
+    assert gap[len(p) // 3: 2 * len(p) // 3].max() > 0.2          # and part again between claps

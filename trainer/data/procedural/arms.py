@@ -22,7 +22,8 @@ def _frames_for(reps: int, rep_frames: int, rise: int) -> tuple[int, np.ndarray,
 
 
 def twist_arm(body: Body, side: str, degrees: np.ndarray | float) -> Body:
-    """Rotate the upper arm about its own bone (negative turns the palm and forearm upward when raised)."""
+    """Rotate the upper arm about its own bone: negative turns it out (a bent forearm points up
+    when the arm is raised sideways), positive turns it in (forearms point at each other in front)."""
     return body.rotate_local(f"{side}_shoulder", X_AXIS, degrees)
 
 
@@ -53,8 +54,10 @@ def clap(rng: np.random.Generator) -> tuple[Body, dict]:
     apart = 0.5 - 0.5 * np.cos(2 * np.pi * (t - HOLD - 10) / rep_frames)  # 0 when the hands meet
     apart = np.where(weight > 0.99, apart, 1.0)
     for arm in SIDES:
-        twist_arm(body, arm, -70.0 * weight)
-        raise_arm(body, arm, forward=55.0 * weight, sideways=(-22.0 + 28.0 * apart) * weight)
+        # Turned in (positive twist) the bent forearms point at each other, so the hands meet at
+        # the midline in front of the chest (wrists about 2 cm apart) and part by about 30 cm.
+        twist_arm(body, arm, 40.0 * weight)
+        raise_arm(body, arm, forward=55.0 * weight, sideways=(-20.0 + 27.0 * apart) * weight)
         bend_elbow(body, arm, 55.0 * weight)
     return body, {"repetitions": reps}
 
@@ -73,7 +76,8 @@ def punch(rng: np.random.Generator) -> tuple[Body, dict]:
         strike = bump(t, start + k * rep_frames, start + (k + 1) * rep_frames)
         extend[arm] += strike
         twist += -side_sign(arm) * 15.0 * strike  # the trunk turns into the punch
-    for arm in SIDES:  # guard: fists up in front of the chin, elbows bent
+    for arm in SIDES:  # guard: fists up in front of the chin (arm turned in), elbows bent
+        twist_arm(body, arm, 35.0 * weight)
         raise_arm(body, arm, forward=(35.0 + 50.0 * extend[arm]) * weight, sideways=-5.0 * weight)
         bend_elbow(body, arm, (120.0 - 115.0 * extend[arm]) * weight)
     bend_spine(body, twist_left=twist)
