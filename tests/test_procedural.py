@@ -9,7 +9,7 @@ from engine.motion.skeleton import FPS, NUM_JOINTS, bone_lengths
 from trainer.data.procedural import (CHECKS, KINDS, PRIMITIVES, aggregate_plausibility, check_plausibility,
                                      generate_procedural, sample_kind)
 
-SIDED = ("wave", "punch", "throw", "kick", "hop", "balance", "lunge", "side_steps", "turn", "side_stretch",
+SIDED = ("walk_toward", "run_toward", "walk_curve", "jog_curve", "wave", "punch", "throw", "kick", "hop", "balance", "lunge", "side_steps", "turn", "side_stretch",
          "reach", "raise_arms", "arm_circles")
 
 
@@ -103,6 +103,17 @@ def test_locomotion_speeds_are_human():
     assert 0.6 < np.mean(speeds["walk"]) < 1.8
     assert np.mean(speeds["walk"]) < np.mean(speeds["jog"]) < np.mean(speeds["run"])
     assert 2.5 < np.mean(speeds["run"]) < 6.0
+
+
+@pytest.mark.parametrize("kind", ["walk_toward", "run_toward"])
+def test_heading_off_goes_the_named_way(kind):
+    for direction, sign in (("diagonal_left", 1.0), ("to_right", -1.0)):
+        sample = _first_with(kind, direction=direction)
+        travel = sample.positions[-1, 0] - sample.positions[0, 0]
+        assert sign * travel[0] > 1.0                                   # left is +X
+        assert all(direction.split("_")[1] in c for c in sample.captions)
+        if direction == "diagonal_left":
+            assert travel[2] > 0.5 and 0.5 < travel[0] / travel[2] < 2.0  # about 45 degrees
 
 
 def test_turn_ends_facing_the_named_side():

@@ -46,6 +46,14 @@ def _locomotion(p: dict) -> list[str]:
             out += [f"{verb} forward{s}", f"{verb} straight ahead{s}", f"{verb} forward{s} in a straight line"]
         elif direction == "backward":
             out += [f"{verb} backward{s}", f"{verb} backwards{s}", f"takes steps backward{s}"]
+        elif direction.startswith("diagonal"):
+            turn = direction.split("_")[1]
+            out += [f"{verb} diagonally forward to the {turn}{s}", f"{verb} off{s} toward the front {turn}",
+                    f"turns slightly {turn} and {verb}{s}"]
+        elif direction.startswith("to_"):
+            turn = direction.split("_")[1]
+            out += [f"turns {turn} and {verb} away{s}", f"{verb} off to the {turn}{s}",
+                    f"turns to the {turn} and {verb}{s} in that direction"]
         else:
             turn = "left" if direction == "curve_left" else "right"
             out += [f"{verb}{s} in a curve to the {turn}", f"{verb} forward{s} while turning {turn}",
@@ -65,7 +73,7 @@ def phrases(kind: str, p: dict) -> list[str]:
     """Verb phrases (third person, no subject) describing one primitive with parameters `p`."""
     side = p.get("side", "")
     reps = _reps(p) if "repetitions" in p else ""
-    if kind in ("walk", "jog", "run", "walk_backward", "walk_curve", "jog_curve"):
+    if kind in ("walk", "jog", "run", "walk_backward", "walk_curve", "jog_curve", "walk_toward", "run_toward"):
         return _locomotion(p)
     if kind == "side_steps":
         return [f"steps sideways to the {side} {reps}", f"side steps to the {side}",

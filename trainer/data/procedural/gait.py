@@ -85,6 +85,10 @@ def cycle(body: Body, phase: np.ndarray, weight: np.ndarray, gait: str, rng: np.
     return {"hip_amplitude": round(hip_amp, 1)}
 
 
+# direction -> heading reached after the first steps, degrees (left is +Y rotation, towards +X)
+TOWARD = {"diagonal_left": 45, "diagonal_right": -45, "to_left": 90, "to_right": -90}
+
+
 def _locomotion(rng: np.random.Generator, gait: str, direction: str) -> tuple[Body, dict]:
     steps_per_min = rng.uniform(*GAITS[gait][0])
     cycle_seconds = 120.0 / steps_per_min
@@ -101,6 +105,12 @@ def _locomotion(rng: np.random.Generator, gait: str, direction: str) -> tuple[Bo
         turn_rate = rng.uniform(20.0, 45.0) * (1.0 if direction == "curve_left" else -1.0)  # deg/s
         body.heading = np.radians(np.cumsum(turn_rate * weight * DT))
         params["turn_degrees"] = round(float(np.degrees(body.heading[-1])), 0)
+        params["side"] = direction.split("_")[1]
+    if direction in TOWARD:
+        # Head off that way: the body turns within the first steps, then goes straight.
+        body.heading = np.radians(TOWARD[direction] * smooth_step(t / rng.uniform(0.8, 1.4)))
+        params["turn_degrees"] = TOWARD[direction]
+        params["side"] = direction.split("_")[1]
     return body, params
 
 
@@ -122,6 +132,14 @@ def walk_backward(rng: np.random.Generator) -> tuple[Body, dict]:
 
 def walk_curve(rng: np.random.Generator) -> tuple[Body, dict]:
     return _locomotion(rng, "walk", str(rng.choice(["curve_left", "curve_right"])))
+
+
+def walk_toward(rng: np.random.Generator) -> tuple[Body, dict]:
+    return _locomotion(rng, "walk", str(rng.choice(list(TOWARD))))
+
+
+def run_toward(rng: np.random.Generator) -> tuple[Body, dict]:
+    return _locomotion(rng, str(rng.choice(["jog", "run"])), str(rng.choice(list(TOWARD))))
 
 
 def jog_curve(rng: np.random.Generator) -> tuple[Body, dict]:

@@ -21,7 +21,8 @@ Primitive = Callable[[np.random.Generator], "tuple[Body, dict]"]
 
 PRIMITIVES: dict[str, Primitive] = {
     "walk": gait.walk, "jog": gait.jog, "run": gait.run, "walk_backward": gait.walk_backward,
-    "walk_curve": gait.walk_curve, "jog_curve": gait.jog_curve, "side_steps": gait.side_steps,
+    "walk_curve": gait.walk_curve, "jog_curve": gait.jog_curve,
+    "walk_toward": gait.walk_toward, "run_toward": gait.run_toward, "side_steps": gait.side_steps,
     "turn": gait.turn, "march": gait.march,
     "wave": arms.wave, "clap": arms.clap, "punch": arms.punch, "throw": arms.throw, "reach": arms.reach,
     "raise_arms": arms.raise_arms, "arm_circles": arms.arm_circles,
@@ -35,7 +36,8 @@ KINDS: tuple[str, ...] = tuple(PRIMITIVES) + (COMPOSITION,)
 COMPOSITION_SHARE = 0.25   # a quarter of the samples chain two or three primitives
 MIN_FRAMES, MAX_FRAMES = 40, 196  # 2 s to 9.8 s at 20 fps, HumanML3D's clip length range
 BLEND_FRAMES = 8           # 0.4 s of slerp between consecutive primitives
-LOCOMOTION = ("walk", "jog", "run", "walk_backward", "walk_curve", "jog_curve", "side_steps")
+LOCOMOTION = ("walk", "jog", "run", "walk_backward", "walk_curve", "jog_curve", "walk_toward", "run_toward",
+              "side_steps")
 
 
 class ProceduralSample(NamedTuple):
