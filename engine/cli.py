@@ -7,11 +7,10 @@ sets `run=callable(args) -> int`. Heavy imports (torch, models) happen inside `r
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-from engine import __version__
-from engine.errors import EngineError
+from engine.command_line import build_parser as build_command_parser
+from engine.command_line import run_command
 
 COMMAND_MODULES: tuple[str, ...] = (
     "engine.commands.info",
@@ -26,26 +25,11 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="motion-engine",
-        description="Motion Copilot inference engine: text-driven motion, pose editing, descriptions.",
-    )
-    parser.add_argument("--version", action="version", version=f"motion-engine {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
-    return parser
+    return build_command_parser("motion-engine", "Motion Copilot inference engine: text-driven motion, pose editing, descriptions.", COMMAND_MODULES)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.run(args) or 0)
-    except EngineError as error:
-        print(f"motion-engine {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":
