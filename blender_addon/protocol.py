@@ -143,6 +143,14 @@ _SEED = ArgSpec("seed", "int", minimum=0, maximum=2**31 - 1)
 _FRAMES = ArgSpec("frames", "int", minimum=1, maximum=2000)
 _MOTION = ArraySpec("motion", (None, 22, 3))  # (T, 22, 3) joint positions, metres, Y up, 20 fps
 _POSE = ArraySpec("pose", (22, 3))  # (22, 3) joint positions, metres, Y up
+# rig: engine/rig/description.py RigDescription.to_wire() header; its arrays travel beside the
+# op's own. mapping: SMPL joint name -> bone name (or {bone: weight}), overriding the preset.
+_RIG_ARGS = (ArgSpec("rig", "object", required=True), ArgSpec("preset", "str", max_length=MAX_NAME_CHARS),
+             ArgSpec("mapping", "object"))
+_RIG_ARRAYS = (ArraySpec("rest_matrices", (None, 4, 4), dtypes=("float64", "float32")),
+               ArraySpec("heads", (None, 3), required=False),
+               ArraySpec("tails", (None, 3), required=False),
+               ArraySpec("rolls", (None,), required=False))
 
 OPERATIONS: dict[str, OperationSpec] = {spec.name: spec for spec in (
     OperationSpec("ping", doc="liveness check; result {'pong': true}"),
@@ -167,18 +175,19 @@ OPERATIONS: dict[str, OperationSpec] = {spec.name: spec for spec in (
                                       ArgSpec("method", "str", choices=("rules", "model"))),
                   (ArraySpec("pose_a", (22, 3)), ArraySpec("pose_b", (22, 3))),
                   batchable=True, doc="pose A, pose B -> correction instruction"),
-    # rig: engine/rig/description.py RigDescription.to_wire() header; its arrays travel beside
-    # positions. mapping: SMPL joint name -> bone name (or {bone: weight}), overriding the preset.
-    OperationSpec("retarget", (ArgSpec("rig", "object", required=True),
-                               ArgSpec("preset", "str", max_length=MAX_NAME_CHARS),
-                               ArgSpec("mapping", "object")),
-                  (ArraySpec("positions", (None, 22, 3)),
-                   ArraySpec("rest_matrices", (None, 4, 4), dtypes=("float64", "float32")),
-                   ArraySpec("heads", (None, 3), required=False),
-                   ArraySpec("tails", (None, 3), required=False),
-                   ArraySpec("rolls", (None,), required=False)),
+    # placement: {"yaw": radians, "offset": [x, y, z] metres} from rig_to_canonical: the motion's
+    # frame 0 (a model's answer, at the origin facing +Z) is turned and moved to where the rig stood.
+    OperationSpec("retarget", (*_RIG_ARGS, ArgSpec("placement", "object")),
+                  (ArraySpec("positions", (None, 22, 3)), *_RIG_ARRAYS),
                   doc="canonical motion (T, 22, 3) -> a described rig's local rotations "
                       "(T, N, 4) and root track (T, 3)"),
+    # local_quats: pose_bone.rotation_quaternion (w, x, y, z) of every bone in the order of the rig's
+    # names; root_location: pose_bone.location of `location_bone` (default: the pelvis bone).
+    OperationSpec("rig_to_canonical", (*_RIG_ARGS, ArgSpec("location_bone", "str", max_length=MAX_NAME_CHARS)),
+                  (ArraySpec("local_quats", (None, None, 4)),
+                   ArraySpec("root_location", (None, 3), required=False), *_RIG_ARRAYS),
+                  doc="a described rig's pose track (T, N, 4) + root track (T, 3) -> canonical "
+                      "positions (T, 22, 3) in the rig's frame; result: root_bone, placement"),
     OperationSpec("sleep", (ArgSpec("seconds", "float", required=True, minimum=0.0, maximum=60.0),
                             ArgSpec("steps", "int", minimum=1, maximum=1000)),
                   test_only=True, doc="test op: a slow, cancellable job that reports progress"),

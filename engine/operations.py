@@ -24,11 +24,13 @@ from typing import Callable
 import numpy as np
 
 from engine.bundle import Bundle
-from engine.errors import EngineError, ModelUnavailableError
+from engine.errors import EngineError, InputError, ModelUnavailableError
 
 Outcome = tuple[dict, dict]
 Handler = Callable[[list["Job"]], list]
 
+# Bone-frames of rig forward kinematics per chunk in rig_to_canonical (72 bytes each: ~36 MB).
+FK_BONE_FRAMES = 500_000
 # Components each model operation needs from the bundle.
 REQUIRES: dict[str, tuple[str, ...]] = {
     "text_to_motion": ("tokenizer", "language_model"),
@@ -147,7 +149,12 @@ def describe_change_rules(jobs: list[Job]) -> list:
     return _describe_batch(jobs, module.describe_change, module.describe_changes, ("pose_a", "pose_b"))
 
 
-def retarget(job: Job) -> Outcome:
+def _rig_and_map(job: Job) -> tuple:
+    """(RigDescription, JointMap or None, retarget module) of a job carrying a rig description.
+
+    `preset`/`mapping` args override the rig header's own choice, normalised like engine.rig
+    ("auto"/"custom"/"" = detect); None means the header's choice.
+    """
     description = _import("engine.rig.description", "the rig description reader", "engine/rig")
     rig_retarget = _import("engine.rig.retarget", "retargeting", "engine/rig/retarget.py")
     name_maps = _import("engine.rig.name_maps", "the rig name maps", "engine/rig/name_maps.py")
@@ -158,9 +165,68 @@ def retarget(job: Job) -> Outcome:
         joint_map = name_maps.resolve_map(
             rig.names, preset=None if preset in ("", "auto", "custom") else preset,
             explicit=job.args.get("mapping"), source="rig")
+    return rig, joint_map, rig_retarget
+
+
+def retarget(job: Job) -> Outcome:
+    """Canonical positions -> rig keys; with `placement` (from rig_to_canonical) the motion, whose
+    frame 0 the models put at the origin facing +Z, is turned and moved to where the rig stood."""
+    rig, joint_map, rig_retarget = _rig_and_map(job)
+    positions = np.asarray(job.arrays["positions"], np.float64)
+    placement = None
+    if "placement" in job.args:
+        place = _import("engine.rig.placement", "rig placement", "engine/rig/placement.py")
+        yaw, offset = place.check_placement(job.args["placement"])
+        positions = place.turn_to(positions, yaw)
     job.check_cancelled()
-    animation = rig_retarget.retarget(np.asarray(job.arrays["positions"], np.float64), rig, joint_map)
-    return animation.to_wire()
+    animation = rig_retarget.retarget(positions, rig, joint_map)
+    result, arrays = animation.to_wire()
+    if "placement" in job.args:
+        arrays["root_location"] = arrays["root_location"] + place.root_track_offset(rig, animation.root_bone, offset)
+    return result, arrays
+
+
+def rig_to_canonical(job: Job) -> Outcome:
+    """A rig's pose track (T, N, 4) + root track (T, 3) -> canonical positions (T, 22, 3) float32.
+
+    Positions stay in the rig's frame (canonical axes, metres, origin at the rig's rest origin), so
+    retargeting them gives back the same keys; result["placement"] is frame 0's heading and place,
+    which `retarget` takes to put a model's answer (at the origin, facing +Z) back there.
+    """
+    rig, joint_map, rig_retarget = _rig_and_map(job)
+    quats = job.arrays["local_quats"]
+    frames, bones = quats.shape[0], quats.shape[1]
+    if bones != rig.num_bones:
+        raise InputError(f"rig_to_canonical: 'local_quats' has {bones} bones but the rig description "
+                         f"names {rig.num_bones}; send one quaternion per bone, in the order of 'names'.")
+    location = job.arrays.get("root_location")
+    if location is not None and location.shape[0] != frames:
+        raise InputError(f"rig_to_canonical: 'root_location' has {location.shape[0]} frames but "
+                         f"'local_quats' has {frames}; send one location per frame.")
+    if np.any(np.abs(np.einsum("tnc,tnc->tn", quats, quats) - 1.0) > 0.5):
+        raise InputError("rig_to_canonical: 'local_quats' holds zero or far from unit quaternions; "
+                         "send each bone's rotation_quaternion (w, x, y, z).")
+    location_bone = job.args.get("location_bone")
+    if location_bone is not None and location_bone not in rig.names:
+        raise InputError(f"rig_to_canonical: location_bone '{location_bone}' is not a bone of the rig; "
+                         "send the name of the bone whose location 'root_location' holds.")
+    place = _import("engine.rig.placement", "rig placement", "engine/rig/placement.py")
+    binding = rig_retarget.bind(rig, joint_map)  # map errors surface here, once
+    # Frames in chunks: forward kinematics holds (T, N, 3, 3) float64, 72 bytes per bone-frame.
+    step = max(1, FK_BONE_FRAMES // rig.num_bones)
+    out = np.empty((frames, 22, 3), dtype=np.float32)
+    for start in range(0, frames, step):
+        job.check_cancelled()
+        stop = min(frames, start + step)
+        out[start:stop] = rig_retarget.rig_pose_to_canonical(
+            rig, quats[start:stop], None if location is None else location[start:stop],
+            binding.joint_map, location_bone=location_bone)
+        if frames > step:
+            job.progress(stop / frames, f"read {stop} of {frames} frames")
+    result = {"root_bone": rig.names[binding.root_bone],
+              "location_bone": location_bone or rig.names[binding.root_bone],
+              "placement": place.placement_of(out)}
+    return result, {"positions": out}
 
 
 # ----------------------------------------------------------------------------- test ops
@@ -235,6 +301,7 @@ def build_operations(bundle: Bundle, device: str, enable_test_ops: bool = False,
     table["describe_pose"] = (describe_pose, True)
     table["describe_change"] = (_describe_change_handler(bundle, device), True)
     table["retarget"] = (single(retarget), False)
+    table["rig_to_canonical"] = (single(rig_to_canonical), False)
     if enable_test_ops:
         table["sleep"] = (single(sleep), False)
         table["synthetic_forward"] = (synthetic_forward, True)

@@ -1,0 +1,76 @@
+"""Where a motion stands on a rig: the heading and place of its first frame, and putting a motion
+that the models give back at the origin (facing +Z) onto that heading and place.
+
+The `rig_to_canonical` op reads an animator's pose in the rig's own frame (canonical axes, metres,
+relative to the rig's rest origin: see engine/rig/retarget.py `rig_pose_to_canonical`), so the
+character keeps its place and heading. Models forget both: the pose editor turns pose A to face +Z
+and answers a pose at the origin (PoseFix drops translation); motion models decode from the origin,
+facing +Z. `placement_of` measures frame 0 of what was read; `retarget(..., placement)` turns the
+model's answer by the yaw, keys it, then shifts the root track by the offset in rig units.
+
+The offset is added to the root track rather than to the positions because retarget scales the
+motion's pelvis by rig leg length / motion leg length about the origin: an edited pose on the
+editor's default skeleton (other proportions) would drift by scale * offset far from the origin.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from engine.describe.joints import heading_angle
+from engine.errors import InputError
+from engine.rig.description import RigDescription
+
+MAX_OFFSET_METRES = 1.0e5  # 100 km: beyond this a float32 pose key loses millimetres
+
+
+def placement_of(positions: np.ndarray) -> dict[str, Any]:
+    """Heading and place of frame 0 of `(T, 22, 3)` (or one `(22, 3)`) positions, metres, Y up.
+
+    Returns {"yaw": radians (0 = facing +Z, positive = turned towards +X, HumanML3D's facing of
+    hips and shoulders), "offset": [pelvis x, lowest joint y, pelvis z] in metres}.
+    """
+    first = np.asarray(positions, dtype=np.float64).reshape(-1, 22, 3)[0]
+    yaw = float(heading_angle(first[None])[0])
+    return {"yaw": yaw, "offset": [float(first[0, 0]), float(first[:, 1].min()), float(first[0, 2])]}
+
+
+def check_placement(value: Any) -> tuple[float, np.ndarray]:
+    """(yaw, offset `(3,)`) of a placement argument; InputError naming what is wrong."""
+    if not isinstance(value, Mapping) or set(value) != {"yaw", "offset"}:
+        raise InputError("placement must be an object {\"yaw\": radians, \"offset\": [x, y, z]} as "
+                         "rig_to_canonical returns it.")
+    yaw, offset = value["yaw"], value["offset"]
+    if isinstance(yaw, bool) or not isinstance(yaw, (int, float)) or not np.isfinite(yaw):
+        raise InputError(f"placement: 'yaw' must be a finite number of radians, got {yaw!r}.")
+    if (not isinstance(offset, list) or len(offset) != 3
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in offset)):
+        raise InputError(f"placement: 'offset' must be a list of 3 numbers (metres), got {offset!r}.")
+    offset = np.asarray(offset, dtype=np.float64)
+    if not np.isfinite(offset).all() or np.abs(offset).max() > MAX_OFFSET_METRES:
+        raise InputError(f"placement: 'offset' must be finite metres within {MAX_OFFSET_METRES:g}, "
+                         f"got {offset.tolist()}.")
+    return float(yaw), offset
+
+
+def turn_to(positions: np.ndarray, yaw: float) -> np.ndarray:
+    """Frame 0's pelvis to x = z = 0 and lowest joint to y = 0, then turn by `yaw` about +Y.
+
+    `(T, 22, 3)` -> `(T, 22, 3)` float64. The motion's own heading is kept (an edit that turns the
+    body stays turned): `yaw` is added to it, as the model's +Z is the read pose's facing.
+    """
+    positions = np.asarray(positions, dtype=np.float64)
+    first = positions[0]
+    moved = positions - np.array([first[0, 0], first[:, 1].min(), first[0, 2]])
+    cos, sin = np.cos(yaw), np.sin(yaw)
+    # Rotation about +Y taking +Z to (sin, 0, cos): the inverse of describe.joints.normalise.
+    turn = np.array([[cos, 0.0, sin], [0.0, 1.0, 0.0], [-sin, 0.0, cos]])
+    return moved @ turn.T
+
+
+def root_track_offset(rig: RigDescription, root_bone: str, offset: np.ndarray) -> np.ndarray:
+    """Canonical offset `(3,)` metres -> the same shift of `root_bone`'s location `(3,)`, in that
+    bone's rest axes and rig units (the linear part of retarget's `_root_location`)."""
+    armature = np.asarray(offset, dtype=np.float64) / rig.metres_per_unit @ rig.canonical_to_armature.T
+    return armature @ rig.rest_rotations[rig.index(root_bone)]
