@@ -11,10 +11,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from .solve import ANKLE, ANKLE_HEIGHT, HEEL_RAISED, TOE, _runs
+from engine.motion.skeleton import default_rest_positions
 
+ANKLE = (7, 8)  # left, right ankle joints
+TOE = (10, 11)  # left, right foot (ball of the foot) joints
+# The heel sits about one ankle height under the ankle joint; a sole point below the ankle
+# stands in for the heel, which SMPL-22 has no joint for.
+ANKLE_HEIGHT = float(default_rest_positions()[list(ANKLE), 1].mean())
+HEEL_RAISED = 0.01  # m: above this the heel is off the floor and the ball of the foot carries the weight
 LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))  # hip, knee, ankle, ball of the foot; left then right
 FADE_FRAMES = 4
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) index pairs of the True runs of a 1-D bool array."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[0::2], edges[1::2]))
 
 
 def _corrections(positions: np.ndarray, contact: np.ndarray, ankle: int, toe: int) -> np.ndarray:
@@ -22,7 +35,7 @@ def _corrections(positions: np.ndarray, contact: np.ndarray, ankle: int, toe: in
     frames = len(positions)
     delta = np.zeros((frames, 3))
     heel_up = positions[:, ankle, 1] - ANKLE_HEIGHT > positions[:, toe, 1] + HEEL_RAISED
-    for start, end in _runs(contact):
+    for start, end in runs(contact):
         point, target = None, None
         for t in range(start, end):
             p = toe if heel_up[t] else ankle

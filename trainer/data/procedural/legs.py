@@ -12,7 +12,7 @@ import numpy as np
 
 from engine.motion.skeleton import default_rest_offsets, default_rest_positions
 
-from .body import X_AXIS, Body, side_sign
+from .body import X_AXIS, Body
 
 _OFFSETS = default_rest_offsets()
 _REST = default_rest_positions()

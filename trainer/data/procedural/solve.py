@@ -14,16 +14,11 @@ from engine.motion import rotations as R
 from engine.motion.skeleton import FPS, PARENTS, default_rest_offsets, default_rest_positions
 
 from .body import Y_AXIS, Body, axis_quats, smooth_step
+from .footlock import ANKLE, ANKLE_HEIGHT, HEEL_RAISED, TOE, lock_feet, runs
 
 GRAVITY = 9.81  # m/s^2
 DT = 1.0 / FPS
-ANKLE = (7, 8)  # left, right ankle joints
-TOE = (10, 11)  # left, right foot (ball of the foot) joints
 _REST = default_rest_positions()
-# The heel sits about one ankle height under the ankle joint; a sole point below the ankle
-# stands in for the heel, which SMPL-22 has no joint for.
-ANKLE_HEIGHT = float(_REST[list(ANKLE), 1].mean())
-HEEL_RAISED = 0.01  # m: above this the heel is off the floor and the ball of the foot carries the weight
 
 
 def forward_kinematics(quats: np.ndarray, root: np.ndarray) -> np.ndarray:
@@ -33,22 +28,15 @@ def forward_kinematics(quats: np.ndarray, root: np.ndarray) -> np.ndarray:
     return np.asarray(fk(quats, root, default_rest_offsets(), PARENTS), dtype=np.float64)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) index pairs of the True runs of a 1-D bool array."""
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return list(zip(edges[0::2], edges[1::2]))
-
-
 def foot_headings(heading: np.ndarray, contact: np.ndarray) -> np.ndarray:
     """World yaw `(T,)` of one foot: frozen while it is planted, eased to the next landing's heading in swing."""
     frames = len(heading)
     out = heading.copy()
-    runs = _runs(contact)
-    for start, end in runs:
+    spans = runs(contact)
+    for start, end in spans:
         out[start:end] = heading[start]
     # Swing spans between runs (and before the first / after the last) ease between the values.
-    bounds = [(0, 0)] + runs + [(frames, frames)]
+    bounds = [(0, 0)] + spans + [(frames, frames)]
     for (_, prev_end), (next_start, _) in zip(bounds[:-1], bounds[1:]):
         if next_start <= prev_end:
             continue
@@ -109,7 +97,7 @@ def _solve_vertical(local: np.ndarray, body: Body) -> np.ndarray:
     soles = sole_heights(local)
     lift = np.where(body.contacts, -soles, np.inf).min(axis=1)
     airborne = ~body.contacts.any(axis=1)
-    for start, end in _runs(airborne):
+    for start, end in runs(airborne):
         before = lift[start - 1] if start > 0 else -soles[start].min()
         after = lift[end] if end < body.frames else before
         t = np.arange(start - 1, end + 1, dtype=np.float64) - (start - 1)
@@ -133,8 +121,6 @@ def solve(body: Body) -> np.ndarray:
     padded = np.pad(lift, 1, mode="edge")
     root[:, 1] = np.convolve(padded, kernel, mode="valid")
     positions = local + root[:, None, :]
-    from .footlock import lock_feet  # imported here: footlock reuses this module's constants
-
     positions = lock_feet(positions, body.contacts)
     # Clamp: nothing goes below the floor, whatever the primitive asked for.
     under = np.minimum(positions[..., 1].min(axis=1), sole_heights(positions).min(axis=1))
