@@ -165,8 +165,9 @@ def phrases(kind: str, p: dict) -> list[str]:
                 f"bends the upper body to the {side} with one arm over the head"]
     if kind == "toe_touch":
         times = f" {reps}" if p["repetitions"] > 1 else ""
-        return [f"bends down to touch the toes{times}", f"reaches down towards the feet{times}",
-                f"bends over toward the toes{times}"]
+        # The hands get to about shin height, so no caption claims they touch the toes.
+        return [f"bends forward and reaches down toward the toes{times}", f"reaches down towards the feet{times}",
+                f"bends over toward the toes{times}", f"folds forward with the arms hanging down{times}"]
     raise KeyError(f"no captions for kind {kind!r}")
 
 

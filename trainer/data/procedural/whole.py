@@ -276,7 +276,8 @@ def toe_touch(rng: np.random.Generator) -> tuple[Body, dict]:
     down = np.minimum(1.3 * sum(bump(t, HOLD + k * rep_frames, HOLD + (k + 1) * rep_frames) for k in range(reps)), 1.0)
     body = neutral_body(frames)
     place_legs(body, 0.03 * down, -0.13 * down, 75.0 * down)
-    bend_spine(body, forward=35.0 * down)
-    for arm in SIDES:
-        raise_arm(body, arm, forward=45.0 * down)
+    bend_spine(body, forward=40.0 * down)
+    for arm in SIDES:  # arms hang towards the floor from the folded trunk, hands by the feet
+        raise_arm(body, arm, forward=105.0 * down)
+        bend_elbow(body, arm, -8.0 * down)
     return body, {"repetitions": reps}
