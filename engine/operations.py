@@ -187,44 +187,58 @@ def retarget(job: Job) -> Outcome:
 
 
 def rig_to_canonical(job: Job) -> Outcome:
-    """A rig's pose track (T, N, 4) + root track (T, 3) -> canonical positions (T, 22, 3) float32.
+    """A rig's pose track -> canonical positions `(T, 22, 3)` float32, metres, Y up.
 
-    Positions stay in the rig's frame (canonical axes, metres, origin at the rig's rest origin), so
-    retargeting them gives back the same keys; result["placement"] is frame 0's heading and place,
-    which `retarget` takes to put a model's answer (at the origin, facing +Z) back there.
+    Input: `local_quats` `(T, N, 4)` + optional `root_location` `(T, 3)` of `location_bone`, or
+    `pose_matrices` `(T, N, 4, 4)` (armature space; only the heads are used, so bone scale and
+    constraints are whatever Blender evaluated). Positions stay in the rig's frame (canonical
+    axes, origin at the rig's rest origin), so retargeting them gives back the same keys;
+    result["placement"] is frame 0's heading and place, which `retarget` takes to put a model's
+    answer (at the origin, facing +Z) back there.
     """
     rig, joint_map, rig_retarget = _rig_and_map(job)
-    quats = job.arrays["local_quats"]
-    frames, bones = quats.shape[0], quats.shape[1]
+    quats, matrices = job.arrays.get("local_quats"), job.arrays.get("pose_matrices")
+    if (quats is None) == (matrices is None):
+        raise InputError("rig_to_canonical: send either 'local_quats' (T, N, 4) or 'pose_matrices' "
+                         "(T, N, 4, 4), exactly one of them.")
+    track = quats if quats is not None else matrices
+    name = "local_quats" if quats is not None else "pose_matrices"
+    frames, bones = track.shape[0], track.shape[1]
     if bones != rig.num_bones:
-        raise InputError(f"rig_to_canonical: 'local_quats' has {bones} bones but the rig description "
-                         f"names {rig.num_bones}; send one quaternion per bone, in the order of 'names'.")
+        raise InputError(f"rig_to_canonical: '{name}' has {bones} bones but the rig description "
+                         f"names {rig.num_bones}; send one per bone, in the order of 'names'.")
     location = job.arrays.get("root_location")
+    location_bone = job.args.get("location_bone")
+    if matrices is not None and (location is not None or location_bone is not None):
+        raise InputError("rig_to_canonical: 'root_location' and location_bone go with 'local_quats'; "
+                         "pose matrices already hold every bone's place.")
     if location is not None and location.shape[0] != frames:
         raise InputError(f"rig_to_canonical: 'root_location' has {location.shape[0]} frames but "
                          f"'local_quats' has {frames}; send one location per frame.")
-    if np.any(np.abs(np.einsum("tnc,tnc->tn", quats, quats) - 1.0) > 0.5):
+    if quats is not None and np.any(np.abs(np.einsum("tnc,tnc->tn", quats, quats) - 1.0) > 0.5):
         raise InputError("rig_to_canonical: 'local_quats' holds zero or far from unit quaternions; "
                          "send each bone's rotation_quaternion (w, x, y, z).")
-    location_bone = job.args.get("location_bone")
     if location_bone is not None and location_bone not in rig.names:
         raise InputError(f"rig_to_canonical: location_bone '{location_bone}' is not a bone of the rig; "
                          "send the name of the bone whose location 'root_location' holds.")
     place = _import("engine.rig.placement", "rig placement", "engine/rig/placement.py")
     binding = rig_retarget.bind(rig, joint_map)  # map errors surface here, once
-    # Frames in chunks: forward kinematics holds (T, N, 3, 3) float64, 72 bytes per bone-frame.
-    step = max(1, FK_BONE_FRAMES // rig.num_bones)
     out = np.empty((frames, 22, 3), dtype=np.float32)
-    for start in range(0, frames, step):
-        job.check_cancelled()
-        stop = min(frames, start + step)
-        out[start:stop] = rig_retarget.rig_pose_to_canonical(
-            rig, quats[start:stop], None if location is None else location[start:stop],
-            binding.joint_map, location_bone=location_bone)
-        if frames > step:
-            job.progress(stop / frames, f"read {stop} of {frames} frames")
+    if matrices is not None:
+        out[:] = place.heads_to_canonical(binding, matrices[:, :, :3, 3])
+    else:
+        # Frames in chunks: forward kinematics holds (T, N, 3, 3) float64, 72 bytes per bone-frame.
+        step = max(1, FK_BONE_FRAMES // rig.num_bones)
+        for start in range(0, frames, step):
+            job.check_cancelled()
+            stop = min(frames, start + step)
+            out[start:stop] = rig_retarget.rig_pose_to_canonical(
+                rig, quats[start:stop], None if location is None else location[start:stop],
+                binding.joint_map, location_bone=location_bone)
+            if frames > step:
+                job.progress(stop / frames, f"read {stop} of {frames} frames")
     result = {"root_bone": rig.names[binding.root_bone],
-              "location_bone": location_bone or rig.names[binding.root_bone],
+              "location_bone": None if matrices is not None else location_bone or rig.names[binding.root_bone],
               "placement": place.placement_of(out)}
     return result, {"positions": out}
 

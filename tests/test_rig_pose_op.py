@@ -14,7 +14,7 @@ from engine.describe.joints import heading_angle, normalise
 from engine.motion.skeleton import JOINT_NAMES, default_rest_positions
 from engine.rig.placement import placement_of
 from engine_process import EngineProcess
-from retarget_rigs import RIGS, aimed_pairs, random_motion, unit
+from retarget_rigs import RIGS, aimed_pairs, blender_pose_heads, random_motion, unit
 
 BODY_RIGS = ("smpl", "mixamo", "rigify", "bandai")
 
@@ -104,6 +104,23 @@ def test_location_bone_reads_the_rigify_root_and_single_poses(client):
     np.testing.assert_allclose(reply.arrays["positions"], still, atol=1e-6)  # no root track = zero
 
 
+@pytest.mark.parametrize("rig_name", ("rigify", "bandai"))
+def test_pose_matrices_read_like_the_keys_that_made_them(client, rig_name):
+    """Blender's evaluated pose matrices (here by the independent Blender-rule oracle) give the
+    same canonical positions as the keys: what the add-on sends, constraints included."""
+    rig, header, arrays = _rig_wire(rig_name)
+    rotations, root, meta = _retarget(client, header, arrays, random_motion(num_frames=12, seed=9))
+    from_keys, _ = _read(client, header, arrays, rotations, root)
+    matrices = np.tile(np.eye(4), rotations.shape[:2] + (1, 1))
+    matrices[..., :3, 3] = blender_pose_heads(rig, rotations, meta["root_bone"], root)
+    reply = client.request("rig_to_canonical", {"rig": header}, {"pose_matrices": matrices, **arrays})
+    np.testing.assert_allclose(reply.arrays["positions"], from_keys, atol=1e-5)
+    assert reply.result["root_bone"] == meta["root_bone"] and reply.result["location_bone"] is None
+    assert reply.result["placement"]["yaw"] == pytest.approx(placement_of(from_keys)["yaw"], abs=1e-5)
+    np.testing.assert_allclose(reply.result["placement"]["offset"],
+                               placement_of(from_keys)["offset"], atol=1e-5)
+
+
 def _error(client, args, arrays, op="rig_to_canonical") -> RemoteError:
     with pytest.raises(RemoteError) as caught:
         client.request(op, args, arrays)
@@ -128,6 +145,11 @@ def test_malformed_requests_get_error_replies(client):
         ({"rig": header, "frames": 3}, ok, "bad_args", "unknown"),
         ({"rig": {**header, "names": header["names"][:-1]}}, ok, "bad_input", "parents"),
         ({"rig": header, "preset": "rigify"}, ok, "bad_input", "rigify"),
+        ({"rig": header}, {**arrays}, "bad_input", "exactly one"),
+        ({"rig": header}, {**ok, "pose_matrices": np.tile(np.eye(4), (3, n, 1, 1))}, "bad_input", "exactly one"),
+        ({"rig": header}, {**arrays, "pose_matrices": np.tile(np.eye(4), (3, n + 1, 1, 1))}, "bad_input", "bones"),
+        ({"rig": header}, {**arrays, "pose_matrices": np.tile(np.eye(4), (3, n, 1, 1)),
+                           "root_location": np.zeros((3, 3))}, "bad_input", "local_quats"),
     ]
     for args, arrays_, code, words in cases:
         error = _error(client, args, arrays_)

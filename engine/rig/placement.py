@@ -74,3 +74,15 @@ def root_track_offset(rig: RigDescription, root_bone: str, offset: np.ndarray) -
     bone's rest axes and rig units (the linear part of retarget's `_root_location`)."""
     armature = np.asarray(offset, dtype=np.float64) / rig.metres_per_unit @ rig.canonical_to_armature.T
     return armature @ rig.rest_rotations[rig.index(root_bone)]
+
+
+def heads_to_canonical(binding: Any, heads: np.ndarray) -> np.ndarray:
+    """Posed bone heads `(T, N, 3)` armature units -> canonical joints `(T, 22, 3)` float64 metres
+    in the rig's frame, exactly as `rig_pose_to_canonical` maps its own forward kinematics' heads.
+
+    binding: engine.rig.retarget.RigBinding. For heads Blender evaluated itself (pose_bone.matrix),
+    which include constraints and bone scale that the engine's forward kinematics leaves out.
+    """
+    joints = np.einsum("js,tsc->tjc", binding.weights, np.asarray(heads, dtype=np.float64))
+    rig = binding.rig
+    return (joints @ rig.canonical_to_armature) * rig.metres_per_unit - binding.origin
