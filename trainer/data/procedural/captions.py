@@ -80,9 +80,13 @@ def phrases(kind: str, p: dict) -> list[str]:
                 f"shuffles to the {side} with side steps", f"takes {_number(p['repetitions'])} steps to the {side}"]
     if kind == "turn":
         d = p["degrees"]
-        around = "turns around" if d >= 180 else f"turns {d} degrees to the {side}"
-        return [f"turns to the {side}" if d < 180 else f"turns around to the {side}", around,
-                f"turns {side} on the spot", f"steps around to face {'back' if d >= 180 else 'the ' + side}"]
+        if d >= 180:
+            return [f"turns around to the {side}", "turns around", "turns around on the spot",
+                    "steps around to face the other way"]
+        out = [f"turns to the {side}", f"turns {d} degrees to the {side}", f"turns {side} on the spot"]
+        if d == 90:
+            out.append(f"steps around to face the {side}")
+        return out + ([f"turns slightly to the {side}"] if d < 90 else [])
     if kind == "march":
         knees = " high" if p["amplitude"] == "high" else ""
         return ["marches in place", f"marches on the spot lifting the knees{knees}",
