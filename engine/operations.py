@@ -190,28 +190,28 @@ def rig_to_canonical(job: Job) -> Outcome:
     """A rig's pose track -> canonical positions `(T, 22, 3)` float32, metres, Y up.
 
     Input: `local_quats` `(T, N, 4)` + optional `root_location` `(T, 3)` of `location_bone`, or
-    `pose_matrices` `(T, N, 4, 4)` (armature space; only the heads are used, so bone scale and
-    constraints are whatever Blender evaluated). Positions stay in the rig's frame (canonical
+    `pose_heads` `(T, N, 3)` (posed bone heads, armature space, as Blender evaluated them:
+    constraints and bone scale included). Positions stay in the rig's frame (canonical
     axes, origin at the rig's rest origin), so retargeting them gives back the same keys;
     result["placement"] is frame 0's heading and place, which `retarget` takes to put a model's
     answer (at the origin, facing +Z) back there.
     """
     rig, joint_map, rig_retarget = _rig_and_map(job)
-    quats, matrices = job.arrays.get("local_quats"), job.arrays.get("pose_matrices")
-    if (quats is None) == (matrices is None):
-        raise InputError("rig_to_canonical: send either 'local_quats' (T, N, 4) or 'pose_matrices' "
-                         "(T, N, 4, 4), exactly one of them.")
-    track = quats if quats is not None else matrices
-    name = "local_quats" if quats is not None else "pose_matrices"
+    quats, heads = job.arrays.get("local_quats"), job.arrays.get("pose_heads")
+    if (quats is None) == (heads is None):
+        raise InputError("rig_to_canonical: send either 'local_quats' (T, N, 4) or 'pose_heads' "
+                         "(T, N, 3), exactly one of them.")
+    track = quats if quats is not None else heads
+    name = "local_quats" if quats is not None else "pose_heads"
     frames, bones = track.shape[0], track.shape[1]
     if bones != rig.num_bones:
         raise InputError(f"rig_to_canonical: '{name}' has {bones} bones but the rig description "
                          f"names {rig.num_bones}; send one per bone, in the order of 'names'.")
     location = job.arrays.get("root_location")
     location_bone = job.args.get("location_bone")
-    if matrices is not None and (location is not None or location_bone is not None):
+    if heads is not None and (location is not None or location_bone is not None):
         raise InputError("rig_to_canonical: 'root_location' and location_bone go with 'local_quats'; "
-                         "pose matrices already hold every bone's place.")
+                         "posed heads already hold every bone's place.")
     if location is not None and location.shape[0] != frames:
         raise InputError(f"rig_to_canonical: 'root_location' has {location.shape[0]} frames but "
                          f"'local_quats' has {frames}; send one location per frame.")
@@ -224,8 +224,8 @@ def rig_to_canonical(job: Job) -> Outcome:
     place = _import("engine.rig.placement", "rig placement", "engine/rig/placement.py")
     binding = rig_retarget.bind(rig, joint_map)  # map errors surface here, once
     out = np.empty((frames, 22, 3), dtype=np.float32)
-    if matrices is not None:
-        out[:] = place.heads_to_canonical(binding, matrices[:, :, :3, 3])
+    if heads is not None:
+        out[:] = place.heads_to_canonical(binding, heads)
     else:
         # Frames in chunks: forward kinematics holds (T, N, 3, 3) float64, 72 bytes per bone-frame.
         step = max(1, FK_BONE_FRAMES // rig.num_bones)
@@ -238,7 +238,7 @@ def rig_to_canonical(job: Job) -> Outcome:
             if frames > step:
                 job.progress(stop / frames, f"read {stop} of {frames} frames")
     result = {"root_bone": rig.names[binding.root_bone],
-              "location_bone": None if matrices is not None else location_bone or rig.names[binding.root_bone],
+              "location_bone": None if heads is not None else location_bone or rig.names[binding.root_bone],
               "placement": place.placement_of(out)}
     return result, {"positions": out}
 

@@ -183,14 +183,14 @@ OPERATIONS: dict[str, OperationSpec] = {spec.name: spec for spec in (
                       "(T, N, 4) and root track (T, 3)"),
     # Either local_quats: pose_bone.rotation_quaternion (w, x, y, z) of every bone in the order of
     # the rig's names, with root_location: pose_bone.location of `location_bone` (default: the
-    # pelvis bone); or pose_matrices: every bone's evaluated pose_bone.matrix (armature space,
-    # row-major), which includes constraints (Rigify's DEF bones follow theirs).
+    # pelvis bone); or pose_heads: every bone's evaluated pose_bone.head (armature space), which
+    # includes constraints (Rigify's DEF bones follow theirs) and bone scale.
     OperationSpec("rig_to_canonical", (*_RIG_ARGS, ArgSpec("location_bone", "str", max_length=MAX_NAME_CHARS)),
                   (ArraySpec("local_quats", (None, None, 4), required=False),
                    ArraySpec("root_location", (None, 3), required=False),
-                   ArraySpec("pose_matrices", (None, None, 4, 4), required=False), *_RIG_ARRAYS),
-                  doc="a described rig's pose track (T, N, 4) + root track (T, 3), or its pose "
-                      "matrices (T, N, 4, 4) -> canonical positions (T, 22, 3) in the rig's frame; "
+                   ArraySpec("pose_heads", (None, None, 3), required=False), *_RIG_ARRAYS),
+                  doc="a described rig's pose track (T, N, 4) + root track (T, 3), or its posed bone "
+                      "heads (T, N, 3) -> canonical positions (T, 22, 3) in the rig's frame; "
                       "result: root_bone, location_bone, placement"),
     OperationSpec("sleep", (ArgSpec("seconds", "float", required=True, minimum=0.0, maximum=60.0),
                             ArgSpec("steps", "int", minimum=1, maximum=1000)),

@@ -105,15 +105,14 @@ def test_location_bone_reads_the_rigify_root_and_single_poses(client):
 
 
 @pytest.mark.parametrize("rig_name", ("rigify", "bandai"))
-def test_pose_matrices_read_like_the_keys_that_made_them(client, rig_name):
-    """Blender's evaluated pose matrices (here by the independent Blender-rule oracle) give the
+def test_pose_heads_read_like_the_keys_that_made_them(client, rig_name):
+    """Blender's evaluated bone heads (here by the independent Blender-rule oracle) give the
     same canonical positions as the keys: what the add-on sends, constraints included."""
     rig, header, arrays = _rig_wire(rig_name)
     rotations, root, meta = _retarget(client, header, arrays, random_motion(num_frames=12, seed=9))
     from_keys, _ = _read(client, header, arrays, rotations, root)
-    matrices = np.tile(np.eye(4), rotations.shape[:2] + (1, 1))
-    matrices[..., :3, 3] = blender_pose_heads(rig, rotations, meta["root_bone"], root)
-    reply = client.request("rig_to_canonical", {"rig": header}, {"pose_matrices": matrices, **arrays})
+    heads = blender_pose_heads(rig, rotations, meta["root_bone"], root).astype(np.float32)
+    reply = client.request("rig_to_canonical", {"rig": header}, {"pose_heads": heads, **arrays})
     np.testing.assert_allclose(reply.arrays["positions"], from_keys, atol=1e-5)
     assert reply.result["root_bone"] == meta["root_bone"] and reply.result["location_bone"] is None
     assert reply.result["placement"]["yaw"] == pytest.approx(placement_of(from_keys)["yaw"], abs=1e-5)
@@ -146,9 +145,9 @@ def test_malformed_requests_get_error_replies(client):
         ({"rig": {**header, "names": header["names"][:-1]}}, ok, "bad_input", "parents"),
         ({"rig": header, "preset": "rigify"}, ok, "bad_input", "rigify"),
         ({"rig": header}, {**arrays}, "bad_input", "exactly one"),
-        ({"rig": header}, {**ok, "pose_matrices": np.tile(np.eye(4), (3, n, 1, 1))}, "bad_input", "exactly one"),
-        ({"rig": header}, {**arrays, "pose_matrices": np.tile(np.eye(4), (3, n + 1, 1, 1))}, "bad_input", "bones"),
-        ({"rig": header}, {**arrays, "pose_matrices": np.tile(np.eye(4), (3, n, 1, 1)),
+        ({"rig": header}, {**ok, "pose_heads": np.zeros((3, n, 3))}, "bad_input", "exactly one"),
+        ({"rig": header}, {**arrays, "pose_heads": np.zeros((3, n + 1, 3))}, "bad_input", "bones"),
+        ({"rig": header}, {**arrays, "pose_heads": np.zeros((3, n, 3)),
                            "root_location": np.zeros((3, 3))}, "bad_input", "local_quats"),
     ]
     for args, arrays_, code, words in cases:

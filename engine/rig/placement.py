@@ -80,7 +80,7 @@ def heads_to_canonical(binding: Any, heads: np.ndarray) -> np.ndarray:
     """Posed bone heads `(T, N, 3)` armature units -> canonical joints `(T, 22, 3)` float64 metres
     in the rig's frame, exactly as `rig_pose_to_canonical` maps its own forward kinematics' heads.
 
-    binding: engine.rig.retarget.RigBinding. For heads Blender evaluated itself (pose_bone.matrix),
+    binding: engine.rig.retarget.RigBinding. For heads Blender evaluated itself (pose_bone.head),
     which include constraints and bone scale that the engine's forward kinematics leaves out.
     """
     joints = np.einsum("js,tsc->tjc", binding.weights, np.asarray(heads, dtype=np.float64))
