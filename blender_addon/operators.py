@@ -64,10 +64,32 @@ def _rig(context, obj) -> tuple[dict, dict, dict]:
     return args, arrays, header
 
 
-def _retarget_request(rig_args: dict, rig_arrays: dict, positions: np.ndarray) -> tuple:
-    return ("retarget", rig_args,
+def _retarget_request(rig_args: dict, rig_arrays: dict, positions: np.ndarray,
+                      placement: dict | None = None) -> tuple:
+    """A retarget request; `placement` (from rig_to_canonical) puts a model's answer, which starts
+    at the origin facing +Z, where the rig stood."""
+    args = dict(rig_args, placement=placement) if placement is not None else rig_args
+    return ("retarget", args,
             {"positions": np.asarray(positions, dtype=np.float32).reshape(-1, 22, 3),
              "rest_matrices": rig_arrays["rest_matrices"]})
+
+
+def _canonical_request(rig_args: dict, rig_arrays: dict, heads: np.ndarray) -> tuple:
+    """The engine's rig_to_canonical on posed bone heads (T, N, 3): its joint map reads any rig
+    the engine knows (SMPL, Mixamo, Rigify, Bandai, names, the custom mapping)."""
+    return ("rig_to_canonical", rig_args,
+            {"pose_heads": np.asarray(heads, dtype=np.float32).reshape(-1, len(rig_args["rig"]["names"]), 3),
+             "rest_matrices": rig_arrays["rest_matrices"]})
+
+
+def _canonical(job) -> tuple[np.ndarray, dict | None]:
+    """(positions (T, 22, 3) float32, placement of frame 0) from a rig_to_canonical reply."""
+    return _pick(job.arrays, 3, 3, "(T, 22, 3) positions").astype(np.float32), job.result.get("placement")
+
+
+def _current_heads(context, obj) -> np.ndarray:
+    context.view_layer.update()  # a pose set from a script is evaluated only on the next update
+    return rig_io.read_pose_heads(obj)[None]
 
 
 def _retargeted(job, rig_args: dict) -> tuple[np.ndarray, np.ndarray | None, str]:
@@ -125,13 +147,14 @@ def generate_steps(context, obj, settings):
 
 def continue_steps(context, obj, settings):
     scene = context.scene
-    bones = rig_io.joint_bones(obj, *_mapping(context))
     span = rig_io.keyed_frame_range(obj)
     if span is None:
         raise ValueError(f"{obj.name!r} has no animation to continue; key some frames first")
     history_start = max(span[0], span[1] - 2.0 * rig_io.scene_fps(scene))  # the last 2 s are enough context
-    motion = rig_io.canonical_track(obj, scene, bones, history_start, span[1])
     rig_args, rig_arrays, rig = _rig(context, obj)
+    heads = rig_io.sample_pose_heads(obj, scene, history_start, span[1])
+    (job,) = yield [_canonical_request(rig_args, rig_arrays, heads)]
+    motion, _ = _canonical(job)
     frames = int(round(settings.continue_seconds * ENGINE_FPS))
     (job,) = yield [("predict", {"text": settings.prompt, "frames": frames, "seed": settings.seed},
                      {"motion": motion})]
@@ -148,13 +171,16 @@ def inbetween_steps(context, obj, settings):
     a, b = settings.inbetween_start, settings.inbetween_end
     if b <= a:
         raise ValueError(f"'To frame' ({b}) must come after 'From frame' ({a})")
-    bones = rig_io.joint_bones(obj, *_mapping(context))
-    start, end = (rig_io.canonical_track(obj, scene, bones, f, f) for f in (a, b))
     rig_args, rig_arrays, rig = _rig(context, obj)
+    heads = np.concatenate([rig_io.sample_pose_heads(obj, scene, f, f) for f in (a, b)])
+    (job,) = yield [_canonical_request(rig_args, rig_arrays, heads)]
+    (start, end), placement = _canonical(job)
     frames = max(1, int(round((b - a) / rig_io.scene_fps(scene) * ENGINE_FPS)))
     (job,) = yield [("inbetween", {"text": settings.prompt, "frames": frames, "seed": settings.seed},
-                     {"start": start, "end": end})]
-    (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 3, 3, "(T, 22, 3) motion"))]
+                     {"start": start[None], "end": end[None]})]
+    # The model's motion starts at the origin facing +Z on the start pose: put it where that pose stood.
+    (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 3, 3, "(T, 22, 3) motion"),
+                                      placement)]
     quats, root, root_bone = _retargeted(job, rig_args)
     action = rig_io.write_motion(_live(obj.name), scene, rig_io.unique_action_name("inbetween"),
                                  rig["names"], quats, root, root_bone, a, push_to_nla=settings.push_to_nla)
@@ -165,40 +191,45 @@ def describe_motion_steps(context, obj, settings):
     span = rig_io.keyed_frame_range(obj)
     if span is None:
         raise ValueError(f"{obj.name!r} has no animation to describe")
-    motion = rig_io.canonical_track(obj, context.scene, rig_io.joint_bones(obj, *_mapping(context)), *span)
-    (job,) = yield [("motion_to_text", {"seed": settings.seed}, {"motion": motion})]
+    rig_args, rig_arrays, _ = _rig(context, obj)
+    (job,) = yield [_canonical_request(rig_args, rig_arrays, rig_io.sample_pose_heads(obj, context.scene, *span))]
+    (job,) = yield [("motion_to_text", {"seed": settings.seed}, {"motion": _canonical(job)[0]})]
     return _show_text(context, "Motion", _text(job))
 
 
 def correct_pose_steps(context, obj, settings):
-    scene = context.scene
-    bones = rig_io.joint_bones(obj, *_mapping(context))
-    pose = rig_io.canonical_positions(obj, scene, bones)
     rig_args, rig_arrays, rig = _rig(context, obj)
-    frame = scene.frame_current
-    (job,) = yield [("edit_pose", {"text": settings.pose_prompt, "seed": settings.seed}, {"pose": pose})]
-    (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 2, 3, "(22, 3) pose"))]
+    frame = context.scene.frame_current
+    (job,) = yield [_canonical_request(rig_args, rig_arrays, _current_heads(context, obj))]
+    pose, placement = _canonical(job)
+    (job,) = yield [("edit_pose", {"text": settings.pose_prompt, "seed": settings.seed}, {"pose": pose[0]})]
+    # The editor answers at the origin facing +Z (PoseFix drops the heading and translation):
+    # the placement turns and moves the edited pose back to where the animator's pose stood.
+    (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 2, 3, "(22, 3) pose"), placement)]
     quats, root, root_bone = _retargeted(job, rig_args)
-    # Key only the body joints: the engine leaves unmapped bones (fingers, twist bones) at rest,
+    # Key only the bones the engine drives: the others (fingers, twist bones) come back at rest,
     # and keying that would flatten the animator's hands.
-    keep = [rig["names"].index(b) for b in bones]
-    rig_io.write_pose_key(_live(obj.name), frame, bones, quats[0, keep],
+    driven = job.result.get("driven_bones") or rig["names"]
+    keep = [rig["names"].index(b) for b in driven]
+    rig_io.write_pose_key(_live(obj.name), frame, list(driven), quats[0, keep],
                           None if root is None else root[0], root_bone)
     return f"Pose corrected and keyed at frame {frame}"
 
 
 def describe_pose_steps(context, obj, settings):
-    pose = rig_io.canonical_positions(obj, context.scene, rig_io.joint_bones(obj, *_mapping(context)))
-    (job,) = yield [("describe_pose", {"deterministic": True}, {"pose": pose})]
+    rig_args, rig_arrays, _ = _rig(context, obj)
+    (job,) = yield [_canonical_request(rig_args, rig_arrays, _current_heads(context, obj))]
+    (job,) = yield [("describe_pose", {"deterministic": True}, {"pose": _canonical(job)[0][0]})]
     return _show_text(context, "Pose", _text(job))
 
 
 def describe_change_steps(context, obj, settings):
-    scene = context.scene
-    bones = rig_io.joint_bones(obj, *_mapping(context))
-    pose_a = rig_io.canonical_track(obj, scene, bones, settings.compare_frame, settings.compare_frame)[0]
-    pose_b = rig_io.canonical_positions(obj, scene, bones)
-    (job,) = yield [("describe_change", {"deterministic": True}, {"pose_a": pose_a, "pose_b": pose_b})]
+    rig_args, rig_arrays, _ = _rig(context, obj)
+    other = rig_io.sample_pose_heads(obj, context.scene, settings.compare_frame, settings.compare_frame)
+    heads = np.concatenate([other, _current_heads(context, obj)])
+    (job,) = yield [_canonical_request(rig_args, rig_arrays, heads)]
+    poses, _ = _canonical(job)
+    (job,) = yield [("describe_change", {"deterministic": True}, {"pose_a": poses[0], "pose_b": poses[1]})]
     return _show_text(context, f"From frame {settings.compare_frame}", _text(job))
 
 

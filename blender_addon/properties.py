@@ -13,7 +13,7 @@ MAPPING_PRESETS = (
     ('MIXAMO', "Mixamo", "Mixamo names (mixamorig:Hips, ...)"),
     ('RIGIFY', "Rigify", "Rigify deform bones (DEF-spine, DEF-thigh.L, ...)"),
     ('BANDAI', "Bandai-Namco", "The Bandai-Namco mocap BVH skeleton"),
-    ('CUSTOM', "Custom", "An explicit JSON mapping {rig bone: SMPL joint}"),
+    ('CUSTOM', "Custom", "An explicit JSON mapping {SMPL joint: rig bone}"),
 )
 
 

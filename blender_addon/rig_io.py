@@ -253,24 +253,39 @@ def keyed_frame_range(obj: bpy.types.Object) -> tuple[float, float] | None:
     return float(start), float(end)
 
 
-def sample_pose_track(obj: bpy.types.Object, scene: bpy.types.Scene, start: float,
-                      end: float) -> tuple[np.ndarray, np.ndarray]:
-    """Evaluated local quaternions at 20 fps between two frames, (T, N, 4) float64.
+def read_pose_heads(obj: bpy.types.Object) -> np.ndarray:
+    """Posed bone heads of the current (evaluated) pose, (N, 3) float32, armature space, bone order.
 
-    Returns (quats (T, N, 4) wxyz in bone order, root locations (T, 3)).
+    `pose_bone.head` is what Blender evaluated: constraints (Rigify's DEF bones follow their
+    controls), IK and bone scale included, which the bones' own rotation keys would miss. The engine's
+    `rig_to_canonical` turns these into canonical joints through the rig's joint map.
     """
-    step = scene_fps(scene) / ENGINE_FPS
-    frames = np.arange(start, end + 1e-6, step)
+    out = np.empty(len(obj.pose.bones) * 3, dtype=np.float32)
+    obj.pose.bones.foreach_get("head", out)
+    return out.reshape(-1, 3)[_bone_order(obj)]
+
+
+def _bone_order(obj: bpy.types.Object) -> np.ndarray:
+    """Index of each `armature.bones` name (the rig description's order) among `pose.bones`."""
+    pose_index = {pb.name: i for i, pb in enumerate(obj.pose.bones)}
+    return np.array([pose_index[bone.name] for bone in obj.data.bones], dtype=np.int64)
+
+
+def sample_pose_heads(obj: bpy.types.Object, scene: bpy.types.Scene, start: float, end: float) -> np.ndarray:
+    """Posed bone heads at 20 fps between two frames (both included), (T, N, 3) float32."""
+    frames = np.arange(start, end + 1e-6, scene_fps(scene) / ENGINE_FPS)
     current = scene.frame_current
-    out = np.empty((len(frames), len(obj.pose.bones), 4), dtype=np.float64)
-    roots = np.empty((len(frames), 3), dtype=np.float64)
+    order = _bone_order(obj)
+    out = np.empty((len(frames), len(obj.pose.bones), 3), dtype=np.float32)
+    flat = np.empty(len(obj.pose.bones) * 3, dtype=np.float32)
     try:
         for t, frame in enumerate(frames):
             scene.frame_set(int(frame), subframe=float(frame - int(frame)))
-            out[t], roots[t] = read_pose(obj)
+            obj.pose.bones.foreach_get("head", flat)
+            out[t] = flat.reshape(-1, 3)[order]
     finally:
         scene.frame_set(current)
-    return out, roots
+    return out
 
 
 def create_smpl_armature(context: bpy.types.Context, rest_yup: np.ndarray | None = None,
@@ -307,7 +322,8 @@ def create_smpl_armature(context: bpy.types.Context, rest_yup: np.ndarray | None
 
 # ----------------------------------------------------------------------------- wire forms
 
-# Mixamo bone (namespace stripped) for each SMPL joint: the common table (reference/blender.md 4.2).
+# Mixamo bone (namespace stripped) for each SMPL joint (reference/blender.md 4.2); the add-on itself
+# leaves joint maps to the engine, this table builds Mixamo test rigs (scripts/render_addon_preview.py).
 MIXAMO_NAMES: tuple[str, ...] = (
     "Hips", "LeftUpLeg", "RightUpLeg", "Spine", "LeftLeg", "RightLeg", "Spine1", "LeftFoot", "RightFoot",
     "Spine2", "LeftToeBase", "RightToeBase", "Neck", "LeftShoulder", "RightShoulder", "Head", "LeftArm",
@@ -342,72 +358,3 @@ def rig_wire(obj: bpy.types.Object, scene: bpy.types.Scene) -> tuple[dict, dict[
               "parents": [int(p) for p in rig.parents], "up_axis": up, "forward_axis": forward,
               "metres_per_unit": float(scales.mean() * scene.unit_settings.scale_length)}
     return header, {"rest_matrices": np.ascontiguousarray(rig.rest_matrices, dtype="<f8")}
-
-
-def _strip_namespace(name: str) -> str:
-    head, sep, tail = name.partition(":")
-    return tail if sep and head.lower().startswith("mixamorig") else name
-
-
-def joint_bones(obj: bpy.types.Object, preset: str = "AUTO", custom_mapping: dict | None = None) -> list[str]:
-    """Rig bone standing for each of the 22 SMPL joints, in SMPL order.
-
-    SMPL names and the Mixamo table are built in; any other rig needs a custom mapping
-    {SMPL joint: rig bone} (the engine's direction). Raises ValueError naming what is missing.
-    The engine resolves more rigs (Rigify, Bandai, fuzzy names) for retargeting; this table is
-    only for reading poses to send, until the engine offers a rig-pose -> canonical operation.
-    """
-    names = [b.name for b in obj.data.bones]
-    if custom_mapping:
-        by_joint = {joint: bone for joint, bone in custom_mapping.items() if isinstance(bone, str)}
-        missing = [j for j in SMPL_JOINT_NAMES if by_joint.get(j) not in names]
-        if missing:
-            raise ValueError(f"the custom mapping of {obj.name!r} has no existing bone for {missing[:6]}; "
-                             "map every SMPL joint to one of the rig's bones")
-        return [by_joint[j] for j in SMPL_JOINT_NAMES]
-    stripped = {_strip_namespace(n): n for n in names}
-    tables = {"SMPL": (SMPL_JOINT_NAMES, {n: n for n in names}), "MIXAMO": (MIXAMO_NAMES, stripped)}
-    if preset.upper() not in tables and preset.upper() != "AUTO":
-        raise ValueError(f"reading {preset} rigs' poses needs a custom mapping in this add-on version "
-                         "{\"smpl joint\": \"rig bone\"}; generating onto them works with the preset")
-    order = [preset.upper()] if preset.upper() in tables else list(tables)
-    for key in order:
-        wanted, lookup = tables[key]
-        if all(w in lookup for w in wanted):
-            return [lookup[w] for w in wanted]
-    raise ValueError(f"cannot tell which bones of {obj.name!r} are the body joints (preset {preset}); "
-                     "pick the SMPL or Mixamo preset, or give a custom mapping {\"smpl joint\": \"rig bone\"}")
-
-
-def canonical_positions(obj: bpy.types.Object, scene: bpy.types.Scene, bones: list[str]) -> np.ndarray:
-    """Current joint positions on the canonical skeleton axes, `(22, 3)` float32, metres, Y up, facing +Z.
-
-    Each joint is its bone's posed head; armature axes map to canonical ones through the world up
-    (+Z) and facing (-Y) directions, as in `rig_wire`.
-    """
-    header, _ = rig_wire(obj, scene)
-    up, forward = (_axis_vector(header[k]) for k in ("up_axis", "forward_axis"))
-    to_armature = np.stack([np.cross(up, forward), up, forward], axis=1)  # columns: left, up, forward
-    heads = np.array([obj.pose.bones[b].head for b in bones], dtype=np.float64)  # armature space
-    return (heads @ to_armature * header["metres_per_unit"]).astype(np.float32)
-
-
-def _axis_vector(name: str) -> np.ndarray:
-    vector = np.zeros(3)
-    vector["XYZ".index(name[-1])] = -1.0 if name.startswith("-") else 1.0
-    return vector
-
-
-def canonical_track(obj: bpy.types.Object, scene: bpy.types.Scene, bones: list[str], start: float,
-                    end: float) -> np.ndarray:
-    """Canonical joint positions sampled at 20 fps between two frames, `(T, 22, 3)` float32."""
-    frames = np.arange(start, end + 1e-6, scene_fps(scene) / ENGINE_FPS)
-    current = scene.frame_current
-    out = np.empty((len(frames), len(bones), 3), dtype=np.float32)
-    try:
-        for t, frame in enumerate(frames):
-            scene.frame_set(int(frame), subframe=float(frame - int(frame)))
-            out[t] = canonical_positions(obj, scene, bones)
-    finally:
-        scene.frame_set(current)
-    return out

@@ -91,19 +91,33 @@ def test_missing_model_reports_the_engines_sentence_and_changes_nothing(smpl_sce
     assert len(bpy.data.actions) == n_actions and obj.animation_data is None
 
 
+def _canonical(client, obj, scene, start, end, **args):
+    """The rig's motion between two frames as the engine reads it (rig_to_canonical), (T, 22, 3)."""
+    from blender_addon import client as mc_client
+    from blender_addon import rig_io
+
+    rig_args, rig_arrays = rig_io.rig_wire(obj, scene)
+    job = client.submit("rig_to_canonical", {"rig": rig_args, **args},
+                        {"pose_heads": rig_io.sample_pose_heads(obj, scene, start, end), **rig_arrays})
+    mc_client.wait(client, [job])
+    assert job.state == mc_client.OK, job.error_message
+    return job.arrays["positions"], job.result
+
+
 def test_retarget_onto_a_mixamo_rig_through_the_addon_client(smpl_scene, engine):
-    """Motion read from an animated SMPL rig, retargeted by the engine onto a centimetre Mixamo rig,
-    keyed by rig_io: the Mixamo rig's joints then follow the same canonical path."""
+    """Motion read from an animated SMPL rig by the engine, retargeted by the engine onto a
+    centimetre Mixamo rig, keyed by rig_io: the Mixamo rig's joints then follow the same path."""
     from blender_addon import client as mc_client
     from blender_addon import rig_io
 
     scene, smpl = smpl_scene
+    client = engine[1]
     quats, root = smooth_motion(20, 22, seed=4)
     quats[:, [0, 3, 6, 9, 12, 13, 14, 15]] = (1, 0, 0, 0)  # keep the torso upright: a clean test motion
     rig_io.write_motion(smpl, scene, "source", [b.name for b in smpl.pose.bones], quats, 0.0 * root,
                         "pelvis", start_frame=1)
-    positions = rig_io.canonical_track(smpl, scene, rig_io.joint_bones(smpl), 1, 1 + 19 * 24 / 20)
-
+    positions, result = _canonical(client, smpl, scene, 1, 1 + 19 * 24 / 20)
+    assert positions.shape == (20, 22, 3) and result["root_bone"] == "pelvis"
     assert np.ptp(positions[:, 20], axis=0).max() > 0.05  # the left wrist really moves
 
     mixamo = make_armature("Mixamo", limb_bones([row[1] for row in NAME_TABLE], scale=100.0))
@@ -111,20 +125,52 @@ def test_retarget_onto_a_mixamo_rig_through_the_addon_client(smpl_scene, engine)
     bpy.context.view_layer.update()
     rig_args, rig_arrays = rig_io.rig_wire(mixamo, scene)
     assert rig_args["metres_per_unit"] == pytest.approx(0.01)
-    client = engine[1]
     job = client.submit("retarget", {"rig": rig_args, "preset": "mixamo"},
                         {"positions": positions, "rest_matrices": rig_arrays["rest_matrices"]})
     mc_client.wait(client, [job])
-    if job.error_code == "model_unavailable":
-        pytest.skip(f"engine build without retargeting: {job.error_message}")
     assert job.state == mc_client.OK, job.error_message
     rotations, root_track = job.arrays["rotations"], job.arrays["root_location"]
     assert rotations.shape == (20, 22, 4)
     rig_io.write_motion(mixamo, scene, "retargeted", rig_args["names"], rotations, root_track,
                         job.result["root_bone"], start_frame=1)
-    got = rig_io.canonical_track(mixamo, scene, rig_io.joint_bones(mixamo, "MIXAMO"), 1, 1 + 19 * 24 / 20)
+    got, _ = _canonical(client, mixamo, scene, 1, 1 + 19 * 24 / 20, preset="mixamo")
     # Same proportions, so the same joint paths up to the floor the engine puts the rig on.
-    got -= got[:, :1].mean(axis=0) - positions[:, :1].mean(axis=0)
+    got = got - (got[:, :1].mean(axis=0) - positions[:, :1].mean(axis=0))
     err = np.linalg.norm(got - positions, axis=-1)
     print(f"retarget round trip: max joint error {err.max() * 1000:.1f} mm")
     assert err.max() < 0.03, f"max joint error {err.max():.3f} m"
+
+
+def test_describe_pose_and_change_on_a_rigify_rig(engine):
+    """A Rigify-named armature (DEF bones aimed along the limbs, rolled) is read by the engine's
+    joint map: the add-on's Describe Pose/Change work on it, and see the pose the animator set."""
+    name, _ = installed_addon()
+    scene = empty_scene(24)
+    prefs = bpy.context.preferences.addons[name].preferences
+    prefs.engine_address, prefs.timeout_seconds = engine[0], 20.0
+    rigify = make_armature("Rigify", limb_bones([row[2] for row in NAME_TABLE], roll=0.3))
+    scene.motion_copilot.target, scene.motion_copilot.mapping_preset = rigify, 'RIGIFY'
+    state = bpy.context.window_manager.motion_copilot_job
+    assert bpy.ops.motion_copilot.describe_pose(wait=True) == {'FINISHED'}, state.last_error
+    rest_text = state.last_text
+    assert len(rest_text.split()) >= 3
+
+    positions, _ = _canonical(engine[1], rigify, scene, 1, 1, preset="rigify")
+    from blender_addon.rig_io import SMPL_REST_YUP
+    np.testing.assert_allclose(positions[0] - positions[0, :1], SMPL_REST_YUP - SMPL_REST_YUP[:1], atol=1e-3)
+
+    # Bend both knees far back (the thighs stay): the description changes, and so does the change.
+    from mathutils import Quaternion
+    for side in "LR":
+        shin = rigify.pose.bones[f"DEF-shin.{side}"]
+        shin.rotation_quaternion = Quaternion((1, 0, 0), 1.6)
+        shin.keyframe_insert("rotation_quaternion", frame=10)
+        shin.rotation_quaternion = Quaternion()
+        shin.keyframe_insert("rotation_quaternion", frame=1)
+    scene.frame_set(10)
+    assert bpy.ops.motion_copilot.describe_pose(wait=True) == {'FINISHED'}, state.last_error
+    assert state.last_text != rest_text and "knee" in state.last_text.lower(), state.last_text
+    scene.motion_copilot.compare_frame = 1
+    assert bpy.ops.motion_copilot.describe_change(wait=True) == {'FINISHED'}, state.last_error
+    assert "knee" in state.last_text.lower() or "leg" in state.last_text.lower(), state.last_text
+    assert scene.frame_current == 10

@@ -179,16 +179,43 @@ def test_write_pose_key_keys_current_frame():
     np.testing.assert_allclose(root, [0, 1, 0])
 
 
-def test_sample_pose_track_resamples_to_20fps():
+def test_sample_pose_heads_resamples_to_20fps_and_follows_the_keys():
     scene = empty_scene(30)
     obj = smpl_rig()
     names = [b.name for b in obj.pose.bones]
     quats, root = smooth_motion(20, 22, seed=2)
     rig_io.write_motion(obj, scene, "take", names, quats, root, "pelvis", start_frame=1)
-    track, roots = rig_io.sample_pose_track(obj, scene, 1, 1 + 19 * 1.5)
-    assert track.shape == (20, 22, 4) and roots.shape == (20, 3)
-    np.testing.assert_allclose(np.abs(np.einsum("tnc,tnc->tn", track, quats)), 1.0, atol=1e-4)
+    track = rig_io.sample_pose_heads(obj, scene, 1, 1 + 19 * 1.5)
+    assert track.shape == (20, 22, 3) and track.dtype == np.float32
     assert scene.frame_current == 1
+    scene.frame_set(1 + 12)  # sample 8 falls on frame 13 at 30 fps
+    np.testing.assert_allclose(track[8], [tuple(pb.head) for pb in obj.pose.bones], atol=1e-6)
+    # SMPL bones' local axes are the canonical ones in Blender: the pelvis moves by the root track.
+    np.testing.assert_allclose(track[:, 0] - track[0, 0], (root - root[0])[:, [0, 2, 1]] * [1, -1, 1], atol=1e-5)
+
+
+def test_read_pose_heads_follow_constraints_in_description_order():
+    """What the add-on sends the engine: evaluated heads, so a bone driven by a constraint (as
+    Rigify's DEF bones are) counts where it is, in `armature.bones` order."""
+    scene = empty_scene()
+    obj = mixamo_rig()
+    obj.scale = (0.01, 0.01, 0.01)
+    bpy.context.view_layer.update()
+    heads = rig_io.read_pose_heads(obj)
+    rest = rig_io.read_rig(obj).rest_matrices[:, :3, 3]
+    np.testing.assert_allclose(heads, rest, atol=1e-3)  # at rest: the rest heads, armature units
+    arm, forearm = obj.pose.bones["mixamorig:LeftArm"], obj.pose.bones["mixamorig:LeftForeArm"]
+    follow = forearm.constraints.new('COPY_ROTATION')  # the forearm follows the hips' rotation
+    follow.target, follow.subtarget = obj, "mixamorig:Hips"
+    from mathutils import Quaternion
+    arm.rotation_quaternion = Quaternion((1, 0, 0), 0.8)
+    obj.pose.bones["mixamorig:Hips"].rotation_quaternion = Quaternion((0, 0, 1), 1.0)
+    bpy.context.view_layer.update()
+    heads = rig_io.read_pose_heads(obj)
+    names = [b.name for b in obj.data.bones]
+    wrist = names.index("mixamorig:LeftHand")
+    np.testing.assert_allclose(heads[wrist], obj.pose.bones["mixamorig:LeftHand"].head, atol=1e-4)
+    assert np.linalg.norm(heads[wrist] - rest[wrist]) > 10.0  # centimetres: it really moved
 
 
 def test_rig_wire_axes_and_units():
@@ -205,16 +232,3 @@ def test_rig_wire_axes_and_units():
     bpy.context.view_layer.update()
     header, _ = rig_io.rig_wire(obj, scene)
     assert (header["up_axis"], header["forward_axis"]) == ("Y", "Z")
-
-
-def test_canonical_positions_are_y_up_metres_left_on_plus_x():
-    scene = empty_scene()
-    obj = mixamo_rig()
-    obj.scale = (0.01, 0.01, 0.01)
-    bpy.context.view_layer.update()
-    pose = rig_io.canonical_positions(obj, scene, rig_io.joint_bones(obj, "MIXAMO"))
-    np.testing.assert_allclose(pose, rig_io.SMPL_REST_YUP, atol=1e-4)  # the rig was built from it
-    with pytest.raises(ValueError, match="custom mapping"):
-        rig_io.joint_bones(obj, "RIGIFY")
-    custom = {j: b for j, b in zip(rig_io.SMPL_JOINT_NAMES, [row[1] for row in NAME_TABLE])}
-    assert rig_io.joint_bones(obj, "CUSTOM", custom) == [row[1] for row in NAME_TABLE]

@@ -52,7 +52,7 @@ def server():
     table = {op: operations.Operation(operations.single(fn), False) for op, fn in (
         ("text_to_motion", text_to_motion), ("predict", predict), ("inbetween", inbetween),
         ("edit_pose", edit_pose), ("motion_to_text", motion_to_text),
-        ("retarget", operations.retarget))}
+        ("retarget", operations.retarget), ("rig_to_canonical", operations.rig_to_canonical))}
     table["describe_pose"] = operations.Operation(operations.describe_pose, True)  # batch handler
     config = engine_server.ServerConfig(bind="tcp://127.0.0.1:*")
     srv = engine_server.EngineServer(config, table, {"name": "test"})
