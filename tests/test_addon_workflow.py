@@ -43,6 +43,9 @@ def server():
 
     def edit_pose(job):
         seen.append((job.op, dict(job.args)))
+        if job.args["text"] == "keep the pose":  # what the editor does with no change: pose A
+            from engine.describe.joints import normalise  # turned to face +Z, at the origin
+            return {}, {"pose": normalise(np.asarray(job.arrays["pose"], np.float64)[None])[0]}
         return {}, {"pose": walk[30]}
 
     def motion_to_text(job):
@@ -143,3 +146,25 @@ def test_continue_inbetween_describe_and_correct_pose(rig, server):
     assert 12.0 in keyed
     finger = [fc for fc in fcurves_of(obj) if "LeftHandIndex1" in fc.data_path]
     assert all(12.0 not in {kp.co[0] for kp in fc.keyframe_points} for fc in finger)  # hands left alone
+
+
+def test_correcting_a_walked_and_turned_pose_keys_it_where_it_stood(rig, server):
+    """The round trip of a pose edit: rig -> rig_to_canonical -> editor (answers at the origin,
+    facing +Z) -> retarget with the placement -> keys. An edit that changes nothing leaves every
+    mapped joint where it was, though the character has walked away from the origin and turned."""
+    scene, obj = rig
+    obj.rotation_euler = (0.0, 0.0, 0.9)  # the whole rig turned in the scene as well
+    settings = scene.motion_copilot
+    settings.prompt, settings.length_seconds, settings.variations = "walk", 3.0, 1
+    assert bpy.ops.motion_copilot.generate(wait=True) == {'FINISHED'}
+    scene.frame_set(60)
+    names = [row[1] for row in NAME_TABLE]
+    before = np.array([tuple(obj.matrix_world @ obj.pose.bones[n].head) for n in names])
+    assert np.linalg.norm(before[0, :2] - tuple(obj.matrix_world.translation)[:2]) > 1.0  # walked away
+    settings.pose_prompt = "keep the pose"
+    assert bpy.ops.motion_copilot.correct_pose(wait=True) == {'FINISHED'}
+    scene.frame_set(60)
+    after = np.array([tuple(obj.matrix_world @ obj.pose.bones[n].head) for n in names])
+    err = np.linalg.norm(after - before, axis=-1)
+    print(f"identity pose edit: max joint displacement {err.max() * 1000:.2f} mm")
+    assert err.max() < 0.005, err.max()
