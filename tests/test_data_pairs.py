@@ -41,7 +41,7 @@ def mined() -> tuple[list, pm.PairSet, pm.PairConfig]:
     rng = np.random.default_rng(0)
     clips = [(f"P{i:06d}", _clip(rng)) for i in range(12)]
     clips += [(f"M{name}", skeleton_mirror(pos)) for name, pos in clips[:3]]
-    config = pm.PairConfig(pose_set=200, min_diff_in=3, min_diff_out=5, min_similarity=0.3, max_similarity=0.95)
+    config = pm.PairConfig(pose_set=200, pose_fraction=1.0, stride=2, min_diff_in=3, min_diff_out=5, min_similarity=0.3, max_similarity=0.95)
     return clips, pm.mine_pairs(clips, config), config
 
 

@@ -1,7 +1,7 @@
 """PoseFix pose-pair mining from motion clips: (pose A, pose B) pairs plus a correction text.
 
 Follows PoseFix's `pair_mining.py` (../shared/reference/posefix.md sections 1.5-1.6), per split:
-- a farthest-point-sampled pose set (MPJE distance, seeded with the first pose);
+- a farthest-point-sampled pose set (RMS per-joint distance, seeded with the first pose);
 - in-sequence pairs: A earlier than B in the same clip, at most 0.5 s apart, in a similarity band,
   more than `min_diff_in` differing posecodes, each pose B once and each pose A once, the
   smallest time gap winning;
@@ -38,8 +38,9 @@ class PairConfig:
     """Pair-mining parameters (PoseFix defaults where it has them)."""
 
     max_seconds: float = 0.5        # in-sequence time gap (PoseFix MAX_TIMEDIFF)
-    pose_set: int = 4000            # farthest-point-sampled poses per split
-    stride: int = 2                 # candidate frames: every `stride` frames of each clip
+    pose_set: int = 4000            # at most this many farthest-point-sampled poses per split
+    pose_fraction: float = 0.15     # ... and at most this fraction of the candidate poses
+    stride: int = 4                 # candidate frames: every `stride` frames (5 per second)
     min_similarity: float = 0.7     # PoseFix MIN_SIM
     max_similarity: float = 0.9     # PoseFix MAX_SIM
     top_k: int = 100                # PoseFix FT_TOP
@@ -52,6 +53,8 @@ class PairConfig:
         if not 0 <= self.min_similarity < self.max_similarity <= 1:
             raise ValueError(f"similarity band must satisfy 0 <= min < max <= 1, got "
                              f"{self.min_similarity}, {self.max_similarity}")
+        if not 0 < self.pose_fraction <= 1:
+            raise ValueError(f"pose_fraction must be in (0, 1], got {self.pose_fraction}")
         for name in ("pose_set", "stride", "top_k", "window"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -85,15 +88,24 @@ def rotate_y(poses: np.ndarray, yaw: np.ndarray, origin: np.ndarray) -> np.ndarr
 
 
 def farthest_point_sampling(points: np.ndarray, count: int) -> np.ndarray:
-    """Indices of `count` points chosen greedily farthest (mean per-joint distance) from those
-    already chosen, starting with index 0 (PoseScript pose_mining). `points` is `(N, 22, 3)`."""
+    """Indices of `count` poses chosen greedily farthest from those already chosen, starting with
+    index 0 (PoseScript pose_mining). `points` is `(N, 22, 3)`.
+
+    Distance: root-mean-square per-joint distance, not PoseScript's mean per-joint distance: it
+    is the flattened Euclidean distance (over sqrt 22), so each step is one matrix-vector product
+    (|x|^2 + |y|^2 - 2 x.y) instead of N x 22 norms; on the full Bandai train split that took
+    mining from minutes to seconds.
+    """
     count = min(count, len(points))
+    flat = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
+    squared = np.einsum("ij,ij->i", flat, flat)
     chosen = np.empty(count, dtype=np.int64)
-    chosen[0] = 0
-    distance = np.linalg.norm(points - points[0], axis=-1).mean(axis=-1)
-    for i in range(1, count):
-        chosen[i] = int(np.argmax(distance))
-        distance = np.minimum(distance, np.linalg.norm(points - points[chosen[i]], axis=-1).mean(axis=-1))
+    distance = np.full(len(points), np.inf)
+    index = 0
+    for i in range(count):
+        chosen[i] = index
+        np.minimum(distance, squared + squared[index] - 2.0 * (flat @ flat[index]), out=distance)
+        index = int(np.argmax(distance))
     return chosen
 
 
@@ -127,7 +139,8 @@ def mine_pairs(clips: Sequence[tuple[str, np.ndarray]], config: PairConfig = Pai
     mean = normal.mean(axis=0)
     signature = _posecode_signature(frames)
     candidates = np.concatenate([np.arange(offsets[c], offsets[c + 1], config.stride) for c in range(len(clips))])
-    pose_set = candidates[farthest_point_sampling(normal[candidates], config.pose_set)]
+    size = min(config.pose_set, max(2, int(len(candidates) * config.pose_fraction)))
+    pose_set = candidates[farthest_point_sampling(normal[candidates], size)]
     feats = _features(normal[pose_set], mean)
     pairs: list[tuple[int, int, str]] = []
     pairs += _in_sequence(pose_set, normal, mean, signature, offsets, clip_of, config)
