@@ -157,3 +157,21 @@ def test_bvh_folder_with_csv_labels(bandai_clips: list[Path], tmp_path: Path, ca
     with pytest.raises(InputError, match="labels.json not found"):
         from trainer.data.sources import read_label_file
         read_label_file(tmp_path / "labels.json")
+
+
+def test_procedural_source_mixes_in(tmp_path: Path) -> None:
+    from trainer.data.captions import mirror_text
+
+    out = tmp_path / "proc"
+    assert main(["data", "--out", str(out), "--procedural", "12", "--seed", "3", "--no-pairs", "--quiet"]) == 0
+    data, meta = open_dataset(out), _meta(out)
+    assert sorted(i for i in data.ids("all") if not i.startswith("M")) == [f"P{i:06d}" for i in range(12)]
+    for motion_id, entry in meta.items():
+        if "mirror_of" in entry:
+            base = [t.caption for t in data.texts(entry["mirror_of"])]
+            assert [t.caption for t in data.texts(motion_id)] == [mirror_text(c) for c in base]
+        else:
+            assert entry["source"] == "procedural" and entry["labels"]["kind"] == entry["cell"]
+    report = json.loads((out / "stats.json").read_text())
+    assert report["sources"]["procedural"]["clips"] == 24
+    assert report["plausibility"]["procedural"]["samples"] == 12
