@@ -69,26 +69,43 @@ def learning_rate_at(step: int, config: TokenizerTrainConfig) -> float:
 
 
 @torch.no_grad()
-def evaluate_reconstruction(model: MotionTokenizer, clips: list[np.ndarray], device: torch.device) -> dict[str, float]:
-    """MPJPE (mm) of joints recovered from reconstructed features, code usage and perplexity."""
+def evaluate_reconstruction(model: MotionTokenizer, clips: list[np.ndarray], device: torch.device,
+                            autoencoder: bool = False) -> dict[str, float]:
+    """MPJPE (mm) of joints recovered from reconstructed features, code usage and perplexity.
+
+    `mpjpe_mm` is global (the root trajectory integrated from the reconstructed root velocities, so
+    drift counts); `mpjpe_aligned_mm` subtracts the pelvis from both skeletons first, as MotionGPT's
+    MRMetrics (align_root=True) does for the MPJPE that T2M-GPT/MotionGPT report.
+
+    `clips`: normalised `(T, C)` float32 arrays, T a multiple of 4. `autoencoder`: the plain-AE
+    baseline, whose decoder reads the encoder's latents directly (its codebook is never trained),
+    so usage and perplexity are NaN for it.
+    """
     from engine.motion.features import features_to_joints
     from engine.models.quantize import perplexity
 
     model.eval()
-    errors, all_ids = [], []
+    errors, aligned, all_ids = [], [], []
     mean, std = model.mean.cpu().numpy(), model.std.cpu().numpy()
     for clip in clips:
         features = torch.from_numpy(clip)[None].to(device)
-        ids, _ = model.encode(features)
-        reconstruction = model.decode(ids)[0].cpu().numpy()
+        if autoencoder:
+            reconstruction = model.decoder(model.encoder(features.permute(0, 2, 1))).permute(0, 2, 1)
+        else:
+            ids, _ = model.encode(features)
+            reconstruction = model.decode(ids)
+            all_ids.append(ids.flatten().cpu())
         truth = features_to_joints(clip * std + mean)
-        guess = features_to_joints(reconstruction * std + mean)
+        guess = features_to_joints(reconstruction[0].cpu().numpy() * std + mean)
         errors.append(np.linalg.norm(truth - guess, axis=-1).mean())
-        all_ids.append(ids.flatten().cpu())
-    ids = torch.cat(all_ids)
+        aligned.append(np.linalg.norm((truth - truth[:, :1]) - (guess - guess[:, :1]), axis=-1).mean())
     model.train()
+    mpjpe = {"val/mpjpe_mm": float(np.mean(errors) * 1000.0), "val/mpjpe_aligned_mm": float(np.mean(aligned) * 1000.0)}
+    if autoencoder:
+        return {**mpjpe, "val/code_usage": float("nan"), "val/perplexity": float("nan")}
+    ids = torch.cat(all_ids)
     return {
-        "val/mpjpe_mm": float(np.mean(errors) * 1000.0),
+        **mpjpe,
         "val/code_usage": float(torch.unique(ids).numel() / model.config.code_num),
         "val/perplexity": float(perplexity(ids, model.config.code_num)),
     }
@@ -147,8 +164,9 @@ def train_tokenizer(config: TokenizerTrainConfig) -> Path:
             bar.set_postfix(loss=f"{metrics['train/loss']:.4f}", ppl=f"{metrics['train/perplexity']:.0f}")
             if step % config.eval_every == 0 or step == config.max_steps:
                 if context.is_main:
-                    metrics.update(evaluate_reconstruction(model, val_clips, context.device))
-                    bar.write(f"step {step}: val MPJPE {metrics['val/mpjpe_mm']:.1f} mm, "
+                    metrics.update(evaluate_reconstruction(model, val_clips, context.device, config.autoencoder))
+                    bar.write(f"step {step}: val MPJPE {metrics['val/mpjpe_mm']:.1f} mm "
+                              f"(root-aligned {metrics['val/mpjpe_aligned_mm']:.1f} mm), "
                               f"code usage {metrics['val/code_usage']:.0%}")
             logger.log(step, metrics)
             if context.is_main and (step % config.save_every == 0 or step == config.max_steps):
