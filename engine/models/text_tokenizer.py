@@ -67,6 +67,18 @@ def sentinel_ids(tokenizer, count: int) -> list[int]:
     return ids
 
 
+def all_sentinel_ids(tokenizer) -> list[int]:
+    """Ids of `<extra_id_0>`, `<extra_id_1>`, ... as far as the tokenizer has them (T5: 100)."""
+    vocabulary = tokenizer.get_vocab()
+    ids = []
+    while f"<extra_id_{len(ids)}>" in vocabulary:
+        ids.append(vocabulary[f"<extra_id_{len(ids)}>"])
+    if not ids:
+        raise InputError("the text tokenizer has no sentinel tokens <extra_id_*> for span corruption; "
+                         "use a T5 tokenizer or one trained by the project")
+    return ids
+
+
 def add_motion_tokens(tokenizer, code_num: int) -> MotionVocab:
     """Append `<motion_id_0..K+2>` as ordinary added tokens (MotionGPT keeps them non-special so that
     decoding with skip_special_tokens keeps them) and return where they landed."""

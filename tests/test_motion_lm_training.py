@@ -1,0 +1,128 @@
+"""Motion-language-model training: span corruption, the pretrain and instruct stages on a toy dataset."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from engine.formats.humanml3d import TextAnnotation, write_mean_std, write_motion, write_split
+from engine.models.motion_lm import MotionLM
+from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
+from trainer.stages.span_corruption import corrupt_spans, random_spans_noise_mask
+
+CAPTIONS = ["a person walks forward", "a person jumps in place", "someone waves the left hand",
+            "a man kicks with the right leg", "a person turns around"]
+
+
+# --- span corruption ------------------------------------------------------------------------------
+@pytest.mark.parametrize("length", [20, 57, 200])
+def test_noise_masks_have_t5_density_and_mean_span(length):
+    rng = np.random.default_rng(0)
+    masks = [random_spans_noise_mask(length, rng) for _ in range(400)]
+    density = np.mean([m.mean() for m in masks])
+    assert abs(density - 0.15) < 0.5 / length + 0.01
+    spans = [n for m in masks for n in np.diff(np.flatnonzero(np.diff(np.r_[0, m.astype(int), 0]))) [::2]]
+    assert abs(np.mean(spans) - 3.0) < 0.6 if length >= 57 else np.mean(spans) >= 1.5
+    assert all(m.any() and not m.all() and not m[0] for m in masks)  # spans interleave, non-noise first
+
+
+def test_corrupted_inputs_and_targets_rebuild_the_sequence():
+    rng = np.random.default_rng(1)
+    sentinels, eos = [1000 + i for i in range(100)], 1
+    for _ in range(50):
+        tokens = rng.integers(10, 500, size=int(rng.integers(2, 90))).tolist()
+        inputs, targets = corrupt_spans(tokens, sentinels, eos, rng)
+        assert inputs[-1] == eos and targets[-1] == eos
+        used = [t for t in inputs if t >= 1000]
+        assert used == sentinels[:len(used)] and [t for t in targets if t >= 1000] == used
+        # put each hidden span back where its sentinel stands
+        spans, current = {}, None
+        for token in targets[:-1]:
+            if token >= 1000:
+                current = token
+                spans[current] = []
+            else:
+                spans[current].append(token)
+        rebuilt = [t for s in inputs[:-1] for t in (spans[s] if s >= 1000 else [s])]
+        assert rebuilt == tokens
+
+
+# --- stages ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def toy_data(tmp_path_factory):
+    """12 train + 4 val motions of random features with captions, and a random tiny motion tokenizer."""
+    root = tmp_path_factory.mktemp("toy")
+    data, rng = root / "data", np.random.default_rng(0)
+    ids = {"train": [f"T{i:03d}" for i in range(12)], "val": [f"V{i:03d}" for i in range(4)]}
+    for split, names in ids.items():
+        for i, name in enumerate(names):
+            features = rng.normal(size=(int(rng.integers(40, 90)), 263)).astype(np.float32)
+            caption = CAPTIONS[i % len(CAPTIONS)]
+            write_motion(data, name, features, texts=[TextAnnotation(caption, tuple(f"{w}/X" for w in caption.split()))])
+        write_split(data, split, names)
+    write_mean_std(data, np.zeros(263, np.float32), np.ones(263, np.float32))
+    torch.manual_seed(0)
+    MotionTokenizer(TokenizerConfig.preset("tiny", code_num=16)).save(root / "vq")
+    return root
+
+
+def stage_args(toy_data, run, **extra):
+    values = {"data_dir": toy_data / "data", "tokenizer_dir": toy_data / "vq", "run_dir": toy_data / run,
+              "batch_size": 8, "warmup_steps": 2, "eval_every": 20, "save_every": 10, "eval_examples": 16,
+              "max_motion_codes": 16, "device": "cpu", **extra}
+    return [f"--{k}={v}" for k, v in values.items()]
+
+
+def losses(run_dir, key):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [row[key] for row in rows if key in row]
+
+
+def test_pretrain_runs_both_branches_lowers_the_loss_and_resumes(toy_data):
+    from trainer.cli import main
+
+    args = stage_args(toy_data, "pre", preset="tiny", text_vocab_size=300, learning_rate=3e-3, dropout_rate=0.0)
+    assert main(["pretrain", "--config", "pretrain_cpu", *args, "--max_steps=30"]) == 0
+    run = toy_data / "pre"
+    loss, val = losses(run, "train/loss"), losses(run, "val/loss")
+    assert len(loss) == 30 and np.mean(loss[-6:]) < 0.7 * np.mean(loss[:6]) and val[-1] < 0.7 * val[0]
+    counts = {k: losses(run, f"train/examples_{k}")[-1] for k in ("span", "t2m", "m2t", "predict")}
+    assert all(n > 0 for n in counts.values()) and 0.3 < counts["span"] / sum(counts.values()) < 0.7
+    assert losses(run, "val/loss_span") and losses(run, "val/loss_t2m")
+    lm = MotionLM.load(run / "model")
+    assert lm.vocab.code_num == 16 and (run / "code_cache" / "train.safetensors").is_file()
+    # resume: 5 more steps continue from step 30 with the same vocabulary
+    assert main(["pretrain", "--config", "pretrain_cpu", *args, "--max_steps=35"]) == 0
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps.count(31) == 1 and steps.count(1) == 1 and max(steps) == 35
+
+
+def test_instruct_mixes_tasks_and_lowers_the_loss(toy_data):
+    from trainer.cli import main
+
+    pre = toy_data / "pre_for_instruct"
+    assert main(["pretrain", *stage_args(toy_data, pre.name, preset="tiny", text_vocab_size=300,
+                                         max_steps=2, dropout_rate=0.0)]) == 0
+    args = stage_args(toy_data, "ins", init_dir=pre / "model", learning_rate=3e-3, max_steps=30)
+    assert main(["instruct", *args]) == 0
+    run = toy_data / "ins"
+    val = losses(run, "val/loss")  # step 0 (the pretrained model), 20, 30 on the same validation examples
+    assert len(val) == 3 and val[-1] < 0.8 * val[0]
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    kinds = {k[len("train/examples_"):] for row in rows for k in row if k.startswith("train/examples_")}
+    assert len(kinds) >= 15  # 30 batches of 8 draw from (nearly) all 18 task kinds
+    assert MotionLM.load(run / "model").vocab.code_num == 16
+
+
+def test_stage_configs_refuse_bad_values(toy_data):
+    from engine.errors import InputError
+    from trainer.config import load_config
+    from trainer.stages.instruct import InstructConfig
+    from trainer.stages.pretrain import PretrainConfig
+
+    with pytest.raises(InputError, match="span_ratio"):
+        load_config(PretrainConfig, "pretrain_cpu", ["--span_ratio=1.5"])
+    with pytest.raises(InputError, match="tasks"):
+        load_config(PretrainConfig, "pretrain_cpu", ["--tasks=t2m,dance"])
+    with pytest.raises(InputError, match="unknown"):
+        load_config(InstructConfig, "instruct_cpu", ["--tasks=t2m,juggle"])
