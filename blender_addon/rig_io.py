@@ -338,7 +338,7 @@ def _snap_axis(vector: np.ndarray) -> str:
 
 
 def rig_wire(obj: bpy.types.Object, scene: bpy.types.Scene) -> tuple[dict, dict[str, np.ndarray]]:
-    """The rig description as the engine's `retarget` op takes it: (args["rig"], arrays)
+    """The rig description as the engine's `retarget` and `rig_to_canonical` ops take it: (args["rig"], arrays)
     (engine/rig/description.py RigDescription.from_wire).
 
     Armature space is what bone matrices live in; the object's rotation tells which armature axes

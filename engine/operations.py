@@ -173,7 +173,6 @@ def retarget(job: Job) -> Outcome:
     frame 0 the models put at the origin facing +Z, is turned and moved to where the rig stood."""
     rig, joint_map, rig_retarget = _rig_and_map(job)
     positions = np.asarray(job.arrays["positions"], np.float64)
-    placement = None
     if "placement" in job.args:
         place = _import("engine.rig.placement", "rig placement", "engine/rig/placement.py")
         yaw, offset = place.check_placement(job.args["placement"])
@@ -181,8 +180,9 @@ def retarget(job: Job) -> Outcome:
     job.check_cancelled()
     animation = rig_retarget.retarget(positions, rig, joint_map)
     result, arrays = animation.to_wire()
-    if "placement" in job.args:
-        arrays["root_location"] = arrays["root_location"] + place.root_track_offset(rig, animation.root_bone, offset)
+    if "placement" in job.args:  # after scaling, so a rig of other proportions does not drift
+        shift = place.root_track_offset(rig, animation.root_bone, offset)
+        arrays["root_location"] = arrays["root_location"] + shift
     return result, arrays
 
 

@@ -8,6 +8,9 @@ and answers a pose at the origin (PoseFix drops translation); motion models deco
 facing +Z. `placement_of` measures frame 0 of what was read; `retarget(..., placement)` turns the
 model's answer by the yaw, keys it, then shifts the root track by the offset in rig units.
 
+`heads_to_canonical` maps bone heads Blender evaluated (constraints included) into the same rig
+frame as `rig_pose_to_canonical`, for the add-on, which sends heads rather than keys.
+
 The offset is added to the root track rather than to the positions because retarget scales the
 motion's pelvis by rig leg length / motion leg length about the origin: an edited pose on the
 editor's default skeleton (other proportions) would drift by scale * offset far from the origin.
