@@ -175,3 +175,20 @@ def test_procedural_source_mixes_in(tmp_path: Path) -> None:
     report = json.loads((out / "stats.json").read_text())
     assert report["sources"]["procedural"]["clips"] == 24
     assert report["plausibility"]["procedural"]["samples"] == 12
+
+
+def test_humanml3d_folder_passes_through_and_merges(built: Path, tmp_path: Path) -> None:
+    out = tmp_path / "merged"
+    assert main(["data", "--out", str(out), "--humanml3d", str(built), "--procedural", "4", "--no-pairs",
+                 "--quiet"]) == 0
+    source, merged = open_dataset(built), open_dataset(out)
+    for split in ("train", "val", "test"):
+        ids = set(merged.ids(split))
+        assert set(source.ids(split)) <= ids  # its own splits are kept
+        assert {i for i in ids if i.lstrip("M").startswith("P")} | set(source.ids(split)) == ids
+    for motion_id in source.ids("all")[:5]:
+        np.testing.assert_array_equal(merged.features(motion_id), source.features(motion_id))
+        assert merged.texts(motion_id) == source.texts(motion_id)
+    train = np.concatenate([merged.features(i) for i in merged.ids("train")])
+    np.testing.assert_allclose(merged.mean_std()[0], train.mean(axis=0), atol=1e-4)  # recomputed on the union
+    assert len(merged.ids("all")) == 42 + 8

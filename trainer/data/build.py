@@ -154,6 +154,9 @@ def _copy_humanml3d(folder: Path, out: Path, meta: list[dict]) -> dict[str, list
     from engine.formats.humanml3d import open_dataset, write_motion
 
     source = open_dataset(folder)
+    if source.kind == "kit" and len(list(out.glob("new_joints/*.npy"))):
+        raise InputError(f"{folder} is KIT-ML (21 joints, 251-dim features) and cannot be mixed with "
+                         "SMPL-22 sources; build it into its own --out folder.")
     splits = {split: source.ids(split) for split in SPLITS}
     for split, ids in splits.items():
         for clip_id in ids:
@@ -166,18 +169,18 @@ def _copy_humanml3d(folder: Path, out: Path, meta: list[dict]) -> dict[str, list
 
 
 def _mean_std(out: Path, train_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    from engine.motion.features import compute_mean_std
+    from engine.motion.features import compute_mean_std, joints_num_for_dim
 
     features = [np.load(out / "new_joint_vecs" / f"{i}.npy") for i in train_ids]
     if not features:
         raise InputError("the train split is empty, so Mean/Std cannot be computed; give more clips.")
-    mean, std = compute_mean_std(features)
+    mean, std = compute_mean_std(features, joints_num_for_dim(features[0].shape[1]))
     return np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
 
 
 def build_dataset(options: BuildOptions) -> dict:
     """Build everything into `options.out`; returns the statistics (also written to stats.json/md)."""
-    from engine.formats.humanml3d import write_mean_std, write_split
+    from engine.formats.humanml3d import open_dataset, write_mean_std, write_split
     from trainer.data import instructions, stats
 
     started = time.perf_counter()
@@ -210,7 +213,8 @@ def build_dataset(options: BuildOptions) -> dict:
             handle.write(json.dumps(entry) + "\n")
     timings = {"motions_s": time.perf_counter() - started}
     pair_counts = None
-    if options.pairs:
+    is_kit = open_dataset(out).kind == "kit"
+    if options.pairs and not is_kit:  # PoseFix pairs need SMPL-22 poses
         tick = time.perf_counter()
         pair_counts = mine_dataset(out, options.pair_config)
         timings["pairs_s"] = time.perf_counter() - tick
