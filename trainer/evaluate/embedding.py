@@ -31,10 +31,11 @@ def sample_captions(data: CaptionedMotions, rng: np.random.Generator) -> list[st
 
 
 def embed_captioned(model: Evaluator, data: CaptionedMotions, rng: np.random.Generator,
-                    motions: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Text and motion embeddings `(N, D)` of one evaluation draw: a random caption per motion and a
-    random crop of each motion (`motions` replaces the dataset's, e.g. by generated ones)."""
-    chosen = sample_captions(data, rng)
+                    motions: list[np.ndarray] | None = None,
+                    chosen: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Text and motion embeddings `(N, D)` of one evaluation draw: a random caption per motion (or
+    `chosen`) and a random crop of each motion (`motions` replaces the dataset's, e.g. generated ones)."""
+    chosen = sample_captions(data, rng) if chosen is None else chosen
     crops = [random_crop(m, rng) for m in (motions if motions is not None else data.features)]
     return embed_texts(model, chosen), embed_motions(model, crops), chosen
 

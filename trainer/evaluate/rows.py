@@ -14,7 +14,8 @@ import torch
 
 from trainer.evaluate import metrics as M
 from trainer.evaluate.data import CaptionedMotions, PosePairs, random_crop
-from trainer.evaluate.embedding import embed_captioned, embed_motions, embed_pairs, embed_poses, embed_texts
+from trainer.evaluate.embedding import (embed_captioned, embed_motions, embed_pairs, embed_poses, embed_texts,
+                                        sample_captions)
 from trainer.evaluate.evaluator_models import Evaluator
 from trainer.evaluate.plausibility import plausibility
 from trainer.evaluate.table import Row
@@ -51,11 +52,11 @@ def caption_equal(chosen: list[str]) -> np.ndarray:
     return array[:, None] == array[None, :]
 
 
-def text_to_motion_draw(ctx: MotionContext, rng: np.random.Generator,
-                        motions: list[np.ndarray] | None = None) -> dict[str, float]:
+def text_to_motion_draw(ctx: MotionContext, rng: np.random.Generator, motions: list[np.ndarray] | None = None,
+                        chosen: list[str] | None = None) -> dict[str, float]:
     """One draw: R-precision (caption-equal and paper-strict), FID, MM-Dist, diversity of `motions`
-    (default: the real ones) against the test captions."""
-    texts, motion_emb, chosen = embed_captioned(ctx.evaluator, ctx.data, rng, motions)
+    (default: the real ones) against the test captions (`chosen`: the caption of each, else drawn)."""
+    texts, motion_emb, chosen = embed_captioned(ctx.evaluator, ctx.data, rng, motions, chosen)
     order_seed = int(rng.integers(2 ** 31))
     lenient = M.batched_retrieval(texts, motion_emb, np.random.default_rng(order_seed), caption_equal(chosen))
     strict = M.batched_retrieval(texts, motion_emb, np.random.default_rng(order_seed))
@@ -87,9 +88,8 @@ def generated_row(ctx: MotionContext, name: str, generate: TextToMotion) -> Row:
     runs = []
     for r in range(ctx.repeats):
         rng = np.random.default_rng(ctx.seed + r)
-        chosen_rng = np.random.default_rng(ctx.seed + r)  # the same caption draw embed_captioned will make
-        chosen = [caps[chosen_rng.integers(len(caps))] for caps in ctx.data.captions]
-        runs.append(text_to_motion_draw(ctx, rng, generate(chosen, rng)))
+        chosen = sample_captions(ctx.data, rng)
+        runs.append(text_to_motion_draw(ctx, rng, generate(chosen, rng), chosen))
     row = Row(name, summarize(runs))
     rng = np.random.default_rng(ctx.seed)
     texts = [caps[0] for caps in ctx.data.captions[:MM_TEXTS]]

@@ -10,7 +10,6 @@ becomes a "skipped" line naming the command that trains it; the table never fail
 from __future__ import annotations
 
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,9 +90,20 @@ def evaluate_bundle(request: EvaluationRequest) -> Path:
     _tokenizer_rows(request, ctx, t2m, tok, plaus, versions)
     _language_model_rows(request, t2m, m2t)
     sections = [t2m, m2t, tok, plaus, _pose_section(request, evaluators, versions)]
-    report = Report("Evaluation", sections, versions, "motion-train " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-                    if len(sys.argv) > 1 and sys.argv[1] == "evaluate" else "")
+    report = Report("Evaluation", sections, versions, _command_line(request))
     return write_table(report, Path(request.out) / "results")
+
+
+def _command_line(request: EvaluationRequest) -> str:
+    """The command that reproduces this table."""
+    words = ["motion-train", "evaluate", "--data", str(request.data)]
+    for flag, value in (("--bundle", request.bundle), ("--evaluators", request.evaluators),
+                        ("--tokenizer", request.tokenizer)):
+        if value is not None:
+            words += [flag, str(value)]
+    words += ["--split", request.split, "--repeats", str(request.repeats), "--seed", str(request.seed),
+              "--out", str(request.out)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _tokenizer_rows(request, ctx, t2m: Section, tok: Section, plaus: Section, versions: dict) -> None:
