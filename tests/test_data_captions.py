@@ -70,3 +70,22 @@ def test_splits_stratified_disjoint_deterministic() -> None:
     assert sorted(small.values()).count("test") == 2 and sorted(small.values()).count("train") == 16
     with pytest.raises(ValueError, match="fractions"):
         splits.split_by_cell(cells, fractions=(0.5, 0.5, 0.5))
+
+
+def test_label_files_json_and_csv(tmp_path) -> None:
+    from engine.errors import InputError
+    from trainer.data.sources import read_label_file
+
+    (tmp_path / "a.json").write_text('{"clip1.bvh": "a person jumps", "clip2": ["someone sits", "a person sits down"]}')
+    captions_by_file, cells = read_label_file(tmp_path / "a.json")
+    assert captions_by_file == {"clip1.bvh": ["a person jumps"], "clip2": ["someone sits", "a person sits down"]}
+    assert cells == {}
+    (tmp_path / "b.csv").write_text("file,caption,cell\nx.bvh,a person jumps,jump\nx.bvh,someone hops,jump\n")
+    captions_by_file, cells = read_label_file(tmp_path / "b.csv")
+    assert captions_by_file == {"x.bvh": ["a person jumps", "someone hops"]} and cells == {"x.bvh": "jump"}
+    (tmp_path / "c.csv").write_text("name,text\nx,y\n")
+    with pytest.raises(InputError, match="'file' and 'caption'"):
+        read_label_file(tmp_path / "c.csv")
+    (tmp_path / "d.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match="JSON object"):
+        read_label_file(tmp_path / "d.json")

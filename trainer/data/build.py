@@ -216,7 +216,7 @@ def build_dataset(options: BuildOptions) -> dict:
     is_kit = open_dataset(out).kind == "kit"
     if options.pairs and not is_kit:  # PoseFix pairs need SMPL-22 poses
         tick = time.perf_counter()
-        pair_counts = mine_dataset(out, options.pair_config)
+        pair_counts = mine_dataset(out, options.pair_config, options.progress)
         timings["pairs_s"] = time.perf_counter() - tick
     tick = time.perf_counter()
     instruction_counts = instructions.write_instructions(out, options.instructions_per_motion, options.seed)

@@ -242,11 +242,14 @@ def save_pairs(pairs: PairSet, texts: list[str], out_dir: Path, split: str) -> N
                                      "kind": pairs.kind[i], "text": text}) + "\n")
 
 
-def mine_dataset(dataset_dir: Path, config: PairConfig = PairConfig()) -> dict[str, dict[str, int]]:
+def mine_dataset(dataset_dir: Path, config: PairConfig = PairConfig(),
+                 progress: bool = False) -> dict[str, dict[str, int]]:
     """Mine and save pairs for each split of a built dataset; returns counts per split and kind."""
+    from tqdm import tqdm
+
     dataset_dir = Path(dataset_dir)
     counts = {}
-    for split in ("train", "val", "test"):
+    for split in tqdm(("train", "val", "test"), desc="pose pairs", unit="split", disable=not progress):
         ids = (dataset_dir / f"{split}.txt").read_text(encoding="utf-8").split()
         clips = [(i, np.load(dataset_dir / "new_joints" / f"{i}.npy")) for i in ids]
         clips = [(i, p) for i, p in clips if len(p) > 1]
