@@ -42,6 +42,24 @@ _add("ADJ", "left right active energetic elderly old exhausted tired weary femin
 _add("ADV", "energetically actively vigorously wearily tiredly youthfully normally up upward "
      "upwards overhead around then while slowly briskly")
 _add("ADP", "in with like of to as at into over above while for")
+# Words of the procedural generator's captions and of common user labels.
+_add("VERB", "steps:step jogs:jog jumps:jump stands:stand reaches:reach does:do squats:squat "
+     "stretches:stretch throws:throw punches:punch claps:clap hops:hop marches:march crouches:crouch "
+     "bows:bow kicks:kick lowers:lower balances:balance rises:rise gets:get sits:sit winds:wind "
+     "performs:perform extends:extend bending:bend lunges:lunge leans:lean shuffles:shuffle "
+     "folds:fold hanging:hang taking:take raised:raise sitting:sit rotates:rotate throwing:throw "
+     "jumping:jump circles:circle stretch:stretch squat:squat crouch:crouch kick:kick punch:punch "
+     "lunge:lunge bow:bow jog:jog jump:jump sit:sit stand:stand")
+_add("NOUN", "leg:leg legs:leg foot:foot feet:foot front:front times:time knees:knee knee:knee "
+     "place:place line:line jacks:jack seat:seat path:path toes:toe curve:curve spot:spot fist:fist "
+     "fists:fist chair:chair shoulder:shoulder height:height waist:waist chest:chest guard:guard "
+     "hello:hello direction:direction degrees:degree face:face lunge:lunge squat:squat")
+_add("ADV", "forward down twice steadily straight ahead slightly backward back out off overhand "
+     "leisurely deeply diagonally together sideways away backwards once high low")
+_add("ADP", "on after toward towards from along by onto")
+_add("ADJ", "easy slow small upper shallow large deep other straight")
+_add("NUM", "one two three four five six seven eight nine ten eleven")
+_add("PRON", "something themselves them that")
 _add("CCONJ", "and or but")
 _add("SCONJ", "as if while")
 _add("PART", "to not")
