@@ -176,3 +176,20 @@ def test_generated_rows_plug_in_and_rank_generators(trained):
     assert good.values["R@3"][0] > 0.8 > bad.values["R@3"][0]
     assert good.values["FID"][0] < bad.values["FID"][0]
     assert good.values["MModality"][0] > 0.0  # the oracle picks among several real motions
+
+
+def test_evaluate_reads_components_from_a_bundle(trained):
+    import shutil
+
+    from trainer.evaluate.run import EvaluationRequest, evaluate_bundle
+
+    root, model_dir = trained
+    bundle = root / "bundle"
+    shutil.copytree(model_dir, bundle / "evaluators")
+    (bundle / "manifest.json").write_text(json.dumps({"format": "motion-copilot-bundle", "version": 1,
+                                                      "components": {"evaluators": {"path": "evaluators"}}}))
+    markdown = evaluate_bundle(EvaluationRequest(data=root / "data", bundle=bundle, out=root / "bundle_eval",
+                                                 repeats=2)).read_text()
+    assert "| Real |" in markdown
+    assert "no tokenizer in the bundle" in markdown  # a missing component is a note, not a failure
+    assert f"--bundle {bundle}" in markdown

@@ -86,7 +86,8 @@ def evaluate_bundle(request: EvaluationRequest) -> Path:
                     ["skating: share of foot-contact transitions sliding > 2.5 cm (GMD); penetration_m: mean depth of "
                      "the lowest joint below the floor (m); jitter: mean jerk (m/s^3)."])
     versions = {"data": data_version(request.data), "split": f"{request.split} ({len(data.ids)} motions)",
-                "evaluator": EVALUATOR_VERSION, "repeats": str(request.repeats)}
+                "evaluator": f"{EVALUATOR_VERSION}, weights sha1 {_digest(evaluators / 'text_motion' / 'model.safetensors')}",
+                "repeats": str(request.repeats)}
     _tokenizer_rows(request, ctx, t2m, tok, plaus, versions)
     _language_model_rows(request, t2m, m2t)
     sections = [t2m, m2t, tok, plaus, _pose_section(request, evaluators, versions)]
@@ -129,7 +130,13 @@ def _tokenizer_rows(request, ctx, t2m: Section, tok: Section, plaus: Section, ve
     tok.notes.append(f"{len(ctx.data.ids)} {request.split} motions encoded whole (cropped to a multiple of 4 frames); "
                      "MPJPE on joints recovered from the features (root included); FID as in the text-to-motion section.")
     plaus.rows.append(R.plausibility_row(name, recon_joints))
-    versions["tokenizer"] = f"{path} ({tokenizer.config.code_num} codes)"
+    versions["tokenizer"] = f"{path} ({tokenizer.config.code_num} codes, weights sha1 {_digest(path / 'model.safetensors')})"
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:12] if path.is_file() else "missing"
 
 
 def _language_model_rows(request, t2m: Section, m2t: Section) -> None:
