@@ -56,7 +56,7 @@ STYLE_PHRASES: dict[str, tuple[str, ...]] = {
     "exhausted": ("in an exhausted way", "wearily", "as if exhausted", "tiredly", "like someone worn-out"),
     "feminine": ("in a feminine way", "in a feminine style", "with a feminine manner"),
     "masculine": ("in a masculine way", "in a masculine style", "with a masculine manner"),
-    "normal": ("", "", "in a normal way", "normally", "in an ordinary way"),
+    "normal": ("", "in a normal way", "normally", "in an ordinary way"),
     "youthful": ("in a youthful way", "youthfully", "like a young person", "in a youthful style"),
 }
 
@@ -114,15 +114,16 @@ def list_clips(bandai_dir: Path, limit_per_cell: int | None = None) -> list[Band
     return clips
 
 
-def captions_for(content: str, style: str, count: int = 3, seed: int = 0) -> list[str]:
-    """`count` distinct captions for a content x style pair, chosen deterministically from `seed`.
+def captions_for(content: str, style: str, count: int = 3, seed: int | str = 0) -> list[str]:
+    """`count` distinct captions for a content x style pair, chosen deterministically from `seed`
+    (the dataset builder passes seed/clip name, so clips of one cell get different captions).
 
     Every caption is subject + content phrase (+ style adverbial), e.g.
     "someone waves the left hand in an exhausted way".
     """
     rng = random.Random(f"{seed}/{content}/{style}")
     verbs, subjects = list(CONTENT_PHRASES[content]), list(SUBJECTS)
-    adverbs = list(dict.fromkeys(STYLE_PHRASES[style]))  # "" may appear twice (weighting); dedupe
+    adverbs = list(STYLE_PHRASES[style])
     for options in (verbs, subjects, adverbs):
         rng.shuffle(options)
     combos = list(itertools.product(subjects, verbs, adverbs))
@@ -135,6 +136,7 @@ def captions_for(content: str, style: str, count: int = 3, seed: int = 0) -> lis
         combos.remove(best)
     captions = [" ".join(" ".join(parts).split()) for parts in picked]
     return captions
+
 
 if __name__ == "__main__":
     seen = set()

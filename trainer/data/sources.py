@@ -58,7 +58,8 @@ def bandai_source(bandai_dir: Path, captions_per_clip: int = 3, seed: int = 0,
         for i, clip in enumerate(clips):
             motion = load_motion(clip.bvh_path, preset="bandai")
             yield SourceMotion(f"B{i:06d}", motion.positions.astype(np.float32),
-                               bandai.captions_for(clip.content, clip.style, captions_per_clip, seed),
+                               bandai.captions_for(clip.content, clip.style, captions_per_clip,
+                                                   f"{seed}/{clip.bvh_path.stem}"),
                                clip.cell, "bandai", clip.bvh_path.name,
                                {"content": clip.content, "style": clip.style})
     return Source("bandai", len(clips), motions())
