@@ -193,3 +193,28 @@ def test_evaluate_reads_components_from_a_bundle(trained):
     assert "| Real |" in markdown
     assert "no tokenizer in the bundle" in markdown  # a missing component is a note, not a failure
     assert f"--bundle {bundle}" in markdown
+
+
+def test_pose_editor_and_completion_rows(trained):
+    from trainer.evaluate.data import load_captioned_split, load_pairs
+    from trainer.evaluate.rows import MotionContext, completion_row, pose_editor_row
+
+    root, model_dir = trained
+    pairs = load_pairs(root / "data", "test")
+    evaluator = Evaluator.load(model_dir / "text_pair")
+
+    def exact(pose_a, texts, samples, rng):  # returns B itself once among N noisy samples
+        out = np.repeat(pairs.pose_b[:, None], samples, axis=1) + rng.normal(scale=0.05, size=(len(texts), samples, 22, 3))
+        out[:, 1] = pairs.pose_b
+        return out
+
+    row = pose_editor_row(evaluator, pairs, "exact", exact, samples=4)
+    assert row.values["Joint error (mm)"][0] == pytest.approx(0.0, abs=1e-3)
+    unchanged = pose_editor_row(evaluator, pairs, "copy", lambda a, t, n, r: np.repeat(a[:, None], n, axis=1), 2)
+    assert unchanged.values["Joint error (mm)"][0] > 10.0
+
+    ctx = MotionContext(load_captioned_split(root / "data", "test"), Evaluator.load(model_dir / "text_motion"), 2, 0)
+    perfect = completion_row(ctx, "copy", lambda motions, task, rng: motions, "prediction")
+    assert perfect.values["ADE"][0] == 0.0 and perfect.values["FDE"][0] == 0.0
+    frozen = completion_row(ctx, "freeze", lambda ms, task, rng: [np.repeat(m[:1], len(m), 0) for m in ms], "prediction")
+    assert frozen.values["ADE"][0] > 0.0 and frozen.values["FID"][0] > perfect.values["FID"][0]

@@ -144,3 +144,36 @@ def pose_rows(evaluator: Evaluator, pairs: PosePairs, repeats: int, seed: int) -
         "Joint error (mm)": (1000.0 * M.mpjpe(pairs.pose_a - pairs.pose_a[:, :1], pairs.pose_b - pairs.pose_b[:, :1]), 0.0),
         "Pose FID": (M.fid(embed_poses(evaluator, pairs.pose_a), real_b), 0.0)})
     return [real, copy_a]
+
+
+# (poses A `(Q, 22, 3)`, texts, samples N, rng) -> edited poses `(Q, N, 22, 3)` (the pose editor's hook)
+PoseEdit = Callable[[np.ndarray, list[str], int, np.random.Generator], np.ndarray]
+# (motions `(T_i, 263)` raw features, task 'prediction'|'inbetween', rng) -> completed motions, same lengths
+MotionCompletion = Callable[[list[np.ndarray], str, np.random.Generator], list[np.ndarray]]
+
+
+def pose_editor_row(evaluator: Evaluator, pairs: PosePairs, name: str, edit: PoseEdit, samples: int = 30,
+                    seed: int = 0) -> Row:
+    """PoseFix editing metrics: best-of-N and mean joint error (mm, pelvis-centred) of the edited poses
+    against the real B, and pose FID of the first sample per query against the real B poses."""
+    edited = np.asarray(edit(pairs.pose_a, pairs.texts, samples, np.random.default_rng(seed)), np.float32)
+    centred = edited - edited[:, :, :1]
+    errors = M.best_of_n_joint_error(centred, pairs.pose_b - pairs.pose_b[:, :1])
+    fid = M.fid(embed_poses(evaluator, edited[:, 0]), embed_poses(evaluator, pairs.pose_b))
+    return Row(name, {"Joint error (mm)": (1000.0 * errors["best"], 0.0), "Pose FID": (fid, 0.0)},
+               f"best of {samples}; mean {1000.0 * errors['mean']:.0f} mm")
+
+
+def completion_row(ctx: MotionContext, name: str, complete: MotionCompletion, task: str) -> Row:
+    """Prediction / in-between: ADE and FDE (m, joints flattened per frame, MotionGPT PredMetrics) of
+    the completed test motions, then FID and diversity as in the text-to-motion rows."""
+    from engine.motion.features import features_to_joints
+
+    motions = complete(ctx.data.features, task, np.random.default_rng(ctx.seed))
+    errors = [M.ade_fde(np.asarray(features_to_joints(m)), np.asarray(features_to_joints(t)), task)
+              for m, t in zip(motions, ctx.data.features)]
+    runs = [text_to_motion_draw(ctx, np.random.default_rng(ctx.seed + r), motions) for r in range(ctx.repeats)]
+    values = {k: v for k, v in summarize(runs).items() if k in ("FID", "Diversity")}
+    values.update({"ADE": (float(np.mean([e[0] for e in errors])), 0.0),
+                   "FDE": (float(np.mean([e[1] for e in errors])), 0.0)})
+    return Row(name, values)
