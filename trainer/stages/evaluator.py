@@ -145,8 +145,9 @@ def train_text_motion(config: EvaluatorTrainConfig, out_dir: Path) -> dict[str, 
     mean, std = open_dataset(config.data_dir).mean_std()
     vocab = build_vocab([c for caps in train.captions for c in caps])
     torch.manual_seed(config.seed)
-    model = Evaluator(EvaluatorConfig(kind="text_motion", vocab=vocab, max_words=config.max_words, word_dim=config.word_dim, hidden=config.hidden,
-                                      embed_dim=config.embed_dim, feature_dim=train.features[0].shape[-1]))
+    model = Evaluator(EvaluatorConfig(kind="text_motion", vocab=vocab, max_words=config.max_words,
+                                      word_dim=config.word_dim, hidden=config.hidden, embed_dim=config.embed_dim,
+                                      feature_dim=train.features[0].shape[-1]))
     model.set_normalization_(mean, std)
     rng = np.random.default_rng(config.seed)
     batch = min(config.batch_size, len(train.ids))
