@@ -17,6 +17,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "trainer.commands.evaluate",
     "trainer.commands.pretrain",
     "trainer.commands.instruct",
+    "trainer.commands.posefix",
+    "trainer.commands.feedback",
 )
 
 
