@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 FPS = 20.0
+SIGNATURE_CHUNK = 20000  # poses per posecode evaluation (35 code joints x float64 intermediates)
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,11 @@ def _posecode_signature(poses: np.ndarray) -> np.ndarray:
     """Posecode classes and super-posecodes per pose, `(N, 22, 3)` -> `(N, C + S)` int."""
     from engine.describe.captioner import evaluate_posecodes
 
-    classes, _, supers = evaluate_posecodes(poses, None, absolute_only=False)
-    return np.concatenate([classes, supers], axis=1)
+    chunks = []
+    for start in range(0, len(poses), SIGNATURE_CHUNK):  # bounded memory on large datasets
+        classes, _, supers = evaluate_posecodes(poses[start:start + SIGNATURE_CHUNK], None, absolute_only=False)
+        chunks.append(np.concatenate([classes, supers], axis=1).astype(np.int8))
+    return np.concatenate(chunks)
 
 
 def _features(normalised: np.ndarray, mean: np.ndarray) -> np.ndarray:
