@@ -4,15 +4,19 @@ Run: `pytest -q tests/test_correction_writer.py` (tiny configs).
 """
 from __future__ import annotations
 
+import pytest
 import torch
 
 from engine.models.correction_writer import CorrectionWriter, CorrectionWriterConfig
 from engine.models.pose_codec import positions_to_sixd
 from engine.models.text_encoder import WordTokenizer
-from posefix_fixtures import random_poses
+from posefix_fixtures import one_torch_thread, random_poses
 from trainer.stages.text_metrics import bleu4, rouge_l
 
 TEXTS = ["Raise your left arm.", "Bend your right knee a lot, then lower your head."]
+
+
+single_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
 
 def tiny_writer(seed: int = 0) -> CorrectionWriter:

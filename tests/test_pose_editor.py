@@ -14,10 +14,13 @@ from engine.errors import InputError
 from engine.models.pose_codec import positions_to_sixd, sixd_to_positions
 from engine.models.pose_editor import PoseEditor, PoseEditorConfig
 from engine.models.text_encoder import TextEncoderConfig, WordTokenizer
-from posefix_fixtures import random_poses
+from posefix_fixtures import one_torch_thread, random_poses
 from trainer.stages import pair_data
 
 TEXTS = ["Raise your left arm.", "Lower your right arm a bit.", "Bend your left knee more.", "Straighten your back."]
+
+
+single_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
 
 def tiny_editor(seed: int = 0, **overrides) -> PoseEditor:
