@@ -10,7 +10,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="evaluate a model bundle on a dataset's test split and write a results table",
         description="Compute the literature's metrics (R-precision, FID, MM-Dist, diversity, MPJPE, ...) for "
                     "every component the bundle has, with a 'Real' row (ground truth against itself) and "
-                    "95%% confidence intervals over repeated runs; writes results.md and results.json.")
+                    "95% confidence intervals over repeated runs; writes results.md and results.json.")
     parser.add_argument("--bundle", type=Path, help="model bundle directory (manifest.json); optional")
     parser.add_argument("--data", type=Path, required=True, help="HumanML3D-layout data folder (motion-train data)")
     parser.add_argument("--evaluators", type=Path,

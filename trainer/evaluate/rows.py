@@ -139,7 +139,6 @@ def pose_rows(evaluator: Evaluator, pairs: PosePairs, repeats: int, seed: int) -
     runs = [M.batched_retrieval(texts, pair_emb, np.random.default_rng(seed + r), equal) for r in range(repeats)]
     real_b = embed_poses(evaluator, pairs.pose_b)
     real = Row("Real", summarize(runs))
-    real.values["Pose FID"] = (0.0, 0.0)
     copy_a = Row("No edit (B := A)", {
         "Joint error (mm)": (1000.0 * M.mpjpe(pairs.pose_a - pairs.pose_a[:, :1], pairs.pose_b - pairs.pose_b[:, :1]), 0.0),
         "Pose FID": (M.fid(embed_poses(evaluator, pairs.pose_a), real_b), 0.0)})

@@ -110,6 +110,8 @@ def validate_text_pair(model: Evaluator, pairs, seed: int = 0) -> dict[str, floa
 def _train_loop(model: Evaluator, config: EvaluatorTrainConfig, steps: int, run_dir: Path,
                 make_batch, validate) -> dict[str, float]:
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    # Every run starts afresh (minutes long, so no resume): an old log would mix two runs' curves.
+    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
     logger = MetricsLogger(run_dir)
     bar = progress_bar(steps, description=f"evaluator {model.config.kind}")
     scores: dict[str, float] = {}
