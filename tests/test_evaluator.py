@@ -218,3 +218,13 @@ def test_pose_editor_and_completion_rows(trained):
     assert perfect.values["ADE"][0] == 0.0 and perfect.values["FDE"][0] == 0.0
     frozen = completion_row(ctx, "freeze", lambda ms, task, rng: [np.repeat(m[:1], len(m), 0) for m in ms], "prediction")
     assert frozen.values["ADE"][0] > 0.0 and frozen.values["FID"][0] > perfect.values["FID"][0]
+
+
+@pytest.mark.parametrize("name", ["evaluator_cpu", "evaluator_bandai"])
+def test_shipped_configs_load(name):
+    from trainer.config import load_config
+
+    config = load_config(EvaluatorTrainConfig, name, ["--max_steps=5"])
+    assert config.max_steps == 5 and set(config.kinds) <= {"text_motion", "text_pair"}
+    with pytest.raises(InputError):
+        load_config(EvaluatorTrainConfig, name, ["--kinds=[\"nonsense\"]"])
