@@ -228,3 +228,26 @@ def test_shipped_configs_load(name):
     assert config.max_steps == 5 and set(config.kinds) <= {"text_motion", "text_pair"}
     with pytest.raises(InputError):
         load_config(EvaluatorTrainConfig, name, ["--kinds=[\"nonsense\"]"])
+
+
+def test_bundle_pose_editor_row(trained):
+    import shutil
+
+    from engine.models.pose_editor import PoseEditor, PoseEditorConfig
+    from engine.models.text_encoder import TextEncoderConfig, WordTokenizer
+    from trainer.evaluate.run import EvaluationRequest, evaluate_bundle
+
+    root, model_dir = trained
+    torch.manual_seed(0)
+    tokenizer = WordTokenizer.train(["raise your left arm", "bend your right knee"])
+    text = TextEncoderConfig(kind="bigru", out_dim=16, vocab_size=tokenizer.vocab_size, embed_dim=8)
+    bundle = root / "bundle_editor"
+    PoseEditor(PoseEditorConfig(latent_dim=8, hidden=32, text=text), tokenizer).save(bundle / "pose_editor")
+    shutil.copytree(model_dir, bundle / "evaluators")
+    (bundle / "manifest.json").write_text(json.dumps({"format": "motion-copilot-bundle", "version": 1, "components": {
+        "evaluators": {"path": "evaluators"}, "pose_editor": {"path": "pose_editor"}}}))
+    evaluate_bundle(EvaluationRequest(data=root / "data", bundle=bundle, out=root / "editor_eval", repeats=1))
+    report = json.loads((root / "editor_eval" / "results.json").read_text())
+    rows = {r["name"]: r for s in report["sections"] for r in s["rows"] if s["title"].startswith("Pose")}
+    error = rows["Pose editor"]["values"]["Joint error (mm)"][0]
+    assert np.isfinite(error) and error > 0 and "pose_editor" in report["versions"]

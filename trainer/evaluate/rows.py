@@ -176,3 +176,23 @@ def completion_row(ctx: MotionContext, name: str, complete: MotionCompletion, ta
     values.update({"ADE": (float(np.mean([e[0] for e in errors])), 0.0),
                    "FDE": (float(np.mean([e[1] for e in errors])), 0.0)})
     return Row(name, values)
+
+
+def load_pose_edit(directory) -> PoseEdit:
+    """The bundle's pose editor (engine.models.pose_editor) as a PoseEdit: A positions are turned into
+    canonical 6D rotations (PoseFix normalisation), edited, and put back through FK on the default
+    skeleton (the skeleton the data is built on), pelvis at the origin."""
+    from engine.describe.joints import normalise
+    from engine.models.pose_codec import positions_to_sixd, sixd_to_positions
+    from engine.models.pose_editor import PoseEditor
+
+    editor = PoseEditor.load(directory)
+
+    @torch.no_grad()
+    def edit(pose_a: np.ndarray, texts: list[str], samples: int, rng: np.random.Generator) -> np.ndarray:
+        torch.manual_seed(int(rng.integers(2 ** 31)))
+        sixd = torch.from_numpy(positions_to_sixd(normalise(np.asarray(pose_a, np.float64))))
+        out = editor.sample(sixd, texts, samples)                     # (Q, S, 22, 6)
+        return sixd_to_positions(out.reshape(-1, *out.shape[2:])).reshape(*out.shape[:2], -1, 3).numpy()
+
+    return edit

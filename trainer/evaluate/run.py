@@ -19,10 +19,11 @@ import torch
 from engine.errors import InputError
 from trainer.evaluate import metrics as M
 from trainer.evaluate import rows as R
-from trainer.evaluate.data import data_version, load_captioned_split, load_pairs
+from trainer.evaluate.data import PosePairs, data_version, load_captioned_split, load_pairs
 from trainer.evaluate.evaluator_models import EVALUATOR_VERSION, Evaluator
 from trainer.evaluate.table import Report, Section, write_table
 
+EDIT_QUERIES, EDIT_SAMPLES = 500, 30   # pose-editor queries drawn from the split; samples per query (PoseFix)
 T2M_COLUMNS = ["R@1", "R@2", "R@3", "R@3 strict", "FID", "MM-Dist", "Diversity", "MModality"]
 M2T_COLUMNS = ["R@1", "R@2", "R@3", "MM-Dist", "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr"]
 TOKENIZER_COLUMNS = ["MPJPE (mm)", "MPJPE root-aligned (mm)", "FID", "Code usage", "Perplexity"]
@@ -164,8 +165,17 @@ def _pose_section(request, evaluators: Path, versions: dict) -> Section:
         return section
     evaluator = Evaluator.load(evaluators / "text_pair")
     section.rows += R.pose_rows(evaluator, pairs, request.repeats, request.seed)
-    section.skipped.append("Pose editor: best-of-N joint error and pose FID plug in through "
-                           "trainer.evaluate.metrics.best_of_n_joint_error once the bundle has 'pose_editor'")
+    editor = _component_dir(request, "pose_editor", None)
+    if editor is None:
+        section.skipped.append("Pose editor: no pose_editor in the bundle (`motion-train posefix`)")
+    else:
+        picks = np.random.default_rng(request.seed).permutation(len(pairs.texts))[:EDIT_QUERIES]
+        subset = PosePairs(pairs.pose_a[picks], pairs.pose_b[picks], [pairs.texts[i] for i in picks])
+        section.rows.append(R.pose_editor_row(evaluator, subset, "Pose editor", R.load_pose_edit(editor),
+                                              EDIT_SAMPLES, request.seed))
+        section.notes.append(f"Pose editor: {len(picks)} random pairs, {EDIT_SAMPLES} samples each (PoseFix: 30); "
+                             "joint error of the best sample, pose FID of the first.")
+        versions["pose_editor"] = f"{editor} (weights sha1 {_digest(editor / 'model.safetensors')})"
     section.notes.append(f"{len(pairs.texts)} {request.split} pairs; text->pair R@k in groups of 32, hits by equal "
                          "correction text; joint error on pelvis-centred poses; pose FID on the pair evaluator's "
                          "pose-encoder features.")
