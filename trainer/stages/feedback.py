@@ -34,6 +34,7 @@ class FeedbackTrainConfig:
     extra_pairs: int = 20000
     max_gap: int = 10
     flip: bool = True
+    val_pairs: int = 512             # validation pairs used (the first ones of the val split)
     human_annotations: str = ""
     human_pair_ids: str = ""
     human_poses: str = ""
@@ -118,6 +119,8 @@ def train_feedback(config: FeedbackTrainConfig) -> Path:
         train_pairs = load_training_pairs(config)
         val_pairs = pair_data.load_mined_pairs(config.data_dir, "val") if not config.human_annotations else \
             pair_data.PairTexts.concat([])
+        val_pairs = pair_data.PairTexts(val_pairs.pose_a[:config.val_pairs], val_pairs.pose_b[:config.val_pairs],
+                                        val_pairs.texts[:config.val_pairs])
         torch.manual_seed(config.seed)
         model = build_writer(config, [t for options in train_pairs.texts for t in options], run_dir)
         train, val = PairTensors.from_pairs(train_pairs), PairTensors.from_pairs(val_pairs)

@@ -37,6 +37,7 @@ class PosefixTrainConfig:
     extra_pairs: int = 20000         # random in-sequence pairs added to the mined ones
     max_gap: int = 10                # frames between A and B of those pairs (20 fps)
     flip: bool = True                # left/right flip augmentation
+    val_pairs: int = 512             # validation pairs used (the first ones of the val split)
     human_annotations: str = ""      # finetuning: PoseFix JSON {pair_id: [texts]}
     human_pair_ids: str = ""         # pair_id_2_pose_ids.json
     human_poses: str = ""            # .npy (P, 22, 3) joint positions by pose id
@@ -156,6 +157,8 @@ def train_posefix(config: PosefixTrainConfig) -> Path:
         train_pairs = load_training_pairs(config)
         val_pairs = pair_data.load_mined_pairs(config.data_dir, "val") if not config.human_annotations else \
             pair_data.PairTexts.concat([])
+        val_pairs = pair_data.PairTexts(val_pairs.pose_a[:config.val_pairs], val_pairs.pose_b[:config.val_pairs],
+                                        val_pairs.texts[:config.val_pairs])
         torch.manual_seed(config.seed)  # identical initial weights on every rank
         model = build_editor(config, [t for options in train_pairs.texts for t in options], run_dir)
         if model.config.text.kind == "minilm":  # frozen: embed every text once, before the loop
