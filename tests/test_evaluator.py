@@ -251,3 +251,35 @@ def test_bundle_pose_editor_row(trained):
     rows = {r["name"]: r for s in report["sections"] for r in s["rows"] if s["title"].startswith("Pose")}
     error = rows["Pose editor"]["values"]["Joint error (mm)"][0]
     assert np.isfinite(error) and error > 0 and "pose_editor" in report["versions"]
+
+
+def test_bundle_language_model_rows(trained):
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from engine.models.motion_lm import MotionLM, MotionLMConfig
+    from engine.models.text_tokenizer import train_text_tokenizer
+    from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
+    from trainer.evaluate.run import EvaluationRequest, evaluate_bundle
+
+    root, model_dir = trained
+    bundle = root / "bundle_lm"
+    corpus = [c for caps in LABELS.values() for c in caps] + ["Text to motion: a person", "Motion to text: it"]
+    train_text_tokenizer(corpus * 5, vocab_size=80, extra_ids=4).save_pretrained(str(root / "text_tok"))
+    text_tokenizer = AutoTokenizer.from_pretrained(str(root / "text_tok"))
+    config = MotionLMConfig.preset("tiny", max_motion_codes=12, dropout_rate=0.0)
+    MotionLM.create(config, text_tokenizer, 16, seed=0).save(bundle / "language_model")
+    torch.manual_seed(0)
+    MotionTokenizer(TokenizerConfig.preset("tiny", code_num=16)).save(bundle / "tokenizer")
+    shutil.copytree(model_dir, bundle / "evaluators")
+    (bundle / "manifest.json").write_text(json.dumps({"format": "motion-copilot-bundle", "version": 1, "components": {
+        name: {"path": name} for name in ("evaluators", "tokenizer", "language_model")}}))
+    evaluate_bundle(EvaluationRequest(data=root / "data", bundle=bundle, out=root / "lm_eval", repeats=1))
+    report = json.loads((root / "lm_eval" / "results.json").read_text())
+    sections = {s["title"]: s for s in report["sections"]}
+    t2m = {r["name"]: r["values"] for r in sections["Text-to-motion"]["rows"]}
+    m2t = {r["name"]: r["values"] for r in sections["Motion-to-text"]["rows"]}
+    # an untrained model: rows exist, and the real motions beat its output
+    assert t2m["Motion-language model"]["R@3"][0] < t2m["Real"]["R@3"][0]
+    assert "MModality" in t2m["Motion-language model"] and "BLEU-4" in m2t["Motion-language model"]

@@ -91,7 +91,7 @@ def evaluate_bundle(request: EvaluationRequest) -> Path:
                 "evaluator": f"{EVALUATOR_VERSION}, weights sha1 {_digest(evaluators / 'text_motion' / 'model.safetensors')}",
                 "repeats": str(request.repeats)}
     _tokenizer_rows(request, ctx, t2m, tok, plaus, versions)
-    _language_model_rows(request, t2m, m2t)
+    _language_model_rows(request, ctx, t2m, m2t, versions)
     sections = [t2m, m2t, tok, plaus, _pose_section(request, evaluators, versions)]
     report = Report("Evaluation", sections, versions, _command_line(request))
     return write_table(report, Path(request.out) / "results")
@@ -144,13 +144,24 @@ def _digest(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()[:12] if path.is_file() else "missing"
 
 
-def _language_model_rows(request, t2m: Section, m2t: Section) -> None:
-    # The motion-language model's generation hook (trainer.evaluate.rows.generated_row takes any
-    # texts -> motions function) is wired here once `engine.models` serves the LM from a bundle.
-    reason = ("no motion-language model in the bundle (`motion-train pretrain && motion-train instruct`); "
-              "its rows plug in through trainer.evaluate.rows.generated_row")
-    t2m.skipped.append("Text-to-motion model: " + reason)
-    m2t.skipped.append("Motion-to-text model: " + reason)
+def _language_model_rows(request, ctx, t2m: Section, m2t: Section, versions: dict) -> None:
+    lm_dir = _component_dir(request, "language_model", None)
+    tokenizer_dir = _component_dir(request, "tokenizer", request.tokenizer)
+    if lm_dir is None or tokenizer_dir is None:
+        reason = ("the bundle has no motion-language model and tokenizer "
+                  "(`motion-train tokenizer`, `motion-train pretrain && motion-train instruct`)")
+        t2m.skipped.append("Text-to-motion model: " + reason)
+        m2t.skipped.append("Motion-to-text model: " + reason)
+        return
+    from trainer.evaluate.lm_rows import LanguageModelTasks, motion_to_text_row
+
+    tasks = LanguageModelTasks(lm_dir, tokenizer_dir)
+    t2m.rows.append(R.generated_row(ctx, "Motion-language model", tasks.text_to_motion))
+    t2m.notes.append(f"Motion-language model: the model picks the length; {R.MM_GENERATIONS} generations for "
+                     f"MModality (Guo et al.: 30); prompts with no motion: {tasks.failures}.")
+    m2t.rows.append(motion_to_text_row(ctx, "Motion-language model", tasks.motion_to_text(ctx.data.features)))
+    m2t.notes.append("Motion-language model: R@k hits a motion with the same caption set as the captioned one.")
+    versions["language_model"] = f"{lm_dir} (weights sha1 {_digest(lm_dir / 'model.safetensors')})"
 
 
 def _pose_section(request, evaluators: Path, versions: dict) -> Section:
