@@ -21,6 +21,16 @@ CORPUS = ["a person walks forward and waves", "someone jumps twice in place", "a
           "Predict the number of frames for: a person sits down", "It takes 80 frames."] * 5
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Decoding tiny models is many tiny matmuls: with 2 OpenMP threads on a busy machine each one
+    waits for the other (see benchmarks/bench_motion_lm.py), so these tests use one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def text_tokenizer_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("text_tok")

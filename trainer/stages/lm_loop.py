@@ -51,6 +51,7 @@ class LMTrainConfig:
     save_every: int = 250
     seed: int = 0
     device: str = "auto"
+    threads: int = 0                  # CPU intra-op threads; 0 keeps torch's default (see bench_motion_lm.py)
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_steps", "max_motion_codes", "eval_every", "save_every"):
@@ -127,6 +128,8 @@ def train_lm(config: LMTrainConfig, lm: MotionLM, draw: Draw, val_examples: list
              context: DistributedContext, stage: str) -> Path:
     """Train `lm` on batches from `draw`; resumable; returns `run_dir/model`."""
     run_dir = Path(config.run_dir)
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
     model = lm.model
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     resumed = load_checkpoint(run_dir, TiedWeightsView(model), optimizer)
