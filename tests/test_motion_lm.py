@@ -231,3 +231,17 @@ def test_task_functions_return_joint_positions(text_tokenizer_dir):
         tasks.motion_to_text(lm, vq, np.zeros((10, 21, 3)))
     with pytest.raises(InputError, match="gap"):
         tasks.inbetween(lm, vq, clip, clip)
+
+
+def test_estimate_length_reads_the_number_in_the_answer(text_tokenizer_dir, monkeypatch):
+    from engine import motion_tasks as tasks
+
+    lm = tiny_lm(text_tokenizer_dir)
+    prompts = []
+    monkeypatch.setattr(lm, "generate_text", lambda p, s=None: prompts.extend(p) or ["It would take about 84 frames."])
+    assert tasks.estimate_length(lm, "a person sits down") == 84
+    assert prompts == ["Predict the number of frames for: a person sits down"]
+    monkeypatch.setattr(lm, "generate_text", lambda p, s=None: ["a person sits"])
+    with pytest.raises(tasks.NoLengthError, match="no frame count") as caught:
+        tasks.estimate_length(lm, "a person sits down")
+    assert caught.value.code == "no_length"

@@ -147,3 +147,25 @@ def test_stage_configs_refuse_bad_values(toy_data):
         load_config(PretrainConfig, "pretrain_cpu", ["--tasks=t2m,dance"])
     with pytest.raises(InputError, match="unknown"):
         load_config(InstructConfig, "instruct_cpu", ["--tasks=t2m,juggle"])
+
+
+def test_instruction_placeholders_become_the_right_motion_spans():
+    import random
+
+    from engine.models.motion_vocab import MotionVocab
+    from trainer.data import instructions as ins
+    from trainer.stages.instruct import fill_motion
+
+    vocab, codes = MotionVocab(16, 100), [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
+    record = ins.MotionRecord("x", ("a person walks",), len(codes) * 4, "train")
+    templates = ins.load_templates()
+    example = ins.make_example("predict", record, templates, random.Random(0))
+    cut = example["prefix_frames"] // 4
+    source, target = (fill_motion(example[k], example, codes, vocab) for k in ("input", "output"))
+    assert vocab.parse_text(source) == codes[:cut] and vocab.parse_text(target) == codes[cut:]
+    example = ins.make_example("inbetween", record, templates, random.Random(0))
+    start, end = (f // 4 for f in example["mask_frames"])
+    source = fill_motion(example["input"], example, codes, vocab)
+    assert source.count("<motion_id_18>") == end - start > 0
+    assert vocab.parse_text(source) == codes[:start] + codes[end:]
+    assert vocab.parse_text(fill_motion(example["output"], example, codes, vocab)) == codes
