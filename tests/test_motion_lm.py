@@ -245,3 +245,16 @@ def test_estimate_length_reads_the_number_in_the_answer(text_tokenizer_dir, monk
     with pytest.raises(tasks.NoLengthError, match="no frame count") as caught:
         tasks.estimate_length(lm, "a person sits down")
     assert caught.value.code == "no_length"
+
+
+def test_a_local_pretrained_t5_is_extended_by_the_motion_tokens(text_tokenizer_dir, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(str(text_tokenizer_dir))
+    torch.manual_seed(0)
+    t5 = T5ForConditionalGeneration(MotionLMConfig.preset("tiny").t5_config(len(tokenizer), 0, 1))
+    t5.save_pretrained(str(tmp_path / "t5"))
+    tokenizer.save_pretrained(str(tmp_path / "t5"))
+    lm = MotionLM.from_pretrained_t5(tmp_path / "t5", CODES, max_motion_codes=12)
+    assert lm.vocab == MotionVocab(CODES, len(tokenizer)) and lm.config.max_motion_codes == 12
+    assert lm.model.get_input_embeddings().weight.shape[0] == len(tokenizer) + CODES + 3
+    assert torch.equal(lm.model.shared.weight[:len(tokenizer)], t5.shared.weight)  # text rows kept
+    assert len(lm.generate_motion(["Text to motion: a person walks"], [5], Sampling(seed=0))[0]) == 5
