@@ -39,7 +39,7 @@ def train_text_tokenizer(corpus: Iterable[str], vocab_size: int = 2000, extra_id
         single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", tokenizer.token_to_id("</s>"))])
     sentinels = [f"<extra_id_{i}>" for i in range(extra_ids)]
     wrapped = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>",
-                                      unk_token="<unk>", extra_special_tokens=sentinels)
+                                      unk_token="<unk>")
     wrapped.add_special_tokens({"additional_special_tokens": sentinels})
     return wrapped
 
