@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
-from trainer.datasets import load_feature_split, whole_clips
+from trainer.datasets import FeatureSplit, load_feature_split, whole_clips
 from trainer.stages.tokenizer import evaluate_reconstruction
 
 LATENCY_FRAMES = 196      # HumanML3D's longest clip (9.8 s at 20 fps): the issue's latency case
@@ -121,6 +121,39 @@ def evaluate_row(row: Row, args: argparse.Namespace, test_clips: list[np.ndarray
     model = MotionTokenizer.load(args.out / "runs" / row.name / "model")
     metrics = evaluate_reconstruction(model, test_clips, torch.device("cpu"), autoencoder=row.autoencoder)
     return {key.replace("val/", "test/"): value for key, value in metrics.items()}
+
+
+def per_kind_metrics(row: Row, args: argparse.Namespace, test: FeatureSplit) -> dict[str, dict[str, float]]:
+    """Test-split metrics of `row` per motion kind (`labels.content` in the data's meta.jsonl);
+    empty when the data has no such labels. Locomotion and gestures drift very differently."""
+    meta_path = args.data / "meta.jsonl"
+    if not meta_path.is_file():
+        return {}
+    kinds = {}
+    for line in meta_path.read_text().splitlines():
+        record = json.loads(line)
+        kinds[record["id"]] = record.get("labels", {}).get("content")
+    groups: dict[str, list[np.ndarray]] = {}
+    for clip_id, features in zip(test.ids, test.features):
+        if kinds.get(clip_id):
+            groups.setdefault(kinds[clip_id], []).append(features)
+    model = MotionTokenizer.load(args.out / "runs" / row.name / "model")
+    result = {}
+    for kind, clips in sorted(groups.items()):
+        subset = FeatureSplit([], clips, test.mean, test.std)
+        metrics = evaluate_reconstruction(model, whole_clips(subset), torch.device("cpu"), autoencoder=row.autoencoder)
+        result[kind] = {"clips": len(clips), **{k.replace("val/", "test/"): v for k, v in metrics.items()}}
+    return result
+
+
+def format_per_kind(row: Row, per_kind: dict[str, dict[str, float]]) -> str:
+    if not per_kind:
+        return ""
+    lines = ["", f"{row.name} per motion kind (test split):", "",
+             "| kind | clips | MPJPE root-aligned (mm) | MPJPE global (mm) |", "|---|---|---|---|"]
+    lines += [f"| {kind} | {m['clips']} | {m['test/mpjpe_aligned_mm']:.1f} | {m['test/mpjpe_mm']:.1f} |"
+              for kind, m in per_kind.items()]
+    return "\n".join(lines) + "\n"
 
 
 @torch.inference_mode()
@@ -214,11 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         latency["full"] = next(iter(latency.values()))
     load = os.getloadavg()
-    table = format_table(rows, timings, metrics, latency, load)
+    per_kind = per_kind_metrics(chosen, args, test)
+    table = format_table(rows, timings, metrics, latency, load) + format_per_kind(chosen, per_kind)
     print(table)
     (args.out / "results.md").write_text(table)
     results = {"rows": [{**row.__dict__, **timings[row.name], **metrics[row.name]} for row in rows],
                "test_clips": metrics["_test_clips"], "latency": latency, "load_avg": load,
+               "per_kind": {chosen.name: per_kind},
                "command": " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))}
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     if args.install_bundle:
