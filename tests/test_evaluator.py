@@ -283,3 +283,13 @@ def test_bundle_language_model_rows(trained):
     # an untrained model: rows exist, and the real motions beat its output
     assert t2m["Motion-language model"]["R@3"][0] < t2m["Real"]["R@3"][0]
     assert "MModality" in t2m["Motion-language model"] and "BLEU-4" in m2t["Motion-language model"]
+
+
+def test_table_markdown_and_json(tmp_path):
+    from trainer.evaluate.table import Report, Row, Section, format_value, write_table
+
+    assert format_value(0.5123, 0.0031) == "0.512±.003" and format_value(58.689, 0.0) == "58.7"
+    section = Section("T2M", ["R@1", "FID"], [Row("Real", {"R@1": (0.5, 0.01)})], ["a note"], ["LM: missing"])
+    markdown = write_table(Report("Evaluation", [section], {"data": "abc"}), tmp_path / "results").read_text()
+    assert "| Real | 0.500±.010 | – |" in markdown and "- skipped: LM: missing" in markdown
+    assert json.loads((tmp_path / "results.json").read_text())["sections"][0]["rows"][0]["values"]["R@1"] == [0.5, 0.01]

@@ -148,8 +148,8 @@ def _language_model_rows(request, ctx, t2m: Section, m2t: Section, versions: dic
     lm_dir = _component_dir(request, "language_model", None)
     tokenizer_dir = _component_dir(request, "tokenizer", request.tokenizer)
     if lm_dir is None or tokenizer_dir is None:
-        reason = ("the bundle has no motion-language model and tokenizer "
-                  "(`motion-train tokenizer`, `motion-train pretrain && motion-train instruct`)")
+        reason = ("needs a motion-language model and a tokenizer in the bundle "
+                  "(`motion-train pretrain && motion-train instruct`, `motion-train tokenizer`)")
         t2m.skipped.append("Text-to-motion model: " + reason)
         m2t.skipped.append("Motion-to-text model: " + reason)
         return

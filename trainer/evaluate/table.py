@@ -36,8 +36,8 @@ class Report:
 
 
 def format_value(mean: float, half_width: float) -> str:
-    """`0.512±.003`-style text: 3 significant decimals, the CI only when there is one."""
-    digits = 3 if abs(mean) < 100 else 1
+    """`0.512±.003`-style text: 3 decimals below 10, 1 above (BLEU, mm), the CI only when there is one."""
+    digits = 3 if abs(mean) < 10 else 1
     text = f"{mean:.{digits}f}"
     if half_width:
         ci = f"{half_width:.{digits}f}"
