@@ -64,6 +64,14 @@ def test_kl_is_clamped_from_below_in_training_only():
     assert model(a, b, texts).loss.item() < 1e4
 
 
+def test_prior_learns_even_when_the_kl_clamp_binds():
+    model = tiny_editor(kld_epsilon=1e6).train()
+    a, b, texts = batch()
+    model(a, b, texts).loss.backward()
+    assert model.prior_head.mu.weight.grad.abs().sum() > 0  # the prior's side is never clamped
+    assert model.fusion.weights.grad.abs().sum() > 0
+
+
 def test_sampling_shapes_and_mean_is_deterministic():
     model = tiny_editor().eval()
     a, _, texts = batch()

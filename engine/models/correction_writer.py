@@ -92,7 +92,8 @@ class CorrectionWriter(nn.Module):
         tokens = [self.pose_token(self.comparison(emb_b, emb_a))[:, None]]
         if self.config.joint_tokens:
             pos_a, pos_b = sixd_to_positions(sixd_a), sixd_to_positions(sixd_b)
-            feats = torch.cat([sixd_a, sixd_b, sixd_b - sixd_a, pos_b - pos_a, pos_a], dim=-1)
+            # Positions in decimetres: changes of a few cm must not vanish next to 6D values of order 1.
+            feats = torch.cat([sixd_a, sixd_b, sixd_b - sixd_a, 10 * (pos_b - pos_a), 10 * pos_a], dim=-1)
             tokens.append(self.joint_proj(feats) + self.joint_embedding)
         return torch.cat(tokens, dim=1)
 

@@ -3,8 +3,9 @@
 Structure (../shared/reference/posefix.md 3.1): a shared VPoser-style pose encoder; the prior
 p(z | A, text) = Normal head over TIRG(enc(A), text); the posterior q(z | B) = Normal head over
 enc(B); a VPoser decoder. Loss = Laplace NLL on FK joints + Gaussian NLL on rotation matrices (each
-with a learned scale) + w_kld * KL(q || p) in closed form, the KL clamped from below at
-`kld_epsilon` during training (PoseFix's guard against posterior collapse), + optional
+with a learned scale) + w_kld * KL(q || p) in closed form, clamped from below at `kld_epsilon`
+during training on the posterior's side (PoseFix's guard against posterior collapse; see
+`_training_kld` for why the prior's side is not clamped), + optional
 w_kldnp * KL(q || N(0, I)). ELBO per coefficient = (-NLL - KL) / n_coeffs, as PoseFix reports it.
 
 Deviation, on purpose (`residual=True`): the decoder also sees enc(A) and predicts B's 6D as A's
@@ -105,7 +106,7 @@ class PoseEditor(nn.Module):
         prediction = self.decode(posterior.rsample(), emb_a, sixd_a)
         nll = self._nll(prediction, sixd_b)
         kld = torch.distributions.kl_divergence(posterior, prior).sum(-1)  # (B,) closed form
-        kld_train = kld.mean().clamp(min=self.config.kld_epsilon) if self.training else kld.mean()
+        kld_train = self._training_kld(posterior, prior) if self.training else kld.mean()
         c = self.config
         loss = sum(w * (nll[name].mean() + c.w_kld * kld_train) / n for name, w, n in
                    (("joints", c.w_joints, N_JOINT_COEFFS), ("rotations", c.w_rotations, N_ROT_COEFFS)))
@@ -117,6 +118,18 @@ class PoseEditor(nn.Module):
             metrics[f"nll_{name}"] = (nll[name].mean() / n).detach()
             metrics[f"elbo_{name}"] = (-(nll[name] + kld) / n).mean().detach()
         return EditorOutput(prediction, loss, metrics)
+
+    def _training_kld(self, posterior: torch.distributions.Normal, prior: torch.distributions.Normal) -> torch.Tensor:
+        """KL term of the training loss. PoseFix clamps the batch KL below at `kld_epsilon` (free bits
+        against posterior collapse). Our KLs sit below PoseFix's 10 nats, where that clamp would cut
+        every gradient to the prior, leaving it untrained: so the clamp applies to the posterior's side
+        only, and the prior always learns to match the (stopped-gradient) posterior."""
+        def normal(dist: torch.distributions.Normal, detach: bool) -> torch.distributions.Normal:
+            return torch.distributions.Normal(dist.loc.detach(), dist.scale.detach()) if detach else dist
+
+        to_prior = torch.distributions.kl_divergence(normal(posterior, True), prior).sum(-1).mean()
+        to_posterior = torch.distributions.kl_divergence(posterior, normal(prior, True)).sum(-1).mean()
+        return to_prior + to_posterior.clamp(min=self.config.kld_epsilon)
 
     def _nll(self, prediction: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-sample NLLs `(B,)`: Laplace on FK joints (metres), Gaussian on rotation matrices."""
