@@ -21,7 +21,8 @@ tiny matmuls; on a busy 2-core machine two OpenMP threads wait for each other on
 the cores are free.
 
 Quality (`--quality`): motion-to-text BLEU-4 / ROUGE-L / CIDEr-D against all captions of each clip
-and label recall (each Bandai content/style label word found in the generated caption), plus
+and label recall (a Bandai content/style label counts as recovered when a caption word starts with the
+label's first word: "walk" -> "walks", "exhausted"; paraphrased styles are missed), plus
 prediction and in-between ADE/FDE in metres (trainer/evaluate metrics, MotionGPT windows).
 Text-to-motion R-precision / FID / diversity need the trained evaluator: `motion-train evaluate`.
 """
@@ -148,8 +149,9 @@ def quality(lm_dir: Path, tokenizer_dir: Path, data_dir: Path, split: str, limit
         caption = tasks.motion_to_text(lm, vq, joints)
         captions.append(caption)
         references.append(refs)
-        for word in labels.get(motion_id, []):
-            label_hits.append(word.lower() in caption.lower())
+        words = caption.lower().split()
+        for label in labels.get(motion_id, []):  # "raise up both hands" counts when a word starts with "raise"
+            label_hits.append(any(w.startswith(label.split()[0].lower()) for w in words))
         frames = (len(joints) - 1) // 4 * 4
         truth = tasks.codes_to_joints(vq, tasks.motion_codes(vq, joints))  # what the tokenizer can reach
         cut = max(4, int(0.2 * frames) // 4 * 4)
