@@ -171,3 +171,31 @@ def test_frozen_minilm_text_encoder_is_frozen_cached_and_saved_by_name(tmp_path)
     editor.save(tmp_path / "m")
     assert not (tmp_path / "m" / "tokenizer.json").exists()
     assert PoseEditor.load(tmp_path / "m").config.text.kind == "minilm"
+
+
+def test_engine_handlers_answer_each_job(tmp_path):
+    from engine.bundle import Bundle, Component
+    from engine.models.correction_writer import CorrectionWriter, CorrectionWriterConfig
+    from engine.models.posefix_handlers import make_describe_change_handler, make_edit_pose_handler
+    from engine.operations import Job
+
+    tiny_editor().save(tmp_path / "editor")
+    tokenizer = WordTokenizer.train(TEXTS)
+    CorrectionWriter(CorrectionWriterConfig(vocab_size=tokenizer.vocab_size, d_model=16, layers=1, heads=2, ff=32,
+                                            latent_dim=8, hidden=16, max_len=12), tokenizer).save(tmp_path / "writer")
+    bundle = Bundle(root=tmp_path, components={"pose_editor": Component("pose_editor", tmp_path / "editor"),
+                                               "correction_writer": Component("correction_writer", tmp_path / "writer")})
+    pose_a, pose_b = random_poses(2, seed=9)
+    job = lambda op, args, arrays: Job(b"c", "1", op, args, arrays)  # noqa: E731
+    edit = make_edit_pose_handler(bundle)
+    (ok, bad) = edit([job("edit_pose", {"text": "Raise your left arm."}, {"pose": pose_a + 5.0}),
+                      job("edit_pose", {"text": ""}, {"pose": pose_a})])
+    result, arrays = ok
+    assert arrays["pose"].shape == (22, 3) and abs(arrays["pose"][:, 1].min()) < 1e-6
+    assert arrays["quats"].shape == (22, 4) and isinstance(bad, InputError)
+    seeded = [edit([job("edit_pose", {"text": "Raise your left arm.", "seed": 3}, {"pose": pose_a})])[0][1]["pose"]
+              for _ in range(2)]
+    np.testing.assert_array_equal(seeded[0], seeded[1])
+    describe = make_describe_change_handler(bundle)
+    (answer,) = describe([job("describe_change", {"method": "model"}, {"pose_a": pose_a, "pose_b": pose_b})])
+    assert isinstance(answer[0]["text"], str)
