@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "trainer.commands.instruct",
     "trainer.commands.posefix",
     "trainer.commands.feedback",
+    "trainer.commands.all",
 )
 
 
