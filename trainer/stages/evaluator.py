@@ -45,7 +45,6 @@ class EvaluatorTrainConfig:
     pair_max_words: int = 64      # correction texts are several sentences long
     eval_every: int = 200
     seed: int = 0
-    device: str = "cpu"
 
     def __post_init__(self) -> None:
         unknown = set(self.kinds) - set(KINDS)
