@@ -22,7 +22,7 @@ from engine.models.motion_vocab import MotionVocab
 from trainer.data import instructions as ins
 from trainer.distributed import setup_distributed, teardown_distributed
 from trainer.stages.lm_data import Example, MotionEntry, crop, load_entries, text_example, tokenizer_code_num
-from trainer.stages.lm_loop import LMTrainConfig, prepare_lm, train_lm
+from trainer.stages.lm_loop import LMTrainConfig, apply_threads, code_cache_dir, prepare_lm, train_lm
 
 MOTION_TASKS_MIN_CODES = 3  # in-between needs a prefix, a masked span and a suffix
 
@@ -87,9 +87,10 @@ class InstructionExamples:
 def train_instruct(config: InstructConfig) -> Path:
     """Run stage 3 (or resume it) from `init_dir`; returns the saved model directory."""
     context = setup_distributed(config.device)
+    apply_threads(config)
     try:
         run_dir = Path(config.run_dir)
-        cache = run_dir / "code_cache"
+        cache = code_cache_dir(config)
         train = load_entries(config.tokenizer_dir, config.data_dir, "train", cache)
         code_num = tokenizer_code_num(config.tokenizer_dir)
         lm = prepare_lm(run_dir, lambda: MotionLM.load(config.init_dir), context)

@@ -37,6 +37,7 @@ class LMTrainConfig:
     data_dir: str = "out/data"
     tokenizer_dir: str = "runs/tokenizer_cpu/model"   # the frozen motion tokenizer
     run_dir: str = "runs/lm"
+    code_cache: str = ""              # folder of cached motion codes; empty: RUN_DIR/code_cache
     max_motion_codes: int = 50        # longer clips are cropped (50 codes = 200 frames)
     max_input_tokens: int = 256
     max_target_tokens: int = 128
@@ -85,6 +86,17 @@ class TiedWeightsView(torch.nn.Module):
         return self._model[0].load_state_dict(state_dict, strict=False)
 
 
+def code_cache_dir(config: LMTrainConfig) -> Path:
+    """Where motion codes are cached (share one between pretrain and instruct with --code_cache)."""
+    return Path(config.code_cache) if config.code_cache else Path(config.run_dir) / "code_cache"
+
+
+def apply_threads(config: LMTrainConfig) -> None:
+    """Set torch's intra-op threads first thing (code caching runs the tokenizer before training)."""
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+
+
 def prepare_lm(run_dir: Path, build: Callable[[], MotionLM], context: DistributedContext) -> MotionLM:
     """The run's model: `run_dir/init` when it exists (resume), else `build()` saved there by rank 0."""
     init = run_dir / "init"
@@ -128,8 +140,6 @@ def train_lm(config: LMTrainConfig, lm: MotionLM, draw: Draw, val_examples: list
              context: DistributedContext, stage: str) -> Path:
     """Train `lm` on batches from `draw`; resumable; returns `run_dir/model`."""
     run_dir = Path(config.run_dir)
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
     model = lm.model
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     resumed = load_checkpoint(run_dir, TiedWeightsView(model), optimizer)

@@ -25,7 +25,7 @@ from engine.motion_tasks import PROMPTS
 from trainer.distributed import setup_distributed, teardown_distributed
 from trainer.stages.lm_data import (Example, MotionEntry, crop, load_entries, text_corpus, text_example,
                                    tokenizer_code_num)
-from trainer.stages.lm_loop import LMTrainConfig, prepare_lm, train_lm
+from trainer.stages.lm_loop import LMTrainConfig, apply_threads, code_cache_dir, prepare_lm, train_lm
 from trainer.stages.span_corruption import corrupt_spans
 
 SUPERVISED = ("t2m", "m2t", "predict")
@@ -130,9 +130,10 @@ class PretrainExamples:
 def train_pretrain(config: PretrainConfig) -> Path:
     """Run stage 2 (or resume it); returns the saved model directory."""
     context = setup_distributed(config.device)
+    apply_threads(config)
     try:
         run_dir = Path(config.run_dir)
-        cache = run_dir / "code_cache"
+        cache = code_cache_dir(config)
         train = load_entries(config.tokenizer_dir, config.data_dir, "train", cache)
         code_num = tokenizer_code_num(config.tokenizer_dir)
         lm = prepare_lm(run_dir, lambda: build_lm(config, train, code_num), context)
