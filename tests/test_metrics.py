@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 
+from engine.errors import InputError
+
 from trainer.evaluate import metrics as M
 from trainer.evaluate import plausibility as P
 
@@ -58,7 +60,7 @@ def test_batched_retrieval_groups_of_32_and_mm_dist():
     assert same["R@1"] == 1.0 and same["MM-Dist"] == pytest.approx(0.0, abs=1e-6)
     shifted = M.batched_retrieval(emb, emb + np.array([3.0] + [0.0] * 7), np.random.default_rng(0))
     assert shifted["MM-Dist"] == pytest.approx(3.0)  # every text is 3 away from its own motion
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="groups of 32"):
         M.batched_retrieval(emb[:31], emb[:31], rng)
 
 

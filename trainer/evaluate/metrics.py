@@ -15,6 +15,8 @@ Pure numpy/scipy on embeddings or joints; no model here. Conventions follow the 
 from __future__ import annotations
 
 import numpy as np
+
+from engine.errors import InputError
 from scipy import linalg
 
 R_PRECISION_BATCH = 32   # Guo et al. / T2M-GPT eval loader batch size
@@ -57,7 +59,9 @@ def batched_retrieval(queries: np.ndarray, items: np.ndarray, rng: np.random.Gen
     """
     count = len(queries)
     if count < batch_size:
-        raise ValueError(f"R-precision needs at least batch_size={batch_size} pairs, got {count}")
+        raise InputError(f"R-precision is computed over groups of {batch_size} (as in the literature) but the split "
+                         f"has only {count} items; build more data (e.g. more --procedural motions) or evaluate "
+                         "on a larger split")
     order = rng.permutation(count)
     scores, mm_dist = [], []
     for start in range(0, count - batch_size + 1, batch_size):
