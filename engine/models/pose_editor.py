@@ -7,6 +7,8 @@ with a learned scale) + w_kld * KL(q || p) in closed form, clamped from below at
 during training on the posterior's side (PoseFix's guard against posterior collapse; see
 `_training_kld` for why the prior's side is not clamped), + optional
 w_kldnp * KL(q || N(0, I)). ELBO per coefficient = (-NLL - KL) / n_coeffs, as PoseFix reports it.
+Also (`w_prior_recon`, not in PoseFix): the NLL of B decoded from the prior mean, Sohn et al.'s
+hybrid CVAE objective, so that the mean edit is itself a good answer.
 
 Deviation, on purpose (`residual=True`): the decoder also sees enc(A) and predicts B's 6D as A's
 plus a correction, so the latent only has to carry the change. PoseFix decodes B from z alone and
@@ -53,6 +55,7 @@ class PoseEditorConfig:
     w_kld: float = 1.0
     w_kldnp: float = 0.0
     kld_epsilon: float = 10.0     # PoseFix clamps the training KL below at 10 nats
+    w_prior_recon: float = 1.0    # hybrid objective: also reconstruct B from the prior mean (see forward)
 
     def __post_init__(self) -> None:
         if isinstance(self.text, dict):
@@ -110,6 +113,13 @@ class PoseEditor(nn.Module):
         c = self.config
         loss = sum(w * (nll[name].mean() + c.w_kld * kld_train) / n for name, w, n in
                    (("joints", c.w_joints, N_JOINT_COEFFS), ("rotations", c.w_rotations, N_ROT_COEFFS)))
+        if c.w_prior_recon > 0:
+            # Sohn et al. 2015 (CVAE, "hybrid objective" with the GSNN term): decoding the prior mean must
+            # land on B as well, or the mean edit is the decoder at an arbitrary point of a broad prior.
+            from_prior = self._nll(self.decode(prior.loc, emb_a, sixd_a), sixd_b)
+            loss = loss + c.w_prior_recon * sum(w * from_prior[name].mean() / n for name, w, n in
+                                                (("joints", c.w_joints, N_JOINT_COEFFS),
+                                                 ("rotations", c.w_rotations, N_ROT_COEFFS)))
         if c.w_kldnp > 0:
             standard = torch.distributions.Normal(torch.zeros_like(posterior.loc), torch.ones_like(posterior.scale))
             loss = loss + c.w_kldnp * torch.distributions.kl_divergence(posterior, standard).sum(-1).mean()
