@@ -21,6 +21,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "engine.commands.convert",
     "engine.commands.preview",
     "engine.commands.demo",
+    "engine.commands.generate",
+    "engine.commands.caption",
+    "engine.commands.predict",
+    "engine.commands.inbetween",
+    "engine.commands.edit_pose",
+    "engine.commands.bench",
 )
 
 

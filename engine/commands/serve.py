@@ -1,6 +1,7 @@
 """`motion-engine serve`: run the headless ZeroMQ engine server (see engine/server.py).
 
-    motion-engine serve --bundle bundles/default                 # loopback tcp://127.0.0.1:5555
+    motion-engine serve                                          # the shipped default bundle, loopback :5555
+    motion-engine serve --bundle bundles/default --threads 2     # another bundle
     motion-engine serve --bind 'tcp://0.0.0.0:5555' --allow-remote --keys keys/   # CURVE required
     motion-engine serve --connect tcp://127.0.0.1:5556           # behind `motion-engine proxy`
 """
@@ -27,8 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--bind", default="tcp://127.0.0.1:5555",
                        help="endpoint to bind (default %(default)s; port * picks a free one)")
     where.add_argument("--connect", help="connect to a `motion-engine proxy` backend instead")
-    parser.add_argument("--bundle", type=Path, help="model bundle directory (manifest.json)")
+    models = parser.add_mutually_exclusive_group()
+    models.add_argument("--bundle", type=Path, default=None,
+                        help="model bundle directory (manifest.json); default: the shipped "
+                             "engine/assets/default_bundle")
+    models.add_argument("--no-bundle", action="store_true",
+                        help="serve without models (every model op answers model_unavailable)")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads for the models (default 1: faster on a busy machine)")
     parser.add_argument("--allow-remote", action="store_true",
                         help="permit a non-loopback --bind/--connect (needs --keys)")
     parser.add_argument("--keys", type=Path,
@@ -111,6 +119,7 @@ def build_server(args: argparse.Namespace):
     from engine import protocol
     from engine.batching import BatchPolicy
     from engine.bundle import load_bundle
+    from engine.model_registry import configure_torch, default_bundle_dir, register_model_factories
     from engine.operations import build_operations
     from engine.server import EngineServer, ServerConfig
 
@@ -120,7 +129,9 @@ def build_server(args: argparse.Namespace):
         raise InputError(f"--keys {args.keys} holds no server.key_secret; create the keys with "
                          f"`motion-engine keygen {args.keys}`.")
     device = resolve_device(args.device)
-    bundle = load_bundle(args.bundle)
+    configure_torch(device, args.threads)
+    register_model_factories()
+    bundle = load_bundle(None if args.no_bundle else args.bundle or default_bundle_dir())
     for problem in bundle.problems:
         print(f"motion-engine serve: {problem}", file=sys.stderr)
     megabyte = 1024 * 1024

@@ -1,0 +1,43 @@
+"""`motion-engine edit-pose FILE[:frame] "TEXT" -o OUT`: correct one pose with the pose editor.
+
+    motion-engine edit-pose walk.bvh:30 "raise your left arm" -o raised.bvh
+The frame defaults to 0; OUT holds the edited pose as a one-frame motion (at the origin facing +Z).
+"""
+from __future__ import annotations
+
+import argparse
+
+from engine.commands.task_common import add_model_options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("edit-pose", help="pose + correction text -> pose (PoseFix editor)")
+    parser.add_argument("input", help="motion file and frame: FILE or FILE:N (default frame 0)")
+    parser.add_argument("text", help="the correction, e.g. 'raise your left arm'")
+    parser.add_argument("-o", "--output", required=True, help="OUT.bvh, .npy (1, 22, 3), .npz, .gif or .png")
+    parser.add_argument("--seed", type=int, default=None, help="sample an edit (default: the most likely one)")
+    add_model_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.commands.task_common import FRAME_RANGE, check_output, open_bundle, read_motion, write_motion
+    from engine.errors import InputError
+    from engine.models.posefix_handlers import make_edit_pose_handler
+    from engine.operations import Job
+
+    check_output(args.output)
+    if not args.text.strip():
+        raise InputError("the correction text is empty; say how the pose should change")
+    has_frame = bool(FRAME_RANGE.match(args.input.rpartition(":")[2])) and ":" in args.input
+    pose = read_motion(args.input if has_frame else f"{args.input}:0", "pose")
+    if len(pose) != 1:
+        raise InputError(f"{args.input}: edit-pose takes one frame (FILE:N), got {len(pose)}")
+    bundle, device = open_bundle(args, "edit_pose")
+    job_args = {"text": args.text} if args.seed is None else {"text": args.text, "seed": args.seed}
+    (outcome,) = make_edit_pose_handler(bundle, device)([Job(b"cli", "1", "edit_pose", job_args, {"pose": pose[0]})])
+    if isinstance(outcome, Exception):
+        raise outcome
+    path = write_motion(outcome[1]["pose"][None], args.output)
+    print(f"wrote {path}: the edited pose")
+    return 0

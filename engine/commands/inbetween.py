@@ -1,0 +1,42 @@
+"""`motion-engine inbetween A B -o OUT --frames N`: fill N frames between two motions.
+
+A and B are motion files or `FILE:N` / `FILE:A-B` frame ranges (20 fps frames, inclusive), e.g.
+`inbetween walk.bvh:0-20 walk.bvh:60-80 -o fill.bvh --frames 39`. OUT holds A, the new frames
+and B (only the new frames with --only-new). Two separate files are each read in their own placement.
+"""
+from __future__ import annotations
+
+import argparse
+
+from engine.commands.task_common import add_model_options, add_sampling_options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("inbetween", help="fill frames between two motions or poses")
+    parser.add_argument("start", help="motion before the gap: FILE, FILE:N or FILE:A-B")
+    parser.add_argument("end", help="motion after the gap: FILE, FILE:N or FILE:A-B")
+    parser.add_argument("-o", "--output", required=True, help="OUT.bvh, .npy, .npz, .gif or .png")
+    parser.add_argument("--frames", type=int, default=20, help="frames between them (default %(default)s)")
+    parser.add_argument("--only-new", action="store_true", help="write only the new frames")
+    add_sampling_options(parser)
+    add_model_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from engine.commands.task_common import check_output, language_models, read_motion, sampling_args, write_motion
+    from engine.errors import InputError
+    from engine.models.lm_handlers import fill_gap, sampling_of
+
+    check_output(args.output)
+    if args.frames < 1:
+        raise InputError(f"--frames must be at least 1, got {args.frames}")
+    start, end = read_motion(args.start, "start"), read_motion(args.end, "end")
+    lm, vq = language_models(args, "inbetween")
+    gap = fill_gap(lm, vq, start, end, args.frames, sampling_of(sampling_args(args)))
+    motion = gap if args.only_new else np.concatenate([start, gap, end])
+    path = write_motion(motion, args.output)
+    print(f"wrote {path}: {len(gap)} frames between {len(start)} and {len(end)} ({len(motion)} in the file)")
+    return 0
