@@ -125,6 +125,7 @@ def test_training_fits_a_crafted_batch():
     ("Raise your left arm and move it to the right.", "Raise your right arm and move it to the left."),
     ("Left hand up, RIGHT foot back, turn leftwards.", "Right hand up, LEFT foot back, turn rightwards."),
     ("Bend the knee.", "Bend the knee."),
+    ("Your left elbow should be bent at a right angle.", "Your right elbow should be bent at a right angle."),
     ("Rotate to three o'clock on your left.", None),
 ])
 def test_flip_text(text, flipped):

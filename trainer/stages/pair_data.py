@@ -22,7 +22,8 @@ from engine.errors import InputError
 # PoseFix (data_augmentations.py) leaves texts about clocks and axes unflipped: "to the right" there
 # is not a body side. Our automatic texts never contain them; human texts may.
 UNFLIPPABLE = re.compile(r"clock|x-axis|y-axis|z-axis", re.IGNORECASE)
-SIDE_WORD = re.compile(r"\b(left|right)(wards?)?\b", re.IGNORECASE)
+# "a right angle" is no side (PoseFix: no flip before "angle(s)").
+SIDE_WORD = re.compile(r"\b(left|right)(wards?)?\b(?!\s+angles?\b)", re.IGNORECASE)
 
 
 @dataclass
