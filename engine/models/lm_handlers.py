@@ -15,6 +15,12 @@ exactly one such array, `positions`, and `frames` in the result.
 - inbetween: ONLY the `frames` frames strictly between `start[-1]` and `end[0]` (which sit one frame
   before and one frame after them), in the inputs' world placement. A context shorter than the
   5 frames one motion code needs (the add-on sends one pose each side) is held still to 5 frames.
+- The optional `text` of predict and inbetween is accepted but not used: the trained prompts
+  (trainer/data/templates/predict.json, inbetween.json) carry no caption.
+
+Seeds: a seeded request runs alone (torch's global seed is set for the call), so its answer never
+depends on batch companions; serve one worker per model (the default) for repeatable seeds.
+See docs/model_ops.md for how the add-on should place these replies.
 """
 from __future__ import annotations
 
