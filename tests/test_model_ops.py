@@ -135,3 +135,11 @@ def test_serve_without_bundle_option_loads_the_shipped_default_bundle():
             with pytest.raises(RemoteError) as caught:
                 client.request(op, args, arrays)
             assert caught.value.code == "model_unavailable" and "motion-train" in caught.value.message
+
+
+def test_align_puts_a_turned_and_moved_copy_back_on_its_original():
+    from engine.models.lm_handlers import _align, _yaw_matrix
+
+    moved = WALK[:20] @ _yaw_matrix(1.1).T + np.array([2.0, 0.0, -7.0])
+    back = _align(moved, moved[12], WALK[12].astype(np.float64))
+    np.testing.assert_allclose(back, WALK[:20], atol=1e-4)

@@ -53,7 +53,8 @@ def test_caption_prints_one_line(bundle, capsys):
 
 
 def test_predict_appends_the_new_frames(bundle, tmp_path):
-    assert _run("predict", f"{WALK}:0-40", "-o", tmp_path / "p.npy", "--frames", 13, "--seed", 2, "--bundle", bundle) == 0
+    assert _run("predict", f"{WALK}:0-40", "-o", tmp_path / "p.npy", "--frames", 13, "--seed", 2,
+                "--bundle", bundle) == 0
     motion, walk = np.load(tmp_path / "p.npy"), load_motion(WALK).positions
     assert motion.shape == (41 + 13, 22, 3)
     np.testing.assert_allclose(motion[:41], walk[:41], atol=1e-6)  # the input is kept as it was

@@ -43,8 +43,9 @@ def write_tiny_bundle(root: Path, components: tuple[str, ...] = ("tokenizer", "l
         text = TextEncoderConfig(kind="bigru", out_dim=16, vocab_size=words.vocab_size, embed_dim=8)
         PoseEditor(PoseEditorConfig(latent_dim=8, hidden=32, text=text), words).save(root / "pose_editor")
     if "correction_writer" in components:
-        CorrectionWriter(CorrectionWriterConfig(vocab_size=words.vocab_size, d_model=16, layers=1, heads=2, ff=32,
-                                                latent_dim=8, hidden=16, max_len=12), words).save(root / "correction_writer")
+        config = CorrectionWriterConfig(vocab_size=words.vocab_size, d_model=16, layers=1, heads=2, ff=32,
+                                        latent_dim=8, hidden=16, max_len=12)
+        CorrectionWriter(config, words).save(root / "correction_writer")
     manifest = {"format": "motion-copilot-bundle", "version": 1,
                 "components": {name: {"path": name} for name in components}}
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
