@@ -23,7 +23,7 @@ def engine():
 
     from blender_addon import client as mc_client
     address = free_address()
-    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--device", "cpu", "--bind", address],
+    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--no-bundle", "--device", "cpu", "--bind", address],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     client = mc_client.EngineClient(address, timeout=2.0)
     deadline = time.monotonic() + START_TIMEOUT

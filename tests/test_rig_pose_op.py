@@ -21,7 +21,7 @@ BODY_RIGS = ("smpl", "mixamo", "rigify", "bandai")
 
 @pytest.fixture(scope="module")
 def client():
-    with EngineProcess() as process, EngineClient(process.endpoint, timeout=30) as client:
+    with EngineProcess("--no-bundle") as process, EngineClient(process.endpoint, timeout=30) as client:
         yield client
 
 

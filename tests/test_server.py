@@ -30,7 +30,7 @@ MOTION = np.repeat(POSE[None], 6, axis=0)  # (6, 22, 3)
 
 @pytest.fixture(scope="module")
 def engine():
-    with EngineProcess("--enable-test-ops", "--batch-window-ms", "10") as process:
+    with EngineProcess("--no-bundle", "--enable-test-ops", "--batch-window-ms", "10") as process:
         yield process
 
 
@@ -210,7 +210,7 @@ def test_concurrent_clients_get_their_own_replies_and_are_batched(engine):
 
 
 def test_killed_server_times_out_then_a_restarted_one_serves_the_same_client():
-    first = EngineProcess("--enable-test-ops")
+    first = EngineProcess("--no-bundle", "--enable-test-ops")
     client = EngineClient(first.endpoint, timeout=2.0)
     try:
         assert client.request("ping").result["pong"]
@@ -220,13 +220,13 @@ def test_killed_server_times_out_then_a_restarted_one_serves_the_same_client():
             client.request("sleep", {"seconds": 10.0})
         assert time.monotonic() - start < 2.0 + 0.5
         assert client.reconnects == 1
-        with EngineProcess("--enable-test-ops", port=first.port) as second:
+        with EngineProcess("--no-bundle", "--enable-test-ops", port=first.port) as second:
             assert client.request("ping", timeout=10).result["pong"]
             second.kill()
         # Lazy Pirate retries: the engine comes back while the client is still retrying
         retrying = EngineClient(first.endpoint, timeout=1.0, retries=20)
         threading.Timer(0.5, lambda: restarted.append(
-            EngineProcess("--enable-test-ops", port=first.port))).start()
+            EngineProcess("--no-bundle", "--enable-test-ops", port=first.port))).start()
         restarted: list[EngineProcess] = []
         assert retrying.request("ping").result["pong"] and retrying.reconnects >= 1
         retrying.close()
@@ -254,7 +254,7 @@ def test_curve_keys_admit_authorized_clients_only(tmp_path):
     from engine.commands.keygen import generate_keys
 
     keys = generate_keys(tmp_path / "keys")
-    with EngineProcess("--keys", str(tmp_path / "keys")) as engine:
+    with EngineProcess("--no-bundle", "--keys", str(tmp_path / "keys")) as engine:
         curve = CurveKeys.from_files(str(keys["server_public"]), str(keys["client_secret"]))
         with EngineClient(engine.endpoint, timeout=10, curve=curve) as trusted:
             assert trusted.request("ping").result["pong"]

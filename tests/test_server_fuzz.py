@@ -100,7 +100,7 @@ inputs = st.one_of(valid_pose_requests(),
 
 @pytest.fixture(scope="module")
 def engine():
-    with EngineProcess() as process:
+    with EngineProcess("--no-bundle") as process:
         yield process
 
 
