@@ -32,7 +32,7 @@ from engine.models.pose_codec import positions_to_sixd, sixd_to_positions
 from engine.models.pose_editor import PoseEditor
 from engine.motion.skeleton import JOINT_INDEX
 from trainer.stages.pair_data import load_mined_pairs
-from trainer.stages.text_metrics import bleu4, rouge_l
+from trainer.evaluate.text_metrics import bleu, rouge_l
 
 # (instruction, joint, axis, sign): canonical frame, Y up, +Z forward, +X the body's left.
 PARAPHRASES = [
@@ -99,9 +99,9 @@ def bench_writer(writer: CorrectionWriter, editor: PoseEditor, a: torch.Tensor, 
                             for i in batched(len(texts), 64)])
     with_reference = torch.cat([joint_error_mm(sixd_to_positions(editor.sample(a[i], [texts[j] for j in i])), truth[i])
                                 for i in batched(len(texts), 64)])
-    return {"bleu4": 100 * bleu4(generated, references), "rouge_l": 100 * rouge_l(generated, references),
-            "bleu4_other": 100 * bleu4(texts[1:] + texts[:1], references),
-            "rouge_l_other": 100 * rouge_l(texts[1:] + texts[:1], references),
+    return {"bleu4": 100 * bleu(generated, references), "rouge_l": 100 * rouge_l(generated, references, beta=1.0),
+            "bleu4_other": 100 * bleu(texts[1:] + texts[:1], references),
+            "rouge_l_other": 100 * rouge_l(texts[1:] + texts[:1], references, beta=1.0),
             "round_trip_mm": float(round_trip.mean()), "reference_text_mm": float(with_reference.mean()),
             "copy_a_mm": float(joint_error_mm(sixd_to_positions(a), truth).mean()), "examples": generated[:5]}
 

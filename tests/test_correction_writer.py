@@ -11,7 +11,7 @@ from engine.models.correction_writer import CorrectionWriter, CorrectionWriterCo
 from engine.models.pose_codec import positions_to_sixd
 from engine.models.text_encoder import WordTokenizer
 from posefix_fixtures import one_torch_thread, random_poses
-from trainer.stages.text_metrics import bleu4, rouge_l
+from trainer.evaluate.text_metrics import bleu, rouge_l
 
 TEXTS = ["Raise your left arm.", "Bend your right knee a lot, then lower your head."]
 
@@ -79,8 +79,8 @@ def test_untrained_sampling_varies_and_respects_min_len():
 
 
 def test_bleu_and_rouge_by_hand():
-    assert bleu4(["raise your left arm now ."], [["Raise your left arm now."]]) == 1.0
-    assert bleu4(["lower it"], [["raise your left arm"]]) == 0.0
+    assert bleu(["raise your left arm now ."], [["Raise your left arm now."]]) == 1.0
+    assert bleu(["lower it"], [["raise your left arm"]]) == 0.0
     # LCS("a b c d", "a c d e") = 3 -> P = R = F = 0.75
-    assert abs(rouge_l(["a b c d"], [["a c d e"]]) - 0.75) < 1e-9
+    assert abs(rouge_l(["a b c d"], [["a c d e"]], beta=1.0) - 0.75) < 1e-9
     assert rouge_l(["x"], [["y", "x"]]) == 1.0  # best reference wins

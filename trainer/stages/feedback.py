@@ -24,7 +24,7 @@ from trainer.distributed import (mean_across_ranks, replica_divergence, setup_di
 from trainer.logging_utils import MetricsLogger, plot_curves, progress_bar
 from trainer.stages import pair_data
 from trainer.stages.posefix import PairTensors
-from trainer.stages.text_metrics import bleu4, rouge_l
+from trainer.evaluate.text_metrics import bleu, rouge_l
 
 
 @dataclass
@@ -97,8 +97,8 @@ def evaluate_writer(model: CorrectionWriter, data: PairTensors, device: torch.de
     generated = model.generate(data.sixd_a[:n].to(device), data.sixd_b[:n].to(device)) if n else []
     model.train()
     return {"val/cross_entropy": sum(losses) / max(1, len(data.texts)),
-            "val/bleu4": bleu4(generated, data.texts[:n]) if n else 0.0,
-            "val/rouge_l": rouge_l(generated, data.texts[:n]) if n else 0.0}
+            "val/bleu4": bleu(generated, data.texts[:n]) if n else 0.0,
+            "val/rouge_l": rouge_l(generated, data.texts[:n], beta=1.0) if n else 0.0}
 
 
 def learning_rate_at(step: int, config: FeedbackTrainConfig) -> float:
