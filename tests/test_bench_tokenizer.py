@@ -49,7 +49,7 @@ def test_benchmark_trains_every_row_and_reports_test_split_figures(tmp_path):
     # two rows keep the test short (each row is a trainer subprocess); the others differ only in K
     common = ["--data", str(data), "--steps", "2", "--out", str(out), "--jobs", "2", "--skip-full-latency",
               "--rows", "vq_k256,autoencoder",
-              "--preset=tiny", "--batch_size=4", "--window=32", "--warmup_steps=1"]
+              "--preset=tiny", "--width=32", "--code_dim=32", "--batch_size=4", "--window=32", "--warmup_steps=1"]
     assert bench.main(common) == 0
     results = json.loads((out / "results.json").read_text())
     rows = {row["name"]: row for row in results["rows"]}
