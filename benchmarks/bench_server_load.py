@@ -9,11 +9,13 @@ requests one after another (the next once the previous reply is in). Reported: l
 (requests without a final reply within the client timeout, or with an error), p50/p99 latency,
 throughput, and the throughput ratio batching / baseline.
 
-Workloads (no model exists yet, so neither is a real model forward):
+Workloads:
   synthetic_forward  test op sleeping 20 ms per call + 1 ms per item: the shape of a model forward
                      on an accelerator (fixed launch/weights cost, small per-item cost). Sleeping
                      keeps the CPU free, as a GPU would.
   describe_pose      the real rule-based describer (engine/describe), numpy on the CPU.
+  text_to_motion     the shipped default bundle's motion-language model + tokenizer on the CPU
+                     (80 frames per request, varied prompts): the real model forward.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ CLIENT_TIMEOUT = 60.0  # seconds per request: a lost reply, not a slow one, is w
 
 
 def start_engine(*extra: str) -> tuple[subprocess.Popen, str]:
+    # The engine loads the shipped default bundle (its models serve the text_to_motion workload).
     command = [sys.executable, "-m", "engine.cli", "serve", "--device", "cpu", "--bind",
                "tcp://127.0.0.1:*", "--enable-test-ops", *extra]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
@@ -50,6 +53,10 @@ def workload(name: str, rng: np.random.Generator):
     if name == "synthetic_forward":
         return lambda: ("synthetic_forward", {"fixed_ms": 20.0, "item_ms": 1.0},
                         {"x": rng.standard_normal(16).astype(np.float32)})
+    if name == "text_to_motion":
+        prompts = ["a person walks", "someone waves the left hand", "a person raises both hands",
+                   "a person runs in an energetic way"]
+        return lambda: ("text_to_motion", {"text": prompts[rng.integers(len(prompts))], "frames": 80}, {})
     rest = skeleton.default_rest_positions()
     return lambda: ("describe_pose", {},
                     {"pose": (rest + rng.normal(0, 0.05, rest.shape)).astype(np.float32)})
