@@ -74,6 +74,19 @@ def _retarget_request(rig_args: dict, rig_arrays: dict, positions: np.ndarray,
              "rest_matrices": rig_arrays["rest_matrices"]})
 
 
+def _in_place(motion: np.ndarray) -> dict:
+    """retarget's `placement` that leaves `motion` (T, 22, 3) where it is: heading kept (yaw 0),
+    frame 0's pelvis x/z and lowest joint height as the offset.
+
+    For predict/inbetween replies, which already lie in the rig's frame. Without it, retarget scales
+    the pelvis track about the canonical origin (rig leg length / motion leg length,
+    engine/rig/retarget.py): a reply 8 m from the origin with scale 1.1 would start 0.8 m away from
+    the rig. With it, the engine takes frame 0 to the origin, scales, and adds the offset back after.
+    """
+    first = np.asarray(motion, dtype=np.float64).reshape(-1, 22, 3)[0]
+    return {"yaw": 0.0, "offset": [float(first[0, 0]), float(first[:, 1].min()), float(first[0, 2])]}
+
+
 def _canonical_request(rig_args: dict, rig_arrays: dict, heads: np.ndarray) -> tuple:
     """The engine's rig_to_canonical on posed bone heads (T, N, 3): its joint map reads any rig
     the engine knows (SMPL, Mixamo, Rigify, Bandai, names, the custom mapping)."""
@@ -146,44 +159,69 @@ def generate_steps(context, obj, settings):
 
 
 def continue_steps(context, obj, settings):
+    """Predict what follows the assigned action and key it as a NEW action, from one engine frame
+    (1/20 s) after the last key: the animator's keys are never written over."""
     scene = context.scene
     span = rig_io.keyed_frame_range(obj)
     if span is None:
         raise ValueError(f"{obj.name!r} has no animation to continue; key some frames first")
-    history_start = max(span[0], span[1] - 2.0 * rig_io.scene_fps(scene))  # the last 2 s are enough context
+    step = rig_io.scene_fps(scene) / ENGINE_FPS  # scene frames per engine frame
+    # Sample back from the last key (at most the last 2 s, enough context) so that the history's
+    # last sample IS the last key: the engine's reply starts one engine frame after it.
+    samples = int(min((span[1] - span[0]) / step + 1e-6, 2.0 * ENGINE_FPS))
     rig_args, rig_arrays, rig = _rig(context, obj)
-    heads = rig_io.sample_pose_heads(obj, scene, history_start, span[1])
+    heads = rig_io.sample_pose_heads(obj, scene, span[1] - samples * step, span[1])
     (job,) = yield [_canonical_request(rig_args, rig_arrays, heads)]
     motion, _ = _canonical(job)
     frames = int(round(settings.continue_seconds * ENGINE_FPS))
     (job,) = yield [("predict", {"text": settings.prompt, "frames": frames, "seed": settings.seed},
                      {"motion": motion})]
-    (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 3, 3, "(T, 22, 3) motion"))]
+    # The reply continues the history in the rig's own frame: keep it there (see _in_place).
+    motion = _pick(job.arrays, 3, 3, "(T, 22, 3) motion")
+    (job,) = yield [_retarget_request(rig_args, rig_arrays, motion, _in_place(motion))]
     quats, root, root_bone = _retargeted(job, rig_args)
     action = rig_io.write_motion(_live(obj.name), scene, rig_io.unique_action_name("continue " + settings.prompt),
-                                 rig["names"], quats, root, root_bone, span[1],
+                                 rig["names"], quats, root, root_bone, span[1] + step,
                                  push_to_nla=settings.push_to_nla)
     return f"Continued into {action.name}"
 
 
+def inbetween_frames(a: float, b: float, fps: float) -> int:
+    """Engine frames strictly between scene frames a < b: the gap's 20 fps steps minus one."""
+    frames = int(round((b - a) / fps * ENGINE_FPS)) - 1
+    if frames < 1:
+        raise ValueError(f"frames {a:g} and {b:g} are less than two engine frames apart "
+                         f"({2 * fps / ENGINE_FPS:g} scene frames at {fps:g} fps): nothing to fill; "
+                         "pick two keys further apart")
+    return frames
+
+
 def inbetween_steps(context, obj, settings):
+    """Fill the frames strictly between the poses at 'From' and 'To' as a NEW action (the keyed
+    poses stay in the animator's action, untouched)."""
     scene = context.scene
     a, b = settings.inbetween_start, settings.inbetween_end
     if b <= a:
         raise ValueError(f"'To frame' ({b}) must come after 'From frame' ({a})")
+    fps = rig_io.scene_fps(scene)
+    frames = inbetween_frames(a, b, fps)
     rig_args, rig_arrays, rig = _rig(context, obj)
     heads = np.concatenate([rig_io.sample_pose_heads(obj, scene, f, f) for f in (a, b)])
     (job,) = yield [_canonical_request(rig_args, rig_arrays, heads)]
-    (start, end), placement = _canonical(job)
-    frames = max(1, int(round((b - a) / rig_io.scene_fps(scene) * ENGINE_FPS)))
+    (start, end), _ = _canonical(job)
     (job,) = yield [("inbetween", {"text": settings.prompt, "frames": frames, "seed": settings.seed},
                      {"start": start[None], "end": end[None]})]
-    # The model's motion starts at the origin facing +Z on the start pose: put it where that pose stood.
-    (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 3, 3, "(T, 22, 3) motion"),
-                                      placement)]
+    # The reply lies between the two poses in the rig's own frame: keep it there (see _in_place).
+    motion = _pick(job.arrays, 3, 3, "(T, 22, 3) motion")
+    (job,) = yield [_retarget_request(rig_args, rig_arrays, motion, _in_place(motion))]
     quats, root, root_bone = _retargeted(job, rig_args)
+    # The engine spreads its frames evenly over frames + 1 steps from a to b; keying them at that
+    # spacing (1/20 s when b - a is a whole number of engine frames) ends them one step before b
+    # even when the gap is not.
+    spacing_fps = fps * (frames + 1) / (b - a)
     action = rig_io.write_motion(_live(obj.name), scene, rig_io.unique_action_name("inbetween"),
-                                 rig["names"], quats, root, root_bone, a, push_to_nla=settings.push_to_nla)
+                                 rig["names"], quats, root, root_bone, a + (b - a) / (frames + 1),
+                                 source_fps=spacing_fps, push_to_nla=settings.push_to_nla)
     return f"In-between written to {action.name}"
 
 
