@@ -1,7 +1,9 @@
 """Every model operator end to end through the add-on: the engine's real server (engine/server.py)
 runs in a thread with its real retargeting and describers, and with stand-in MODEL handlers that
-answer with real mocap (a Bandai sample clip) until trained models exist. What is checked is the
-add-on's side: requests it builds, the reply handling, and what lands in the scene.
+answer with real mocap (a Bandai sample clip), in the reply shapes of the real ops (docs/model_ops.md):
+predict and inbetween answer ONLY the new frames, in the rig's own frame. What is checked is the
+add-on's side: requests it builds, the reply handling, and what lands in the scene. The same paths
+with the real model ops (a tiny untrained bundle) are in tests/test_addon_models.py.
 """
 from __future__ import annotations
 
@@ -29,17 +31,17 @@ def server():
     def text_to_motion(job):
         seen.append((job.op, dict(job.args)))
         frames = job.args.get("frames", 60)
-        return {"frames": frames}, {"motion": walk[:frames]}
+        return {"frames": frames}, {"positions": walk[:frames]}
 
     def predict(job):
         seen.append((job.op, dict(job.args), job.arrays["motion"].shape))
         frames = job.args["frames"]
-        return {}, {"motion": walk[: frames] - walk[0, :1] + job.arrays["motion"][-1:, :1]}
+        return {}, {"positions": walk[1: frames + 1] - walk[0, :1] + job.arrays["motion"][-1:, :1]}
 
     def inbetween(job):
         seen.append((job.op, dict(job.args)))
-        w = np.linspace(0, 1, job.args["frames"])[:, None, None]
-        return {}, {"motion": ((1 - w) * job.arrays["start"][-1] + w * job.arrays["end"][0]).astype(np.float32)}
+        w = np.linspace(0, 1, job.args["frames"] + 2)[1:-1, None, None]  # strictly between the two poses
+        return {}, {"positions": ((1 - w) * job.arrays["start"][-1] + w * job.arrays["end"][0]).astype(np.float32)}
 
     def edit_pose(job):
         seen.append((job.op, dict(job.args)))
@@ -124,12 +126,14 @@ def test_continue_inbetween_describe_and_correct_pose(rig, server):
     op, args, history_shape = [s for s in server[1] if s[0] == "predict"][-1]
     assert args["frames"] == 20 and history_shape[1:] == (22, 3) and history_shape[0] >= 20
     cont = obj.animation_data.action
-    assert cont != first and cont.frame_range[0] == pytest.approx(first.frame_range[1])
+    # One engine frame (1.5 scene frames at 30 fps) after the last key: never over it.
+    assert cont != first and cont.frame_range[0] == pytest.approx(first.frame_range[1] + 1.5)
 
     settings.inbetween_start, settings.inbetween_end = 5, 35
     assert bpy.ops.motion_copilot.inbetween(wait=True) == {'FINISHED'}
-    assert [s for s in server[1] if s[0] == "inbetween"][-1][1]["frames"] == 20  # 30 frames at 30 fps
-    assert obj.animation_data.action.frame_range[0] == pytest.approx(5)
+    # 30 frames at 30 fps = 20 engine steps: the 19 frames strictly between 5 and 35.
+    assert [s for s in server[1] if s[0] == "inbetween"][-1][1]["frames"] == 19
+    assert tuple(obj.animation_data.action.frame_range) == pytest.approx((6.5, 33.5))
 
     assert bpy.ops.motion_copilot.describe_motion(wait=True) == {'FINISHED'}
     assert bpy.context.window_manager.motion_copilot_job.last_text == "a person walks forward"
