@@ -21,6 +21,17 @@ def test_demo_writes_a_bvh_that_reimports_and_pictures(tmp_path):
     assert 1.3 < motion.positions[..., 1].max() < 2.4  # a standing adult waving a hand above the head
     with Image.open(tmp_path / "demo.gif") as gif:
         assert gif.n_frames == features.shape[0]
+    # the shipped bundle has a language model: the demo also generates 4 s (80 frames) from text
+    assert load_motion(tmp_path / "generated.bvh").positions.shape == (80, 22, 3)
+    assert "text-to-motion" in summary and "80 frames" in summary
+
+
+def test_demo_without_a_language_model_says_so_and_still_succeeds(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "engine.cli", "demo", "--out", str(tmp_path),
+                             "--bundle", str(tmp_path / "no_bundle_here")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "text-to-motion    skipped" in result.stdout and "motion-train" in result.stdout
+    assert not (tmp_path / "generated.bvh").exists()
 
 
 def test_preview_command_writes_a_png_frame(tmp_path):

@@ -18,6 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="run the main job on the bundled default and write previews")
     parser.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     parser.add_argument("--clip", default=str(DEFAULT_CLIP), help="motion file to use (default: a bundled Bandai clip)")
+    parser.add_argument("--prompt", default="a person waves the left hand",
+                        help="text for the text-to-motion part (when the bundle has a language model)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed of the generated motion")
+    from engine.commands.task_common import add_model_options
+
+    add_model_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -59,6 +65,27 @@ def run(args: argparse.Namespace) -> int:
         f"frame 0 -> {peak:3d}   {change_text}",
         f"wrote            {out / 'demo.bvh'}, {out / 'demo.gif'}, {out / 'demo.png'}, {out / 'pose.png'}",
     ]
+    lines += generate_from_prompt(args, out)
     (out / "summary.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
+
+
+def generate_from_prompt(args: argparse.Namespace, out: Path) -> list[str]:
+    """Text -> motion with the bundle's language model (4 s); one summary line, or why it was skipped."""
+    from engine.commands.task_common import language_models
+    from engine.errors import ModelUnavailableError
+    from engine.formats.canonical import CanonicalMotion, save_motion
+    from engine.models.lm_handlers import generate
+    from engine.models.motion_lm import Sampling
+    from engine.motion import preview
+
+    try:
+        lm, vq = language_models(args, "text_to_motion")
+    except ModelUnavailableError as error:
+        return [f"text-to-motion    skipped: {error}"]
+    motion = generate(lm, vq, [args.prompt], [80], Sampling(seed=args.seed))[0]   # (80, 22, 3)
+    save_motion(CanonicalMotion(motion), out / "generated.bvh")
+    preview.save_gif(motion, out / "generated.gif")
+    return [f"text-to-motion   \"{args.prompt}\" -> {len(motion)} frames: "
+            f"{out / 'generated.bvh'}, {out / 'generated.gif'}"]
