@@ -9,7 +9,6 @@ in `run_dir/tokenizer.json` so a resumed run uses the same ids. Output: `run_dir
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from trainer.distributed import (mean_across_ranks, replica_divergence, setup_di
                                  unwrap_model, wrap_model)
 from trainer.logging_utils import MetricsLogger, plot_curves, progress_bar
 from trainer.stages import pair_data
-from trainer.stages.posefix import PairTensors
+from trainer.stages.posefix import PairTensors, learning_rate_at
 from trainer.evaluate.text_metrics import bleu, rouge_l
 
 
@@ -64,13 +63,6 @@ class FeedbackTrainConfig:
             raise ValueError("finetuning needs all of human_annotations, human_pair_ids and human_poses")
 
 
-def load_training_pairs(config: FeedbackTrainConfig) -> pair_data.PairTexts:
-    if config.human_annotations:
-        pairs = pair_data.human_pairs(config.human_annotations, config.human_pair_ids, config.human_poses,
-                                      config.human_split_ids)
-        return pair_data.PairTexts.concat([pairs, pair_data.mirror_pairs(pairs)]) if config.flip else pairs
-    return pair_data.training_pairs(config.data_dir, config.extra_pairs, config.max_gap, config.flip, config.seed)
-
 
 def build_writer(config: FeedbackTrainConfig, texts: list[str], run_dir: Path) -> CorrectionWriter:
     if config.init_from:
@@ -101,13 +93,6 @@ def evaluate_writer(model: CorrectionWriter, data: PairTensors, device: torch.de
             "val/rouge_l": rouge_l(generated, data.texts[:n], beta=1.0) if n else 0.0}
 
 
-def learning_rate_at(step: int, config: FeedbackTrainConfig) -> float:
-    warmup = min(200, config.max_steps // 10 + 1)
-    if step < warmup:
-        return config.learning_rate * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, config.max_steps - warmup))
-    return config.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
-
 
 def train_feedback(config: FeedbackTrainConfig) -> Path:
     """Train (or resume, or finetune) the correction writer; returns the saved model directory."""
@@ -116,11 +101,7 @@ def train_feedback(config: FeedbackTrainConfig) -> Path:
     if config.torch_threads > 0:
         torch.set_num_threads(config.torch_threads)
     try:
-        train_pairs = load_training_pairs(config)
-        val_pairs = pair_data.load_mined_pairs(config.data_dir, "val") if not config.human_annotations else \
-            pair_data.PairTexts.concat([])
-        val_pairs = pair_data.PairTexts(val_pairs.pose_a[:config.val_pairs], val_pairs.pose_b[:config.val_pairs],
-                                        val_pairs.texts[:config.val_pairs])
+        train_pairs, val_pairs = pair_data.load_stage_pairs(config)
         torch.manual_seed(config.seed)
         model = build_writer(config, [t for options in train_pairs.texts for t in options], run_dir)
         train, val = PairTensors.from_pairs(train_pairs), PairTensors.from_pairs(val_pairs)

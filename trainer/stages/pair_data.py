@@ -208,3 +208,21 @@ def face_front(pairs: PairTexts) -> PairTexts:
     yaw = heading_angle(a)
     return PairTexts(rotate_y(a, yaw, a[:, 0]).astype(np.float32), rotate_y(b, yaw, a[:, 0]).astype(np.float32),
                      pairs.texts)
+
+
+def load_stage_pairs(config) -> tuple[PairTexts, PairTexts]:
+    """(train, val) pairs of a PoseFix stage config (posefix or feedback: same field names).
+
+    Training: the human pairs (with their flips) when given, else automatic pairs; validation: the
+    first `val_pairs` mined val pairs (none when finetuning on human pairs).
+    """
+    if config.human_annotations:
+        pairs = human_pairs(config.human_annotations, config.human_pair_ids, config.human_poses,
+                            config.human_split_ids)
+        train = PairTexts.concat([pairs, mirror_pairs(pairs)]) if config.flip else pairs
+        val = PairTexts.concat([])
+    else:
+        train = training_pairs(config.data_dir, config.extra_pairs, config.max_gap, config.flip, config.seed)
+        val = load_mined_pairs(config.data_dir, "val")
+    val = PairTexts(val.pose_a[:config.val_pairs], val.pose_b[:config.val_pairs], val.texts[:config.val_pairs])
+    return train, val

@@ -92,14 +92,6 @@ class PairTensors:
         return self.sixd_a[index].to(device), self.sixd_b[index].to(device), texts
 
 
-def load_training_pairs(config: PosefixTrainConfig) -> pair_data.PairTexts:
-    """Automatic pairs for pretraining, or the human pairs (with their flips) when given."""
-    if config.human_annotations:
-        pairs = pair_data.human_pairs(config.human_annotations, config.human_pair_ids, config.human_poses,
-                                      config.human_split_ids)
-        return pair_data.PairTexts.concat([pairs, pair_data.mirror_pairs(pairs)]) if config.flip else pairs
-    return pair_data.training_pairs(config.data_dir, config.extra_pairs, config.max_gap, config.flip, config.seed)
-
 
 def build_editor(config: PosefixTrainConfig, texts: list[str], run_dir: Path) -> PoseEditor:
     """A fresh editor (tokenizer trained on `texts` for bigru, reused from run_dir when resuming),
@@ -154,11 +146,7 @@ def train_posefix(config: PosefixTrainConfig) -> Path:
     if config.torch_threads > 0:
         torch.set_num_threads(config.torch_threads)
     try:
-        train_pairs = load_training_pairs(config)
-        val_pairs = pair_data.load_mined_pairs(config.data_dir, "val") if not config.human_annotations else \
-            pair_data.PairTexts.concat([])
-        val_pairs = pair_data.PairTexts(val_pairs.pose_a[:config.val_pairs], val_pairs.pose_b[:config.val_pairs],
-                                        val_pairs.texts[:config.val_pairs])
+        train_pairs, val_pairs = pair_data.load_stage_pairs(config)
         torch.manual_seed(config.seed)  # identical initial weights on every rank
         model = build_editor(config, [t for options in train_pairs.texts for t in options], run_dir)
         if model.config.text.kind == "minilm":  # frozen: embed every text once, before the loop
