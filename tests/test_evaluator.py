@@ -293,3 +293,19 @@ def test_table_markdown_and_json(tmp_path):
     markdown = write_table(Report("Evaluation", [section], {"data": "abc"}), tmp_path / "results").read_text()
     assert "| Real | 0.500±.010 | – |" in markdown and "- skipped: LM: missing" in markdown
     assert json.loads((tmp_path / "results.json").read_text())["sections"][0]["rows"][0]["values"]["R@1"] == [0.5, 0.01]
+
+
+def test_canonical_pairs_is_the_editor_representation(trained):
+    """Edits are scored in the editor's representation (FK on the default skeleton): converting is
+    idempotent, keeps the pair's texts, and "no edit" stays a real, non-zero baseline."""
+    from trainer.evaluate.data import load_pairs
+    from trainer.evaluate.rows import canonical_pairs, copy_pose_a, pose_editor_row
+
+    root, model_dir = trained
+    pairs = load_pairs(root / "data", "test")
+    once = canonical_pairs(pairs)
+    twice = canonical_pairs(once)
+    assert once.texts == pairs.texts
+    assert np.abs(twice.pose_b - once.pose_b).max() < 1e-4
+    row = pose_editor_row(Evaluator.load(model_dir / "text_pair"), once, "No edit", copy_pose_a, 1)
+    assert row.values["Joint error (mm)"][0] > 5.0

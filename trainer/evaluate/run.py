@@ -176,17 +176,21 @@ def _pose_section(request, evaluators: Path, versions: dict) -> Section:
         return section
     evaluator = Evaluator.load(evaluators / "text_pair")
     section.rows += R.pose_rows(evaluator, pairs, request.repeats, request.seed)
+    picks = np.random.default_rng(request.seed).permutation(len(pairs.texts))[:EDIT_QUERIES]
+    subset = R.canonical_pairs(PosePairs(pairs.pose_a[picks], pairs.pose_b[picks], [pairs.texts[i] for i in picks]))
+    section.rows.append(R.pose_editor_row(evaluator, subset, "No edit (B := A)", R.copy_pose_a, 1, request.seed))
     editor = _component_dir(request, "pose_editor", None)
     if editor is None:
         section.skipped.append("Pose editor: no pose_editor in the bundle (`motion-train posefix`)")
     else:
-        picks = np.random.default_rng(request.seed).permutation(len(pairs.texts))[:EDIT_QUERIES]
-        subset = PosePairs(pairs.pose_a[picks], pairs.pose_b[picks], [pairs.texts[i] for i in picks])
         section.rows.append(R.pose_editor_row(evaluator, subset, "Pose editor", R.load_pose_edit(editor),
                                               EDIT_SAMPLES, request.seed))
-        section.notes.append(f"Pose editor: {len(picks)} random pairs, {EDIT_SAMPLES} samples each (PoseFix: 30); "
-                             "joint error of the best sample, pose FID of the first.")
+        section.notes.append(f"Pose editor: {EDIT_SAMPLES} samples per pair (PoseFix: 30); joint error of the best "
+                             "sample, pose FID of the first.")
         versions["pose_editor"] = f"{editor} (weights sha1 {_digest(editor / 'model.safetensors')})"
+    section.notes.append(f"Edits: {len(picks)} random pairs, poses in the editor's representation (canonical "
+                         "rotations, FK on the default skeleton) for 'No edit' and the editor alike; see "
+                         "trainer.evaluate.rows.canonical_pairs.")
     section.notes.append(f"{len(pairs.texts)} {request.split} pairs; text->pair R@k in groups of 32, hits by equal "
                          "correction text; joint error on pelvis-centred poses; pose FID on the pair evaluator's "
                          "pose-encoder features.")
