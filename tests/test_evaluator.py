@@ -309,3 +309,33 @@ def test_canonical_pairs_is_the_editor_representation(trained):
     assert np.abs(twice.pose_b - once.pose_b).max() < 1e-4
     row = pose_editor_row(Evaluator.load(model_dir / "text_pair"), once, "No edit", copy_pose_a, 1)
     assert row.values["Joint error (mm)"][0] > 5.0
+
+
+def test_source_filter_picks_one_source_of_a_mixed_build(trained, tmp_path):
+    """--source keeps only the motions and pairs of one meta.jsonl source (e.g. the held-out
+    procedural motions of a Bandai + procedural build); an unknown source names the known ones."""
+    import shutil
+
+    from engine.errors import InputError
+    from trainer.evaluate.data import load_captioned_split, load_pairs
+
+    root, _ = trained
+    data = tmp_path / "data"
+    shutil.copytree(root / "data", data)
+    test_ids = (data / "test.txt").read_text().split()
+    all_ids = [i for s in ("train", "val", "test") for i in (data / f"{s}.txt").read_text().split()]
+    source = {clip: ("procedural" if n % 3 == 0 else "bandai") for n, clip in enumerate(all_ids)}
+    (data / "meta.jsonl").write_text("".join(json.dumps({"id": c, "source": s}) + "\n" for c, s in source.items()))
+    with np.load(data / "pairs" / "pairs_test.npz") as arrays:
+        ids = np.array([f"{test_ids[i % len(test_ids)]}:{i}" for i in range(len(arrays["pose_a"]))])
+        np.savez(data / "pairs" / "pairs_test.npz", pose_a=arrays["pose_a"], pose_b=arrays["pose_b"], id_a=ids)
+
+    procedural = load_captioned_split(data, "test", source="procedural")
+    assert procedural.ids == [i for i in test_ids if source[i] == "procedural"]
+    assert len(load_captioned_split(data, "test").ids) == len(test_ids)
+    pairs, everything = load_pairs(data, "test", "procedural"), load_pairs(data, "test")
+    expected = [source[i.split(":")[0]] == "procedural" for i in ids]
+    assert len(pairs.texts) == sum(expected) < len(everything.texts)
+    np.testing.assert_array_equal(pairs.pose_a, everything.pose_a[np.array(expected)])
+    with pytest.raises(InputError, match="bandai, procedural"):
+        load_captioned_split(data, "test", source="kit")

@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/evaluate"), help="output directory")
     parser.add_argument("--repeats", type=int, default=20, help="repeated runs for confidence intervals (20)")
     parser.add_argument("--split", default="test", help="data split to evaluate (test)")
+    parser.add_argument("--source", help="only the motions and pose pairs of this source in meta.jsonl, e.g. "
+                        "'procedural' or 'bandai' (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(run=run)
 
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     request = EvaluationRequest(bundle=args.bundle, data=args.data, evaluators=args.evaluators,
                                 tokenizer=args.tokenizer, out=args.out, repeats=args.repeats,
-                                split=args.split, seed=args.seed)
+                                split=args.split, seed=args.seed, source=args.source)
     markdown_path = evaluate_bundle(request)
     print(markdown_path.read_text(encoding="utf-8"))
     print(f"table written to {markdown_path} and {markdown_path.with_suffix('.json')}")

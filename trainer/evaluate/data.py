@@ -27,13 +27,38 @@ class CaptionedMotions:
     captions: list[list[str]]      # every caption of each motion
 
 
-def load_captioned_split(data_dir: str | Path, split: str, min_frames: int = 2 * UNIT) -> CaptionedMotions:
-    """Motions of `split` with at least `min_frames` frames and at least one caption."""
+def clip_sources(data_dir: str | Path) -> dict[str, str]:
+    """Clip id -> its source ("bandai", "procedural", "humanml3d", ...) from `meta.jsonl`."""
+    path = Path(data_dir) / "meta.jsonl"
+    if not path.is_file():
+        raise InputError(f"{path} is missing: a source filter needs the meta.jsonl written by `motion-train data`")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {row["id"]: row.get("source", "") for row in rows}
+
+
+def keep_source(data_dir: str | Path, ids: list[str], source: str | None) -> list[bool]:
+    """Which of `ids` (clip ids, or 'clip:frame' pose ids) come from `source`; all when None."""
+    if not source:
+        return [True] * len(ids)
+    sources = clip_sources(data_dir)
+    known = sorted(set(sources.values()))
+    if source not in known:
+        raise InputError(f"source {source!r} is not in {data_dir} (it has {', '.join(known)})")
+    return [sources.get(i.split(":")[0]) == source for i in ids]
+
+
+def load_captioned_split(data_dir: str | Path, split: str, min_frames: int = 2 * UNIT,
+                         source: str | None = None) -> CaptionedMotions:
+    """Motions of `split` with at least `min_frames` frames and at least one caption, only those of
+    `source` (meta.jsonl) when given: e.g. the held-out procedural motions of a mixed build."""
     from engine.formats.humanml3d import open_dataset
 
     dataset = open_dataset(data_dir)
     ids, features, captions = [], [], []
-    for clip_id in dataset.ids(split):
+    split_ids = dataset.ids(split)
+    for clip_id, kept in zip(split_ids, keep_source(data_dir, split_ids, source)):
+        if not kept:
+            continue
         vectors = dataset.features(clip_id)
         texts = [t.caption for t in dataset.texts(clip_id)] if (dataset.root / "texts" / f"{clip_id}.txt").is_file() else []
         if len(vectors) >= min_frames and texts:
@@ -41,8 +66,9 @@ def load_captioned_split(data_dir: str | Path, split: str, min_frames: int = 2 *
             features.append(vectors)
             captions.append(texts)
     if not ids:
-        raise InputError(f"split {split!r} of {data_dir} has no captioned motion of at least {min_frames} frames; "
-                         "build the data with `motion-train data`")
+        which = f"{source} " if source else ""
+        raise InputError(f"split {split!r} of {data_dir} has no captioned {which}motion of at least {min_frames} "
+                         "frames; build the data with `motion-train data`")
     return CaptionedMotions(ids, features, captions)
 
 
@@ -79,19 +105,21 @@ class PosePairs:
     texts: list[str]     # correction text of each pair
 
 
-def load_pairs(data_dir: str | Path, split: str) -> PosePairs:
-    """`pairs/pairs_{split}.npz` + `.jsonl` written by `motion-train data` (trainer.data.pairs)."""
+def load_pairs(data_dir: str | Path, split: str, source: str | None = None) -> PosePairs:
+    """`pairs/pairs_{split}.npz` + `.jsonl` written by `motion-train data` (trainer.data.pairs); only
+    pairs whose pose A comes from a clip of `source` when given."""
     folder = Path(data_dir) / "pairs"
     arrays_path, texts_path = folder / f"pairs_{split}.npz", folder / f"pairs_{split}.jsonl"
     if not arrays_path.is_file() or not texts_path.is_file():
         raise InputError(f"{arrays_path} or {texts_path} is missing; build pose pairs with `motion-train data`")
     with np.load(arrays_path, allow_pickle=False) as arrays:
         pose_a, pose_b = arrays["pose_a"].astype(np.float32), arrays["pose_b"].astype(np.float32)
+        from_source = keep_source(data_dir, [str(i) for i in arrays["id_a"]], source) if source else None
     rows = [json.loads(line) for line in texts_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     texts = [""] * len(pose_a)
     for row in rows:
         texts[row["index"]] = row["text"]
-    keep = [i for i, t in enumerate(texts) if t.strip()]
+    keep = [i for i, t in enumerate(texts) if t.strip() and (from_source is None or from_source[i])]
     if not keep:
         raise InputError(f"{texts_path} has no pair with a correction text")
     return PosePairs(pose_a[keep], pose_b[keep], [texts[i] for i in keep])

@@ -48,6 +48,7 @@ class EvaluationRequest:
     repeats: int = 20
     split: str = "test"
     seed: int = 0
+    source: str | None = None     # only motions / pairs of this meta.jsonl source (e.g. "procedural")
 
 
 def _component_dir(request: EvaluationRequest, name: str, override: Path | None) -> Path | None:
@@ -76,7 +77,7 @@ def evaluate_bundle(request: EvaluationRequest) -> Path:
     if evaluators is None or not (evaluators / "text_motion").is_dir():
         raise InputError("no text/motion evaluator: pass --evaluators DIR (made by `motion-train evaluator`) "
                          "or a --bundle whose manifest lists 'evaluators'")
-    data = load_captioned_split(request.data, request.split)
+    data = load_captioned_split(request.data, request.split, source=request.source)
     evaluator = Evaluator.load(evaluators / "text_motion")
     ctx = R.MotionContext(data, evaluator, request.repeats, request.seed)
     t2m = Section("Text-to-motion", T2M_COLUMNS, [R.real_text_to_motion_row(ctx)], [RETRIEVAL_NOTE, SCALE_NOTE])
@@ -87,7 +88,7 @@ def evaluate_bundle(request: EvaluationRequest) -> Path:
     plaus = Section("Physical plausibility", PLAUSIBILITY_COLUMNS, [R.plausibility_row("Real", _joints(data.features))],
                     ["skating: share of foot-contact transitions sliding > 2.5 cm (GMD); penetration_m: mean depth of "
                      "the lowest joint below the floor (m); jitter: mean jerk (m/s^3)."])
-    versions = {"data": data_version(request.data), "split": f"{request.split} ({len(data.ids)} motions)",
+    versions = {"data": data_version(request.data), "split": f"{request.split}{' / ' + request.source if request.source else ''} ({len(data.ids)} motions)",
                 "evaluator": f"{EVALUATOR_VERSION}, weights sha1 {_digest(evaluators / 'text_motion' / 'model.safetensors')}",
                 "repeats": str(request.repeats)}
     _tokenizer_rows(request, ctx, t2m, tok, plaus, versions)
@@ -104,6 +105,8 @@ def _command_line(request: EvaluationRequest) -> str:
                         ("--tokenizer", request.tokenizer)):
         if value is not None:
             words += [flag, str(value)]
+    if request.source:
+        words += ["--source", request.source]
     words += ["--split", request.split, "--repeats", str(request.repeats), "--seed", str(request.seed),
               "--out", str(request.out)]
     return " ".join(shlex.quote(w) for w in words)
@@ -170,7 +173,7 @@ def _pose_section(request, evaluators: Path, versions: dict) -> Section:
         section.skipped.append("no text/pose-pair evaluator in the evaluators directory (`motion-train evaluator`)")
         return section
     try:
-        pairs = load_pairs(request.data, request.split)
+        pairs = load_pairs(request.data, request.split, request.source)
     except InputError as error:
         section.skipped.append(str(error))
         return section
