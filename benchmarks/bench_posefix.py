@@ -51,6 +51,22 @@ PARAPHRASES = [
     ("Drop your right hand down low.", "right_wrist", 1, -1),
     ("Step your left foot forward.", "left_ankle", 2, +1),
 ]
+# A second set, written together with the short-command augmentation (trainer/data/short_commands.py)
+# and never used to choose its vocabulary: a check that the first set did not steer it.
+FRESH_PARAPHRASES = [
+    ("Shoot your right hand up into the air.", "right_wrist", 1, +1),
+    ("Let your left hand sink down to your thigh.", "left_wrist", 1, -1),
+    ("Punch forward with your left fist.", "left_wrist", 2, +1),
+    ("Pull your right elbow back like drawing a bow.", "right_elbow", 2, -1),
+    ("Bring your right knee up to hip height.", "right_knee", 1, +1),
+    ("Raise your left heel up toward your bottom.", "left_ankle", 1, +1),
+    ("Plant your right foot further ahead of you.", "right_ankle", 2, +1),
+    ("Open your right arm wide to the side.", "right_wrist", 0, -1),
+    ("Bring your left hand across to your right shoulder.", "left_wrist", 0, -1),
+    ("Slide your right foot out wide.", "right_ankle", 0, -1),
+    ("Put your left hand on top of your head.", "left_wrist", 1, +1),
+    ("Let your right arm drop loosely.", "right_wrist", 1, -1),
+]
 SUCCESS_M = 0.05
 
 
@@ -106,14 +122,26 @@ def bench_writer(writer: CorrectionWriter, editor: PoseEditor, a: torch.Tensor, 
             "copy_a_mm": float(joint_error_mm(sixd_to_positions(a), truth).mean()), "examples": generated[:5]}
 
 
-@torch.no_grad()
-def bench_paraphrases(editor: PoseEditor, a: torch.Tensor, training_texts: list[str], per_phrase: int = 10) -> dict:
+def unseen_check(phrasings: list[tuple], training_texts: list[str]) -> None:
+    """Raise if a phrasing occurs in a training text or can be written by the short-command
+    vocabulary (trainer.data.short_commands): the paraphrases must be unseen."""
+    from trainer.data.short_commands import all_clauses
+
     corpus = " ".join(t.lower() for t in training_texts)
+    clauses = set(all_clauses())
+    for text, *_ in phrasings:
+        bare = re.sub(r"[.]$", "", text.lower())
+        if bare in corpus or bare in clauses:
+            raise AssertionError(f"paraphrase {text!r} occurs in the training texts; it must be unseen")
+
+
+@torch.no_grad()
+def bench_paraphrases(editor: PoseEditor, a: torch.Tensor, training_texts: list[str], per_phrase: int = 10,
+                      phrasings: list[tuple] = PARAPHRASES) -> dict:
+    unseen_check(phrasings, training_texts)
     positions = sixd_to_positions(a)
     rows = []
-    for text, joint, axis, sign in PARAPHRASES:
-        if re.sub(r"[.]$", "", text.lower()) in corpus:
-            raise AssertionError(f"paraphrase {text!r} occurs in the training texts; it must be unseen")
+    for text, joint, axis, sign in phrasings:
         j = JOINT_INDEX[joint]
         room = sign * positions[:, j, axis]
         chosen = torch.argsort(room)[:per_phrase]  # lowest along the direction: most room to move
@@ -122,6 +150,20 @@ def bench_paraphrases(editor: PoseEditor, a: torch.Tensor, training_texts: list[
         rows.append({"text": text, "success": float((moved >= SUCCESS_M).float().mean()),
                      "moved_cm": float(moved.mean() * 100)})
     return {"rows": rows, "rate": float(np.mean([r["success"] for r in rows]))}
+
+
+def training_texts(data: Path, run: Path | None) -> list[str]:
+    """Every text the editor was trained on: rebuilt from the run's config.json when `run` is given
+    (mined + random in-sequence pairs, flips, short commands), else the mined train pairs' texts."""
+    if run is None:
+        return [t for o in load_mined_pairs(data, "train").texts for t in o]
+    from trainer.config import load_config
+    from trainer.stages.pair_data import load_stage_pairs
+    from trainer.stages.posefix import PosefixTrainConfig
+
+    config = load_config(PosefixTrainConfig, run / "config.json")
+    train, _ = load_stage_pairs(config)
+    return [t for o in train.texts for t in o]
 
 
 def bench_latency(editor: PoseEditor, poses: np.ndarray, runs: int = 40) -> dict:
@@ -148,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writer", type=Path)
     parser.add_argument("--pairs", type=int, default=500, help="held-out pairs used (random subset)")
     parser.add_argument("--samples", type=int, default=30, help="N of best-of-N (PoseFix: 30)")
+    parser.add_argument("--run", type=Path, help="the editor's run directory: its config.json rebuilds the exact "
+                        "training texts for the unseen-paraphrase check (default: the mined train texts)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
@@ -177,14 +221,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {name} | {w[key]:.1f} | {w[key] / w['copy_a_mm']:.2f} |")
         for example in w["examples"][:3]:
             print(f"  e.g. {example}")
-    train_texts = [t for o in load_mined_pairs(args.data, "train").texts for t in o]
+    train_texts = training_texts(args.data, args.run)
     all_a = torch.from_numpy(positions_to_sixd(test.pose_a, independent=False))
-    results["paraphrases"] = p = bench_paraphrases(editor, all_a, train_texts)
-    print("\nParaphrases never seen in training (10 poses each, success = named joint moves >= 5 cm the "
-          "named way)\n| instruction | success | mean move (cm) |\n|---|---|---|")
-    for row in p["rows"]:
-        print(f"| {row['text']} | {row['success']:.0%} | {row['moved_cm']:.1f} |")
-    print(f"| all ({len(p['rows'])} phrasings) | {p['rate']:.0%} (target >= 80%) | |")
+    for key, phrasings, title in (("paraphrases", PARAPHRASES, "Paraphrases never seen in training"),
+                                  ("fresh_paraphrases", FRESH_PARAPHRASES, "Second set, written with the augmentation")):
+        results[key] = p = bench_paraphrases(editor, all_a, train_texts, phrasings=phrasings)
+        print(f"\n{title} (10 poses each, success = named joint moves >= 5 cm the named way)"
+              "\n| instruction | success | mean move (cm) |\n|---|---|---|")
+        for row in p["rows"]:
+            print(f"| {row['text']} | {row['success']:.0%} | {row['moved_cm']:.1f} |")
+        print(f"| all ({len(p['rows'])} phrasings) | {p['rate']:.0%} (target >= 80%) | |")
     results["latency"] = lat = bench_latency(editor, test.pose_a[:40])
     print("\nLatency of one edit on CPU (1 thread, new text each time)\n| input | p50 (ms) | p90 (ms) | p50 / 50 ms target |"
           "\n|---|---|---|---|")

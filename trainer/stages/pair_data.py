@@ -213,8 +213,10 @@ def face_front(pairs: PairTexts) -> PairTexts:
 def load_stage_pairs(config) -> tuple[PairTexts, PairTexts]:
     """(train, val) pairs of a PoseFix stage config (posefix or feedback: same field names).
 
-    Training: the human pairs (with their flips) when given, else automatic pairs; validation: the
-    first `val_pairs` mined val pairs (none when finetuning on human pairs).
+    Training: the human pairs (with their flips) when given, else automatic pairs, each with one more
+    text option, a short command, when the config asks for `short_commands` (pose editor only: the
+    writer learns the automatic style); validation: the first `val_pairs` mined val pairs (none when
+    finetuning on human pairs), texts unchanged.
     """
     if config.human_annotations:
         pairs = human_pairs(config.human_annotations, config.human_pair_ids, config.human_poses,
@@ -224,5 +226,10 @@ def load_stage_pairs(config) -> tuple[PairTexts, PairTexts]:
     else:
         train = training_pairs(config.data_dir, config.extra_pairs, config.max_gap, config.flip, config.seed)
         val = load_mined_pairs(config.data_dir, "val")
+    if getattr(config, "short_commands", False):
+        from trainer.data.short_commands import add_short_commands
+
+        texts, _ = add_short_commands(train.pose_a, train.pose_b, train.texts, seed=config.seed)
+        train = PairTexts(train.pose_a, train.pose_b, texts)
     val = PairTexts(val.pose_a[:config.val_pairs], val.pose_b[:config.val_pairs], val.texts[:config.val_pairs])
     return train, val

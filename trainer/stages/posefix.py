@@ -37,6 +37,7 @@ class PosefixTrainConfig:
     extra_pairs: int = 20000         # random in-sequence pairs added to the mined ones
     max_gap: int = 10                # frames between A and B of those pairs (20 fps)
     flip: bool = True                # left/right flip augmentation
+    short_commands: bool = False     # add a short command per pair (trainer.data.short_commands)
     val_pairs: int = 512             # validation pairs used (the first ones of the val split)
     human_annotations: str = ""      # finetuning: PoseFix JSON {pair_id: [texts]}
     human_pair_ids: str = ""         # pair_id_2_pose_ids.json
