@@ -170,6 +170,10 @@ def test_procedural_source_mixes_in(tmp_path: Path) -> None:
         if "mirror_of" in entry:
             base = [t.caption for t in data.texts(entry["mirror_of"])]
             assert [t.caption for t in data.texts(motion_id)] == [mirror_text(c) for c in base]
+            original = meta[entry["mirror_of"]]["labels"]   # labels follow the mirror: side left <-> right
+            assert entry["labels"] == {k: mirror_text(v) if isinstance(v, str) else v for k, v in original.items()}
+            if original.get("side") in ("left", "right"):
+                assert entry["labels"]["side"] != original["side"]
         else:
             assert entry["source"] == "procedural" and entry["labels"]["kind"] == entry["cell"]
     report = json.loads((out / "stats.json").read_text())

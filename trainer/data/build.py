@@ -145,7 +145,8 @@ def _write_source_motions(options: BuildOptions, out: Path, meta: list[dict], sk
                 if options.mirror:
                     mirrored = np.asarray(mirror_joints(motion.positions), dtype=np.float32)
                     _write_clip(out, "M" + motion.name, mirrored, [cap.mirror_text(t) for t in motion.captions])
-                    meta.append({**entry, "id": "M" + motion.name, "mirror_of": motion.name})
+                    labels = {k: cap.mirror_text(v) if isinstance(v, str) else v for k, v in (motion.labels or {}).items()}
+                    meta.append({**entry, "id": "M" + motion.name, "mirror_of": motion.name, "labels": labels})
     return cells
 
 
