@@ -32,6 +32,9 @@ def test_named_part_and_direction_follow_the_move(frames):
         b = a.copy()
         b[JOINT_INDEX[joint], axis] += metres
         assert moved_parts(a, b)[0][:3] == expected, joint
+    b = a.copy()
+    b[JOINT_INDEX["right_knee"]] += [0.0, 0.12, 0.25]   # a knee lift: more forward than up, still "up"
+    assert moved_parts(a, b)[0][:3] == ("knee", "right", "up")
     assert moved_parts(a, a) == []                       # nothing moved: no command
     b = a.copy()
     b[JOINT_INDEX["left_wrist"]] += [0.06, 0.06, 0.06]  # no dominant direction: no command
