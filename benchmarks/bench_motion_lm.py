@@ -21,9 +21,12 @@ tiny matmuls; on a busy 2-core machine two OpenMP threads wait for each other on
 the cores are free.
 
 Quality (`--quality`): motion-to-text BLEU-4 / ROUGE-L / CIDEr-D against all captions of each clip
-and label recall (a Bandai content/style label counts as recovered when a caption word starts with the
-label's first word: "walk" -> "walks", "exhausted"; paraphrased styles are missed), plus
-prediction and in-between ADE/FDE in metres (trainer/evaluate metrics, MotionGPT windows).
+and label accuracy: a content or style label (Bandai) counts as recovered when a caption word starts
+with the label's first word ("walk" -> "walks", "exhausted"; paraphrased styles are missed), a side
+label (procedural motions: "left"/"right") when the caption names that side and not the other; a clip
+counts when all its labels are recovered ("walk" + "exhausted"). Plus prediction and in-between
+ADE/FDE in metres (trainer/evaluate metrics, MotionGPT windows). `--source procedural` (or bandai)
+keeps one source of a mixed build: the held-out procedural test motions.
 Text-to-motion R-precision / FID / diversity need the trained evaluator: `motion-train evaluate`.
 """
 from __future__ import annotations
@@ -122,26 +125,43 @@ def latency(repeats: int) -> None:
           f"{small['cpu_ms']:.0f} ms CPU; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
-def _labels(data_dir: Path) -> dict[str, list[str]]:
+def _labels(data_dir: Path) -> dict[str, dict]:
     path = data_dir / "meta.jsonl"
     if not path.is_file():
         return {}
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {r["id"]: [str(v).replace("-", " ") for v in (r.get("labels") or {}).values()] for r in rows if "id" in r}
+    return {r["id"]: r.get("labels") or {} for r in rows if "id" in r}
 
 
-def quality(lm_dir: Path, tokenizer_dir: Path, data_dir: Path, split: str, limit: int) -> None:
+def label_hits(labels: dict, caption: str) -> list[bool]:
+    """Which of a clip's checkable labels (content, style, side) the caption recovers."""
+    words = caption.lower().replace(",", " ").replace(".", " ").split()
+    hits = []
+    for key in ("content", "style"):   # "raise-up-both-hands" counts when a word starts with "raise"
+        if isinstance(labels.get(key), str):
+            first = labels[key].replace("-", " ").replace("_", " ").split()[0].lower()
+            hits.append(any(w.startswith(first) for w in words))
+    side = labels.get("side")
+    if side in ("left", "right"):
+        other = "right" if side == "left" else "left"
+        hits.append(side in words and other not in words)
+    return hits
+
+
+def quality(lm_dir: Path, tokenizer_dir: Path, data_dir: Path, split: str, limit: int, source: str | None) -> None:
     from engine import motion_tasks as tasks
     from engine.formats.humanml3d import open_dataset
     from engine.models.motion_lm import MotionLM, Sampling
     from engine.models.tokenizer import MotionTokenizer
+    from trainer.evaluate.data import keep_source
     from trainer.evaluate.metrics import ade_fde
     from trainer.evaluate.text_metrics import caption_scores
 
     lm, vq, dataset = MotionLM.load(lm_dir), MotionTokenizer.load(tokenizer_dir), open_dataset(data_dir)
     labels = _labels(data_dir)
-    captions, references, label_hits, pred, inb = [], [], [], [], []
-    for index, motion_id in enumerate(dataset.ids(split)[:limit]):
+    ids = [i for i, keep in zip(dataset.ids(split), keep_source(data_dir, dataset.ids(split), source)) if keep]
+    captions, references, per_label, per_clip, pred, inb = [], [], [], [], [], []
+    for index, motion_id in enumerate(ids[:limit]):
         joints = dataset.joints(motion_id)[:FRAMES + 1]
         if len(joints) < 41:
             continue
@@ -149,9 +169,10 @@ def quality(lm_dir: Path, tokenizer_dir: Path, data_dir: Path, split: str, limit
         caption = tasks.motion_to_text(lm, vq, joints)
         captions.append(caption)
         references.append(refs)
-        words = caption.lower().split()
-        for label in labels.get(motion_id, []):  # "raise up both hands" counts when a word starts with "raise"
-            label_hits.append(any(w.startswith(label.split()[0].lower()) for w in words))
+        hits = label_hits(labels.get(motion_id, {}), caption)
+        per_label += hits
+        if hits:
+            per_clip.append(all(hits))
         frames = (len(joints) - 1) // 4 * 4
         truth = tasks.codes_to_joints(vq, tasks.motion_codes(vq, joints))  # what the tokenizer can reach
         cut = max(4, int(0.2 * frames) // 4 * 4)
@@ -161,11 +182,12 @@ def quality(lm_dir: Path, tokenizer_dir: Path, data_dir: Path, split: str, limit
         filled = tasks.inbetween(lm, vq, joints[:a + 1], joints[b:], frames=b - a, sampling=Sampling(seed=index))
         inb.append(ade_fde(filled, truth, "inbetween"))
     scores = caption_scores(captions, references)
-    print(f"{len(captions)} clips of split {split!r} of {data_dir}")
+    print(f"{len(captions)} clips of split {split!r}{' / ' + source if source else ''} of {data_dir}")
     for key, value in scores.items():
         print(f"m2t {key:12s} {value:.4f}")
-    if label_hits:
-        print(f"m2t label recall {np.mean(label_hits):.3f} ({len(label_hits)} labels)")
+    if per_label:
+        print(f"m2t label recall {np.mean(per_label):.3f} ({len(per_label)} labels); clips with every label "
+              f"recovered {np.mean(per_clip):.3f} ({len(per_clip)} clips)")
     for name, rows in (("prediction", pred), ("in-between", inb)):
         ade, fde = np.mean(rows, axis=0)
         print(f"{name:11s} ADE {ade:.3f} m  FDE {fde:.3f} m")
@@ -181,12 +203,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path)
     parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--source", help="only motions of this meta.jsonl source (bandai, procedural, ...)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.quality:
         if not (args.lm and args.tokenizer and args.data):
             parser.error("--quality needs --lm, --tokenizer and --data")
-        quality(args.lm, args.tokenizer, args.data, args.split, args.limit)
+        quality(args.lm, args.tokenizer, args.data, args.split, args.limit, args.source)
     else:
         latency(args.repeats)
 

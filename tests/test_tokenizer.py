@@ -134,3 +134,24 @@ def test_a_few_steps_of_training_lower_the_loss():
         optimiser.step()
         first = first if first is not None else out.loss.item()
     assert out.loss.item() < 0.8 * first
+
+
+def test_root_path_error_sees_drift_not_noise():
+    """The running-mean root-velocity term: a constant bias (which integrates into drift) costs far
+    more than zero-mean noise of the same size; padded frames cost nothing; other channels are ignored."""
+    from engine.models.tokenizer import root_path_error
+
+    torch.manual_seed(0)
+    features = torch.randn(2, 64, 263)
+    weight = torch.ones(2, 64, 1)
+    biased, noisy, elsewhere = features.clone(), features.clone(), features.clone()
+    biased[..., :3] += 0.3
+    noisy[..., :3] += 0.3 * torch.where(torch.arange(64) % 2 == 0, 1.0, -1.0)[None, :, None]
+    elsewhere[..., 3:] += 0.3
+    assert root_path_error(features, features, weight) == 0.0
+    assert root_path_error(elsewhere, features, weight) == 0.0
+    assert root_path_error(biased, features, weight) > 10 * root_path_error(noisy, features, weight)
+    weight[1, 32:] = 0.0
+    padded = features.clone()
+    padded[1, 32:, :3] += 5.0
+    assert root_path_error(padded, features, weight) == 0.0

@@ -33,6 +33,7 @@ class TokenizerTrainConfig:
     code_dim: int | None = None
     width: int | None = None
     quantizer: str | None = None
+    lambda_root_path: float | None = None   # running-mean root-velocity error weight (engine.models.tokenizer)
     autoencoder: bool = False        # plain autoencoder baseline: skip quantisation
     window: int = 64
     batch_size: int = 64
@@ -56,7 +57,8 @@ class TokenizerTrainConfig:
 
     def model_config(self, nfeats: int) -> TokenizerConfig:
         overrides = {k: v for k, v in {"code_num": self.code_num, "code_dim": self.code_dim,
-                                       "width": self.width, "quantizer": self.quantizer}.items() if v is not None}
+                                       "width": self.width, "quantizer": self.quantizer,
+                                       "lambda_root_path": self.lambda_root_path}.items() if v is not None}
         return TokenizerConfig.preset(self.preset, nfeats=nfeats, **overrides)
 
 
