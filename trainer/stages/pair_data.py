@@ -177,10 +177,16 @@ def pose_rotations(pairs: PairTexts) -> tuple[np.ndarray, np.ndarray]:
             positions_to_sixd(pairs.pose_b, independent=False))
 
 
-def training_pairs(data_dir: str | Path, extra_pairs: int, max_gap: int, flip: bool, seed: int) -> PairTexts:
-    """The train split's mined pairs plus `extra_pairs` random in-sequence ones, plus their mirrors."""
+def training_pairs(data_dir: str | Path, extra_pairs: int, max_gap: int, flip: bool, seed: int,
+                   joint_edits: int = 0) -> PairTexts:
+    """The train split's mined pairs plus `extra_pairs` random in-sequence ones and `joint_edits`
+    single-joint edits of train poses (trainer.data.joint_edits), plus their mirrors."""
+    from trainer.data.joint_edits import joint_edit_pairs, split_frames
+
+    edits = joint_edit_pairs(split_frames(data_dir, "train", joint_edits, seed), joint_edits, seed) if joint_edits > 0 \
+        else PairTexts.concat([])
     pairs = PairTexts.concat([load_mined_pairs(data_dir, "train"),
-                              sample_clip_pairs(data_dir, "train", extra_pairs, max_gap=max_gap, seed=seed)])
+                              sample_clip_pairs(data_dir, "train", extra_pairs, max_gap=max_gap, seed=seed), edits])
     return PairTexts.concat([pairs, mirror_pairs(pairs)]) if flip else pairs
 
 
@@ -224,7 +230,8 @@ def load_stage_pairs(config) -> tuple[PairTexts, PairTexts]:
         train = PairTexts.concat([pairs, mirror_pairs(pairs)]) if config.flip else pairs
         val = PairTexts.concat([])
     else:
-        train = training_pairs(config.data_dir, config.extra_pairs, config.max_gap, config.flip, config.seed)
+        train = training_pairs(config.data_dir, config.extra_pairs, config.max_gap, config.flip, config.seed,
+                               getattr(config, "joint_edits", 0))
         val = load_mined_pairs(config.data_dir, "val")
     if getattr(config, "short_commands", False):
         from trainer.data.short_commands import add_short_commands

@@ -38,6 +38,7 @@ class PosefixTrainConfig:
     max_gap: int = 10                # frames between A and B of those pairs (20 fps)
     flip: bool = True                # left/right flip augmentation
     short_commands: bool = False     # add a short command per pair (trainer.data.short_commands)
+    joint_edits: int = 0             # single-joint edits of train poses added (trainer.data.joint_edits)
     val_pairs: int = 512             # validation pairs used (the first ones of the val split)
     human_annotations: str = ""      # finetuning: PoseFix JSON {pair_id: [texts]}
     human_pair_ids: str = ""         # pair_id_2_pose_ids.json
