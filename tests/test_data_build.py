@@ -84,9 +84,10 @@ def test_captions_agree_with_labels_and_motion(built: Path) -> None:
         content = entry["labels"]["content"]
         if not content.startswith("walk-turn"):
             continue
-        side = content.rsplit("-", 1)[1]
+        side = content.rsplit("-", 1)[1]       # a mirror's label is mirrored too ("walk-turn-left" -> "-right")
         if "mirror_of" in entry:
-            side = {"left": "right", "right": "left"}[side]
+            original = meta[entry["mirror_of"]]["labels"]["content"].rsplit("-", 1)[1]
+            assert side == {"left": "right", "right": "left"}[original]
         for text in data.texts(motion_id):
             assert side in text.caption.split() and "turn" in text.caption, text
         yaw = heading_angle(data.joints(motion_id).astype(np.float64))
