@@ -94,9 +94,7 @@ def joint_edit(pose: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
 def joint_edit_pairs(frames: np.ndarray, count: int, seed: int = 0):
     """`count` pairs (A, B) from random rows of `frames` `(N, 22, 3)` (A faces +Z), each B one
     joint edit of A, labelled by engine.describe; returns a trainer.stages.pair_data.PairTexts."""
-    from engine.describe import templates
-    from engine.describe.corrector import describe_changes
-    from trainer.stages.pair_data import PairTexts
+    from trainer.stages.pair_data import PairTexts, described_pairs
 
     rng = np.random.default_rng(seed)
     a_list, b_list = [], []
@@ -108,10 +106,7 @@ def joint_edit_pairs(frames: np.ndarray, count: int, seed: int = 0):
             b_list.append(edited)
     if not a_list:
         return PairTexts.concat([])
-    a, b = np.stack(a_list), np.stack(b_list)
-    texts = describe_changes(a, b, seed=seed)
-    keep = [i for i, t in enumerate(texts) if t not in (templates.SAME_POSES, templates.NO_CHANGE)]
-    return PairTexts(a[keep].astype(np.float32), b[keep].astype(np.float32), [[texts[i]] for i in keep])
+    return described_pairs(np.stack(a_list), np.stack(b_list), seed)
 
 
 def split_frames(data_dir: str | Path, split: str, count: int, seed: int = 0) -> np.ndarray:
@@ -119,15 +114,12 @@ def split_frames(data_dir: str | Path, split: str, count: int, seed: int = 0) ->
     face +Z with its pelvis at x = z = 0."""
     from engine.describe.joints import heading_angle
     from trainer.data.pairs import rotate_y
+    from trainer.stages.pair_data import pick_clips, split_clips
 
-    data_dir = Path(data_dir)
-    ids = (data_dir / f"{split}.txt").read_text(encoding="utf-8").split()
-    clips = [np.load(data_dir / "new_joints" / f"{i}.npy", allow_pickle=False) for i in ids]
-    clips = [c for c in clips if len(c)]
+    clips = split_clips(data_dir, split)
     if count <= 0 or not clips:
         return np.zeros((0, 22, 3))
     rng = np.random.default_rng(seed)
-    weights = np.array([len(c) for c in clips], dtype=np.float64)
-    picks = rng.choice(len(clips), size=count, p=weights / weights.sum())
-    poses = np.stack([clips[c][int(rng.integers(len(clips[c])))] for c in picks]).astype(np.float64)
+    poses = np.stack([clips[c][int(rng.integers(len(clips[c])))] for c in pick_clips(clips, count, rng)])
+    poses = poses.astype(np.float64)
     return rotate_y(poses, heading_angle(poses), poses[:, 0])

@@ -91,26 +91,43 @@ def load_mined_pairs(data_dir: str | Path, split: str) -> PairTexts:
     return PairTexts(pose_a, pose_b, [[line["text"]] for line in lines])
 
 
+def split_clips(data_dir: str | Path, split: str, min_frames: int = 1) -> list[np.ndarray]:
+    """Joint positions `(T, 22, 3)` of the split's clips (`DATA/new_joints`) with at least `min_frames`."""
+    data_dir = Path(data_dir)
+    ids = (data_dir / f"{split}.txt").read_text(encoding="utf-8").split()
+    clips = [np.load(data_dir / "new_joints" / f"{i}.npy", allow_pickle=False) for i in ids]
+    return [c for c in clips if len(c) >= min_frames]
+
+
+def pick_clips(clips: list[np.ndarray], count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` clip indices drawn with replacement, each clip weighted by its length (every frame alike)."""
+    weights = np.array([len(c) for c in clips], dtype=np.float64)
+    return rng.choice(len(clips), size=count, p=weights / weights.sum())
+
+
+def described_pairs(a: np.ndarray, b: np.ndarray, seed: int) -> PairTexts:
+    """Pairs `(N, 22, 3)` (B in A's frame) labelled by engine.describe; pairs it finds unchanged are dropped."""
+    from engine.describe import templates
+    from engine.describe.corrector import describe_changes
+
+    texts = describe_changes(a, b, seed=seed)
+    keep = [i for i, t in enumerate(texts) if t not in (templates.SAME_POSES, templates.NO_CHANGE)]
+    return PairTexts(a[keep].astype(np.float32), b[keep].astype(np.float32), [[texts[i]] for i in keep])
+
+
 def sample_clip_pairs(data_dir: str | Path, split: str, count: int, max_gap: int = 10, min_gap: int = 2,
                       seed: int = 0) -> PairTexts:
     """`count` random in-sequence pairs (B `min_gap..max_gap` frames after A, 20 fps) from the split's
     clips, turned to A's heading, labelled by engine.describe; unchanged pairs are dropped."""
-    from engine.describe import templates
-    from engine.describe.corrector import describe_changes
     from engine.describe.joints import heading_angle
     from trainer.data.pairs import rotate_y
 
-    data_dir = Path(data_dir)
-    ids = (data_dir / f"{split}.txt").read_text(encoding="utf-8").split()
-    clips = [np.load(data_dir / "new_joints" / f"{i}.npy", allow_pickle=False) for i in ids]
-    clips = [c for c in clips if len(c) > min_gap]
+    clips = split_clips(data_dir, split, min_gap + 1)
     if count <= 0 or not clips:
         return PairTexts.concat([])
     rng = np.random.default_rng(seed)
-    weights = np.array([len(c) for c in clips], dtype=np.float64)
-    which = rng.choice(len(clips), size=count, p=weights / weights.sum())
     a_list, b_list = [], []
-    for c in which:
+    for c in pick_clips(clips, count, rng):
         clip = clips[c]
         gap = int(rng.integers(min_gap, min(max_gap, len(clip) - 1) + 1))
         start = int(rng.integers(0, len(clip) - gap))
@@ -118,10 +135,7 @@ def sample_clip_pairs(data_dir: str | Path, split: str, count: int, max_gap: int
         b_list.append(clip[start + gap])
     a, b = np.stack(a_list).astype(np.float64), np.stack(b_list).astype(np.float64)
     yaw = heading_angle(a)
-    a, b = rotate_y(a, yaw, a[:, 0]), rotate_y(b, yaw, a[:, 0])
-    texts = describe_changes(a, b, seed=seed)
-    keep = [i for i, t in enumerate(texts) if t not in (templates.SAME_POSES, templates.NO_CHANGE)]
-    return PairTexts(a[keep].astype(np.float32), b[keep].astype(np.float32), [[texts[i]] for i in keep])
+    return described_pairs(rotate_y(a, yaw, a[:, 0]), rotate_y(b, yaw, a[:, 0]), seed)
 
 
 def read_posefix_json(annotations: str | Path, pair_ids: str | Path, poses: np.ndarray,
