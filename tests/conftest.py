@@ -19,7 +19,7 @@ def shared_data_root() -> Path:
 
 @pytest.fixture(scope="session")
 def bandai_dir() -> Path:
-    """The Bandai-Namco dataset-2 folder (700 real BVH clips with JSON labels)."""
+    """The Bandai-Namco dataset-2 folder (1,411 real BVH clips with JSON labels)."""
     path = shared_data_root() / "bandai-namco-2"
     if not (path / "data").is_dir():
         pytest.skip(f"real mocap not found at {path}; set MOTION_COPILOT_DATA to the shared data folder")
