@@ -10,6 +10,7 @@ Pairs are built from real poses: random frames of random Bandai clips (`--clips`
 Baseline: the same work done one pair at a time through `describe_change` (no batching), timed on
 a subset and scaled to the full count.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,14 +19,20 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: numpy's BLAS must not
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from engine.describe import (NO_CHANGE, SAME_POSES, describe_change, describe_changes,  # noqa: E402
-                             describe_poses, edits)
+from engine.describe import (
+    NO_CHANGE,
+    SAME_POSES,
+    describe_change,
+    describe_changes,
+    describe_poses,
+    edits,
+)
 
 
 def load_clips(data_dir: Path, count: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -112,15 +119,17 @@ def main() -> None:
     print(f"|{'-' * 18}|-------|-------------------------|--------------------------------|-----------|")
     start = 0
     for kind, (a, _) in kinds.items():
-        chunk, det_chunk = texts[start:start + len(a)], det_texts[start:start + len(a)]
+        chunk, det_chunk = texts[start : start + len(a)], det_texts[start : start + len(a)]
         start += len(a)
         none = sum(t == NO_CHANGE for t in chunk)
         det_none = sum(t == NO_CHANGE for t in det_chunk)
         same = sum(t == SAME_POSES for t in chunk)
         print(f"| {kind:16s} | {len(a):5d} | {none:23d} | {det_none:30d} | {same:9d} |")
     words = np.array([len(t.split()) for t in texts if t not in (NO_CHANGE, SAME_POSES)])
-    print(f"\nwords per instruction (random mode): median {np.median(words):.0f}, "
-          f"90th percentile {np.percentile(words, 90):.0f}")
+    print(
+        f"\nwords per instruction (random mode): median {np.median(words):.0f}, "
+        f"90th percentile {np.percentile(words, 90):.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ of 22 quaternions + a root location = 91 F-curves, 17,836 keys, scene at 24 fps.
 writes into a fresh action; the median of `--repeats` runs is reported. Target (issue 10): bulk
 under 20 ms and at least 20x faster than keyframe_insert.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     insert_s = [per_frame_insert(obj, scene, names, quats, root) for _ in range(args.repeats)]
     keys = args.frames * (len(names) * 4 + 3)
     b, i = statistics.median(bulk_s) * 1e3, statistics.median(insert_s) * 1e3
-    print(f"bpy {bpy.app.version_string}, {args.frames} frames x {len(names)} bones = {keys} keys, "
-          f"median of {args.repeats}")
-    print(f"| method | ms | keys/ms | vs keyframe_insert |")
-    print(f"|---|---|---|---|")
+    print(
+        f"bpy {bpy.app.version_string}, {args.frames} frames x {len(names)} bones = {keys} keys, "
+        f"median of {args.repeats}"
+    )
+    print("| method | ms | keys/ms | vs keyframe_insert |")
+    print("|---|---|---|---|")
     print(f"| keyframe_insert per bone per frame | {i:.1f} | {keys / i:.0f} | 1.0x |")
     print(f"| rig_io.write_motion (add + foreach_set) | {b:.1f} | {keys / b:.0f} | {i / b:.1f}x |")
     ok = b < 20.0 and i / b >= 20.0

@@ -29,6 +29,7 @@ ADE/FDE in metres (trainer/evaluate metrics, MotionGPT windows). `--source proce
 keeps one source of a mixed build: the held-out procedural test motions.
 Text-to-motion R-precision / FID / diversity need the trained evaluator: `motion-train evaluate`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,9 +70,20 @@ def build_motiongpt_base(text_tokenizer, code_num: int = 512):
     from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
 
     config = MotionLMConfig.preset("motiongpt_base")
-    t5 = T5Config(vocab_size=32100 + code_num + 3, d_model=768, d_kv=64, d_ff=2048, num_layers=12, num_decoder_layers=12,
-                  num_heads=12, feed_forward_proj="gated-gelu", tie_word_embeddings=False, pad_token_id=0,
-                  eos_token_id=1, decoder_start_token_id=0)
+    t5 = T5Config(
+        vocab_size=32100 + code_num + 3,
+        d_model=768,
+        d_kv=64,
+        d_ff=2048,
+        num_layers=12,
+        num_decoder_layers=12,
+        num_heads=12,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
     torch.manual_seed(0)
     model = T5ForConditionalGeneration(t5)
     model.lm_head.weight = torch.nn.Parameter(model.shared.weight.detach().clone())  # FLAN-T5's untied head
@@ -100,10 +112,15 @@ def time_text_to_motion(lm, vq, repeats: int) -> dict[str, float]:
             total_times.append(end - start)
             cpu_times.append(cpu_end - cpu_start)
     p50 = statistics.median(total_times)
-    return {"p50_ms": 1000 * p50, "p90_ms": 1000 * float(np.percentile(total_times, 90)),
-            "cpu_ms": 1000 * statistics.median(cpu_times), "lm_ms": 1000 * statistics.median(lm_times), "decode_ms": 1000 * (p50 - statistics.median(lm_times)),
-            "tokens_per_s": (FRAMES // 4) / statistics.median(lm_times),
-            "params_m": sum(p.numel() for p in lm.model.parameters()) / 1e6}
+    return {
+        "p50_ms": 1000 * p50,
+        "p90_ms": 1000 * float(np.percentile(total_times, 90)),
+        "cpu_ms": 1000 * statistics.median(cpu_times),
+        "lm_ms": 1000 * statistics.median(lm_times),
+        "decode_ms": 1000 * (p50 - statistics.median(lm_times)),
+        "tokens_per_s": (FRAMES // 4) / statistics.median(lm_times),
+        "params_m": sum(p.numel() for p in lm.model.parameters()) / 1e6,
+    }
 
 
 def latency(repeats: int) -> None:
@@ -112,17 +129,25 @@ def latency(repeats: int) -> None:
     base_lm, base_vq = build_motiongpt_base(small_lm.tokenizer)
     rows["motiongpt_base (FLAN-T5-base shapes)"] = time_text_to_motion(base_lm, base_vq, max(3, repeats // 2))
     print(f"text-to-motion, {FRAMES} frames ({FRAMES // 4} codes), batch 1, CPU threads {torch.get_num_threads()}")
-    print(f"{'model':40s} {'params M':>9s} {'p50 ms':>8s} {'p90 ms':>8s} {'CPU ms':>8s} {'LM ms':>8s} "
-          f"{'VQ+joints':>10s} {'tok/s':>7s}")
+    print(
+        f"{'model':40s} {'params M':>9s} {'p50 ms':>8s} {'p90 ms':>8s} {'CPU ms':>8s} {'LM ms':>8s} "
+        f"{'VQ+joints':>10s} {'tok/s':>7s}"
+    )
     for name, r in rows.items():
-        print(f"{name:40s} {r['params_m']:9.1f} {r['p50_ms']:8.1f} {r['p90_ms']:8.1f} {r['cpu_ms']:8.1f} {r['lm_ms']:8.1f} "
-              f"{r['decode_ms']:10.1f} {r['tokens_per_s']:7.1f}")
+        print(
+            f"{name:40s} {r['params_m']:9.1f} {r['p50_ms']:8.1f} {r['p90_ms']:8.1f} {r['cpu_ms']:8.1f} {r['lm_ms']:8.1f} "
+            f"{r['decode_ms']:10.1f} {r['tokens_per_s']:7.1f}"
+        )
     small, base = rows["small (default)"], rows["motiongpt_base (FLAN-T5-base shapes)"]
-    print(f"ratio motiongpt_base / small: p50 x{base['p50_ms'] / small['p50_ms']:.1f}, "
-          f"tokens/s x{small['tokens_per_s'] / base['tokens_per_s']:.1f} in favour of small")
+    print(
+        f"ratio motiongpt_base / small: p50 x{base['p50_ms'] / small['p50_ms']:.1f}, "
+        f"tokens/s x{small['tokens_per_s'] / base['tokens_per_s']:.1f} in favour of small"
+    )
     verdict = "meets" if small["p50_ms"] < 300 else "MISSES"
-    print(f"target p50 < 300 ms for the default preset: {verdict} ({small['p50_ms']:.0f} ms wall, "
-          f"{small['cpu_ms']:.0f} ms CPU; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"target p50 < 300 ms for the default preset: {verdict} ({small['p50_ms']:.0f} ms wall, "
+        f"{small['cpu_ms']:.0f} ms CPU; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
 
 
 def _labels(data_dir: Path) -> dict[str, dict]:
@@ -137,7 +162,7 @@ def label_hits(labels: dict, caption: str) -> list[bool]:
     """Which of a clip's checkable labels (content, style, side) the caption recovers."""
     words = caption.lower().replace(",", " ").replace(".", " ").split()
     hits = []
-    for key in ("content", "style"):   # "raise-up-both-hands" counts when a word starts with "raise"
+    for key in ("content", "style"):  # "raise-up-both-hands" counts when a word starts with "raise"
         if isinstance(labels.get(key), str):
             first = labels[key].replace("-", " ").replace("_", " ").split()[0].lower()
             hits.append(any(w.startswith(first) for w in words))
@@ -162,7 +187,7 @@ def quality(lm_dir: Path, tokenizer_dir: Path, data_dir: Path, split: str, limit
     ids = [i for i, keep in zip(dataset.ids(split), keep_source(data_dir, dataset.ids(split), source)) if keep]
     captions, references, per_label, per_clip, pred, inb = [], [], [], [], [], []
     for index, motion_id in enumerate(ids[:limit]):
-        joints = dataset.joints(motion_id)[:FRAMES + 1]
+        joints = dataset.joints(motion_id)[: FRAMES + 1]
         if len(joints) < 41:
             continue
         refs = [t.caption for t in dataset.texts(motion_id)]
@@ -176,18 +201,20 @@ def quality(lm_dir: Path, tokenizer_dir: Path, data_dir: Path, split: str, limit
         frames = (len(joints) - 1) // 4 * 4
         truth = tasks.codes_to_joints(vq, tasks.motion_codes(vq, joints))  # what the tokenizer can reach
         cut = max(4, int(0.2 * frames) // 4 * 4)
-        guess = tasks.predict(lm, vq, joints[:cut + 1], frames=frames - cut, sampling=Sampling(seed=index))
+        guess = tasks.predict(lm, vq, joints[: cut + 1], frames=frames - cut, sampling=Sampling(seed=index))
         pred.append(ade_fde(guess, truth, "prediction"))
         a, b = max(4, int(0.25 * frames) // 4 * 4), frames - max(4, int(0.25 * frames) // 4 * 4)
-        filled = tasks.inbetween(lm, vq, joints[:a + 1], joints[b:], frames=b - a, sampling=Sampling(seed=index))
+        filled = tasks.inbetween(lm, vq, joints[: a + 1], joints[b:], frames=b - a, sampling=Sampling(seed=index))
         inb.append(ade_fde(filled, truth, "inbetween"))
     scores = caption_scores(captions, references)
     print(f"{len(captions)} clips of split {split!r}{' / ' + source if source else ''} of {data_dir}")
     for key, value in scores.items():
         print(f"m2t {key:12s} {value:.4f}")
     if per_label:
-        print(f"m2t label recall {np.mean(per_label):.3f} ({len(per_label)} labels); clips with every label "
-              f"recovered {np.mean(per_clip):.3f} ({len(per_clip)} clips)")
+        print(
+            f"m2t label recall {np.mean(per_label):.3f} ({len(per_label)} labels); clips with every label "
+            f"recovered {np.mean(per_clip):.3f} ({len(per_clip)} clips)"
+        )
     for name, rows in (("prediction", pred), ("in-between", inb)):
         ade, fde = np.mean(rows, axis=0)
         print(f"{name:11s} ADE {ade:.3f} m  FDE {fde:.3f} m")

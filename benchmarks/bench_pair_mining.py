@@ -9,6 +9,7 @@ trainer.data.pairs.farthest_point_sampling, root-mean-square per-joint distance 
 matrix-vector product per step. Also printed: how far apart the two selections are (the smallest
 MPJE from each of our poses to the baseline's set, median and max), since the metrics differ.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,15 +17,15 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: numpy's BLAS must not spread out
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from engine.describe.joints import normalise  # noqa: E402
-from engine.formats.canonical import load_motion  # noqa: E402
-from trainer.data.pairs import farthest_point_sampling  # noqa: E402
+from engine.describe.joints import normalise
+from engine.formats.canonical import load_motion
+from trainer.data.pairs import farthest_point_sampling
 
 
 def fps_mpje(points: np.ndarray, count: int) -> np.ndarray:
@@ -43,7 +44,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=200)
     parser.add_argument("--select", type=int, default=1000)
     args = parser.parse_args()
-    files = sorted((args.bandai_dir / "data").glob("*.bvh"))[:args.clips]
+    files = sorted((args.bandai_dir / "data").glob("*.bvh"))[: args.clips]
     poses = np.concatenate([load_motion(f, preset="bandai").positions[::4] for f in files]).astype(np.float64)
     poses = normalise(poses)
     rows = []
@@ -58,8 +59,10 @@ def main() -> None:
     print("| method | seconds | speed-up vs baseline |\n|---|---|---|")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.2f} | {rows[0][1] / seconds:.1f}x |")
-    print(f"\nshared poses: {len(set(base) & set(ours))} of {args.select}; MPJE from each of ours to the "
-          f"nearest baseline pose: median {100 * np.median(gap):.1f} cm, max {100 * gap.max():.1f} cm")
+    print(
+        f"\nshared poses: {len(set(base) & set(ours))} of {args.select}; MPJE from each of ours to the "
+        f"nearest baseline pose: median {100 * np.median(gap):.1f} cm, max {100 * gap.max():.1f} cm"
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ seen in training). Prints one table per part; every baseline is measured in the 
   a success when that joint moves at least 5 cm that way (target: >= 80 %);
 - latency: one edit on CPU, p50/p90 over fresh texts (no embedding cache), target p50 < 50 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,8 @@ from engine.models.correction_writer import CorrectionWriter
 from engine.models.pose_codec import positions_to_sixd, sixd_to_positions
 from engine.models.pose_editor import PoseEditor
 from engine.motion.skeleton import JOINT_INDEX
-from trainer.stages.pair_data import load_mined_pairs
 from trainer.evaluate.text_metrics import bleu, rouge_l
+from trainer.stages.pair_data import load_mined_pairs
 
 # (instruction, joint, axis, sign): canonical frame, Y up, +Z forward, +X the body's left.
 PARAPHRASES = [
@@ -90,8 +91,9 @@ def bench_editor(editor: PoseEditor, a: torch.Tensor, b: torch.Tensor, texts: li
         t = [texts[i] for i in index]
         rows["mean"].append(joint_error_mm(sixd_to_positions(editor.sample(a[index], t)), truth[index]))
         many = editor.sample(a[index], t, samples)  # (B, S, 22, 6)
-        errors = joint_error_mm(sixd_to_positions(many.flatten(0, 1)).view(len(index), samples, 22, 3),
-                                truth[index, None])
+        errors = joint_error_mm(
+            sixd_to_positions(many.flatten(0, 1)).view(len(index), samples, 22, 3), truth[index, None]
+        )
         rows["best"].append(errors.min(dim=1).values)
         other = editor.sample(a[index], [shuffled[i] for i in index])
         rows["other_text"].append(joint_error_mm(sixd_to_positions(other), truth[index]))
@@ -104,22 +106,36 @@ def bench_editor(editor: PoseEditor, a: torch.Tensor, b: torch.Tensor, texts: li
 
 
 @torch.no_grad()
-def bench_writer(writer: CorrectionWriter, editor: PoseEditor, a: torch.Tensor, b: torch.Tensor,
-                 texts: list[str]) -> dict:
+def bench_writer(
+    writer: CorrectionWriter, editor: PoseEditor, a: torch.Tensor, b: torch.Tensor, texts: list[str]
+) -> dict:
     generated = []
     for index in batched(len(texts), 64):
         generated += writer.generate(a[index], b[index], "greedy")
     references = [[t] for t in texts]
     truth = sixd_to_positions(b)
-    round_trip = torch.cat([joint_error_mm(sixd_to_positions(editor.sample(a[i], [generated[j] for j in i])), truth[i])
-                            for i in batched(len(texts), 64)])
-    with_reference = torch.cat([joint_error_mm(sixd_to_positions(editor.sample(a[i], [texts[j] for j in i])), truth[i])
-                                for i in batched(len(texts), 64)])
-    return {"bleu4": 100 * bleu(generated, references), "rouge_l": 100 * rouge_l(generated, references, beta=1.0),
-            "bleu4_other": 100 * bleu(texts[1:] + texts[:1], references),
-            "rouge_l_other": 100 * rouge_l(texts[1:] + texts[:1], references, beta=1.0),
-            "round_trip_mm": float(round_trip.mean()), "reference_text_mm": float(with_reference.mean()),
-            "copy_a_mm": float(joint_error_mm(sixd_to_positions(a), truth).mean()), "examples": generated[:5]}
+    round_trip = torch.cat(
+        [
+            joint_error_mm(sixd_to_positions(editor.sample(a[i], [generated[j] for j in i])), truth[i])
+            for i in batched(len(texts), 64)
+        ]
+    )
+    with_reference = torch.cat(
+        [
+            joint_error_mm(sixd_to_positions(editor.sample(a[i], [texts[j] for j in i])), truth[i])
+            for i in batched(len(texts), 64)
+        ]
+    )
+    return {
+        "bleu4": 100 * bleu(generated, references),
+        "rouge_l": 100 * rouge_l(generated, references, beta=1.0),
+        "bleu4_other": 100 * bleu(texts[1:] + texts[:1], references),
+        "rouge_l_other": 100 * rouge_l(texts[1:] + texts[:1], references, beta=1.0),
+        "round_trip_mm": float(round_trip.mean()),
+        "reference_text_mm": float(with_reference.mean()),
+        "copy_a_mm": float(joint_error_mm(sixd_to_positions(a), truth).mean()),
+        "examples": generated[:5],
+    }
 
 
 def unseen_check(phrasings: list[tuple], training_texts: list[str]) -> None:
@@ -136,8 +152,13 @@ def unseen_check(phrasings: list[tuple], training_texts: list[str]) -> None:
 
 
 @torch.no_grad()
-def bench_paraphrases(editor: PoseEditor, a: torch.Tensor, training_texts: list[str], per_phrase: int = 10,
-                      phrasings: list[tuple] = PARAPHRASES) -> dict:
+def bench_paraphrases(
+    editor: PoseEditor,
+    a: torch.Tensor,
+    training_texts: list[str],
+    per_phrase: int = 10,
+    phrasings: list[tuple] = PARAPHRASES,
+) -> dict:
     unseen_check(phrasings, training_texts)
     positions = sixd_to_positions(a)
     rows = []
@@ -147,8 +168,9 @@ def bench_paraphrases(editor: PoseEditor, a: torch.Tensor, training_texts: list[
         chosen = torch.argsort(room)[:per_phrase]  # lowest along the direction: most room to move
         edited = sixd_to_positions(editor.sample(a[chosen], [text] * len(chosen)))
         moved = sign * (edited[:, j, axis] - positions[chosen, j, axis])
-        rows.append({"text": text, "success": float((moved >= SUCCESS_M).float().mean()),
-                     "moved_cm": float(moved.mean() * 100)})
+        rows.append(
+            {"text": text, "success": float((moved >= SUCCESS_M).float().mean()), "moved_cm": float(moved.mean() * 100)}
+        )
     return {"rows": rows, "rate": float(np.mean([r["success"] for r in rows]))}
 
 
@@ -179,8 +201,10 @@ def bench_latency(editor: PoseEditor, poses: np.ndarray, runs: int = 40) -> dict
         start = time.perf_counter()
         editor.edit(poses[i % len(poses)], text + " ")
         times["positions"].append(time.perf_counter() - start)
-    return {k: {"p50_ms": 1000 * statistics.median(v), "p90_ms": 1000 * float(np.percentile(v, 90))}
-            for k, v in times.items()}
+    return {
+        k: {"p50_ms": 1000 * statistics.median(v), "p90_ms": 1000 * float(np.percentile(v, 90))}
+        for k, v in times.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,13 +214,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writer", type=Path)
     parser.add_argument("--pairs", type=int, default=500, help="held-out pairs used (random subset)")
     parser.add_argument("--samples", type=int, default=30, help="N of best-of-N (PoseFix: 30)")
-    parser.add_argument("--run", type=Path, help="the editor's run directory: its config.json rebuilds the exact "
-                        "training texts for the unseen-paraphrase check (default: the mined train texts)")
+    parser.add_argument(
+        "--run",
+        type=Path,
+        help="the editor's run directory: its config.json rebuilds the exact "
+        "training texts for the unseen-paraphrase check (default: the mined train texts)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     test = load_mined_pairs(args.data, "test")
-    keep = np.sort(np.random.default_rng(0).permutation(len(test))[:args.pairs])
+    keep = np.sort(np.random.default_rng(0).permutation(len(test))[: args.pairs])
     a = torch.from_numpy(positions_to_sixd(test.pose_a[keep], independent=False))
     b = torch.from_numpy(positions_to_sixd(test.pose_b[keep], independent=False))
     texts = [test.texts[i][0] for i in keep]
@@ -205,8 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     results["editor"] = e = bench_editor(editor, a, b, texts, args.samples)
     print(f"\nPose editor, {len(keep)} held-out test pairs (text encoder {editor.config.text.kind})")
     print("| answer | joint error (mm) | vs copy A |\n|---|---|---|")
-    for name, key in (("return pose A (baseline)", "copy_a"), ("mean edit, another pair's text", "other_text"),
-                      ("mean edit", "mean"), (f"best of {args.samples} samples", "best")):
+    for name, key in (
+        ("return pose A (baseline)", "copy_a"),
+        ("mean edit, another pair's text", "other_text"),
+        ("mean edit", "mean"),
+        (f"best of {args.samples} samples", "best"),
+    ):
         print(f"| {name} | {e[key]:.1f} | {e[key] / e['copy_a']:.2f} |")
     print(f"ELBO per coefficient: joints {e['elbo_joints']:.3f}, rotations {e['elbo_rotations']:.3f}")
     if args.writer:
@@ -216,24 +248,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| another pair's reference (control) | {w['bleu4_other']:.1f} | {w['rouge_l_other']:.1f} |")
         print(f"| generated | {w['bleu4']:.1f} | {w['rouge_l']:.1f} |")
         print("\nRound trip: editor on (A, text), error to B\n| text | joint error (mm) | vs copy A |\n|---|---|---|")
-        for name, key in (("none: return pose A", "copy_a_mm"), ("reference text", "reference_text_mm"),
-                          ("generated text", "round_trip_mm")):
+        for name, key in (
+            ("none: return pose A", "copy_a_mm"),
+            ("reference text", "reference_text_mm"),
+            ("generated text", "round_trip_mm"),
+        ):
             print(f"| {name} | {w[key]:.1f} | {w[key] / w['copy_a_mm']:.2f} |")
         for example in w["examples"][:3]:
             print(f"  e.g. {example}")
     train_texts = training_texts(args.data, args.run)
     all_a = torch.from_numpy(positions_to_sixd(test.pose_a, independent=False))
-    for key, phrasings, title in (("paraphrases", PARAPHRASES, "Paraphrases never seen in training"),
-                                  ("fresh_paraphrases", FRESH_PARAPHRASES, "Second set, written with the augmentation")):
+    for key, phrasings, title in (
+        ("paraphrases", PARAPHRASES, "Paraphrases never seen in training"),
+        ("fresh_paraphrases", FRESH_PARAPHRASES, "Second set, written with the augmentation"),
+    ):
         results[key] = p = bench_paraphrases(editor, all_a, train_texts, phrasings=phrasings)
-        print(f"\n{title} (10 poses each, success = named joint moves >= 5 cm the named way)"
-              "\n| instruction | success | mean move (cm) |\n|---|---|---|")
+        print(
+            f"\n{title} (10 poses each, success = named joint moves >= 5 cm the named way)"
+            "\n| instruction | success | mean move (cm) |\n|---|---|---|"
+        )
         for row in p["rows"]:
             print(f"| {row['text']} | {row['success']:.0%} | {row['moved_cm']:.1f} |")
         print(f"| all ({len(p['rows'])} phrasings) | {p['rate']:.0%} (target >= 80%) | |")
     results["latency"] = lat = bench_latency(editor, test.pose_a[:40])
-    print("\nLatency of one edit on CPU (1 thread, new text each time)\n| input | p50 (ms) | p90 (ms) | p50 / 50 ms target |"
-          "\n|---|---|---|---|")
+    print(
+        "\nLatency of one edit on CPU (1 thread, new text each time)\n| input | p50 (ms) | p90 (ms) | p50 / 50 ms target |"
+        "\n|---|---|---|---|"
+    )
     for name, row in lat.items():
         print(f"| pose as {name} | {row['p50_ms']:.1f} | {row['p90_ms']:.1f} | {row['p50_ms'] / 50:.2f} |")
     if args.json:

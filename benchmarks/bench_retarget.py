@@ -4,6 +4,7 @@
 Run: `python benchmarks/bench_retarget.py [--frames 196] [--repeats 20]`. Prints a table of median
 wall and CPU times; "ratio" is each row's CPU time over the per-frame baseline's (lower is better).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,14 +73,16 @@ def main() -> None:
     rig, positions = sixty_bone_rig(), motion(args.frames)
     anim = retarget(positions, rig)
     rows = [
-        ("per-frame loop (baseline)", lambda: [retarget(positions[t:t + 1], rig) for t in range(len(positions))]),
+        ("per-frame loop (baseline)", lambda: [retarget(positions[t : t + 1], rig) for t in range(len(positions))]),
         ("retarget, vectorised", lambda: retarget(positions, rig)),
         ("  of which: engine IK alone", lambda: inverse_kinematics(positions, default_rest_offsets())),
         ("rig_pose_to_canonical", lambda: rig_pose_to_canonical(rig, anim.rotations, anim.root_location)),
     ]
     baseline = None
-    print(f"{args.frames} frames x {rig.num_bones} bones, median of {args.repeats} runs "
-          f"(load average {os.getloadavg()[0]:.1f})")
+    print(
+        f"{args.frames} frames x {rig.num_bones} bones, median of {args.repeats} runs "
+        f"(load average {os.getloadavg()[0]:.1f})"
+    )
     print(f"{'what':32s} {'wall ms':>9s} {'cpu ms':>9s} {'ratio':>8s}")
     for name, fn in rows:
         wall, cpu = median_ms(fn, args.repeats if baseline is not None else max(3, args.repeats // 5))

@@ -17,6 +17,7 @@ Workloads:
   text_to_motion     the shipped default bundle's motion-language model + tokenizer on the CPU
                      (80 frames per request, varied prompts): the real model forward.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,10 +39,19 @@ CLIENT_TIMEOUT = 60.0  # seconds per request: a lost reply, not a slow one, is w
 
 def start_engine(*extra: str) -> tuple[subprocess.Popen, str]:
     # The engine loads the shipped default bundle (its models serve the text_to_motion workload).
-    command = [sys.executable, "-m", "engine.cli", "serve", "--device", "cpu", "--bind",
-               "tcp://127.0.0.1:*", "--enable-test-ops", *extra]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "engine.cli",
+        "serve",
+        "--device",
+        "cpu",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "--enable-test-ops",
+        *extra,
+    ]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for line in process.stdout:
         if "serving on" in line:
             return process, line.rsplit(" ", 1)[-1].strip()
@@ -51,15 +61,21 @@ def start_engine(*extra: str) -> tuple[subprocess.Popen, str]:
 def workload(name: str, rng: np.random.Generator):
     """(op, args, arrays) factory for one request."""
     if name == "synthetic_forward":
-        return lambda: ("synthetic_forward", {"fixed_ms": 20.0, "item_ms": 1.0},
-                        {"x": rng.standard_normal(16).astype(np.float32)})
+        return lambda: (
+            "synthetic_forward",
+            {"fixed_ms": 20.0, "item_ms": 1.0},
+            {"x": rng.standard_normal(16).astype(np.float32)},
+        )
     if name == "text_to_motion":
-        prompts = ["a person walks", "someone waves the left hand", "a person raises both hands",
-                   "a person runs in an energetic way"]
+        prompts = [
+            "a person walks",
+            "someone waves the left hand",
+            "a person raises both hands",
+            "a person runs in an energetic way",
+        ]
         return lambda: ("text_to_motion", {"text": prompts[rng.integers(len(prompts))], "frames": 80}, {})
     rest = skeleton.default_rest_positions()
-    return lambda: ("describe_pose", {},
-                    {"pose": (rest + rng.normal(0, 0.05, rest.shape)).astype(np.float32)})
+    return lambda: ("describe_pose", {}, {"pose": (rest + rng.normal(0, 0.05, rest.shape)).astype(np.float32)})
 
 
 def drive(endpoint: str, make, clients: int, requests: int) -> dict:
@@ -88,10 +104,14 @@ def drive(endpoint: str, make, clients: int, requests: int) -> dict:
         thread.join()
     elapsed = time.perf_counter() - start
     latencies.sort()
-    return {"sent": clients * requests, "lost": lost[0], "seconds": elapsed,
-            "p50_ms": 1000 * statistics.median(latencies),
-            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-            "rps": len(latencies) / elapsed}
+    return {
+        "sent": clients * requests,
+        "lost": lost[0],
+        "seconds": elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "rps": len(latencies) / elapsed,
+    }
 
 
 def measure(name: str, extra: tuple[str, ...], clients: int, requests: int) -> dict:
@@ -116,8 +136,10 @@ def main() -> int:
     parser.add_argument("--workloads", nargs="+", default=["synthetic_forward", "describe_pose"])
     args = parser.parse_args()
     print(f"{args.clients} clients x {args.requests} requests each, one engine process, 1 worker")
-    header = (f"{'workload':18s} {'mode':12s} {'sent':>5s} {'lost':>5s} {'p50 ms':>8s} "
-              f"{'p99 ms':>8s} {'req/s':>8s} {'batch':>6s} {'ratio':>6s}")
+    header = (
+        f"{'workload':18s} {'mode':12s} {'sent':>5s} {'lost':>5s} {'p50 ms':>8s} "
+        f"{'p99 ms':>8s} {'req/s':>8s} {'batch':>6s} {'ratio':>6s}"
+    )
     print(header)
     print("-" * len(header))
     for name in args.workloads:
@@ -125,9 +147,11 @@ def main() -> int:
         batched = measure(name, (), args.clients, args.requests)
         for mode, stats in (("one-at-a-time", baseline), ("batching", batched)):
             ratio = stats["rps"] / baseline["rps"]
-            print(f"{name:18s} {mode:12s} {stats['sent']:5d} {stats['lost']:5d} "
-                  f"{stats['p50_ms']:8.1f} {stats['p99_ms']:8.1f} {stats['rps']:8.1f} "
-                  f"{stats['mean_batch']:6.1f} {ratio:5.2f}x")
+            print(
+                f"{name:18s} {mode:12s} {stats['sent']:5d} {stats['lost']:5d} "
+                f"{stats['p50_ms']:8.1f} {stats['p99_ms']:8.1f} {stats['rps']:8.1f} "
+                f"{stats['mean_batch']:6.1f} {ratio:5.2f}x"
+            )
     print("ratio = req/s / one-at-a-time req/s of the same workload; batch = mean jobs per call")
     return 0
 

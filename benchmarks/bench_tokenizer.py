@@ -17,6 +17,7 @@ Writes OUT/results.md (the table) and OUT/results.json; each row's run is in OUT
 machine may be shared: wall times are reported together with CPU time (user+sys of the training
 process), which is what a dedicated core would take, and the load average during the run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,10 +38,10 @@ from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
 from trainer.datasets import FeatureSplit, load_feature_split, whole_clips
 from trainer.stages.tokenizer import evaluate_reconstruction
 
-LATENCY_FRAMES = 196      # HumanML3D's longest clip (9.8 s at 20 fps): the issue's latency case
+LATENCY_FRAMES = 196  # HumanML3D's longest clip (9.8 s at 20 fps): the issue's latency case
 LATENCY_REPEATS = 20
 LATENCY_WARMUP = 5
-MAX_THREADS = 2           # the 2 cores are shared; never use more (brief: CPU etiquette)
+MAX_THREADS = 2  # the 2 cores are shared; never use more (brief: CPU etiquette)
 
 
 @dataclass
@@ -70,9 +71,19 @@ def plan_rows(steps: int, default_steps: int, only: str = "") -> list[Row]:
 
 
 def train_command(row: Row, args: argparse.Namespace, run_dir: Path) -> list[str]:
-    base = [sys.executable, "-m", "trainer.cli", "tokenizer", "--config", args.config,
-            f"--data_dir={args.data}", f"--run_dir={run_dir}", f"--seed={args.seed}",
-            f"--eval_every={max(row.steps // 4, 1)}", f"--save_every={row.steps}"]
+    base = [
+        sys.executable,
+        "-m",
+        "trainer.cli",
+        "tokenizer",
+        "--config",
+        args.config,
+        f"--data_dir={args.data}",
+        f"--run_dir={run_dir}",
+        f"--seed={args.seed}",
+        f"--eval_every={max(row.steps // 4, 1)}",
+        f"--save_every={row.steps}",
+    ]
     return base + row.overrides() + args.train_overrides
 
 
@@ -108,8 +119,13 @@ def run_training(rows: list[Row], args: argparse.Namespace) -> dict[str, dict]:
         row, started, process, run_dir = running.pop(pid)
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"training {row.name} failed; see {run_dir / 'train.log'}")
-        timing = {"steps": row.steps, "wall_s": time.perf_counter() - started,
-                  "cpu_s": usage.ru_utime + usage.ru_stime, "threads": threads, "load_avg_1min_end": os.getloadavg()[0]}
+        timing = {
+            "steps": row.steps,
+            "wall_s": time.perf_counter() - started,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "threads": threads,
+            "load_avg_1min_end": os.getloadavg()[0],
+        }
         (run_dir / "bench_train.json").write_text(json.dumps(timing, indent=2))
         timings[row.name] = timing
         print(f"[bench] {row.name}: done in {timing['wall_s']:.0f} s wall, {timing['cpu_s']:.0f} s CPU", flush=True)
@@ -149,10 +165,17 @@ def per_kind_metrics(row: Row, args: argparse.Namespace, test: FeatureSplit) -> 
 def format_per_kind(row: Row, per_kind: dict[str, dict[str, float]]) -> str:
     if not per_kind:
         return ""
-    lines = ["", f"{row.name} per motion kind (test split):", "",
-             "| kind | clips | MPJPE root-aligned (mm) | MPJPE global (mm) |", "|---|---|---|---|"]
-    lines += [f"| {kind} | {m['clips']} | {m['test/mpjpe_aligned_mm']:.1f} | {m['test/mpjpe_mm']:.1f} |"
-              for kind, m in per_kind.items()]
+    lines = [
+        "",
+        f"{row.name} per motion kind (test split):",
+        "",
+        "| kind | clips | MPJPE root-aligned (mm) | MPJPE global (mm) |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {kind} | {m['clips']} | {m['test/mpjpe_aligned_mm']:.1f} | {m['test/mpjpe_mm']:.1f} |"
+        for kind, m in per_kind.items()
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -171,8 +194,11 @@ def latency_ms(config: TokenizerConfig, frames: int = LATENCY_FRAMES) -> dict[st
         if repeat >= LATENCY_WARMUP:
             walls.append((time.perf_counter() - wall) * 1e3)
             cpus.append((time.thread_time() - cpu) * 1e3)
-    return {"wall_ms": statistics.median(walls), "cpu_ms": statistics.median(cpus),
-            "params": sum(p.numel() for p in model.parameters()) + model.quantizer.codebook.numel()}
+    return {
+        "wall_ms": statistics.median(walls),
+        "cpu_ms": statistics.median(cpus),
+        "params": sum(p.numel() for p in model.parameters()) + model.quantizer.codebook.numel(),
+    }
 
 
 def format_table(rows: list[Row], timings: dict, metrics: dict, latency: dict, load: tuple) -> str:
@@ -194,17 +220,26 @@ def format_table(rows: list[Row], timings: dict, metrics: dict, latency: dict, l
         m, t = metrics[row.name], timings[row.name]
         usage = "n/a (no codebook)" if row.autoencoder else f"{m['test/code_usage']:.0%}"
         ppl = "n/a" if row.autoencoder else f"{m['test/perplexity']:.0f}"
-        lines.append(f"| {row.name} | {'-' if row.autoencoder else row.code_num} | {row.steps} | "
-                     f"{m['test/mpjpe_aligned_mm']:.1f} | {m['test/mpjpe_mm']:.1f} | {usage} | {ppl} | "
-                     f"{t['wall_s']:.0f} | {t['cpu_s']:.0f} |")
+        lines.append(
+            f"| {row.name} | {'-' if row.autoencoder else row.code_num} | {row.steps} | "
+            f"{m['test/mpjpe_aligned_mm']:.1f} | {m['test/mpjpe_mm']:.1f} | {usage} | {ppl} | "
+            f"{t['wall_s']:.0f} | {t['cpu_s']:.0f} |"
+        )
     base = latency["full"]
-    lines += ["", f"Encode+decode of one {LATENCY_FRAMES}-frame clip on CPU, 1 thread, median of {LATENCY_REPEATS} "
-              f"after {LATENCY_WARMUP} warm-up runs (load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} on "
-              f"{os.cpu_count()} cores; thread CPU time is what a free core would take):", "",
-              "| preset | params | wall (ms) | thread CPU (ms) | CPU ratio vs full |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"Encode+decode of one {LATENCY_FRAMES}-frame clip on CPU, 1 thread, median of {LATENCY_REPEATS} "
+        f"after {LATENCY_WARMUP} warm-up runs (load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} on "
+        f"{os.cpu_count()} cores; thread CPU time is what a free core would take):",
+        "",
+        "| preset | params | wall (ms) | thread CPU (ms) | CPU ratio vs full |",
+        "|---|---|---|---|---|",
+    ]
     for name, entry in latency.items():
-        lines.append(f"| {name} | {entry['params'] / 1e6:.2f} M | {entry['wall_ms']:.1f} | {entry['cpu_ms']:.1f} | "
-                     f"{entry['cpu_ms'] / base['cpu_ms']:.2f} |")
+        lines.append(
+            f"| {name} | {entry['params'] / 1e6:.2f} M | {entry['wall_ms']:.1f} | {entry['cpu_ms']:.1f} | "
+            f"{entry['cpu_ms'] / base['cpu_ms']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -251,10 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(rows, timings, metrics, latency, load) + format_per_kind(chosen, per_kind)
     print(table)
     (args.out / "results.md").write_text(table)
-    results = {"rows": [{**row.__dict__, **timings[row.name], **metrics[row.name]} for row in rows],
-               "test_clips": metrics["_test_clips"], "latency": latency, "load_avg": load,
-               "per_kind": {chosen.name: per_kind},
-               "command": " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))}
+    results = {
+        "rows": [{**row.__dict__, **timings[row.name], **metrics[row.name]} for row in rows],
+        "test_clips": metrics["_test_clips"],
+        "latency": latency,
+        "load_avg": load,
+        "per_kind": {chosen.name: per_kind},
+        "command": " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
+    }
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     if args.install_bundle:
         target = install_into_bundle(args.out / "runs" / chosen.name / "model", args.install_bundle)

@@ -10,6 +10,7 @@ For every N-th BVH in DATA/data: joints = formats.canonical.bvh_to_smpl22 (20 fp
 - the same round trip with HumanML3D's unfixed yaw sign (no quat_fix): how many clips break.
 Prints one table row per statistic (worst / mean over clips) and the time per clip of each step.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="use every N-th clip")
     parser.add_argument("--preset", default="bandai")
     args = parser.parse_args()
-    clips = sorted((args.data / "data").glob("*.bvh"))[::args.every]
+    clips = sorted((args.data / "data").glob("*.bvh"))[:: args.every]
     stats: dict[str, list[float]] = {k: [] for k in ("ik_mm", "cos", "step_deg", "feat_m", "unfixed_m")}
     times: dict[str, float] = {k: 0.0 for k in ("load", "ik+fk", "retarget", "features", "recover")}
     frames = 0
@@ -71,13 +72,19 @@ def main() -> None:
     n = len(clips)
     print(f"{n} clips, {frames} frames at 20 fps")
     print(f"{'statistic':48s} {'worst':>12s} {'mean':>12s}")
-    print(f"{'FK(IK) max joint error, own skeleton (mm)':48s} {max(stats['ik_mm']):12.2e} {np.mean(stats['ik_mm']):12.2e}")
+    print(
+        f"{'FK(IK) max joint error, own skeleton (mm)':48s} {max(stats['ik_mm']):12.2e} {np.mean(stats['ik_mm']):12.2e}"
+    )
     print(f"{'retarget to default: min bone cosine':48s} {min(stats['cos']):12.8f} {np.mean(stats['cos']):12.8f}")
-    print(f"{'limb rotation change in one frame (deg)':48s} {max(stats['step_deg']):12.1f} {np.mean(stats['step_deg']):12.1f}")
+    print(
+        f"{'limb rotation change in one frame (deg)':48s} {max(stats['step_deg']):12.1f} {np.mean(stats['step_deg']):12.1f}"
+    )
     print(f"{'263 round trip max error (m)':48s} {max(stats['feat_m']):12.2e} {np.mean(stats['feat_m']):12.2e}")
     broken = sum(e > 1e-3 for e in stats["unfixed_m"])
-    print(f"{'same, HumanML3D unfixed yaw sign (m)':48s} {max(stats['unfixed_m']):12.2e} "
-          f"{np.mean(stats['unfixed_m']):12.2e}   clips > 1 mm: {broken}/{n}")
+    print(
+        f"{'same, HumanML3D unfixed yaw sign (m)':48s} {max(stats['unfixed_m']):12.2e} "
+        f"{np.mean(stats['unfixed_m']):12.2e}   clips > 1 mm: {broken}/{n}"
+    )
     print(f"{'step':48s} {'ms / clip':>12s}")
     for key, total in times.items():
         print(f"{key:48s} {1000 * total / n:12.1f}")

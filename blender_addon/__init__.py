@@ -8,6 +8,7 @@ because Blender imports it as `bl_ext.<repository>.motion_copilot`.
 
 This file only registers classes; build the extension with `python scripts/build_extension.py`.
 """
+
 from __future__ import annotations
 
 # Submodules are imported inside register(): client.py and protocol.py stay importable (and
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 def _modules() -> tuple:
     from . import operators, panels, preferences, properties
+
     return (preferences, properties, operators, panels)
 
 

@@ -16,6 +16,7 @@ engine are dropped instead of being delivered to the next one.
     while not job.done:
         client.tick(); time.sleep(0.01)
 """
+
 from __future__ import annotations
 
 import time
@@ -145,9 +146,11 @@ class EngineClient:
         return finished
 
     def timeout_message(self) -> str:
-        return (f"No answer from the Motion Copilot engine at {self.address} within {self.timeout:g} s. "
-                "Start it (`motion-engine serve`, or 'Start local engine' in the panel) or check the "
-                "address in the add-on preferences.")
+        return (
+            f"No answer from the Motion Copilot engine at {self.address} within {self.timeout:g} s. "
+            "Start it (`motion-engine serve`, or 'Start local engine' in the panel) or check the "
+            "address in the add-on preferences."
+        )
 
     def _handle(self, frames: list[bytes]) -> Job | None:
         try:
@@ -156,8 +159,11 @@ class EngineClient:
             rid, _ = protocol.peek_request_id(frames[0] if frames else b"")
             job = self.jobs.get(rid)
             if job is not None and not job.done:
-                job.fail(error.code, f"the engine sent a reply this add-on cannot read ({error.message}); "
-                                     "update the add-on and the engine to matching versions")
+                job.fail(
+                    error.code,
+                    f"the engine sent a reply this add-on cannot read ({error.message}); "
+                    "update the add-on and the engine to matching versions",
+                )
             return job
         job = self.jobs.get(message.id)
         if job is None or job.done:

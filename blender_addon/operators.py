@@ -6,6 +6,7 @@ sentence when it ends, cancels on Esc, and finishes as one undo step. `execute` 
 F3 search) starts the task and returns; with `wait=True` it ticks until the task ends and reports
 like the modal would, which is how headless tests drive every operator.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,24 +23,26 @@ ENGINE_FPS = rig_io.ENGINE_FPS
 
 # ----------------------------------------------------------------------------- helpers
 
+
 def target_armature(context: bpy.types.Context) -> bpy.types.Object | None:
     settings = context.scene.motion_copilot
     obj = settings.target or context.active_object
-    return obj if obj is not None and obj.type == 'ARMATURE' else None
+    return obj if obj is not None and obj.type == "ARMATURE" else None
 
 
 def _mapping(context: bpy.types.Context) -> tuple[str, dict | None]:
     settings = context.scene.motion_copilot
-    if settings.mapping_preset != 'CUSTOM':
+    if settings.mapping_preset != "CUSTOM":
         return settings.mapping_preset, None
     try:
         mapping = json.loads(settings.custom_mapping or "{}")
     except json.JSONDecodeError as error:
-        raise ValueError(f"the custom mapping is not valid JSON ({error.msg}); write "
-                         '{"smpl joint": "rig bone", ...}') from None
+        raise ValueError(
+            f'the custom mapping is not valid JSON ({error.msg}); write {{"smpl joint": "rig bone", ...}}'
+        ) from None
     if not isinstance(mapping, dict) or not mapping:
         raise ValueError('the custom mapping is empty; write {"smpl joint": "rig bone", ...}')
-    return 'CUSTOM', mapping
+    return "CUSTOM", mapping
 
 
 def _pick(arrays: dict, ndim: int, last: int, what: str) -> np.ndarray:
@@ -47,8 +50,10 @@ def _pick(arrays: dict, ndim: int, last: int, what: str) -> np.ndarray:
     hits = [a for a in arrays.values() if a.ndim == ndim and a.shape[-1] == last]
     if len(hits) != 1:
         shapes = {k: tuple(v.shape) for k, v in arrays.items()}
-        raise ValueError(f"the engine's reply has no single {what} array (got {shapes}); "
-                         "update the add-on and the engine to matching versions")
+        raise ValueError(
+            f"the engine's reply has no single {what} array (got {shapes}); "
+            "update the add-on and the engine to matching versions"
+        )
     return np.asarray(hits[0], dtype=np.float64)
 
 
@@ -59,19 +64,23 @@ def _rig(context, obj) -> tuple[dict, dict, dict]:
     args = {"rig": header}
     if custom:
         args["mapping"] = custom
-    elif preset != 'AUTO':
+    elif preset != "AUTO":
         args["preset"] = preset.lower()
     return args, arrays, header
 
 
-def _retarget_request(rig_args: dict, rig_arrays: dict, positions: np.ndarray,
-                      placement: dict | None = None) -> tuple:
+def _retarget_request(rig_args: dict, rig_arrays: dict, positions: np.ndarray, placement: dict | None = None) -> tuple:
     """A retarget request; `placement` (from rig_to_canonical) puts a model's answer, which starts
     at the origin facing +Z, where the rig stood."""
     args = dict(rig_args, placement=placement) if placement is not None else rig_args
-    return ("retarget", args,
-            {"positions": np.asarray(positions, dtype=np.float32).reshape(-1, 22, 3),
-             "rest_matrices": rig_arrays["rest_matrices"]})
+    return (
+        "retarget",
+        args,
+        {
+            "positions": np.asarray(positions, dtype=np.float32).reshape(-1, 22, 3),
+            "rest_matrices": rig_arrays["rest_matrices"],
+        },
+    )
 
 
 def _in_place(motion: np.ndarray) -> dict:
@@ -90,9 +99,14 @@ def _in_place(motion: np.ndarray) -> dict:
 def _canonical_request(rig_args: dict, rig_arrays: dict, heads: np.ndarray) -> tuple:
     """The engine's rig_to_canonical on posed bone heads (T, N, 3): its joint map reads any rig
     the engine knows (SMPL, Mixamo, Rigify, Bandai, names, the custom mapping)."""
-    return ("rig_to_canonical", rig_args,
-            {"pose_heads": np.asarray(heads, dtype=np.float32).reshape(-1, len(rig_args["rig"]["names"]), 3),
-             "rest_matrices": rig_arrays["rest_matrices"]})
+    return (
+        "rig_to_canonical",
+        rig_args,
+        {
+            "pose_heads": np.asarray(heads, dtype=np.float32).reshape(-1, len(rig_args["rig"]["names"]), 3),
+            "rest_matrices": rig_arrays["rest_matrices"],
+        },
+    )
 
 
 def _canonical(job) -> tuple[np.ndarray, dict | None]:
@@ -110,8 +124,7 @@ def _retargeted(job, rig_args: dict) -> tuple[np.ndarray, np.ndarray | None, str
     quats = _pick(job.arrays, 3, 4, "(T, N, 4) rotation")
     rig = rig_args["rig"]
     if quats.shape[1] != len(rig["names"]):
-        raise ValueError(f"the engine returned rotations for {quats.shape[1]} bones, the rig has "
-                         f"{len(rig['names'])}")
+        raise ValueError(f"the engine returned rotations for {quats.shape[1]} bones, the rig has {len(rig['names'])}")
     roots = [a for a in job.arrays.values() if a.ndim == 2 and a.shape == (quats.shape[0], 3)]
     root_bone = job.result.get("root_bone") or rig["names"][rig["parents"].index(-1)]
     return quats, (np.asarray(roots[0], np.float64) if roots else None), root_bone
@@ -132,28 +145,39 @@ def _show_text(context: bpy.types.Context, label: str, text: str) -> str:
 def _live(name: str) -> bpy.types.Object:
     """Re-fetch the armature by name (Python references die on undo); ValueError if it is gone."""
     obj = bpy.data.objects.get(name)
-    if obj is None or obj.type != 'ARMATURE':
+    if obj is None or obj.type != "ARMATURE":
         raise ValueError(f"the armature {name!r} no longer exists; nothing was changed")
     return obj
 
 
 # ----------------------------------------------------------------------------- task bodies
 
+
 def generate_steps(context, obj, settings):
     scene = context.scene
     rig_args, rig_arrays, rig = _rig(context, obj)
     frames = max(1, int(round(settings.length_in_seconds(scene) * ENGINE_FPS)))
     prompt, seed, start = settings.prompt, settings.seed, scene.frame_current
-    jobs = yield [("text_to_motion", {"text": prompt, "frames": frames, "seed": seed + v}, {})
-                  for v in range(settings.variations)]
+    jobs = yield [
+        ("text_to_motion", {"text": prompt, "frames": frames, "seed": seed + v}, {}) for v in range(settings.variations)
+    ]
     motions = [_pick(j.arrays, 3, 3, "(T, 22, 3) motion") for j in jobs]
     jobs = yield [_retarget_request(rig_args, rig_arrays, m) for m in motions]
     obj, written = _live(obj.name), []
     for v, job in enumerate(jobs):
         quats, root, root_bone = _retargeted(job, rig_args)
-        action = rig_io.write_motion(obj, scene, rig_io.unique_action_name(prompt), rig["names"], quats,
-                                     root, root_bone, start, push_to_nla=settings.push_to_nla,
-                                     metadata={"prompt": prompt, "seed": seed + v})
+        action = rig_io.write_motion(
+            obj,
+            scene,
+            rig_io.unique_action_name(prompt),
+            rig["names"],
+            quats,
+            root,
+            root_bone,
+            start,
+            push_to_nla=settings.push_to_nla,
+            metadata={"prompt": prompt, "seed": seed + v},
+        )
         written.append(action.name)
     return f"Generated {', '.join(written)}"
 
@@ -174,15 +198,22 @@ def continue_steps(context, obj, settings):
     (job,) = yield [_canonical_request(rig_args, rig_arrays, heads)]
     motion, _ = _canonical(job)
     frames = int(round(settings.continue_seconds * ENGINE_FPS))
-    (job,) = yield [("predict", {"text": settings.prompt, "frames": frames, "seed": settings.seed},
-                     {"motion": motion})]
+    (job,) = yield [("predict", {"text": settings.prompt, "frames": frames, "seed": settings.seed}, {"motion": motion})]
     # The reply continues the history in the rig's own frame: keep it there (see _in_place).
     motion = _pick(job.arrays, 3, 3, "(T, 22, 3) motion")
     (job,) = yield [_retarget_request(rig_args, rig_arrays, motion, _in_place(motion))]
     quats, root, root_bone = _retargeted(job, rig_args)
-    action = rig_io.write_motion(_live(obj.name), scene, rig_io.unique_action_name("continue " + settings.prompt),
-                                 rig["names"], quats, root, root_bone, span[1] + step,
-                                 push_to_nla=settings.push_to_nla)
+    action = rig_io.write_motion(
+        _live(obj.name),
+        scene,
+        rig_io.unique_action_name("continue " + settings.prompt),
+        rig["names"],
+        quats,
+        root,
+        root_bone,
+        span[1] + step,
+        push_to_nla=settings.push_to_nla,
+    )
     return f"Continued into {action.name}"
 
 
@@ -190,9 +221,11 @@ def inbetween_frames(a: float, b: float, fps: float) -> int:
     """Engine frames strictly between scene frames a < b: the gap's 20 fps steps minus one."""
     frames = int(round((b - a) / fps * ENGINE_FPS)) - 1
     if frames < 1:
-        raise ValueError(f"frames {a:g} and {b:g} are less than two engine frames apart "
-                         f"({2 * fps / ENGINE_FPS:g} scene frames at {fps:g} fps): nothing to fill; "
-                         "pick two keys further apart")
+        raise ValueError(
+            f"frames {a:g} and {b:g} are less than two engine frames apart "
+            f"({2 * fps / ENGINE_FPS:g} scene frames at {fps:g} fps): nothing to fill; "
+            "pick two keys further apart"
+        )
     return frames
 
 
@@ -209,8 +242,13 @@ def inbetween_steps(context, obj, settings):
     heads = np.concatenate([rig_io.sample_pose_heads(obj, scene, f, f) for f in (a, b)])
     (job,) = yield [_canonical_request(rig_args, rig_arrays, heads)]
     (start, end), _ = _canonical(job)
-    (job,) = yield [("inbetween", {"text": settings.prompt, "frames": frames, "seed": settings.seed},
-                     {"start": start[None], "end": end[None]})]
+    (job,) = yield [
+        (
+            "inbetween",
+            {"text": settings.prompt, "frames": frames, "seed": settings.seed},
+            {"start": start[None], "end": end[None]},
+        )
+    ]
     # The reply lies between the two poses in the rig's own frame: keep it there (see _in_place).
     motion = _pick(job.arrays, 3, 3, "(T, 22, 3) motion")
     (job,) = yield [_retarget_request(rig_args, rig_arrays, motion, _in_place(motion))]
@@ -219,9 +257,18 @@ def inbetween_steps(context, obj, settings):
     # spacing (1/20 s when b - a is a whole number of engine frames) ends them one step before b
     # even when the gap is not.
     spacing_fps = fps * (frames + 1) / (b - a)
-    action = rig_io.write_motion(_live(obj.name), scene, rig_io.unique_action_name("inbetween"),
-                                 rig["names"], quats, root, root_bone, a + (b - a) / (frames + 1),
-                                 source_fps=spacing_fps, push_to_nla=settings.push_to_nla)
+    action = rig_io.write_motion(
+        _live(obj.name),
+        scene,
+        rig_io.unique_action_name("inbetween"),
+        rig["names"],
+        quats,
+        root,
+        root_bone,
+        a + (b - a) / (frames + 1),
+        source_fps=spacing_fps,
+        push_to_nla=settings.push_to_nla,
+    )
     return f"In-between written to {action.name}"
 
 
@@ -249,8 +296,9 @@ def correct_pose_steps(context, obj, settings):
     # and keying that would flatten the animator's hands.
     driven = job.result.get("driven_bones") or rig["names"]
     keep = [rig["names"].index(b) for b in driven]
-    rig_io.write_pose_key(_live(obj.name), frame, list(driven), quats[0, keep],
-                          None if root is None else root[0], root_bone)
+    rig_io.write_pose_key(
+        _live(obj.name), frame, list(driven), quats[0, keep], None if root is None else root[0], root_bone
+    )
     return f"Pose corrected and keyed at frame {frame}"
 
 
@@ -281,14 +329,19 @@ def ping_steps(context, obj, settings):
 
 # ----------------------------------------------------------------------------- operators
 
+
 class _EngineOperator(bpy.types.Operator):
     """Base: start a task in execute, watch it modally from invoke."""
 
-    bl_options = {'REGISTER', 'UNDO'}
+    bl_options = {"REGISTER", "UNDO"}
     needs_armature = True
     label = ""
-    wait: bpy.props.BoolProperty(name="Wait", default=False, options={'HIDDEN', 'SKIP_SAVE'},
-                                 description="Block until the engine answers (scripts and tests)")
+    wait: bpy.props.BoolProperty(
+        name="Wait",
+        default=False,
+        options={"HIDDEN", "SKIP_SAVE"},
+        description="Block until the engine answers (scripts and tests)",
+    )
 
     @classmethod
     def poll(cls, context):
@@ -305,7 +358,7 @@ class _EngineOperator(bpy.types.Operator):
         task = self._start(context)
         if self.wait:
             tasks.wait_for(context, task)
-        return self._report(context, task) if task.done else {'FINISHED'}
+        return self._report(context, task) if task.done else {"FINISHED"}
 
     def invoke(self, context, event):
         self._task = self._start(context)
@@ -313,53 +366,67 @@ class _EngineOperator(bpy.types.Operator):
             return self._report(context, self._task)
         self._timer = context.window_manager.event_timer_add(tasks.TICK_SECONDS, window=context.window)
         context.window_manager.modal_handler_add(self)
-        return {'RUNNING_MODAL'}
+        return {"RUNNING_MODAL"}
 
     def modal(self, context, event):
-        if event.type == 'ESC':
+        if event.type == "ESC":
             tasks.RUNNER.cancel(self._task)
-        if event.type == 'TIMER' and not self._task.done:
+        if event.type == "TIMER" and not self._task.done:
             tasks.RUNNER.tick(context)
         if not self._task.done:
-            return {'PASS_THROUGH'}
+            return {"PASS_THROUGH"}
         context.window_manager.event_timer_remove(self._timer)
         return self._report(context, self._task)
 
     def _report(self, context, task):
         state = context.window_manager.motion_copilot_job
         if task.state == "ok":
-            self.report({'INFO'}, task.message)
-            return {'FINISHED'}
+            self.report({"INFO"}, task.message)
+            return {"FINISHED"}
         state.last_error = task.message
         if isinstance(self, MOTIONCOPILOT_OT_ping):
             state.connection = "not reachable"
-        self.report({'WARNING'} if task.state == "cancelled" else {'ERROR'}, task.message)
-        return {'CANCELLED'}
+        self.report({"WARNING"} if task.state == "cancelled" else {"ERROR"}, task.message)
+        return {"CANCELLED"}
 
 
 def _operator(idname: str, label: str, description: str, steps, needs_armature: bool = True, undo: bool = True):
-    namespace = {"bl_idname": f"motion_copilot.{idname}", "bl_label": label, "bl_description": description,
-                 "needs_armature": needs_armature, "steps": lambda self, c, o, s: steps(c, o, s)}
+    namespace = {
+        "bl_idname": f"motion_copilot.{idname}",
+        "bl_label": label,
+        "bl_description": description,
+        "needs_armature": needs_armature,
+        "steps": lambda self, c, o, s: steps(c, o, s),
+    }
     if not undo:
-        namespace["bl_options"] = {'REGISTER'}
+        namespace["bl_options"] = {"REGISTER"}
     return type(f"MOTIONCOPILOT_OT_{idname}", (_EngineOperator,), namespace)
 
 
 MOTIONCOPILOT_OT_ping = _operator("ping", "Check Connection", "Ping the engine", ping_steps, False, False)
 ENGINE_OPERATORS = (
     MOTIONCOPILOT_OT_ping,
-    _operator("generate", "Generate", "Generate motion from the prompt as new action(s) on the rig",
-              generate_steps),
+    _operator("generate", "Generate", "Generate motion from the prompt as new action(s) on the rig", generate_steps),
     _operator("continue_motion", "Continue", "Continue the rig's animation", continue_steps),
     _operator("inbetween", "In-between", "Fill the frames between two keyed poses", inbetween_steps),
-    _operator("describe_motion", "Describe Animation", "Describe the rig's animation in words",
-              describe_motion_steps, undo=False),
-    _operator("correct_pose", "Correct Pose", "Change the current pose as the correction says and key it",
-              correct_pose_steps),
-    _operator("describe_pose", "Describe Pose", "Describe the current pose in words", describe_pose_steps,
-              undo=False),
-    _operator("describe_change", "Describe Change", "Describe how the pose changed since the other frame",
-              describe_change_steps, undo=False),
+    _operator(
+        "describe_motion",
+        "Describe Animation",
+        "Describe the rig's animation in words",
+        describe_motion_steps,
+        undo=False,
+    ),
+    _operator(
+        "correct_pose", "Correct Pose", "Change the current pose as the correction says and key it", correct_pose_steps
+    ),
+    _operator("describe_pose", "Describe Pose", "Describe the current pose in words", describe_pose_steps, undo=False),
+    _operator(
+        "describe_change",
+        "Describe Change",
+        "Describe how the pose changed since the other frame",
+        describe_change_steps,
+        undo=False,
+    ),
 )
 
 
@@ -372,7 +439,7 @@ class MOTIONCOPILOT_OT_cancel(bpy.types.Operator):
         for task in list(tasks.RUNNER.tasks):
             tasks.RUNNER.cancel(task)
         tasks.update_state(context)
-        return {'FINISHED'}
+        return {"FINISHED"}
 
 
 class MOTIONCOPILOT_OT_start_engine(bpy.types.Operator):
@@ -386,31 +453,38 @@ class MOTIONCOPILOT_OT_start_engine(bpy.types.Operator):
             try:
                 subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
             except OSError as error:
-                self.report({'ERROR'}, f"could not start the engine with {command[0]}: {error}; "
-                                       "check 'Engine Python' in the add-on preferences")
-                return {'CANCELLED'}
+                self.report(
+                    {"ERROR"},
+                    f"could not start the engine with {command[0]}: {error}; "
+                    "check 'Engine Python' in the add-on preferences",
+                )
+                return {"CANCELLED"}
         tasks.RUNNER.reconnect(context)
-        bpy.ops.motion_copilot.ping('INVOKE_DEFAULT' if context.window else 'EXEC_DEFAULT')
-        return {'FINISHED'}
+        bpy.ops.motion_copilot.ping("INVOKE_DEFAULT" if context.window else "EXEC_DEFAULT")
+        return {"FINISHED"}
 
 
 class MOTIONCOPILOT_OT_create_smpl_armature(bpy.types.Operator):
     bl_idname = "motion_copilot.create_smpl_armature"
     bl_label = "Create SMPL Armature"
     bl_description = "Add a 22-bone SMPL armature at the 3D cursor, ready to animate"
-    bl_options = {'REGISTER', 'UNDO'}
+    bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        if context.mode != 'OBJECT' and context.active_object is not None:
-            bpy.ops.object.mode_set(mode='OBJECT')
+        if context.mode != "OBJECT" and context.active_object is not None:
+            bpy.ops.object.mode_set(mode="OBJECT")
         obj = rig_io.create_smpl_armature(context)
         context.scene.motion_copilot.target = obj
-        context.scene.motion_copilot.mapping_preset = 'SMPL'
-        return {'FINISHED'}
+        context.scene.motion_copilot.mapping_preset = "SMPL"
+        return {"FINISHED"}
 
 
-CLASSES = (*ENGINE_OPERATORS, MOTIONCOPILOT_OT_cancel, MOTIONCOPILOT_OT_start_engine,
-           MOTIONCOPILOT_OT_create_smpl_armature)
+CLASSES = (
+    *ENGINE_OPERATORS,
+    MOTIONCOPILOT_OT_cancel,
+    MOTIONCOPILOT_OT_start_engine,
+    MOTIONCOPILOT_OT_create_smpl_armature,
+)
 
 
 def register() -> None:

@@ -1,4 +1,5 @@
 """Add-on preferences: where the engine is, how long to wait, how to start a local one."""
+
 from __future__ import annotations
 
 import bpy
@@ -11,19 +12,30 @@ class MOTIONCOPILOT_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
     engine_address: bpy.props.StringProperty(
-        name="Engine address", default=DEFAULT_ADDRESS,
-        description="ZeroMQ endpoint of the Motion Copilot engine (tcp://host:port)")
+        name="Engine address",
+        default=DEFAULT_ADDRESS,
+        description="ZeroMQ endpoint of the Motion Copilot engine (tcp://host:port)",
+    )
     timeout_seconds: bpy.props.FloatProperty(
-        name="Timeout (s)", default=30.0, min=0.5, max=3600.0,
-        description="Give up on a request when the engine has shown no sign of life (reply or "
-                    "progress) for this long")
+        name="Timeout (s)",
+        default=30.0,
+        min=0.5,
+        max=3600.0,
+        description="Give up on a request when the engine has shown no sign of life (reply or progress) for this long",
+    )
     engine_python: bpy.props.StringProperty(
-        name="Engine Python", subtype='FILE_PATH', default="",
+        name="Engine Python",
+        subtype="FILE_PATH",
+        default="",
         description="Python interpreter of the environment where the engine is installed "
-                    "(used by 'Start local engine'); empty = start nothing")
+        "(used by 'Start local engine'); empty = start nothing",
+    )
     model_bundle: bpy.props.StringProperty(
-        name="Model bundle", subtype='DIR_PATH', default="",
-        description="Model bundle directory passed to the local engine; empty = the engine's default bundle")
+        name="Model bundle",
+        subtype="DIR_PATH",
+        default="",
+        description="Model bundle directory passed to the local engine; empty = the engine's default bundle",
+    )
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -54,8 +66,7 @@ def local_engine_command(context: bpy.types.Context) -> list[str] | None:
     prefs = get_preferences(context)
     if prefs is None or not prefs.engine_python:
         return None
-    command = [bpy.path.abspath(prefs.engine_python), "-m", "engine.cli", "serve",
-               "--bind", prefs.engine_address]
+    command = [bpy.path.abspath(prefs.engine_python), "-m", "engine.cli", "serve", "--bind", prefs.engine_address]
     if prefs.model_bundle:
         command += ["--bundle", bpy.path.abspath(prefs.model_bundle)]
     return command

@@ -3,46 +3,56 @@
 Scene settings (prompt, seed, target rig, ...) are saved with the .blend; the job state is runtime
 only (WindowManager properties are not saved), so a reopened file never shows a stale "running".
 """
+
 from __future__ import annotations
 
 import bpy
 
 MAPPING_PRESETS = (
-    ('AUTO', "Auto", "Detect the rig's naming scheme from its bone names"),
-    ('SMPL', "SMPL", "SMPL / SMPL-X joint names (pelvis, left_hip, ...)"),
-    ('MIXAMO', "Mixamo", "Mixamo names (mixamorig:Hips, ...)"),
-    ('RIGIFY', "Rigify", "Rigify deform bones (DEF-spine, DEF-thigh.L, ...)"),
-    ('BANDAI', "Bandai-Namco", "The Bandai-Namco mocap BVH skeleton"),
-    ('CUSTOM', "Custom", "An explicit JSON mapping {SMPL joint: rig bone}"),
+    ("AUTO", "Auto", "Detect the rig's naming scheme from its bone names"),
+    ("SMPL", "SMPL", "SMPL / SMPL-X joint names (pelvis, left_hip, ...)"),
+    ("MIXAMO", "Mixamo", "Mixamo names (mixamorig:Hips, ...)"),
+    ("RIGIFY", "Rigify", "Rigify deform bones (DEF-spine, DEF-thigh.L, ...)"),
+    ("BANDAI", "Bandai-Namco", "The Bandai-Namco mocap BVH skeleton"),
+    ("CUSTOM", "Custom", "An explicit JSON mapping {SMPL joint: rig bone}"),
 )
 
 
 def _is_armature(_self, obj: bpy.types.Object) -> bool:
-    return obj.type == 'ARMATURE'
+    return obj.type == "ARMATURE"
 
 
 class MOTIONCOPILOT_PG_settings(bpy.types.PropertyGroup):
     """Per-scene settings of the Motion Copilot panel."""
 
     target: bpy.props.PointerProperty(
-        name="Rig", type=bpy.types.Object, poll=_is_armature,
-        description="Armature to animate; empty = the active object")
-    mapping_preset: bpy.props.EnumProperty(name="Mapping", items=MAPPING_PRESETS, default='AUTO')
+        name="Rig",
+        type=bpy.types.Object,
+        poll=_is_armature,
+        description="Armature to animate; empty = the active object",
+    )
+    mapping_preset: bpy.props.EnumProperty(name="Mapping", items=MAPPING_PRESETS, default="AUTO")
     custom_mapping: bpy.props.StringProperty(
-        name="Custom mapping", default="",
-        description='JSON object from SMPL joint names to rig bone names, e.g. {"pelvis": "Hips"}')
+        name="Custom mapping",
+        default="",
+        description='JSON object from SMPL joint names to rig bone names, e.g. {"pelvis": "Hips"}',
+    )
 
     prompt: bpy.props.StringProperty(name="Prompt", default="a person walks forward")
     length_unit: bpy.props.EnumProperty(
-        name="Length unit", default='SECONDS',
-        items=(('SECONDS', "Seconds", ""), ('FRAMES', "Frames", "Frames at the scene frame rate")))
+        name="Length unit",
+        default="SECONDS",
+        items=(("SECONDS", "Seconds", ""), ("FRAMES", "Frames", "Frames at the scene frame rate")),
+    )
     length_seconds: bpy.props.FloatProperty(name="Length (s)", default=4.0, min=0.5, max=9.8)
     length_frames: bpy.props.IntProperty(name="Length (frames)", default=96, min=1, max=2000)
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
     variations: bpy.props.IntProperty(name="Variations", default=1, min=1, max=8)
     push_to_nla: bpy.props.BoolProperty(
-        name="Push to NLA", default=False,
-        description="Put each result on an NLA strip and keep the current action assigned")
+        name="Push to NLA",
+        default=False,
+        description="Put each result on an NLA strip and keep the current action assigned",
+    )
 
     continue_seconds: bpy.props.FloatProperty(name="Continue (s)", default=2.0, min=0.5, max=9.8)
     inbetween_start: bpy.props.IntProperty(name="From frame", default=1)
@@ -52,7 +62,7 @@ class MOTIONCOPILOT_PG_settings(bpy.types.PropertyGroup):
     compare_frame: bpy.props.IntProperty(name="Other frame", default=1)
 
     def length_in_seconds(self, scene: bpy.types.Scene) -> float:
-        if self.length_unit == 'SECONDS':
+        if self.length_unit == "SECONDS":
             return self.length_seconds
         return self.length_frames / (scene.render.fps / scene.render.fps_base)
 
@@ -62,7 +72,7 @@ class MOTIONCOPILOT_PG_job_state(bpy.types.PropertyGroup):
 
     connection: bpy.props.StringProperty(name="Connection", default="unknown")
     running: bpy.props.IntProperty(name="Running jobs", default=0)
-    progress: bpy.props.FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype='FACTOR')
+    progress: bpy.props.FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
     status: bpy.props.StringProperty(name="Status", default="")
     last_error: bpy.props.StringProperty(name="Last error", default="")
     last_text: bpy.props.StringProperty(name="Last description", default="")

@@ -17,13 +17,15 @@ the request id ("" in the error reply to a request whose header could not be rea
 checked against `Limits` before anything is allocated; decoded arrays are read-only views on the
 received frames. No pickle anywhere.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -105,6 +107,7 @@ class Message:
 
 # ----------------------------------------------------------------------------- operation schemas
 
+
 @dataclass(frozen=True)
 class ArgSpec:
     """One JSON argument. kind: str | prompt | int | float | bool | object | list."""
@@ -145,68 +148,128 @@ _MOTION = ArraySpec("motion", (None, 22, 3))  # (T, 22, 3) joint positions, metr
 _POSE = ArraySpec("pose", (22, 3))  # (22, 3) joint positions, metres, Y up
 # rig: engine/rig/description.py RigDescription.to_wire() header; its arrays travel beside the
 # op's own. mapping: SMPL joint name -> bone name (or {bone: weight}), overriding the preset.
-_RIG_ARGS = (ArgSpec("rig", "object", required=True), ArgSpec("preset", "str", max_length=MAX_NAME_CHARS),
-             ArgSpec("mapping", "object"))
-_RIG_ARRAYS = (ArraySpec("rest_matrices", (None, 4, 4), dtypes=("float64", "float32")),
-               ArraySpec("heads", (None, 3), required=False),
-               ArraySpec("tails", (None, 3), required=False),
-               ArraySpec("rolls", (None,), required=False))
+_RIG_ARGS = (
+    ArgSpec("rig", "object", required=True),
+    ArgSpec("preset", "str", max_length=MAX_NAME_CHARS),
+    ArgSpec("mapping", "object"),
+)
+_RIG_ARRAYS = (
+    ArraySpec("rest_matrices", (None, 4, 4), dtypes=("float64", "float32")),
+    ArraySpec("heads", (None, 3), required=False),
+    ArraySpec("tails", (None, 3), required=False),
+    ArraySpec("rolls", (None,), required=False),
+)
 
-OPERATIONS: dict[str, OperationSpec] = {spec.name: spec for spec in (
-    OperationSpec("ping", doc="liveness check; result {'pong': true}"),
-    OperationSpec("info", doc="versions, device, bundle components and their configs, operations"),
-    OperationSpec("cancel", (ArgSpec("target", "str", required=True, max_length=MAX_ID_CHARS),),
-                  doc="cancel your own queued or running request `target`"),
-    OperationSpec("text_to_motion", (ArgSpec("text", "prompt", required=True), _FRAMES, _SEED,
-                                     ArgSpec("temperature", "float", minimum=0.0, maximum=10.0),
-                                     ArgSpec("top_k", "int", minimum=0, maximum=100000),
-                                     ArgSpec("top_p", "float", minimum=0.0, maximum=1.0)),
-                  batchable=True, doc="text -> positions (frames, 22, 3), frame 0 at the origin facing +Z"),
-    OperationSpec("motion_to_text", (_SEED,), (_MOTION,), batchable=True, doc="motion -> caption"),
-    OperationSpec("predict", (ArgSpec("text", "prompt"), _FRAMES, _SEED), (_MOTION,),
-                  batchable=True, doc="continue a motion: positions (frames, 22, 3), only the new frames, "
-                                      "in the motion's own placement"),
-    OperationSpec("inbetween", (ArgSpec("text", "prompt"), ArgSpec("frames", "int", required=True,
-                                minimum=1, maximum=2000), _SEED),
-                  (ArraySpec("start", (None, 22, 3)), ArraySpec("end", (None, 22, 3))),
-                  batchable=True, doc="positions (frames, 22, 3) strictly between start[-1] and end[0], "
-                                      "in their placement"),
-    OperationSpec("edit_pose", (ArgSpec("text", "prompt", required=True), _SEED), (_POSE,),
-                  batchable=True, doc="pose + correction text -> pose"),
-    OperationSpec("describe_pose", (ArgSpec("deterministic", "bool"), _SEED), (_POSE,),
-                  batchable=True, doc="pose -> description (rule-based posecodes)"),
-    OperationSpec("describe_change", (ArgSpec("deterministic", "bool"), _SEED,
-                                      ArgSpec("method", "str", choices=("rules", "model"))),
-                  (ArraySpec("pose_a", (22, 3)), ArraySpec("pose_b", (22, 3))),
-                  batchable=True, doc="pose A, pose B -> correction instruction"),
-    # placement: {"yaw": radians, "offset": [x, y, z] metres} from rig_to_canonical: the motion's
-    # frame 0 (a model's answer, at the origin facing +Z) is turned and moved to where the rig stood.
-    OperationSpec("retarget", (*_RIG_ARGS, ArgSpec("placement", "object")),
-                  (ArraySpec("positions", (None, 22, 3)), *_RIG_ARRAYS),
-                  doc="canonical motion (T, 22, 3) -> a described rig's local rotations "
-                      "(T, N, 4) and root track (T, 3)"),
-    # Either local_quats: pose_bone.rotation_quaternion (w, x, y, z) of every bone in the order of
-    # the rig's names, with root_location: pose_bone.location of `location_bone` (default: the
-    # pelvis bone); or pose_heads: every bone's evaluated pose_bone.head (armature space), which
-    # includes constraints (Rigify's DEF bones follow theirs) and bone scale.
-    OperationSpec("rig_to_canonical", (*_RIG_ARGS, ArgSpec("location_bone", "str", max_length=MAX_NAME_CHARS)),
-                  (ArraySpec("local_quats", (None, None, 4), required=False),
-                   ArraySpec("root_location", (None, 3), required=False),
-                   ArraySpec("pose_heads", (None, None, 3), required=False), *_RIG_ARRAYS),
-                  doc="a described rig's pose track (T, N, 4) + root track (T, 3), or its posed bone "
-                      "heads (T, N, 3) -> canonical positions (T, 22, 3) in the rig's frame; "
-                      "result: root_bone, location_bone, placement"),
-    OperationSpec("sleep", (ArgSpec("seconds", "float", required=True, minimum=0.0, maximum=60.0),
-                            ArgSpec("steps", "int", minimum=1, maximum=1000)),
-                  test_only=True, doc="test op: a slow, cancellable job that reports progress"),
-    OperationSpec("synthetic_forward", (ArgSpec("fixed_ms", "float", minimum=0.0, maximum=1000.0),
-                                        ArgSpec("item_ms", "float", minimum=0.0, maximum=1000.0)),
-                  (ArraySpec("x", (None,), required=False),), batchable=True, test_only=True,
-                  doc="test op: sleeps fixed_ms per call + item_ms per item, mimicking a forward"),
-)}
+OPERATIONS: dict[str, OperationSpec] = {
+    spec.name: spec
+    for spec in (
+        OperationSpec("ping", doc="liveness check; result {'pong': true}"),
+        OperationSpec("info", doc="versions, device, bundle components and their configs, operations"),
+        OperationSpec(
+            "cancel",
+            (ArgSpec("target", "str", required=True, max_length=MAX_ID_CHARS),),
+            doc="cancel your own queued or running request `target`",
+        ),
+        OperationSpec(
+            "text_to_motion",
+            (
+                ArgSpec("text", "prompt", required=True),
+                _FRAMES,
+                _SEED,
+                ArgSpec("temperature", "float", minimum=0.0, maximum=10.0),
+                ArgSpec("top_k", "int", minimum=0, maximum=100000),
+                ArgSpec("top_p", "float", minimum=0.0, maximum=1.0),
+            ),
+            batchable=True,
+            doc="text -> positions (frames, 22, 3), frame 0 at the origin facing +Z",
+        ),
+        OperationSpec("motion_to_text", (_SEED,), (_MOTION,), batchable=True, doc="motion -> caption"),
+        OperationSpec(
+            "predict",
+            (ArgSpec("text", "prompt"), _FRAMES, _SEED),
+            (_MOTION,),
+            batchable=True,
+            doc="continue a motion: positions (frames, 22, 3), only the new frames, in the motion's own placement",
+        ),
+        OperationSpec(
+            "inbetween",
+            (ArgSpec("text", "prompt"), ArgSpec("frames", "int", required=True, minimum=1, maximum=2000), _SEED),
+            (ArraySpec("start", (None, 22, 3)), ArraySpec("end", (None, 22, 3))),
+            batchable=True,
+            doc="positions (frames, 22, 3) strictly between start[-1] and end[0], in their placement",
+        ),
+        OperationSpec(
+            "edit_pose",
+            (ArgSpec("text", "prompt", required=True), _SEED),
+            (_POSE,),
+            batchable=True,
+            doc="pose + correction text -> pose",
+        ),
+        OperationSpec(
+            "describe_pose",
+            (ArgSpec("deterministic", "bool"), _SEED),
+            (_POSE,),
+            batchable=True,
+            doc="pose -> description (rule-based posecodes)",
+        ),
+        OperationSpec(
+            "describe_change",
+            (ArgSpec("deterministic", "bool"), _SEED, ArgSpec("method", "str", choices=("rules", "model"))),
+            (ArraySpec("pose_a", (22, 3)), ArraySpec("pose_b", (22, 3))),
+            batchable=True,
+            doc="pose A, pose B -> correction instruction",
+        ),
+        # placement: {"yaw": radians, "offset": [x, y, z] metres} from rig_to_canonical: the motion's
+        # frame 0 (a model's answer, at the origin facing +Z) is turned and moved to where the rig stood.
+        OperationSpec(
+            "retarget",
+            (*_RIG_ARGS, ArgSpec("placement", "object")),
+            (ArraySpec("positions", (None, 22, 3)), *_RIG_ARRAYS),
+            doc="canonical motion (T, 22, 3) -> a described rig's local rotations (T, N, 4) and root track (T, 3)",
+        ),
+        # Either local_quats: pose_bone.rotation_quaternion (w, x, y, z) of every bone in the order of
+        # the rig's names, with root_location: pose_bone.location of `location_bone` (default: the
+        # pelvis bone); or pose_heads: every bone's evaluated pose_bone.head (armature space), which
+        # includes constraints (Rigify's DEF bones follow theirs) and bone scale.
+        OperationSpec(
+            "rig_to_canonical",
+            (*_RIG_ARGS, ArgSpec("location_bone", "str", max_length=MAX_NAME_CHARS)),
+            (
+                ArraySpec("local_quats", (None, None, 4), required=False),
+                ArraySpec("root_location", (None, 3), required=False),
+                ArraySpec("pose_heads", (None, None, 3), required=False),
+                *_RIG_ARRAYS,
+            ),
+            doc="a described rig's pose track (T, N, 4) + root track (T, 3), or its posed bone "
+            "heads (T, N, 3) -> canonical positions (T, 22, 3) in the rig's frame; "
+            "result: root_bone, location_bone, placement",
+        ),
+        OperationSpec(
+            "sleep",
+            (
+                ArgSpec("seconds", "float", required=True, minimum=0.0, maximum=60.0),
+                ArgSpec("steps", "int", minimum=1, maximum=1000),
+            ),
+            test_only=True,
+            doc="test op: a slow, cancellable job that reports progress",
+        ),
+        OperationSpec(
+            "synthetic_forward",
+            (
+                ArgSpec("fixed_ms", "float", minimum=0.0, maximum=1000.0),
+                ArgSpec("item_ms", "float", minimum=0.0, maximum=1000.0),
+            ),
+            (ArraySpec("x", (None,), required=False),),
+            batchable=True,
+            test_only=True,
+            doc="test op: sleeps fixed_ms per call + item_ms per item, mimicking a forward",
+        ),
+    )
+}
 
 
 # ----------------------------------------------------------------------------- encoding
+
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
@@ -218,8 +281,10 @@ def _encode(header: dict, arrays: dict[str, np.ndarray] | None) -> list[bytes]:
         array = np.asarray(array)
         dtype_name = array.dtype.name
         if dtype_name not in DTYPES:
-            raise ProtocolError(ERR_BAD_ARRAY, f"array '{name}' has dtype {dtype_name}; "
-                                f"convert it to one of {', '.join(DTYPES)} before sending")
+            raise ProtocolError(
+                ERR_BAD_ARRAY,
+                f"array '{name}' has dtype {dtype_name}; convert it to one of {', '.join(DTYPES)} before sending",
+            )
         wire = np.ascontiguousarray(array, dtype=DTYPES[dtype_name])
         descriptors.append({"name": name, "dtype": dtype_name, "shape": list(wire.shape)})
         buffers.append(wire.tobytes())
@@ -228,17 +293,23 @@ def _encode(header: dict, arrays: dict[str, np.ndarray] | None) -> list[bytes]:
     return [json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8"), *buffers]
 
 
-def encode_request(op: str, args: dict | None = None, arrays: dict[str, np.ndarray] | None = None,
-                   request_id: str | None = None) -> list[bytes]:
+def encode_request(
+    op: str, args: dict | None = None, arrays: dict[str, np.ndarray] | None = None, request_id: str | None = None
+) -> list[bytes]:
     """Frames of a request. Arrays keep their dtype (must be one of DTYPES) and are sent C-ordered."""
-    header = {"v": PROTOCOL_VERSION, "id": request_id or new_request_id(), "op": op,
-              "args": dict(args or {})}
+    header = {"v": PROTOCOL_VERSION, "id": request_id or new_request_id(), "op": op, "args": dict(args or {})}
     return _encode(header, arrays)
 
 
-def encode_reply(request_id: str, op: str, status: str, result: dict | None = None,
-                 arrays: dict[str, np.ndarray] | None = None, error: dict | None = None,
-                 progress: dict | None = None) -> list[bytes]:
+def encode_reply(
+    request_id: str,
+    op: str,
+    status: str,
+    result: dict | None = None,
+    arrays: dict[str, np.ndarray] | None = None,
+    error: dict | None = None,
+    progress: dict | None = None,
+) -> list[bytes]:
     """Frames of a reply; prefer the helpers encode_ok / encode_error / encode_progress."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
@@ -252,8 +323,9 @@ def encode_reply(request_id: str, op: str, status: str, result: dict | None = No
     return _encode(header, arrays)
 
 
-def encode_ok(request_id: str, op: str, result: dict | None = None,
-              arrays: dict[str, np.ndarray] | None = None) -> list[bytes]:
+def encode_ok(
+    request_id: str, op: str, result: dict | None = None, arrays: dict[str, np.ndarray] | None = None
+) -> list[bytes]:
     return encode_reply(request_id, op, "ok", result=result, arrays=arrays)
 
 
@@ -263,11 +335,11 @@ def encode_error(request_id: str, op: str, code: str, message: str) -> list[byte
 
 def encode_progress(request_id: str, op: str, fraction: float, message: str = "") -> list[bytes]:
     fraction = min(max(float(fraction), 0.0), 1.0) if math.isfinite(fraction) else 0.0
-    return encode_reply(request_id, op, "progress", progress={"fraction": fraction,
-                                                               "message": str(message)})
+    return encode_reply(request_id, op, "progress", progress={"fraction": fraction, "message": str(message)})
 
 
 # ----------------------------------------------------------------------------- decoding
+
 
 def peek_request_id(header_frame: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str]:
     """Best-effort (id, op) of a possibly invalid header, so an error reply can name the request."""
@@ -289,15 +361,16 @@ def _reject_constant(token: str) -> float:
 
 def _parse_header(frame: bytes, limits: Limits) -> dict:
     if len(frame) > limits.max_header_bytes:
-        raise ProtocolError(ERR_TOO_LARGE, f"header is {len(frame)} bytes; the limit is "
-                            f"{limits.max_header_bytes}. Send large data as array frames.")
+        raise ProtocolError(
+            ERR_TOO_LARGE,
+            f"header is {len(frame)} bytes; the limit is {limits.max_header_bytes}. Send large data as array frames.",
+        )
     try:
         header = json.loads(frame.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ProtocolError(ERR_BAD_MESSAGE, f"frame 0 must be a UTF-8 JSON object: {error}") from None
     if not isinstance(header, dict):
-        raise ProtocolError(ERR_BAD_MESSAGE, "frame 0 must be a JSON object, got "
-                            f"{type(header).__name__}")
+        raise ProtocolError(ERR_BAD_MESSAGE, f"frame 0 must be a JSON object, got {type(header).__name__}")
     return header
 
 
@@ -305,20 +378,23 @@ def _check_header_fields(header: dict) -> None:
     allowed = REPLY_FIELDS if "status" in header else REQUEST_FIELDS
     unknown = sorted(set(header) - allowed)
     if unknown:
-        raise ProtocolError(ERR_UNKNOWN_FIELD, f"unknown header field(s) {unknown}; allowed: "
-                            f"{sorted(allowed)}")
+        raise ProtocolError(ERR_UNKNOWN_FIELD, f"unknown header field(s) {unknown}; allowed: {sorted(allowed)}")
     version = header.get("v")
     if type(version) is not int or version != PROTOCOL_VERSION:
-        raise ProtocolError(ERR_BAD_VERSION, f"protocol version {version!r} is not supported; this "
-                            f"side speaks v{PROTOCOL_VERSION}. Update the add-on or the engine.")
+        raise ProtocolError(
+            ERR_BAD_VERSION,
+            f"protocol version {version!r} is not supported; this "
+            f"side speaks v{PROTOCOL_VERSION}. Update the add-on or the engine.",
+        )
     for name in ("id", "op"):
         value = header.get(name)
         limit = MAX_ID_CHARS if name == "id" else MAX_NAME_CHARS
         # A reply may carry "" when it answers a request whose id/op could not be read.
         empty_ok = "status" in header
         if not isinstance(value, str) or not (value or empty_ok) or len(value) > limit:
-            raise ProtocolError(ERR_BAD_MESSAGE, f"header '{name}' must be a non-empty string of "
-                                f"at most {limit} characters")
+            raise ProtocolError(
+                ERR_BAD_MESSAGE, f"header '{name}' must be a non-empty string of at most {limit} characters"
+            )
     if "args" in header and not isinstance(header["args"], dict):
         raise ProtocolError(ERR_BAD_ARGS, "header 'args' must be a JSON object")
     status = header.get("status")
@@ -329,26 +405,29 @@ def _check_header_fields(header: dict) -> None:
 def _descriptor(entry: Any, index: int, limits: Limits) -> tuple[str, np.dtype, tuple, int]:
     """(name, dtype, shape, nbytes) of one array descriptor, computed without allocating."""
     if not isinstance(entry, dict) or set(entry) != {"name", "dtype", "shape"}:
-        raise ProtocolError(ERR_BAD_ARRAY, f"arrays[{index}] must be an object with exactly "
-                            "'name', 'dtype' and 'shape'")
+        raise ProtocolError(
+            ERR_BAD_ARRAY, f"arrays[{index}] must be an object with exactly 'name', 'dtype' and 'shape'"
+        )
     name, dtype_name, shape = entry["name"], entry["dtype"], entry["shape"]
     if not isinstance(name, str) or not name or len(name) > MAX_NAME_CHARS:
         raise ProtocolError(ERR_BAD_ARRAY, f"arrays[{index}].name must be a short non-empty string")
     if not isinstance(dtype_name, str) or dtype_name not in DTYPES:
-        raise ProtocolError(ERR_BAD_ARRAY, f"array '{name}' has dtype {dtype_name!r}; allowed: "
-                            f"{', '.join(DTYPES)}")
-    if (not isinstance(shape, list) or len(shape) > MAX_NDIM
-            or not all(type(n) is int and n >= 0 for n in shape)):
-        raise ProtocolError(ERR_BAD_ARRAY, f"array '{name}' shape must be a list of at most "
-                            f"{MAX_NDIM} non-negative integers, got {shape!r}")
+        raise ProtocolError(ERR_BAD_ARRAY, f"array '{name}' has dtype {dtype_name!r}; allowed: {', '.join(DTYPES)}")
+    if not isinstance(shape, list) or len(shape) > MAX_NDIM or not all(type(n) is int and n >= 0 for n in shape):
+        raise ProtocolError(
+            ERR_BAD_ARRAY,
+            f"array '{name}' shape must be a list of at most {MAX_NDIM} non-negative integers, got {shape!r}",
+        )
     elements = math.prod(shape)  # Python ints: a lying shape cannot overflow here
     if elements > limits.max_elements:
-        raise ProtocolError(ERR_TOO_LARGE, f"array '{name}' claims {elements} elements; the limit "
-                            f"is {limits.max_elements}")
+        raise ProtocolError(
+            ERR_TOO_LARGE, f"array '{name}' claims {elements} elements; the limit is {limits.max_elements}"
+        )
     nbytes = elements * DTYPES[dtype_name].itemsize
     if nbytes > limits.max_array_bytes:
-        raise ProtocolError(ERR_TOO_LARGE, f"array '{name}' claims {nbytes} bytes; the limit is "
-                            f"{limits.max_array_bytes}")
+        raise ProtocolError(
+            ERR_TOO_LARGE, f"array '{name}' claims {nbytes} bytes; the limit is {limits.max_array_bytes}"
+        )
     return name, DTYPES[dtype_name], tuple(shape), nbytes
 
 
@@ -362,91 +441,95 @@ def decode_message(frames: Sequence[bytes], limits: Limits = DEFAULT_LIMITS) -> 
     if not frames:
         raise ProtocolError(ERR_BAD_MESSAGE, "empty message: frame 0 must be a JSON header")
     if len(frames) > limits.max_frames:
-        raise ProtocolError(ERR_TOO_LARGE, f"message has {len(frames)} frames; the limit is "
-                            f"{limits.max_frames} (a header plus {limits.max_frames - 1} arrays)")
+        raise ProtocolError(
+            ERR_TOO_LARGE,
+            f"message has {len(frames)} frames; the limit is "
+            f"{limits.max_frames} (a header plus {limits.max_frames - 1} arrays)",
+        )
     total = sum(len(frame) for frame in frames)
     if total > limits.max_total_bytes:
-        raise ProtocolError(ERR_TOO_LARGE, f"message is {total} bytes; the limit is "
-                            f"{limits.max_total_bytes}")
+        raise ProtocolError(ERR_TOO_LARGE, f"message is {total} bytes; the limit is {limits.max_total_bytes}")
     header = _parse_header(bytes(frames[0]), limits)
     _check_header_fields(header)
     entries = header.get("arrays", [])
     if not isinstance(entries, list) or len(entries) != len(frames) - 1:
         count = len(entries) if isinstance(entries, list) else "no valid"
-        raise ProtocolError(ERR_BAD_ARRAY, f"header describes {count} arrays but "
-                            f"{len(frames) - 1} array frames follow")
+        raise ProtocolError(ERR_BAD_ARRAY, f"header describes {count} arrays but {len(frames) - 1} array frames follow")
     arrays: dict[str, np.ndarray] = {}
     for index, (entry, frame) in enumerate(zip(entries, frames[1:])):
         name, dtype, shape, nbytes = _descriptor(entry, index, limits)
         if name in arrays:
             raise ProtocolError(ERR_BAD_ARRAY, f"array name '{name}' appears twice")
         if len(frame) != nbytes:
-            raise ProtocolError(ERR_BAD_ARRAY, f"array '{name}' claims shape {list(shape)} "
-                                f"{entry['dtype']} = {nbytes} bytes but its frame has {len(frame)}")
+            raise ProtocolError(
+                ERR_BAD_ARRAY,
+                f"array '{name}' claims shape {list(shape)} "
+                f"{entry['dtype']} = {nbytes} bytes but its frame has {len(frame)}",
+            )
         arrays[name] = np.frombuffer(frame, dtype=dtype).reshape(shape)
-    return Message(version=header["v"], id=header["id"], op=header["op"],
-                   args=header.get("args", {}), arrays=arrays, status=header.get("status"),
-                   result=header.get("result"), error=header.get("error"),
-                   progress=header.get("progress"))
+    return Message(
+        version=header["v"],
+        id=header["id"],
+        op=header["op"],
+        args=header.get("args", {}),
+        arrays=arrays,
+        status=header.get("status"),
+        result=header.get("result"),
+        error=header.get("error"),
+        progress=header.get("progress"),
+    )
 
 
 # ----------------------------------------------------------------------------- request validation
 
+
 def _check_arg(op: str, spec: ArgSpec, value: Any, limits: Limits) -> None:
     where = f"{op}: argument '{spec.name}'"
-    kinds = {"str": str, "prompt": str, "int": int, "float": (int, float), "bool": bool,
-             "object": dict, "list": list}
+    kinds = {"str": str, "prompt": str, "int": int, "float": (int, float), "bool": bool, "object": dict, "list": list}
     # bool is an int subclass in Python; JSON true must not pass as 1.
-    if not isinstance(value, kinds[spec.kind]) or (spec.kind in ("int", "float")
-                                                   and isinstance(value, bool)):
-        raise ProtocolError(ERR_BAD_ARGS, f"{where} must be of type {spec.kind}, got "
-                            f"{type(value).__name__}")
+    if not isinstance(value, kinds[spec.kind]) or (spec.kind in ("int", "float") and isinstance(value, bool)):
+        raise ProtocolError(ERR_BAD_ARGS, f"{where} must be of type {spec.kind}, got {type(value).__name__}")
     if spec.kind in ("str", "prompt"):
         limit = limits.max_prompt_chars if spec.kind == "prompt" else spec.max_length
         if len(value) > limit:
-            raise ProtocolError(ERR_BAD_ARGS, f"{where} has {len(value)} characters; the limit "
-                                f"is {limit}. Shorten it.")
+            raise ProtocolError(ERR_BAD_ARGS, f"{where} has {len(value)} characters; the limit is {limit}. Shorten it.")
         if spec.kind == "prompt" and not value.strip():
             raise ProtocolError(ERR_BAD_ARGS, f"{where} is empty; type an instruction")
     if spec.choices and value not in spec.choices:
-        raise ProtocolError(ERR_BAD_ARGS, f"{where} must be one of {list(spec.choices)}, "
-                            f"got {value!r}")
+        raise ProtocolError(ERR_BAD_ARGS, f"{where} must be one of {list(spec.choices)}, got {value!r}")
     if spec.kind in ("int", "float"):
-        if (spec.minimum is not None and value < spec.minimum) or \
-                (spec.maximum is not None and value > spec.maximum):
-            raise ProtocolError(ERR_BAD_ARGS, f"{where} = {value} is outside "
-                                f"[{spec.minimum}, {spec.maximum}]")
+        if (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum):
+            raise ProtocolError(ERR_BAD_ARGS, f"{where} = {value} is outside [{spec.minimum}, {spec.maximum}]")
 
 
 def _check_array(op: str, spec: ArraySpec, array: np.ndarray) -> None:
     where = f"{op}: array '{spec.name}'"
     if array.dtype.name not in spec.dtypes:
-        raise ProtocolError(ERR_BAD_ARRAY, f"{where} must be {' or '.join(spec.dtypes)}, "
-                            f"got {array.dtype.name}")
+        raise ProtocolError(ERR_BAD_ARRAY, f"{where} must be {' or '.join(spec.dtypes)}, got {array.dtype.name}")
     expected = "(" + ", ".join("N" if n is None else str(n) for n in spec.shape) + ")"
-    if array.ndim != len(spec.shape) or any(n is not None and n != got
-                                            for n, got in zip(spec.shape, array.shape)):
-        raise ProtocolError(ERR_BAD_ARRAY, f"{where} must have shape {expected}, "
-                            f"got {tuple(array.shape)}")
+    if array.ndim != len(spec.shape) or any(n is not None and n != got for n, got in zip(spec.shape, array.shape)):
+        raise ProtocolError(ERR_BAD_ARRAY, f"{where} must have shape {expected}, got {tuple(array.shape)}")
     if spec.shape and spec.shape[0] is None and array.shape[0] == 0:
         raise ProtocolError(ERR_BAD_ARRAY, f"{where} is empty; send at least one frame")
     if spec.finite and array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ProtocolError(ERR_BAD_ARRAY, f"{where} contains NaN or infinite values; "
-                            "check the source animation")
+        raise ProtocolError(ERR_BAD_ARRAY, f"{where} contains NaN or infinite values; check the source animation")
 
 
-def validate_request(message: Message, limits: Limits = DEFAULT_LIMITS,
-                     operations: dict[str, OperationSpec] = OPERATIONS) -> OperationSpec:
+def validate_request(
+    message: Message, limits: Limits = DEFAULT_LIMITS, operations: dict[str, OperationSpec] = OPERATIONS
+) -> OperationSpec:
     """Check op, args and arrays of a decoded request against its schema; returns the op's spec."""
     spec = operations.get(message.op)
     if spec is None:
-        raise ProtocolError(ERR_UNKNOWN_OP, f"unknown operation '{message.op}'; this engine "
-                            f"serves: {', '.join(sorted(operations))}")
+        raise ProtocolError(
+            ERR_UNKNOWN_OP, f"unknown operation '{message.op}'; this engine serves: {', '.join(sorted(operations))}"
+        )
     known = {arg.name: arg for arg in spec.args}
     unknown = sorted(set(message.args) - set(known))
     if unknown:
-        raise ProtocolError(ERR_BAD_ARGS, f"{spec.name}: unknown argument(s) {unknown}; allowed: "
-                            f"{sorted(known) or 'none'}")
+        raise ProtocolError(
+            ERR_BAD_ARGS, f"{spec.name}: unknown argument(s) {unknown}; allowed: {sorted(known) or 'none'}"
+        )
     for arg in spec.args:
         if arg.name in message.args:
             _check_arg(spec.name, arg, message.args[arg.name], limits)
@@ -455,8 +538,9 @@ def validate_request(message: Message, limits: Limits = DEFAULT_LIMITS,
     wanted = {array.name: array for array in spec.arrays}
     extra = sorted(set(message.arrays) - set(wanted))
     if extra:
-        raise ProtocolError(ERR_BAD_ARRAY, f"{spec.name}: unexpected array(s) {extra}; allowed: "
-                            f"{sorted(wanted) or 'none'}")
+        raise ProtocolError(
+            ERR_BAD_ARRAY, f"{spec.name}: unexpected array(s) {extra}; allowed: {sorted(wanted) or 'none'}"
+        )
     for array in spec.arrays:
         if array.name in message.arrays:
             _check_array(spec.name, array, message.arrays[array.name])

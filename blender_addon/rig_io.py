@@ -12,6 +12,7 @@ Keys are written with `keyframe_points.add` + `foreach_set("co")` (30x faster th
 Blender 4.4+ (5.0 removed `Action.fcurves`) and the classic `Action.fcurves` on 4.2/4.3.
 Slightly over 400 lines by design: every function that reads or writes armature data lives here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,22 +27,59 @@ LINEAR = 1  # enum index of 'LINEAR' in keyframe interpolation (CONSTANT=0, LINE
 # SMPL-22 joint names and parents (copied from engine/motion/skeleton.py: the add-on cannot import
 # the engine, which pulls in torch; tests/test_addon_rig_io.py checks the two stay equal).
 SMPL_JOINT_NAMES: tuple[str, ...] = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist",
+    "pelvis",
+    "left_hip",
+    "right_hip",
+    "spine1",
+    "left_knee",
+    "right_knee",
+    "spine2",
+    "left_ankle",
+    "right_ankle",
+    "spine3",
+    "left_foot",
+    "right_foot",
+    "neck",
+    "left_collar",
+    "right_collar",
+    "head",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
 )
 SMPL_PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
 # Floor-grounded SMPL neutral T-pose joints, metres, Y up, facing +Z (engine skeleton
 # default_rest_positions(), rounded to the millimetre); used when the engine is not reachable.
-SMPL_REST_YUP = np.array([
-    [0.000, 0.920, 0.000], [0.072, 0.829, -0.004], [-0.066, 0.828, -0.006], [-0.001, 1.034, -0.026],
-    [0.106, 0.454, -0.011], [-0.104, 0.448, -0.013], [0.007, 1.170, -0.023], [0.090, 0.057, -0.055],
-    [-0.083, 0.061, -0.051], [0.003, 1.228, 0.003], [0.122, 0.001, 0.065], [-0.119, 0.000, 0.070],
-    [-0.012, 1.436, -0.035], [0.073, 1.332, -0.033], [-0.081, 1.331, -0.036], [0.012, 1.501, 0.017],
-    [0.168, 1.377, -0.040], [-0.163, 1.375, -0.041], [0.419, 1.366, -0.071], [-0.416, 1.368, -0.068],
-    [0.683, 1.368, -0.063], [-0.681, 1.369, -0.068],
-], dtype=np.float64)
+SMPL_REST_YUP = np.array(
+    [
+        [0.000, 0.920, 0.000],
+        [0.072, 0.829, -0.004],
+        [-0.066, 0.828, -0.006],
+        [-0.001, 1.034, -0.026],
+        [0.106, 0.454, -0.011],
+        [-0.104, 0.448, -0.013],
+        [0.007, 1.170, -0.023],
+        [0.090, 0.057, -0.055],
+        [-0.083, 0.061, -0.051],
+        [0.003, 1.228, 0.003],
+        [0.122, 0.001, 0.065],
+        [-0.119, 0.000, 0.070],
+        [-0.012, 1.436, -0.035],
+        [0.073, 1.332, -0.033],
+        [-0.081, 1.331, -0.036],
+        [0.012, 1.501, 0.017],
+        [0.168, 1.377, -0.040],
+        [-0.163, 1.375, -0.041],
+        [0.419, 1.366, -0.071],
+        [-0.416, 1.368, -0.068],
+        [0.683, 1.368, -0.063],
+        [-0.681, 1.369, -0.068],
+    ],
+    dtype=np.float64,
+)
 SMPL_BONE_LENGTH = 0.1  # metres; SMPL add-ons point every bone +Z with this length (blender.md 4.1)
 
 
@@ -89,10 +127,11 @@ def read_pose(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _local_quaternion(pb: bpy.types.PoseBone) -> tuple[float, float, float, float]:
-    if pb.rotation_mode == 'QUATERNION':
+    if pb.rotation_mode == "QUATERNION":
         q = pb.rotation_quaternion
-    elif pb.rotation_mode == 'AXIS_ANGLE':
+    elif pb.rotation_mode == "AXIS_ANGLE":
         from mathutils import Quaternion
+
         angle, *axis = pb.rotation_axis_angle
         q = Quaternion(axis, angle)
     else:
@@ -137,9 +176,9 @@ def _continuous(quats: np.ndarray) -> np.ndarray:
 def _channel_container(action: bpy.types.Action, obj: bpy.types.Object):
     """(container with .fcurves/.groups, slot or None) for obj in action, on any Blender 4.2+."""
     if bpy.app.version >= (4, 4, 0):
-        slot = action.slots.new(id_type='OBJECT', name=obj.name)
+        slot = action.slots.new(id_type="OBJECT", name=obj.name)
         layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
-        strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type='KEYFRAME')
+        strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
         return strip.channelbag(slot, ensure=True), slot
     return action, None
 
@@ -161,10 +200,19 @@ def _data_path(bone_name: str, prop: str) -> str:
     return f'pose.bones["{escaped}"].{prop}'
 
 
-def write_motion(obj: bpy.types.Object, scene: bpy.types.Scene, name: str, bone_names: list[str],
-                 quats: np.ndarray, root_location: np.ndarray | None = None, root_bone: str | None = None,
-                 start_frame: float | None = None, source_fps: float = ENGINE_FPS,
-                 push_to_nla: bool = False, metadata: dict | None = None) -> bpy.types.Action:
+def write_motion(
+    obj: bpy.types.Object,
+    scene: bpy.types.Scene,
+    name: str,
+    bone_names: list[str],
+    quats: np.ndarray,
+    root_location: np.ndarray | None = None,
+    root_bone: str | None = None,
+    start_frame: float | None = None,
+    source_fps: float = ENGINE_FPS,
+    push_to_nla: bool = False,
+    metadata: dict | None = None,
+) -> bpy.types.Action:
     """Key a motion onto `obj` as a NEW action; the animator's action is never modified.
 
     quats: (T, N, 4) wxyz local rotations for `bone_names` (N bones); root_location: (T, 3) local
@@ -195,7 +243,7 @@ def write_motion(obj: bpy.types.Object, scene: bpy.types.Scene, name: str, bone_
 
     container, slot = _channel_container(action, obj)
     for j, bone in enumerate(bone_names):
-        obj.pose.bones[bone].rotation_mode = 'QUATERNION'
+        obj.pose.bones[bone].rotation_mode = "QUATERNION"
         path = _data_path(bone, "rotation_quaternion")
         for c in range(4):
             _write_curve(container, path, c, bone, frames, quats[:, j, c])
@@ -225,8 +273,14 @@ def _push_to_nla(adt: bpy.types.AnimData, action: bpy.types.Action, slot, start:
         strip.action_slot = slot
 
 
-def write_pose_key(obj: bpy.types.Object, frame: int, bone_names: list[str], quats: np.ndarray,
-                   root_location: np.ndarray | None = None, root_bone: str | None = None) -> None:
+def write_pose_key(
+    obj: bpy.types.Object,
+    frame: int,
+    bone_names: list[str],
+    quats: np.ndarray,
+    root_location: np.ndarray | None = None,
+    root_bone: str | None = None,
+) -> None:
     """Set and key one pose at `frame` in the CURRENT action (an edit, undone with Ctrl-Z).
 
     quats: (N, 4) wxyz local rotations for bone_names. A single key per channel, so
@@ -235,7 +289,7 @@ def write_pose_key(obj: bpy.types.Object, frame: int, bone_names: list[str], qua
     quats = np.asarray(quats, dtype=np.float64).reshape(len(bone_names), 4)
     for bone, q in zip(bone_names, quats):
         pb = obj.pose.bones[bone]
-        pb.rotation_mode = 'QUATERNION'
+        pb.rotation_mode = "QUATERNION"
         pb.rotation_quaternion = q
         pb.keyframe_insert("rotation_quaternion", frame=frame, group=bone)
     if root_location is not None and root_bone is not None:
@@ -288,8 +342,9 @@ def sample_pose_heads(obj: bpy.types.Object, scene: bpy.types.Scene, start: floa
     return out
 
 
-def create_smpl_armature(context: bpy.types.Context, rest_yup: np.ndarray | None = None,
-                         name: str = "SMPL") -> bpy.types.Object:
+def create_smpl_armature(
+    context: bpy.types.Context, rest_yup: np.ndarray | None = None, name: str = "SMPL"
+) -> bpy.types.Object:
     """A 22-bone SMPL armature at the 3D cursor, made the active object.
 
     rest_yup: (22, 3) joint positions in metres, Y up, facing +Z (the engine's rest skeleton);
@@ -304,7 +359,7 @@ def create_smpl_armature(context: bpy.types.Context, rest_yup: np.ndarray | None
     obj.location = context.scene.cursor.location
     context.view_layer.objects.active = obj  # mode_set needs the view-layer active object
     previous_mode = obj.mode
-    bpy.ops.object.mode_set(mode='EDIT')
+    bpy.ops.object.mode_set(mode="EDIT")
     edit_bones = []
     for j, joint in enumerate(SMPL_JOINT_NAMES):
         bone = data.edit_bones.new(joint)
@@ -316,7 +371,7 @@ def create_smpl_armature(context: bpy.types.Context, rest_yup: np.ndarray | None
         edit_bones.append(bone)
     bpy.ops.object.mode_set(mode=previous_mode)
     for pb in obj.pose.bones:
-        pb.rotation_mode = 'QUATERNION'
+        pb.rotation_mode = "QUATERNION"
     return obj
 
 
@@ -325,9 +380,28 @@ def create_smpl_armature(context: bpy.types.Context, rest_yup: np.ndarray | None
 # Mixamo bone (namespace stripped) for each SMPL joint (reference/blender.md 4.2); the add-on itself
 # leaves joint maps to the engine, this table builds Mixamo test rigs (scripts/render_addon_preview.py).
 MIXAMO_NAMES: tuple[str, ...] = (
-    "Hips", "LeftUpLeg", "RightUpLeg", "Spine", "LeftLeg", "RightLeg", "Spine1", "LeftFoot", "RightFoot",
-    "Spine2", "LeftToeBase", "RightToeBase", "Neck", "LeftShoulder", "RightShoulder", "Head", "LeftArm",
-    "RightArm", "LeftForeArm", "RightForeArm", "LeftHand", "RightHand",
+    "Hips",
+    "LeftUpLeg",
+    "RightUpLeg",
+    "Spine",
+    "LeftLeg",
+    "RightLeg",
+    "Spine1",
+    "LeftFoot",
+    "RightFoot",
+    "Spine2",
+    "LeftToeBase",
+    "RightToeBase",
+    "Neck",
+    "LeftShoulder",
+    "RightShoulder",
+    "Head",
+    "LeftArm",
+    "RightArm",
+    "LeftForeArm",
+    "RightForeArm",
+    "LeftHand",
+    "RightHand",
 )
 
 
@@ -354,7 +428,13 @@ def rig_wire(obj: bpy.types.Object, scene: bpy.types.Scene) -> tuple[dict, dict[
     # still faces -Y in its own space): use each tool's convention for the up axis found.
     # Blender-made rigs: Z up, facing -Y; FBX/glTF imports (object tilted 90 deg about X): Y up, facing +Z.
     forward = {"Z": "-Y", "Y": "Z"}.get(up) or _snap_axis(rotation.T @ np.array([0.0, -1.0, 0.0]))
-    header = {"kind": "rig_description", "version": 1, "names": rig.names,
-              "parents": [int(p) for p in rig.parents], "up_axis": up, "forward_axis": forward,
-              "metres_per_unit": float(scales.mean() * scene.unit_settings.scale_length)}
+    header = {
+        "kind": "rig_description",
+        "version": 1,
+        "names": rig.names,
+        "parents": [int(p) for p in rig.parents],
+        "up_axis": up,
+        "forward_axis": forward,
+        "metres_per_unit": float(scales.mean() * scene.unit_settings.scale_length),
+    }
     return header, {"rest_matrices": np.ascontiguousarray(rig.rest_matrices, dtype="<f8")}

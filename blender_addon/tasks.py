@@ -8,10 +8,11 @@ writes come after the last reply, so a failed or cancelled task leaves the scene
 `RUNNER.tick()` runs from a `bpy.app.timers` callback in Blender; headless tests call it directly
 (timers never fire in the `bpy` module).
 """
+
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Generator
 
 import bpy
 
@@ -130,8 +131,8 @@ def update_state(context: bpy.types.Context) -> None:
         state.status = f"{task.label}: {messages[0]}" if messages else f"{task.label}..."
     else:
         state.progress, state.status = 0.0, ""
-    for screen_area in (context.screen.areas if context.screen else ()):
-        if screen_area.type == 'VIEW_3D':
+    for screen_area in context.screen.areas if context.screen else ():
+        if screen_area.type == "VIEW_3D":
             screen_area.tag_redraw()
 
 

@@ -2,4 +2,5 @@
 
 The engine never imports bpy; the Blender add-on talks to it over ZeroMQ (engine/protocol.py).
 """
+
 __version__ = "0.1.0"

@@ -5,6 +5,7 @@ handed out only when a worker is free, so under load requests pile up and batche
 (the point of dynamic batching, as in Triton's dynamic batcher); when the engine is idle a batchable
 op waits at most `window` seconds after its oldest job for companions, then goes.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,8 +33,9 @@ class Scheduler:
 
     def full(self, incoming_bytes: int = 0) -> bool:
         """True when one more job (carrying `incoming_bytes` of arrays) would exceed the policy."""
-        return (self.queued >= self.policy.max_queued
-                or self.queued_bytes + incoming_bytes > self.policy.max_queued_bytes)
+        return (
+            self.queued >= self.policy.max_queued or self.queued_bytes + incoming_bytes > self.policy.max_queued_bytes
+        )
 
     def add(self, job: Job) -> None:
         self.queues.setdefault(job.op, deque()).append(job)
@@ -64,8 +66,7 @@ class Scheduler:
     def next_batch(self, now: float | None = None) -> list[Job] | None:
         """The ready batch whose oldest job has waited longest (fair across ops), or None."""
         now = time.monotonic() if now is None else now
-        ready = [(queue[0].received, op) for op, queue in self.queues.items()
-                 if queue and self._ready(op, queue, now)]
+        ready = [(queue[0].received, op) for op, queue in self.queues.items() if queue and self._ready(op, queue, now)]
         if not ready:
             return None
         _, op = min(ready)
@@ -79,6 +80,9 @@ class Scheduler:
     def wait_time(self, now: float | None = None) -> float | None:
         """Seconds until some waiting batch becomes ready (0 if one is), None if nothing waits."""
         now = time.monotonic() if now is None else now
-        waits = [0.0 if self._ready(op, q, now) else q[0].received + self.policy.window - now
-                 for op, q in self.queues.items() if q]
+        waits = [
+            0.0 if self._ready(op, q, now) else q[0].received + self.policy.window - now
+            for op, q in self.queues.items()
+            if q
+        ]
         return max(0.0, min(waits)) if waits else None

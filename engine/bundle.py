@@ -9,6 +9,7 @@ A component is *available* when the manifest lists it and its directory exists. 
 component never stops the engine from starting: the operations that need it answer
 `model_unavailable` with a sentence saying what is missing and which `motion-train` command makes it.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,19 +51,25 @@ class Bundle:
     def missing_message(self, name: str, operation: str) -> str:
         """A sentence for a `model_unavailable` reply: what is missing and how to get it."""
         what, command = COMPONENTS.get(name, (f"the '{name}' component", "motion-train all"))
-        where = (f"is missing from the bundle at {self.root}" if self.root else
-                 "is not loaded because the engine was started without --bundle DIR")
-        return (f"'{operation}' needs {what}, which {where}. Train it with "
-                f"`{command}` (or `motion-train all` for the whole pipeline) and restart "
-                f"`motion-engine serve --bundle DIR` with the resulting bundle.")
+        where = (
+            f"is missing from the bundle at {self.root}"
+            if self.root
+            else "is not loaded because the engine was started without --bundle DIR"
+        )
+        return (
+            f"'{operation}' needs {what}, which {where}. Train it with "
+            f"`{command}` (or `motion-train all` for the whole pipeline) and restart "
+            f"`motion-engine serve --bundle DIR` with the resulting bundle."
+        )
 
     def describe(self) -> dict:
         """JSON-serialisable summary for the `info` operation."""
-        return {"path": str(self.root) if self.root else None,
-                "components": {name: {"path": str(c.path), "config": c.config}
-                               for name, c in self.components.items()},
-                "missing": sorted(set(COMPONENTS) - set(self.components)),
-                "problems": list(self.problems)}
+        return {
+            "path": str(self.root) if self.root else None,
+            "components": {name: {"path": str(c.path), "config": c.config} for name, c in self.components.items()},
+            "missing": sorted(set(COMPONENTS) - set(self.components)),
+            "problems": list(self.problems),
+        }
 
 
 def load_bundle(root: str | Path | None) -> Bundle:
@@ -75,17 +82,19 @@ def load_bundle(root: str | Path | None) -> Bundle:
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        bundle.problems.append(f"cannot read {manifest_path} ({error}); model operations are off. "
-                               "Point --bundle at a directory made by `motion-train all`.")
+        bundle.problems.append(
+            f"cannot read {manifest_path} ({error}); model operations are off. "
+            "Point --bundle at a directory made by `motion-train all`."
+        )
         return bundle
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        bundle.problems.append(f"{manifest_path} is not a {BUNDLE_FORMAT} manifest "
-                               "(its 'format' field differs); model operations are off.")
+        bundle.problems.append(
+            f"{manifest_path} is not a {BUNDLE_FORMAT} manifest (its 'format' field differs); model operations are off."
+        )
         return bundle
     components = manifest.get("components")
     if not isinstance(components, dict):
-        bundle.problems.append(f"{manifest_path}: 'components' must be an object of "
-                               "name -> {'path': subdirectory}.")
+        bundle.problems.append(f"{manifest_path}: 'components' must be an object of name -> {{'path': subdirectory}}.")
         return bundle
     for name, entry in components.items():
         _add_component(bundle, name, entry)

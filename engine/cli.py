@@ -4,6 +4,7 @@ Each module listed in COMMAND_MODULES exposes `register(subparsers)`, which adds
 sets `run=callable(args) -> int`. Heavy imports (torch, models) happen inside `run`, so that
 `motion-engine --help` stays fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,11 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return build_command_parser("motion-engine", "Motion Copilot inference engine: text-driven motion, pose editing, descriptions.", COMMAND_MODULES)
+    return build_command_parser(
+        "motion-engine",
+        "Motion Copilot inference engine: text-driven motion, pose editing, descriptions.",
+        COMMAND_MODULES,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,11 +11,12 @@ confused socket is never reused) and `EngineTimeout` is raised, or the request i
 `retries` allows (only do that for idempotent ops). Replies to other requests that arrive while
 waiting are kept, so several requests can be in flight (`send` + `wait`).
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import zmq
@@ -56,7 +57,7 @@ class CurveKeys:
     client_secret: bytes
 
     @classmethod
-    def from_files(cls, server_public_file: str, client_secret_file: str) -> "CurveKeys":
+    def from_files(cls, server_public_file: str, client_secret_file: str) -> CurveKeys:
         import zmq.auth
 
         server_public, _ = zmq.auth.load_certificate(server_public_file)
@@ -65,10 +66,15 @@ class CurveKeys:
 
 
 class EngineClient:
-    def __init__(self, endpoint: str = "tcp://127.0.0.1:5555", timeout: float = 10.0,
-                 retries: int = 0, curve: CurveKeys | None = None,
-                 limits: protocol.Limits = protocol.DEFAULT_LIMITS,
-                 context: zmq.Context | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str = "tcp://127.0.0.1:5555",
+        timeout: float = 10.0,
+        retries: int = 0,
+        curve: CurveKeys | None = None,
+        limits: protocol.Limits = protocol.DEFAULT_LIMITS,
+        context: zmq.Context | None = None,
+    ) -> None:
         self.endpoint, self.timeout, self.retries = endpoint, timeout, retries
         self.curve, self.limits = curve, limits
         self.context = context or zmq.Context.instance()
@@ -101,20 +107,18 @@ class EngineClient:
             self.socket.close(linger=0)
             self.socket = None
 
-    def __enter__(self) -> "EngineClient":
+    def __enter__(self) -> EngineClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------ messages
-    def send(self, op: str, args: dict | None = None, arrays: dict | None = None,
-             request_id: str | None = None) -> str:
+    def send(self, op: str, args: dict | None = None, arrays: dict | None = None, request_id: str | None = None) -> str:
         """Queue a request without waiting; returns its id (pass it to `wait` or `cancel`)."""
         request_id = request_id or protocol.new_request_id()
         assert self.socket is not None, "client is closed"
-        self.socket.send_multipart(protocol.encode_request(op, args, arrays, request_id),
-                                   copy=False)
+        self.socket.send_multipart(protocol.encode_request(op, args, arrays, request_id), copy=False)
         return request_id
 
     def poll(self, timeout: float = 0.0) -> list[protocol.Message]:
@@ -131,24 +135,24 @@ class EngineClient:
                 continue
         return messages
 
-    def wait(self, request_id: str, timeout: float | None = None,
-             progress: ProgressCallback | None = None) -> Reply:
+    def wait(self, request_id: str, timeout: float | None = None, progress: ProgressCallback | None = None) -> Reply:
         """Block until the final reply of `request_id`; raises RemoteError or EngineTimeout."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
             for message in self.inbox.pop(request_id, []):
                 if message.status == "progress":
                     if progress is not None:
-                        progress(float(message.progress.get("fraction", 0.0)),
-                                 str(message.progress.get("message", "")))
+                        progress(float(message.progress.get("fraction", 0.0)), str(message.progress.get("message", "")))
                     continue
                 return self._final(message)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.reconnect()
-                raise EngineTimeout(f"no reply from the engine at {self.endpoint} within "
-                                    f"{self.timeout if timeout is None else timeout:g} s; is "
-                                    "`motion-engine serve` running? The connection was reset.")
+                raise EngineTimeout(
+                    f"no reply from the engine at {self.endpoint} within "
+                    f"{self.timeout if timeout is None else timeout:g} s; is "
+                    "`motion-engine serve` running? The connection was reset."
+                )
             for message in self.poll(min(remaining, 0.5)):
                 self.inbox.setdefault(message.id, []).append(message)
 
@@ -156,13 +160,22 @@ class EngineClient:
     def _final(message: protocol.Message) -> Reply:
         if message.status == "error":
             error = message.error or {}
-            raise RemoteError(str(error.get("code", protocol.ERR_INTERNAL)),
-                              str(error.get("message", "the engine reported an error")),
-                              message.op, message.id)
+            raise RemoteError(
+                str(error.get("code", protocol.ERR_INTERNAL)),
+                str(error.get("message", "the engine reported an error")),
+                message.op,
+                message.id,
+            )
         return Reply(message.id, message.op, message.result or {}, dict(message.arrays))
 
-    def request(self, op: str, args: dict | None = None, arrays: dict | None = None,
-                timeout: float | None = None, progress: ProgressCallback | None = None) -> Reply:
+    def request(
+        self,
+        op: str,
+        args: dict | None = None,
+        arrays: dict | None = None,
+        timeout: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Reply:
         """Send and wait; on timeout reconnect and resend up to `retries` times."""
         for attempt in range(self.retries + 1):
             request_id = self.send(op, args, arrays)

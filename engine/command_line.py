@@ -5,6 +5,7 @@ A command module exposes `register(subparsers)`, which adds its parser and sets
 and then finds the `--key=value` words in `args.overrides`. Deliberate errors (EngineError) end the
 command with exit code 2 and one sentence on stderr, never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -3,6 +3,7 @@
 `code` is machine-readable (it travels on the wire in `error` replies); the message is a sentence
 a person can act on.
 """
+
 from __future__ import annotations
 
 

@@ -5,6 +5,7 @@
 
 Factories are imported lazily (torch and transformers load only when a bundle has the component).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,6 +23,7 @@ def _lazy(module: str, name: str):
         import importlib
 
         return getattr(importlib.import_module(module), name)(bundle, device)
+
     factory.__name__ = name
     return factory
 
@@ -33,12 +35,14 @@ def register_model_factories() -> None:
 
     lm = "engine.models.lm_handlers"
     posefix = "engine.models.posefix_handlers"
-    for op, module, name in (("text_to_motion", lm, "make_text_to_motion_handler"),
-                             ("motion_to_text", lm, "make_motion_to_text_handler"),
-                             ("predict", lm, "make_predict_handler"),
-                             ("inbetween", lm, "make_inbetween_handler"),
-                             ("edit_pose", posefix, "make_edit_pose_handler"),
-                             ("describe_change", posefix, "make_describe_change_handler")):
+    for op, module, name in (
+        ("text_to_motion", lm, "make_text_to_motion_handler"),
+        ("motion_to_text", lm, "make_motion_to_text_handler"),
+        ("predict", lm, "make_predict_handler"),
+        ("inbetween", lm, "make_inbetween_handler"),
+        ("edit_pose", posefix, "make_edit_pose_handler"),
+        ("describe_change", posefix, "make_describe_change_handler"),
+    ):
         MODEL_FACTORIES.setdefault(op, _lazy(module, name))
 
 

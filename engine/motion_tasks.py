@@ -11,6 +11,7 @@ joints -> HumanML3D features -> normalised -> codes; outputs go codes -> feature
 are rounded down to a multiple of 4. The prompts are the ones the pretrain stage trains on, and
 each also appears among the instruction templates (trainer/data/templates).
 """
+
 from __future__ import annotations
 
 import re
@@ -76,8 +77,13 @@ def _length(lm: MotionLM, frames: int | None, seconds: float | None) -> int | No
     return frames_to_tokens(frames, seconds, lm.config.fps, lm.config.downsample)
 
 
-def text_to_motion_batch(lm: MotionLM, tokenizer: MotionTokenizer, texts: Sequence[str],
-                         frames: Sequence[int | None] | None = None, sampling: Sampling | None = None) -> list[np.ndarray]:
+def text_to_motion_batch(
+    lm: MotionLM,
+    tokenizer: MotionTokenizer,
+    texts: Sequence[str],
+    frames: Sequence[int | None] | None = None,
+    sampling: Sampling | None = None,
+) -> list[np.ndarray]:
     """Batched text-to-motion: one `(T_i, 22, 3)` motion per text; frames per text or None (model decides)."""
     frames = list(frames) if frames is not None else [None] * len(texts)
     lengths = [_length(lm, f, None) for f in frames]
@@ -85,26 +91,40 @@ def text_to_motion_batch(lm: MotionLM, tokenizer: MotionTokenizer, texts: Sequen
     return [codes_to_joints(tokenizer, c) for c in lm.generate_motion(prompts, lengths, sampling)]
 
 
-def text_to_motion(lm: MotionLM, tokenizer: MotionTokenizer, text: str, frames: int | None = None,
-                   seconds: float | None = None, sampling: Sampling | None = None) -> np.ndarray:
+def text_to_motion(
+    lm: MotionLM,
+    tokenizer: MotionTokenizer,
+    text: str,
+    frames: int | None = None,
+    seconds: float | None = None,
+    sampling: Sampling | None = None,
+) -> np.ndarray:
     """A motion for `text`: joints `(T, 22, 3)`; T = frames (or seconds x 20) rounded down to a multiple of 4."""
     if not isinstance(text, str) or not text.strip():
         raise InputError("text must be a non-empty string describing the motion")
     length = _length(lm, frames, seconds)
-    return text_to_motion_batch(lm, tokenizer, [text], [None if length is None else length * lm.config.downsample],
-                                sampling)[0]
+    return text_to_motion_batch(
+        lm, tokenizer, [text], [None if length is None else length * lm.config.downsample], sampling
+    )[0]
 
 
-def motion_to_text(lm: MotionLM, tokenizer: MotionTokenizer, joints: np.ndarray,
-                   sampling: Sampling | None = None) -> str:
+def motion_to_text(
+    lm: MotionLM, tokenizer: MotionTokenizer, joints: np.ndarray, sampling: Sampling | None = None
+) -> str:
     """A caption of the motion `(T, 22, 3)` (greedy decoding unless `sampling` says otherwise)."""
     codes = motion_codes(tokenizer, joints)[: lm.config.max_motion_codes]
     prompt = PROMPTS["m2t"].format(motion=lm.vocab.serialize(codes))
     return lm.generate_text([prompt], sampling)[0]
 
 
-def predict(lm: MotionLM, tokenizer: MotionTokenizer, prefix: np.ndarray, frames: int | None = None,
-            seconds: float | None = None, sampling: Sampling | None = None) -> np.ndarray:
+def predict(
+    lm: MotionLM,
+    tokenizer: MotionTokenizer,
+    prefix: np.ndarray,
+    frames: int | None = None,
+    seconds: float | None = None,
+    sampling: Sampling | None = None,
+) -> np.ndarray:
     """Continue the motion `prefix` `(T, 22, 3)` by `frames` (or seconds); returns the whole motion
     `(4 (L_prefix + L_new), 22, 3)`, the prefix re-decoded through the tokenizer so the seam is smooth."""
     codes = motion_codes(tokenizer, prefix, "prefix")
@@ -114,8 +134,15 @@ def predict(lm: MotionLM, tokenizer: MotionTokenizer, prefix: np.ndarray, frames
     return codes_to_joints(tokenizer, codes + new)
 
 
-def inbetween(lm: MotionLM, tokenizer: MotionTokenizer, prefix: np.ndarray, suffix: np.ndarray,
-              frames: int | None = None, seconds: float | None = None, sampling: Sampling | None = None) -> np.ndarray:
+def inbetween(
+    lm: MotionLM,
+    tokenizer: MotionTokenizer,
+    prefix: np.ndarray,
+    suffix: np.ndarray,
+    frames: int | None = None,
+    seconds: float | None = None,
+    sampling: Sampling | None = None,
+) -> np.ndarray:
     """Fill `frames` (or seconds) between `prefix` and `suffix` (each `(T, 22, 3)`).
 
     The model sees `prefix <mask> * n suffix` and writes the whole motion; its middle n codes are
@@ -127,15 +154,22 @@ def inbetween(lm: MotionLM, tokenizer: MotionTokenizer, prefix: np.ndarray, suff
         raise InputError("inbetween needs the length of the gap: give frames or seconds")
     total = len(head) + gap + len(tail)
     if total > lm.config.max_motion_codes:
-        raise InputError(f"prefix + gap + suffix is {total * lm.config.downsample} frames; this model handles "
-                         f"{lm.config.max_motion_codes * lm.config.downsample}: shorten the prefix or suffix")
+        raise InputError(
+            f"prefix + gap + suffix is {total * lm.config.downsample} frames; this model handles "
+            f"{lm.config.max_motion_codes * lm.config.downsample}: shorten the prefix or suffix"
+        )
     masked = lm.vocab.serialize_masked(head + [0] * gap + tail, len(head), len(head) + gap)
     whole = lm.generate_motion([PROMPTS["inbetween"].format(motion=masked)], [total], sampling)[0]
-    return codes_to_joints(tokenizer, head + whole[len(head):len(head) + gap] + tail)
+    return codes_to_joints(tokenizer, head + whole[len(head) : len(head) + gap] + tail)
 
 
-def random_motion(lm: MotionLM, tokenizer: MotionTokenizer, frames: int | None = None, seconds: float | None = None,
-                  sampling: Sampling | None = None) -> np.ndarray:
+def random_motion(
+    lm: MotionLM,
+    tokenizer: MotionTokenizer,
+    frames: int | None = None,
+    seconds: float | None = None,
+    sampling: Sampling | None = None,
+) -> np.ndarray:
     """An unconditioned motion `(T, 22, 3)`; the model picks the length unless one is given."""
     length = _length(lm, frames, seconds)
     return codes_to_joints(tokenizer, lm.generate_motion([PROMPTS["random"]], [length], sampling)[0])
@@ -151,6 +185,8 @@ def estimate_length(lm: MotionLM, text: str, sampling: Sampling | None = None) -
     answer = lm.generate_text([PROMPTS["t2l"].format(caption=text.strip())], sampling)[0]
     match = _NUMBER.search(answer)
     if match is None:
-        raise NoLengthError(f"the model answered {answer!r}, which holds no frame count; "
-                            "use a model trained with instruction tuning (motion-train instruct)")
+        raise NoLengthError(
+            f"the model answered {answer!r}, which holds no frame count; "
+            "use a model trained with instruction tuning (motion-train instruct)"
+        )
     return max(1, int(round(float(match.group()))))

@@ -13,13 +13,14 @@ returning a batch handler. It is called once at start-up, only when the bundle h
 in REQUIRES[op]; otherwise the op answers `model_unavailable` naming the missing component.
 `ping`, `info` and `cancel` are answered by the I/O loop itself (engine/server.py), never queued.
 """
+
 from __future__ import annotations
 
 import importlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class Job:
     arrays: dict[str, np.ndarray]
     received: float = field(default_factory=time.monotonic)
     cancel_event: threading.Event = field(default_factory=threading.Event)
-    progress_sink: Callable[["Job", float, str], None] | None = None
+    progress_sink: Callable[[Job, float, str], None] | None = None
 
     @property
     def nbytes(self) -> int:
@@ -80,6 +81,7 @@ class Job:
 
 def single(fn: Callable[[Job], Outcome]) -> Handler:
     """Adapt a one-job function to the batch signature, keeping per-job errors apart."""
+
     def handler(jobs: list[Job]) -> list:
         outcomes: list = []
         for job in jobs:
@@ -88,6 +90,7 @@ def single(fn: Callable[[Job], Outcome]) -> Handler:
             except Exception as error:  # noqa: BLE001 - reported per job by the worker
                 outcomes.append(error)
         return outcomes
+
     handler.__name__ = getattr(fn, "__name__", "handler")
     return handler
 
@@ -95,11 +98,13 @@ def single(fn: Callable[[Job], Outcome]) -> Handler:
 def unavailable(message: str) -> Handler:
     def handler(jobs: list[Job]) -> list:
         return [ModelUnavailableError(message) for _ in jobs]
+
     handler.unavailable = message  # type: ignore[attr-defined]
     return handler
 
 
 # ----------------------------------------------------------------------------- rule-based ops
+
 
 def _import(module: str, what: str, build: str) -> object:
     """Import a parallel-developed engine module lazily: its absence turns one op off, no more."""
@@ -108,11 +113,11 @@ def _import(module: str, what: str, build: str) -> object:
     except ImportError:
         raise ModelUnavailableError(
             f"{what} ({module}) is not installed in this engine build; update motion-copilot to a "
-            f"version that includes {build}.") from None
+            f"version that includes {build}."
+        ) from None
 
 
-def _describe_batch(jobs: list[Job], single_fn: Callable, batch_fn: Callable,
-                    names: tuple[str, ...]) -> list:
+def _describe_batch(jobs: list[Job], single_fn: Callable, batch_fn: Callable, names: tuple[str, ...]) -> list:
     """Rule-based descriptions; unseeded jobs with the same `deterministic` flag share one call.
 
     A seeded job runs alone so that its text never depends on what it was batched with.
@@ -124,8 +129,11 @@ def _describe_batch(jobs: list[Job], single_fn: Callable, batch_fn: Callable,
             groups.setdefault(bool(job.args.get("deterministic", False)), []).append(index)
             continue
         try:
-            text = single_fn(*(np.asarray(job.arrays[n], np.float64) for n in names),
-                             seed=job.args["seed"], deterministic=job.args.get("deterministic", False))
+            text = single_fn(
+                *(np.asarray(job.arrays[n], np.float64) for n in names),
+                seed=job.args["seed"],
+                deterministic=job.args.get("deterministic", False),
+            )
             outcomes[index] = ({"text": text}, {})
         except Exception as error:  # noqa: BLE001 - per-job error
             outcomes[index] = error
@@ -163,8 +171,11 @@ def _rig_and_map(job: Job) -> tuple:
     if "preset" in job.args or "mapping" in job.args:  # overrides the rig header's own choice
         preset = str(job.args.get("preset", "")).strip().lower()
         joint_map = name_maps.resolve_map(
-            rig.names, preset=None if preset in ("", "auto", "custom") else preset,
-            explicit=job.args.get("mapping"), source="rig")
+            rig.names,
+            preset=None if preset in ("", "auto", "custom") else preset,
+            explicit=job.args.get("mapping"),
+            source="rig",
+        )
     return rig, joint_map, rig_retarget
 
 
@@ -199,28 +210,39 @@ def rig_to_canonical(job: Job) -> Outcome:
     rig, joint_map, rig_retarget = _rig_and_map(job)
     quats, heads = job.arrays.get("local_quats"), job.arrays.get("pose_heads")
     if (quats is None) == (heads is None):
-        raise InputError("rig_to_canonical: send either 'local_quats' (T, N, 4) or 'pose_heads' "
-                         "(T, N, 3), exactly one of them.")
+        raise InputError(
+            "rig_to_canonical: send either 'local_quats' (T, N, 4) or 'pose_heads' (T, N, 3), exactly one of them."
+        )
     track = quats if quats is not None else heads
     name = "local_quats" if quats is not None else "pose_heads"
     frames, bones = track.shape[0], track.shape[1]
     if bones != rig.num_bones:
-        raise InputError(f"rig_to_canonical: '{name}' has {bones} bones but the rig description "
-                         f"names {rig.num_bones}; send one per bone, in the order of 'names'.")
+        raise InputError(
+            f"rig_to_canonical: '{name}' has {bones} bones but the rig description "
+            f"names {rig.num_bones}; send one per bone, in the order of 'names'."
+        )
     location = job.arrays.get("root_location")
     location_bone = job.args.get("location_bone")
     if heads is not None and (location is not None or location_bone is not None):
-        raise InputError("rig_to_canonical: 'root_location' and location_bone go with 'local_quats'; "
-                         "posed heads already hold every bone's place.")
+        raise InputError(
+            "rig_to_canonical: 'root_location' and location_bone go with 'local_quats'; "
+            "posed heads already hold every bone's place."
+        )
     if location is not None and location.shape[0] != frames:
-        raise InputError(f"rig_to_canonical: 'root_location' has {location.shape[0]} frames but "
-                         f"'local_quats' has {frames}; send one location per frame.")
+        raise InputError(
+            f"rig_to_canonical: 'root_location' has {location.shape[0]} frames but "
+            f"'local_quats' has {frames}; send one location per frame."
+        )
     if quats is not None and np.any(np.abs(np.einsum("tnc,tnc->tn", quats, quats) - 1.0) > 0.5):
-        raise InputError("rig_to_canonical: 'local_quats' holds zero or far from unit quaternions; "
-                         "send each bone's rotation_quaternion (w, x, y, z).")
+        raise InputError(
+            "rig_to_canonical: 'local_quats' holds zero or far from unit quaternions; "
+            "send each bone's rotation_quaternion (w, x, y, z)."
+        )
     if location_bone is not None and location_bone not in rig.names:
-        raise InputError(f"rig_to_canonical: location_bone '{location_bone}' is not a bone of the rig; "
-                         "send the name of the bone whose location 'root_location' holds.")
+        raise InputError(
+            f"rig_to_canonical: location_bone '{location_bone}' is not a bone of the rig; "
+            "send the name of the bone whose location 'root_location' holds."
+        )
     place = _import("engine.rig.placement", "rig placement", "engine/rig/placement.py")
     binding = rig_retarget.bind(rig, joint_map)  # map errors surface here, once
     out = np.empty((frames, 22, 3), dtype=np.float32)
@@ -233,17 +255,24 @@ def rig_to_canonical(job: Job) -> Outcome:
             job.check_cancelled()
             stop = min(frames, start + step)
             out[start:stop] = rig_retarget.rig_pose_to_canonical(
-                rig, quats[start:stop], None if location is None else location[start:stop],
-                binding.joint_map, location_bone=location_bone)
+                rig,
+                quats[start:stop],
+                None if location is None else location[start:stop],
+                binding.joint_map,
+                location_bone=location_bone,
+            )
             if frames > step:
                 job.progress(stop / frames, f"read {stop} of {frames} frames")
-    result = {"root_bone": rig.names[binding.root_bone],
-              "location_bone": None if heads is not None else location_bone or rig.names[binding.root_bone],
-              "placement": place.placement_of(out)}
+    result = {
+        "root_bone": rig.names[binding.root_bone],
+        "location_bone": None if heads is not None else location_bone or rig.names[binding.root_bone],
+        "placement": place.placement_of(out),
+    }
     return result, {"positions": out}
 
 
 # ----------------------------------------------------------------------------- test ops
+
 
 def sleep(job: Job) -> Outcome:
     """A slow job for tests: `steps` progress messages over `seconds`, cancellable at each step."""
@@ -265,11 +294,13 @@ def synthetic_forward(jobs: list[Job]) -> list:
     fixed_ms = float(jobs[0].args.get("fixed_ms", 20.0))
     item_ms = float(jobs[0].args.get("item_ms", 1.0))
     time.sleep((fixed_ms + item_ms * len(jobs)) / 1000.0)
-    return [({"batch_size": len(jobs)},
-             {"y": np.asarray(job.arrays["x"]) * 2} if "x" in job.arrays else {}) for job in jobs]
+    return [
+        ({"batch_size": len(jobs)}, {"y": np.asarray(job.arrays["x"]) * 2} if "x" in job.arrays else {}) for job in jobs
+    ]
 
 
 # ----------------------------------------------------------------------------- the table
+
 
 @dataclass(frozen=True)
 class Operation:
@@ -284,13 +315,17 @@ def _model_handler(op: str, bundle: Bundle, device: str, requires: tuple[str, ..
             return unavailable(bundle.missing_message(component, op))
     factory = MODEL_FACTORIES.get(op)
     if factory is None:
-        return unavailable(f"'{op}' has every bundle component it needs ({', '.join(requires)}) "
-                           "but this engine build has no runner for it yet; update motion-copilot.")
+        return unavailable(
+            f"'{op}' has every bundle component it needs ({', '.join(requires)}) "
+            "but this engine build has no runner for it yet; update motion-copilot."
+        )
     try:
         return factory(bundle, device)
     except Exception as error:  # noqa: BLE001 - a broken component must not stop start-up
-        return unavailable(f"loading the model for '{op}' from {bundle.root} failed ({error}); "
-                           "re-export the bundle with `motion-train all`.")
+        return unavailable(
+            f"loading the model for '{op}' from {bundle.root} failed ({error}); "
+            "re-export the bundle with `motion-train all`."
+        )
 
 
 def _describe_change_handler(bundle: Bundle, device: str) -> Handler:
@@ -300,18 +335,20 @@ def _describe_change_handler(bundle: Bundle, device: str) -> Handler:
     def handler(jobs: list[Job]) -> list:
         by_model = [job.args.get("method", "rules") == "model" for job in jobs]
         model_out = iter(model([j for j, m in zip(jobs, by_model) if m]) if any(by_model) else [])
-        rules_out = iter(rules([j for j, m in zip(jobs, by_model) if not m])
-                         if not all(by_model) else [])
+        rules_out = iter(rules([j for j, m in zip(jobs, by_model) if not m]) if not all(by_model) else [])
         return [next(model_out) if m else next(rules_out) for m in by_model]
+
     return handler
 
 
-def build_operations(bundle: Bundle, device: str, enable_test_ops: bool = False,
-                     batching: bool = True) -> dict[str, Operation]:
+def build_operations(
+    bundle: Bundle, device: str, enable_test_ops: bool = False, batching: bool = True
+) -> dict[str, Operation]:
     """Handlers for every worker operation; `batching=False` hands each job over alone."""
     table: dict[str, tuple[Handler, bool]] = {
         op: (_model_handler(op, bundle, device, REQUIRES[op]), True)
-        for op in ("text_to_motion", "motion_to_text", "predict", "inbetween", "edit_pose")}
+        for op in ("text_to_motion", "motion_to_text", "predict", "inbetween", "edit_pose")
+    }
     table["describe_pose"] = (describe_pose, True)
     table["describe_change"] = (_describe_change_handler(bundle, device), True)
     table["retarget"] = (single(retarget), False)
@@ -319,5 +356,7 @@ def build_operations(bundle: Bundle, device: str, enable_test_ops: bool = False,
     if enable_test_ops:
         table["sleep"] = (single(sleep), False)
         table["synthetic_forward"] = (synthetic_forward, True)
-    return {op: Operation(handler, batchable and batching, getattr(handler, "unavailable", None))
-            for op, (handler, batchable) in table.items()}
+    return {
+        op: Operation(handler, batchable and batching, getattr(handler, "unavailable", None))
+        for op, (handler, batchable) in table.items()
+    }

@@ -8,6 +8,7 @@ loop forwards to the client by routing id. Every request is caught: the server a
 and keeps serving (tracebacks go to stderr). With `connect=` the engine uses a DEALER connected to
 a `motion-engine proxy` backend instead (same frames: [client routing id, header, arrays...]).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -45,8 +46,11 @@ class EngineServer:
         self.config = config
         self.operations = operations
         self.info = info
-        self.specs = {name: spec for name, spec in protocol.OPERATIONS.items()
-                      if name in operations or name in ("ping", "info", "cancel")}
+        self.specs = {
+            name: spec
+            for name, spec in protocol.OPERATIONS.items()
+            if name in operations or name in ("ping", "info", "cancel")
+        }
         self.scheduler = Scheduler(config.policy, {op: o.batchable for op, o in operations.items()})
         self.running: dict[tuple[bytes, str], Job] = {}  # handed to a worker, not yet finished
         self.jobs: queue.Queue = queue.Queue()
@@ -87,12 +91,14 @@ class EngineServer:
         socket.curve_secretkey, socket.curve_publickey, socket.curve_server = secret, public, True
 
     # ------------------------------------------------------------------ main loop
-    def serve_forever(self, ready: "threading.Event | None" = None) -> None:
+    def serve_forever(self, ready: threading.Event | None = None) -> None:
         front = self._open_front()
         pipe = self.context.socket(zmq.PULL)
         pipe.bind(self.pipe_endpoint)
-        workers = [threading.Thread(target=self._worker, name=f"engine-worker-{i}", daemon=True)
-                   for i in range(self.config.workers)]
+        workers = [
+            threading.Thread(target=self._worker, name=f"engine-worker-{i}", daemon=True)
+            for i in range(self.config.workers)
+        ]
         for worker in workers:
             worker.start()
         poller = zmq.Poller()
@@ -151,15 +157,20 @@ class EngineServer:
             total += len(frame)
             if len(frames) >= limits.max_frames or total > limits.max_total_bytes:
                 del frames[1:]
-                problem = protocol.ProtocolError(protocol.ERR_TOO_LARGE, (
-                    f"message exceeds the limits ({limits.max_frames} frames, "
-                    f"{limits.max_total_bytes} bytes); send less data per request"))
+                problem = protocol.ProtocolError(
+                    protocol.ERR_TOO_LARGE,
+                    (
+                        f"message exceeds the limits ({limits.max_frames} frames, "
+                        f"{limits.max_total_bytes} bytes); send less data per request"
+                    ),
+                )
             else:
                 frames.append(frame)
         return identity, frames, problem
 
-    def _handle_safely(self, front: zmq.Socket, identity: bytes, frames: list[bytes],
-                       problem: protocol.ProtocolError | None) -> None:
+    def _handle_safely(
+        self, front: zmq.Socket, identity: bytes, frames: list[bytes], problem: protocol.ProtocolError | None
+    ) -> None:
         self.counters["requests"] += 1
         request_id, op = protocol.peek_request_id(frames[0]) if frames else ("", "")
         try:
@@ -168,15 +179,21 @@ class EngineServer:
             self._handle(front, identity, frames)
         except protocol.ProtocolError as error:
             self.counters["errors"] += 1
-            self._reply(front, identity, protocol.encode_error(request_id, op, error.code,
-                                                               error.message))
+            self._reply(front, identity, protocol.encode_error(request_id, op, error.code, error.message))
         except Exception as error:  # noqa: BLE001 - the server never dies from a request
             self.counters["errors"] += 1
             traceback.print_exc(file=sys.stderr)
-            self._reply(front, identity, protocol.encode_error(
-                request_id, op, protocol.ERR_INTERNAL,
-                f"the engine failed on this request ({type(error).__name__}); it keeps running. "
-                "Please report the engine log."))
+            self._reply(
+                front,
+                identity,
+                protocol.encode_error(
+                    request_id,
+                    op,
+                    protocol.ERR_INTERNAL,
+                    f"the engine failed on this request ({type(error).__name__}); it keeps running. "
+                    "Please report the engine log.",
+                ),
+            )
 
     def _reply(self, front: zmq.Socket, identity: bytes, frames: list[bytes]) -> None:
         try:
@@ -187,8 +204,7 @@ class EngineServer:
     def _handle(self, front: zmq.Socket, identity: bytes, frames: list[bytes]) -> None:
         message = protocol.decode_message(frames, self.config.limits)
         if not message.is_request:
-            raise protocol.ProtocolError(protocol.ERR_BAD_MESSAGE,
-                                         "the engine accepts requests only, not replies")
+            raise protocol.ProtocolError(protocol.ERR_BAD_MESSAGE, "the engine accepts requests only, not replies")
         protocol.validate_request(message, self.config.limits, self.specs)
         if message.op == "ping":
             result = {"pong": True, "time": time.time(), "queued": self.scheduler.queued}
@@ -199,15 +215,22 @@ class EngineServer:
             return self._cancel(front, identity, message)
         key = (identity, message.id)
         if key in self.running or self.scheduler.find(identity, message.id) is not None:
-            raise protocol.ProtocolError(protocol.ERR_BAD_MESSAGE, (
-                f"request id {message.id} is already in use by one of your running requests; "
-                "use a fresh id per request"))
-        job = Job(identity=identity, request_id=message.id, op=message.op, args=message.args,
-                  arrays=message.arrays)
+            raise protocol.ProtocolError(
+                protocol.ERR_BAD_MESSAGE,
+                (
+                    f"request id {message.id} is already in use by one of your running requests; "
+                    "use a fresh id per request"
+                ),
+            )
+        job = Job(identity=identity, request_id=message.id, op=message.op, args=message.args, arrays=message.arrays)
         if self.scheduler.full(job.nbytes):
-            raise protocol.ProtocolError(protocol.ERR_BUSY, (
-                f"the engine has {self.scheduler.queued} queued requests "
-                f"({self.scheduler.queued_bytes} bytes); retry in a moment"))
+            raise protocol.ProtocolError(
+                protocol.ERR_BUSY,
+                (
+                    f"the engine has {self.scheduler.queued} queued requests "
+                    f"({self.scheduler.queued_bytes} bytes); retry in a moment"
+                ),
+            )
         self.scheduler.add(job)
 
     def _cancel(self, front: zmq.Socket, identity: bytes, message: protocol.Message) -> None:
@@ -216,27 +239,46 @@ class EngineServer:
         job = self.scheduler.remove(identity, target)
         if job is not None:
             state = "queued"
-            self._reply(front, identity, protocol.encode_error(
-                target, job.op, protocol.ERR_CANCELLED, f"request {target} was cancelled before "
-                "it started"))
+            self._reply(
+                front,
+                identity,
+                protocol.encode_error(
+                    target, job.op, protocol.ERR_CANCELLED, f"request {target} was cancelled before it started"
+                ),
+            )
         elif (identity, target) in self.running:
             state = "running"
             self.running[(identity, target)].cancel_event.set()  # the worker replies `cancelled`
-        self._reply(front, identity, protocol.encode_ok(message.id, "cancel", {
-            "target": target, "state": state, "cancelled": state != "unknown"}))
+        self._reply(
+            front,
+            identity,
+            protocol.encode_ok(
+                message.id, "cancel", {"target": target, "state": state, "cancelled": state != "unknown"}
+            ),
+        )
 
     def _info(self) -> dict:
-        operations = {name: {"available": self.operations[name].unavailable is None
-                             if name in self.operations else True,
-                             "why_unavailable": self.operations[name].unavailable
-                             if name in self.operations else None,
-                             "batchable": name in self.operations and self.operations[name].batchable,
-                             "doc": spec.doc} for name, spec in self.specs.items()}
-        return {**self.info, "protocol_version": protocol.PROTOCOL_VERSION, "endpoint": self.endpoint,
-                "operations": operations, "limits": vars(self.config.limits),
-                "batching": vars(self.config.policy), "workers": self.config.workers,
-                "counters": dict(self.counters), "queued": self.scheduler.queued,
-                "running": len(self.running)}
+        operations = {
+            name: {
+                "available": self.operations[name].unavailable is None if name in self.operations else True,
+                "why_unavailable": self.operations[name].unavailable if name in self.operations else None,
+                "batchable": name in self.operations and self.operations[name].batchable,
+                "doc": spec.doc,
+            }
+            for name, spec in self.specs.items()
+        }
+        return {
+            **self.info,
+            "protocol_version": protocol.PROTOCOL_VERSION,
+            "endpoint": self.endpoint,
+            "operations": operations,
+            "limits": vars(self.config.limits),
+            "batching": vars(self.config.policy),
+            "workers": self.config.workers,
+            "counters": dict(self.counters),
+            "queued": self.scheduler.queued,
+            "running": len(self.running),
+        }
 
     # ------------------------------------------------------------------ workers
     def _dispatch(self) -> None:
@@ -271,8 +313,14 @@ class EngineServer:
         push.connect(self.pipe_endpoint)
 
         def progress(job: Job, fraction: float, message: str) -> None:
-            push.send_multipart([b"P", job.identity, job.request_id.encode(),
-                                 *protocol.encode_progress(job.request_id, job.op, fraction, message)])
+            push.send_multipart(
+                [
+                    b"P",
+                    job.identity,
+                    job.request_id.encode(),
+                    *protocol.encode_progress(job.request_id, job.op, fraction, message),
+                ]
+            )
 
         while True:
             batch = self.jobs.get()
@@ -308,8 +356,9 @@ class EngineServer:
     @staticmethod
     def _reply_frames(job: Job, outcome: object) -> list[bytes]:
         if job.cancelled():
-            return protocol.encode_error(job.request_id, job.op, protocol.ERR_CANCELLED,
-                                         f"request {job.request_id} was cancelled by the client")
+            return protocol.encode_error(
+                job.request_id, job.op, protocol.ERR_CANCELLED, f"request {job.request_id} was cancelled by the client"
+            )
         if isinstance(outcome, EngineError):
             return protocol.encode_error(job.request_id, job.op, outcome.code, str(outcome))
         if isinstance(outcome, protocol.ProtocolError):
@@ -317,13 +366,23 @@ class EngineServer:
         if isinstance(outcome, BaseException) or outcome is None:
             if isinstance(outcome, BaseException):
                 traceback.print_exception(outcome, file=sys.stderr)
-            return protocol.encode_error(job.request_id, job.op, protocol.ERR_INTERNAL, (
-                f"'{job.op}' failed inside the engine ({type(outcome).__name__}); the engine keeps "
-                "running. Please report the engine log."))
+            return protocol.encode_error(
+                job.request_id,
+                job.op,
+                protocol.ERR_INTERNAL,
+                (
+                    f"'{job.op}' failed inside the engine ({type(outcome).__name__}); the engine keeps "
+                    "running. Please report the engine log."
+                ),
+            )
         try:
             result, arrays = outcome  # type: ignore[misc]
             return protocol.encode_ok(job.request_id, job.op, result, arrays)
         except Exception as error:  # noqa: BLE001 - a result that cannot be encoded
             traceback.print_exc(file=sys.stderr)
-            return protocol.encode_error(job.request_id, job.op, protocol.ERR_INTERNAL, (
-                f"'{job.op}' produced a result the protocol cannot carry ({error}); please report"))
+            return protocol.encode_error(
+                job.request_id,
+                job.op,
+                protocol.ERR_INTERNAL,
+                (f"'{job.op}' produced a result the protocol cannot carry ({error}); please report"),
+            )

@@ -10,6 +10,7 @@ and runs with plain Python, so no Blender binary is needed). Wheels are download
 `pip download` into a cache directory (default build/wheels, not committed); the manifest's
 `wheels` list is the single place that names them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,19 @@ def pip_download_args(wheel_name: str) -> list[str]:
     # cp312-abi3 serves every CPython >= 3.12; Blender 5.1+ embeds 3.13.
     python_version = "3.13" if abi_tag == "abi3" else f"{python_tag[2]}.{python_tag[3:]}"
     platform = platform_tag.split(".")[-1]
-    return [f"{dist}=={version}", "--no-deps", "--only-binary=:all:", "--platform", platform,
-            "--python-version", python_version, "--implementation", "cp", "--abi", abi_tag]
+    return [
+        f"{dist}=={version}",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        platform,
+        "--python-version",
+        python_version,
+        "--implementation",
+        "cp",
+        "--abi",
+        abi_tag,
+    ]
 
 
 def fetch_wheels(names: list[str], cache: Path) -> list[Path]:
@@ -100,8 +112,13 @@ def run_ext(blender_ext: Path, *args: str) -> str:
     return proc.stdout
 
 
-def build(output_dir: Path, with_wheels: bool = True, cache: Path | None = None,
-          split_platforms: bool = True, blender_ext: Path | None = None) -> list[Path]:
+def build(
+    output_dir: Path,
+    with_wheels: bool = True,
+    cache: Path | None = None,
+    split_platforms: bool = True,
+    blender_ext: Path | None = None,
+) -> list[Path]:
     """Validate and build the extension; returns the zip files written to output_dir."""
     blender_ext = blender_ext or find_blender_ext()
     cache = cache or ROOT / "build" / "wheels"
@@ -123,8 +140,9 @@ def build(output_dir: Path, with_wheels: bool = True, cache: Path | None = None,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-dir", type=Path, default=ROOT / "dist")
-    parser.add_argument("--no-wheels", action="store_true",
-                        help="build one zip without pyzmq wheels (for tests and offline builds)")
+    parser.add_argument(
+        "--no-wheels", action="store_true", help="build one zip without pyzmq wheels (for tests and offline builds)"
+    )
     parser.add_argument("--wheel-cache", type=Path, default=ROOT / "build" / "wheels")
     parser.add_argument("--single-zip", action="store_true", help="one zip with every platform's wheels")
     parser.add_argument("--blender-ext", type=Path, default=None, help="path of Blender's blender_ext.py")

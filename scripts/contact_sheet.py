@@ -8,6 +8,7 @@ Left-side bones are blue, right-side red (as in engine/motion/preview.py).
 Run: python scripts/contact_sheet.py --out docs/contact_sheet.png --real-dir ../shared/data/bandai-namco-2
 (without --real-dir, or without engine/formats/canonical.py, only procedural motions are drawn).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,10 @@ def _draw_frame(draw: ImageDraw.ImageDraw, pose: np.ndarray, origin: tuple[int, 
     centre = horizontal[0]
     x = origin[0] + CELL_W / 2 + (horizontal - centre) * PIXELS_PER_METRE
     y = origin[1] + CELL_H - 6 - pose[:, 1] * PIXELS_PER_METRE
-    draw.line([(origin[0] + 4, origin[1] + CELL_H - 6), (origin[0] + CELL_W - 4, origin[1] + CELL_H - 6)],
-              fill=(200, 200, 200))
+    draw.line(
+        [(origin[0] + 4, origin[1] + CELL_H - 6), (origin[0] + CELL_W - 4, origin[1] + CELL_H - 6)],
+        fill=(200, 200, 200),
+    )
     for joint, parent in enumerate(PARENTS):
         if parent >= 0:
             draw.line([(x[parent], y[parent]), (x[joint], y[joint])], fill=_colour(joint), width=2)

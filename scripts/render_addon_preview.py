@@ -10,6 +10,7 @@ at the scene's 24 fps, then rendered with Workbench. The rig is a Mixamo-named a
 centimetres (object scale 0.01, like an FBX import); bones point at their child joint, and one
 capsule per bone (bone-parented) makes the rig visible in a render.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mc_render_"))
 sys.path.insert(0, str(ROOT))
 
-import bpy  # noqa: E402  (bmesh and mathutils exist only after bpy is imported)
 import bmesh  # noqa: E402
+import bpy  # noqa: E402  (bmesh and mathutils exist only after bpy is imported)
 import numpy as np  # noqa: E402
 from mathutils import Matrix, Vector  # noqa: E402
 
@@ -40,7 +41,7 @@ def mixamo_rig(scale: float = 100.0) -> bpy.types.Object:
     bpy.context.scene.collection.objects.link(obj)
     obj.scale = (1 / scale,) * 3
     bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode='EDIT')
+    bpy.ops.object.mode_set(mode="EDIT")
     for j, name in enumerate(names):
         bone = data.edit_bones.new(name)
         children = [c for c, p in enumerate(rig_io.SMPL_PARENTS) if p == j]
@@ -56,7 +57,7 @@ def mixamo_rig(scale: float = 100.0) -> bpy.types.Object:
         bone.head, bone.tail = heads[j], tail
         if rig_io.SMPL_PARENTS[j] >= 0:
             bone.parent = data.edit_bones[names[rig_io.SMPL_PARENTS[j]]]
-    bpy.ops.object.mode_set(mode='OBJECT')
+    bpy.ops.object.mode_set(mode="OBJECT")
     return obj
 
 
@@ -64,12 +65,17 @@ def capsule(name: str, length: float, radius: float, material) -> bpy.types.Obje
     """A cylinder from y=0 to y=length with sphere caps, in bone-local axes (bones run along +Y)."""
     mesh = bpy.data.meshes.new(name)
     bm = bmesh.new()
-    bmesh.ops.create_cone(bm, cap_ends=True, segments=16, radius1=radius, radius2=radius * 0.8, depth=length,
-                          matrix=Matrix.Translation((0, length / 2, 0))
-                          @ Matrix.Rotation(-1.5708, 4, 'X'))
+    bmesh.ops.create_cone(
+        bm,
+        cap_ends=True,
+        segments=16,
+        radius1=radius,
+        radius2=radius * 0.8,
+        depth=length,
+        matrix=Matrix.Translation((0, length / 2, 0)) @ Matrix.Rotation(-1.5708, 4, "X"),
+    )
     for y in (0.0, length):
-        bmesh.ops.create_uvsphere(bm, u_segments=12, v_segments=8, radius=radius,
-                                  matrix=Matrix.Translation((0, y, 0)))
+        bmesh.ops.create_uvsphere(bm, u_segments=12, v_segments=8, radius=radius, matrix=Matrix.Translation((0, y, 0)))
     bm.to_mesh(mesh)
     bm.free()
     mesh.materials.append(material)
@@ -84,7 +90,7 @@ def dress(rig: bpy.types.Object) -> None:
         radius = 7.0 if bone.name.endswith(("Hips", "Spine", "Spine1", "Spine2")) else 4.0
         part = capsule("cap_" + bone.name, bone.length, radius, skin)
         bpy.context.scene.collection.objects.link(part)
-        part.parent, part.parent_type, part.parent_bone = rig, 'BONE', bone.name
+        part.parent, part.parent_type, part.parent_bone = rig, "BONE", bone.name
         part.location = (0.0, -bone.length, 0.0)
 
 
@@ -101,15 +107,15 @@ def stage(scene: bpy.types.Scene, target: tuple) -> None:
     scene.collection.objects.link(cam)
     cam.location = (target[0] + 3.2, target[1] - 3.6, 1.7)
     direction = Vector(target) - cam.location
-    cam.rotation_euler = direction.to_track_quat('-Z', 'Y').to_euler()
+    cam.rotation_euler = direction.to_track_quat("-Z", "Y").to_euler()
     cam_data.lens = 60
     scene.camera = cam
-    scene.render.engine = 'BLENDER_WORKBENCH'
-    scene.display.shading.light = 'STUDIO'
-    scene.display.shading.color_type = 'MATERIAL'
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.display.shading.light = "STUDIO"
+    scene.display.shading.color_type = "MATERIAL"
     scene.display.shading.show_shadows = True
     scene.render.resolution_x, scene.render.resolution_y = 480, 480
-    scene.render.image_settings.file_format = 'PNG'
+    scene.render.image_settings.file_format = "PNG"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,8 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     rig_args, rig_arrays = rig_io.rig_wire(rig, scene)
     positions = load_motion(args.clip).positions  # (T, 22, 3) metres, Y up, 20 fps
     anim = retarget(positions, RigDescription.from_wire(rig_args, rig_arrays))
-    action = rig_io.write_motion(rig, scene, rig_io.unique_action_name(args.clip.stem), list(anim.bone_names),
-                                 anim.rotations, anim.root_location, anim.root_bone, start_frame=1)
+    action = rig_io.write_motion(
+        rig,
+        scene,
+        rig_io.unique_action_name(args.clip.stem),
+        list(anim.bone_names),
+        anim.rotations,
+        anim.root_location,
+        anim.root_bone,
+        start_frame=1,
+    )
     dress(rig)
     scene.frame_set(args.frame)
     hips = rig.matrix_world @ rig.pose.bones["mixamorig:Hips"].head
@@ -139,8 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     scene.render.filepath = str(args.out)
     bpy.ops.render.render(write_still=True)
-    print(f"{action.name}: {len(positions)} samples keyed on frames {action.frame_range[:]}, "
-          f"rendered frame {args.frame} to {args.out} ({args.out.stat().st_size / 1024:.0f} KB)")
+    print(
+        f"{action.name}: {len(positions)} samples keyed on frames {action.frame_range[:]}, "
+        f"rendered frame {args.frame} to {args.out} ({args.out.stat().st_size / 1024:.0f} KB)"
+    )
     return 0
 
 

@@ -6,6 +6,7 @@ everything), so the set-up functions here are idempotent and shared by every tes
 `blender()` resets to factory settings once, `installed_addon()` builds the extension without
 wheels, installs it with Blender's own installer and enables it once.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,7 @@ def installed_addon():
 
         out = Path(tempfile.mkdtemp(prefix="mc_ext_dist_"))
         (zip_path,) = build_extension.build(out, with_wheels=False)
-        bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default",
-                                                 enable_on_install=True)
+        bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default", enable_on_install=True)
         _STATE["addon"] = (ADDON_MODULE, zip_path)
     return _STATE["addon"]
 
@@ -68,29 +68,40 @@ def make_armature(name: str, bones: list[tuple[str, str | None, tuple, tuple, fl
     obj = bpy.data.objects.new(name, data)
     bpy.context.scene.collection.objects.link(obj)
     bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode='EDIT')
+    bpy.ops.object.mode_set(mode="EDIT")
     for bone_name, parent, head, tail, roll in bones:
         eb = data.edit_bones.new(bone_name)
         eb.head, eb.tail, eb.roll = head, tail, roll
         if parent:
             eb.parent = data.edit_bones[parent]
-    bpy.ops.object.mode_set(mode='OBJECT')
+    bpy.ops.object.mode_set(mode="OBJECT")
     return obj
 
 
 # SMPL joint -> (Mixamo name, Rigify deform name); SMPL order, so parents follow SMPL_PARENTS.
 NAME_TABLE = [
-    ("pelvis", "mixamorig:Hips", "DEF-spine"), ("left_hip", "mixamorig:LeftUpLeg", "DEF-thigh.L"),
-    ("right_hip", "mixamorig:RightUpLeg", "DEF-thigh.R"), ("spine1", "mixamorig:Spine", "DEF-spine.001"),
-    ("left_knee", "mixamorig:LeftLeg", "DEF-shin.L"), ("right_knee", "mixamorig:RightLeg", "DEF-shin.R"),
-    ("spine2", "mixamorig:Spine1", "DEF-spine.002"), ("left_ankle", "mixamorig:LeftFoot", "DEF-foot.L"),
-    ("right_ankle", "mixamorig:RightFoot", "DEF-foot.R"), ("spine3", "mixamorig:Spine2", "DEF-spine.003"),
-    ("left_foot", "mixamorig:LeftToeBase", "DEF-toe.L"), ("right_foot", "mixamorig:RightToeBase", "DEF-toe.R"),
-    ("neck", "mixamorig:Neck", "DEF-spine.004"), ("left_collar", "mixamorig:LeftShoulder", "DEF-shoulder.L"),
-    ("right_collar", "mixamorig:RightShoulder", "DEF-shoulder.R"), ("head", "mixamorig:Head", "DEF-spine.006"),
-    ("left_shoulder", "mixamorig:LeftArm", "DEF-upper_arm.L"), ("right_shoulder", "mixamorig:RightArm", "DEF-upper_arm.R"),
-    ("left_elbow", "mixamorig:LeftForeArm", "DEF-forearm.L"), ("right_elbow", "mixamorig:RightForeArm", "DEF-forearm.R"),
-    ("left_wrist", "mixamorig:LeftHand", "DEF-hand.L"), ("right_wrist", "mixamorig:RightHand", "DEF-hand.R"),
+    ("pelvis", "mixamorig:Hips", "DEF-spine"),
+    ("left_hip", "mixamorig:LeftUpLeg", "DEF-thigh.L"),
+    ("right_hip", "mixamorig:RightUpLeg", "DEF-thigh.R"),
+    ("spine1", "mixamorig:Spine", "DEF-spine.001"),
+    ("left_knee", "mixamorig:LeftLeg", "DEF-shin.L"),
+    ("right_knee", "mixamorig:RightLeg", "DEF-shin.R"),
+    ("spine2", "mixamorig:Spine1", "DEF-spine.002"),
+    ("left_ankle", "mixamorig:LeftFoot", "DEF-foot.L"),
+    ("right_ankle", "mixamorig:RightFoot", "DEF-foot.R"),
+    ("spine3", "mixamorig:Spine2", "DEF-spine.003"),
+    ("left_foot", "mixamorig:LeftToeBase", "DEF-toe.L"),
+    ("right_foot", "mixamorig:RightToeBase", "DEF-toe.R"),
+    ("neck", "mixamorig:Neck", "DEF-spine.004"),
+    ("left_collar", "mixamorig:LeftShoulder", "DEF-shoulder.L"),
+    ("right_collar", "mixamorig:RightShoulder", "DEF-shoulder.R"),
+    ("head", "mixamorig:Head", "DEF-spine.006"),
+    ("left_shoulder", "mixamorig:LeftArm", "DEF-upper_arm.L"),
+    ("right_shoulder", "mixamorig:RightArm", "DEF-upper_arm.R"),
+    ("left_elbow", "mixamorig:LeftForeArm", "DEF-forearm.L"),
+    ("right_elbow", "mixamorig:RightForeArm", "DEF-forearm.R"),
+    ("left_wrist", "mixamorig:LeftHand", "DEF-hand.L"),
+    ("right_wrist", "mixamorig:RightHand", "DEF-hand.R"),
 ]
 
 
@@ -119,6 +130,7 @@ def fcurves_of(obj):
     adt = obj.animation_data
     if bpy.app.version >= (4, 4, 0):
         from bpy_extras import anim_utils
+
         return anim_utils.action_get_channelbag_for_slot(adt.action, adt.action_slot).fcurves
     return adt.action.fcurves
 

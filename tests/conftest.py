@@ -3,14 +3,23 @@
 The real data is found as `../shared/data` from the project root, or wherever
 MOTION_COPILOT_DATA points; tests that need it skip with a clear reason when it is absent.
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+# Property tests are deterministic: the same examples on every run and every machine, and no example
+# database carried from one run of a checkout to the next (a saved failure would otherwise fail
+# every later run, and a random seed would fail CI one run in N).
+settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+settings.load_profile("deterministic")
 
 
 def shared_data_root() -> Path:

@@ -1,4 +1,5 @@
 """Start and stop a real `motion-engine serve` process for the server tests (not a test module)."""
+
 from __future__ import annotations
 
 import os
@@ -18,16 +19,25 @@ class EngineProcess:
     """`python -m engine.cli serve ...` on a loopback port; `endpoint` is where it listens."""
 
     def __init__(self, *extra: str, port: int | str = "*") -> None:
-        command = [sys.executable, "-m", "engine.cli", "serve", "--device", "cpu",
-                   "--bind", f"tcp://127.0.0.1:{port}", *extra]
+        command = [
+            sys.executable,
+            "-m",
+            "engine.cli",
+            "serve",
+            "--device",
+            "cpu",
+            "--bind",
+            f"tcp://127.0.0.1:{port}",
+            *extra,
+        ]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         self.stderr_lines: list[str] = []
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=self._pump, args=(self.process.stdout, lines), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.process.stderr, self.stderr_lines),
-                         daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.process.stderr, self.stderr_lines), daemon=True).start()
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             try:
@@ -76,7 +86,7 @@ class EngineProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def __enter__(self) -> "EngineProcess":
+    def __enter__(self) -> EngineProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,4 +1,5 @@
 """Small synthetic pose-pair datasets for the PoseFix model and stage tests (no real data needed)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,8 +41,14 @@ def write_dataset(root: Path, clips: int = 4, frames: int = 30, pairs: int = 24,
         b = random_poses(pairs, seed=seed + 20 + split_index)
         mix = rng.uniform(0.3, 0.7, (pairs, 1, 1)).astype(np.float32)
         b = mix * a + (1 - mix) * b
-        pair_set = PairSet(a, b, [f"a{i}" for i in range(pairs)], [f"b{i}" for i in range(pairs)],
-                           ["out_one_way"] * pairs, np.zeros(pairs, np.float32))
+        pair_set = PairSet(
+            a,
+            b,
+            [f"a{i}" for i in range(pairs)],
+            [f"b{i}" for i in range(pairs)],
+            ["out_one_way"] * pairs,
+            np.zeros(pairs, np.float32),
+        )
         save_pairs(pair_set, describe_pairs(pair_set, seed), root / "pairs", split)
     return root
 

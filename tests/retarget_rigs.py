@@ -7,6 +7,7 @@ random rolls; a Rigify-like rig with twist bones, extra spine/neck bones, finger
 and a second root; a Bandai-like rig whose SMPL spine2 is a virtual (blended) joint; and a minimal
 rig (one spine bone, no collars) where spine2, spine3 and the collars are all derived.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,18 +39,27 @@ def body(legs: float = 1.0, spine: float = 1.0, arms: float = 1.0, arm_down_deg:
     return {name: positions[i] for i, name in enumerate(JOINT_NAMES)}
 
 
-def build_rig(bones: list[tuple[str, str | None, np.ndarray, np.ndarray]], up_axis: str = "Z",
-              forward_axis: str = "-Y", metres_per_unit: float = 1.0, roll_seed: int | None = None) -> RigDescription:
+def build_rig(
+    bones: list[tuple[str, str | None, np.ndarray, np.ndarray]],
+    up_axis: str = "Z",
+    forward_axis: str = "-Y",
+    metres_per_unit: float = 1.0,
+    roll_seed: int | None = None,
+) -> RigDescription:
     """bones: (name, parent name, head, tail) with head/tail in canonical metres."""
     names = [b[0] for b in bones]
     parents = [names.index(b[1]) if b[1] else -1 for b in bones]
     to_armature = canonical_to_armature_matrix(up_axis, forward_axis)
     heads = np.array([b[2] for b in bones]) / metres_per_unit @ to_armature.T
     tails = np.array([b[3] for b in bones]) / metres_per_unit @ to_armature.T
-    rolls = (np.zeros(len(bones)) if roll_seed is None
-             else np.random.default_rng(roll_seed).uniform(-np.pi, np.pi, len(bones)))
-    return RigDescription.from_head_tail_roll(names, parents, heads, tails, rolls, up_axis=up_axis,
-                                              forward_axis=forward_axis, metres_per_unit=metres_per_unit)
+    rolls = (
+        np.zeros(len(bones))
+        if roll_seed is None
+        else np.random.default_rng(roll_seed).uniform(-np.pi, np.pi, len(bones))
+    )
+    return RigDescription.from_head_tail_roll(
+        names, parents, heads, tails, rolls, up_axis=up_axis, forward_axis=forward_axis, metres_per_unit=metres_per_unit
+    )
 
 
 def smpl_rig() -> RigDescription:
@@ -85,18 +95,36 @@ def mixamo_rig() -> RigDescription:
     """Mixamo names with namespace, Y-up centimetre armature, long legs, short spine, A-pose."""
     j = body(legs=1.15, spine=0.9, arms=1.05, arm_down_deg=40.0)
     p = "mixamorig:"
-    bones = _chain(p, ["Hips", "Spine", "Spine1", "Spine2", "Neck", "Head", "HeadTop_End"],
-                   [j["pelvis"], j["spine1"], j["spine2"], j["spine3"], j["neck"], j["head"],
-                    j["head"] + 0.18 * UP, j["head"] + 0.2 * UP], None)
+    bones = _chain(
+        p,
+        ["Hips", "Spine", "Spine1", "Spine2", "Neck", "Head", "HeadTop_End"],
+        [
+            j["pelvis"],
+            j["spine1"],
+            j["spine2"],
+            j["spine3"],
+            j["neck"],
+            j["head"],
+            j["head"] + 0.18 * UP,
+            j["head"] + 0.2 * UP,
+        ],
+        None,
+    )
     for side, s in (("Left", "left"), ("Right", "right")):
         toe = j[f"{s}_foot"] + 0.06 * FORWARD
-        bones += _chain(p, [f"{side}UpLeg", f"{side}Leg", f"{side}Foot", f"{side}ToeBase", f"{side}Toe_End"],
-                        [j[f"{s}_hip"], j[f"{s}_knee"], j[f"{s}_ankle"], j[f"{s}_foot"], toe, toe + 0.02 * FORWARD],
-                        p + "Hips")
+        bones += _chain(
+            p,
+            [f"{side}UpLeg", f"{side}Leg", f"{side}Foot", f"{side}ToeBase", f"{side}Toe_End"],
+            [j[f"{s}_hip"], j[f"{s}_knee"], j[f"{s}_ankle"], j[f"{s}_foot"], toe, toe + 0.02 * FORWARD],
+            p + "Hips",
+        )
         hand_dir = (j[f"{s}_wrist"] - j[f"{s}_elbow"]) / np.linalg.norm(j[f"{s}_wrist"] - j[f"{s}_elbow"])
-        bones += _chain(p, [f"{side}Shoulder", f"{side}Arm", f"{side}ForeArm", f"{side}Hand"],
-                        [j[f"{s}_collar"], j[f"{s}_shoulder"], j[f"{s}_elbow"], j[f"{s}_wrist"],
-                         j[f"{s}_wrist"] + 0.08 * hand_dir], p + "Spine2")
+        bones += _chain(
+            p,
+            [f"{side}Shoulder", f"{side}Arm", f"{side}ForeArm", f"{side}Hand"],
+            [j[f"{s}_collar"], j[f"{s}_shoulder"], j[f"{s}_elbow"], j[f"{s}_wrist"], j[f"{s}_wrist"] + 0.08 * hand_dir],
+            p + "Spine2",
+        )
         bones += _fingers(p, p + f"{side}Hand", j[f"{s}_wrist"], hand_dir, side + "Hand{finger}{i}")
     return build_rig(bones, up_axis="Y", forward_axis="Z", metres_per_unit=0.01, roll_seed=1)
 
@@ -106,24 +134,72 @@ def rigify_rig() -> RigDescription:
     j = body(legs=0.95, spine=1.1, arms=0.95)
     mid = lambda a, b: (j[a] + j[b]) / 2  # noqa: E731 - a local shorthand
     bones = [("root", None, np.zeros(3), 0.3 * FORWARD)]
-    bones += _chain("DEF-", ["spine", "spine.001", "spine.002", "spine.003", "spine.004", "spine.005", "spine.006"],
-                    [j["pelvis"], j["spine1"], j["spine2"], j["spine3"], j["neck"], mid("neck", "head"),
-                     j["head"], j["head"] + 0.2 * UP], "root")
+    bones += _chain(
+        "DEF-",
+        ["spine", "spine.001", "spine.002", "spine.003", "spine.004", "spine.005", "spine.006"],
+        [
+            j["pelvis"],
+            j["spine1"],
+            j["spine2"],
+            j["spine3"],
+            j["neck"],
+            mid("neck", "head"),
+            j["head"],
+            j["head"] + 0.2 * UP,
+        ],
+        "root",
+    )
     for side, s, x in (("L", "left", 1.0), ("R", "right", -1.0)):
         bones.append((f"DEF-pelvis.{side}", "DEF-spine", j["pelvis"], j["pelvis"] + [0.1 * x, -0.05, 0.08]))
-        bones.append((f"DEF-breast.{side}", "DEF-spine.003", j["spine3"] + [0.1 * x, 0, 0.1],
-                      j["spine3"] + [0.1 * x, 0, 0.2]))
+        bones.append(
+            (f"DEF-breast.{side}", "DEF-spine.003", j["spine3"] + [0.1 * x, 0, 0.1], j["spine3"] + [0.1 * x, 0, 0.2])
+        )
         toe = j[f"{s}_foot"] + 0.07 * FORWARD
-        names = [f"thigh.{side}", f"thigh.{side}.001", f"shin.{side}", f"shin.{side}.001", f"foot.{side}", f"toe.{side}"]
-        bones += _chain("DEF-", names, [j[f"{s}_hip"], mid(f"{s}_hip", f"{s}_knee"), j[f"{s}_knee"],
-                                         mid(f"{s}_knee", f"{s}_ankle"), j[f"{s}_ankle"], j[f"{s}_foot"], toe],
-                        "DEF-spine")
+        names = [
+            f"thigh.{side}",
+            f"thigh.{side}.001",
+            f"shin.{side}",
+            f"shin.{side}.001",
+            f"foot.{side}",
+            f"toe.{side}",
+        ]
+        bones += _chain(
+            "DEF-",
+            names,
+            [
+                j[f"{s}_hip"],
+                mid(f"{s}_hip", f"{s}_knee"),
+                j[f"{s}_knee"],
+                mid(f"{s}_knee", f"{s}_ankle"),
+                j[f"{s}_ankle"],
+                j[f"{s}_foot"],
+                toe,
+            ],
+            "DEF-spine",
+        )
         hand_dir = np.array([x, 0.0, 0.0])
-        names = [f"shoulder.{side}", f"upper_arm.{side}", f"upper_arm.{side}.001", f"forearm.{side}",
-                 f"forearm.{side}.001", f"hand.{side}"]
-        bones += _chain("DEF-", names, [j[f"{s}_collar"], j[f"{s}_shoulder"], mid(f"{s}_shoulder", f"{s}_elbow"),
-                                         j[f"{s}_elbow"], mid(f"{s}_elbow", f"{s}_wrist"), j[f"{s}_wrist"],
-                                         j[f"{s}_wrist"] + 0.08 * hand_dir], "DEF-spine.003")
+        names = [
+            f"shoulder.{side}",
+            f"upper_arm.{side}",
+            f"upper_arm.{side}.001",
+            f"forearm.{side}",
+            f"forearm.{side}.001",
+            f"hand.{side}",
+        ]
+        bones += _chain(
+            "DEF-",
+            names,
+            [
+                j[f"{s}_collar"],
+                j[f"{s}_shoulder"],
+                mid(f"{s}_shoulder", f"{s}_elbow"),
+                j[f"{s}_elbow"],
+                mid(f"{s}_elbow", f"{s}_wrist"),
+                j[f"{s}_wrist"],
+                j[f"{s}_wrist"] + 0.08 * hand_dir,
+            ],
+            "DEF-spine.003",
+        )
         bones += _fingers("DEF-", f"DEF-hand.{side}", j[f"{s}_wrist"], hand_dir, "f_{f}.0{i}." + side)
     bones.append(("prop", None, [0.3, 1.0, 0.2], [0.3, 1.2, 0.2]))  # a second root, not a body part
     return build_rig(bones, roll_seed=2)
@@ -133,15 +209,31 @@ def bandai_rig() -> RigDescription:
     """The Bandai BVH skeleton: floor-level joint_Root, no bone for SMPL spine2 (a blend)."""
     j = body(legs=1.05, arms=1.1, arm_down_deg=10.0)
     bones = [("joint_Root", None, np.zeros(3), 0.1 * FORWARD)]
-    bones += _chain("", ["Hips", "Spine", "Chest", "Neck", "Head"],
-                    [j["pelvis"], j["spine1"], j["spine3"], j["neck"], j["head"], j["head"] + 0.15 * UP], "joint_Root")
+    bones += _chain(
+        "",
+        ["Hips", "Spine", "Chest", "Neck", "Head"],
+        [j["pelvis"], j["spine1"], j["spine3"], j["neck"], j["head"], j["head"] + 0.15 * UP],
+        "joint_Root",
+    )
     for side, s in (("L", "left"), ("R", "right")):
-        bones += _chain("", [f"UpperLeg_{side}", f"LowerLeg_{side}", f"Foot_{side}", f"Toes_{side}"],
-                        [j[f"{s}_hip"], j[f"{s}_knee"], j[f"{s}_ankle"], j[f"{s}_foot"],
-                         j[f"{s}_foot"] + 0.05 * FORWARD], "Hips")
-        bones += _chain("", [f"Shoulder_{side}", f"UpperArm_{side}", f"LowerArm_{side}", f"Hand_{side}"],
-                        [j[f"{s}_collar"], j[f"{s}_shoulder"], j[f"{s}_elbow"], j[f"{s}_wrist"],
-                         j[f"{s}_wrist"] + 0.08 * (j[f"{s}_wrist"] - j[f"{s}_elbow"])], "Chest")
+        bones += _chain(
+            "",
+            [f"UpperLeg_{side}", f"LowerLeg_{side}", f"Foot_{side}", f"Toes_{side}"],
+            [j[f"{s}_hip"], j[f"{s}_knee"], j[f"{s}_ankle"], j[f"{s}_foot"], j[f"{s}_foot"] + 0.05 * FORWARD],
+            "Hips",
+        )
+        bones += _chain(
+            "",
+            [f"Shoulder_{side}", f"UpperArm_{side}", f"LowerArm_{side}", f"Hand_{side}"],
+            [
+                j[f"{s}_collar"],
+                j[f"{s}_shoulder"],
+                j[f"{s}_elbow"],
+                j[f"{s}_wrist"],
+                j[f"{s}_wrist"] + 0.08 * (j[f"{s}_wrist"] - j[f"{s}_elbow"]),
+            ],
+            "Chest",
+        )
     return build_rig(bones, roll_seed=3)
 
 
@@ -152,15 +244,25 @@ def minimal_rig() -> RigDescription:
     for s, x in (("left", 1.0), ("right", -1.0)):
         j[f"{s}_knee"] = j[f"{s}_knee"] + [0.0, 0.0, 0.06]
         j[f"{s}_elbow"] = j[f"{s}_elbow"] + [0.0, 0.0, -0.05]
-    bones = _chain("", ["Hips", "Spine", "Neck", "Head"], [j["pelvis"], j["spine1"], j["neck"], j["head"],
-                                                        j["head"] + 0.2 * UP], None)
+    bones = _chain(
+        "",
+        ["Hips", "Spine", "Neck", "Head"],
+        [j["pelvis"], j["spine1"], j["neck"], j["head"], j["head"] + 0.2 * UP],
+        None,
+    )
     for side, s in (("Left", "left"), ("Right", "right")):
-        bones += _chain("", [f"{side}UpLeg", f"{side}Leg", f"{side}Foot", f"{side}ToeBase"],
-                        [j[f"{s}_hip"], j[f"{s}_knee"], j[f"{s}_ankle"], j[f"{s}_foot"], j[f"{s}_foot"] + 0.05 * FORWARD],
-                        "Hips")
-        bones += _chain("", [f"{side}Arm", f"{side}ForeArm", f"{side}Hand"],
-                        [j[f"{s}_shoulder"], j[f"{s}_elbow"], j[f"{s}_wrist"], 1.1 * j[f"{s}_wrist"] - 0.1 * j[f"{s}_elbow"]],
-                        "Spine")
+        bones += _chain(
+            "",
+            [f"{side}UpLeg", f"{side}Leg", f"{side}Foot", f"{side}ToeBase"],
+            [j[f"{s}_hip"], j[f"{s}_knee"], j[f"{s}_ankle"], j[f"{s}_foot"], j[f"{s}_foot"] + 0.05 * FORWARD],
+            "Hips",
+        )
+        bones += _chain(
+            "",
+            [f"{side}Arm", f"{side}ForeArm", f"{side}Hand"],
+            [j[f"{s}_shoulder"], j[f"{s}_elbow"], j[f"{s}_wrist"], 1.1 * j[f"{s}_wrist"] - 0.1 * j[f"{s}_elbow"]],
+            "Spine",
+        )
     return build_rig(bones, roll_seed=4)
 
 
@@ -212,5 +314,6 @@ def unit(v: np.ndarray) -> np.ndarray:
 def aimed_pairs(rig: RigDescription) -> list[tuple[int, int, int, int]]:
     """(joint, aimed joint, bone, aimed bone) for every aimed joint of the rig."""
     binding = bind(rig)
-    return [(j, int(a), int(binding.joint_bone[j]), int(binding.joint_bone[a]))
-            for j, a in enumerate(binding.aim) if a >= 0]
+    return [
+        (j, int(a), int(binding.joint_bone[j]), int(binding.joint_bone[a])) for j, a in enumerate(binding.aim) if a >= 0
+    ]

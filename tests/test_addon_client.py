@@ -4,6 +4,7 @@ The stand-in server here is driven step by step by the test (no thread), so orde
 "reply to the second request first" are deterministic. Tests against the real engine server live
 in tests/test_addon_engine.py.
 """
+
 from __future__ import annotations
 
 import sys
@@ -58,8 +59,9 @@ def tick_until(client, jobs, timeout=3.0):
 
 
 def test_protocol_copy_is_byte_identical():
-    assert (ROOT / "blender_addon" / "protocol.py").read_bytes() == (ROOT / "engine" / "protocol.py").read_bytes(), \
+    assert (ROOT / "blender_addon" / "protocol.py").read_bytes() == (ROOT / "engine" / "protocol.py").read_bytes(), (
         "blender_addon/protocol.py must be a copy of engine/protocol.py: cp engine/protocol.py blender_addon/"
+    )
 
 
 def test_addon_never_imports_torch_or_engine():
@@ -104,8 +106,10 @@ def test_engine_error_keeps_code_and_sentence(ctx):
     client = mc_client.EngineClient(server.address, timeout=5, context=ctx)
     job = client.submit("text_to_motion", {"text": "walk", "frames": 40})
     ((ident, req),) = server.receive(1)
-    server.send(ident, protocol.encode_error(req.id, req.op, "model_unavailable",
-                                             "the bundle has no language model; train one."))
+    server.send(
+        ident,
+        protocol.encode_error(req.id, req.op, "model_unavailable", "the bundle has no language model; train one."),
+    )
     tick_until(client, [job])
     assert (job.state, job.error_code) == (mc_client.ERROR, "model_unavailable")
     assert job.error_message == "the bundle has no language model; train one."

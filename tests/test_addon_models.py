@@ -4,13 +4,12 @@ tick loop inside bpy. Untrained models: what is checked is where the keys land (
 counts, names), that the animator's keys stay as they were, and that results stay where the rig
 stands (far from the origin, turned); never the quality of the motion.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from blender_fixtures import (NAME_TABLE, bpy, empty_scene, fcurves_of, installed_addon, limb_bones,
-                              make_armature)
+from blender_fixtures import NAME_TABLE, bpy, empty_scene, fcurves_of, installed_addon, limb_bones, make_armature
 from engine_process import EngineProcess
 from tiny_bundle import write_tiny_bundle
 
@@ -44,8 +43,13 @@ def smpl(engine):
 def _keys(action_or_obj) -> dict[tuple[str, int], np.ndarray]:
     """{(data path, index): (K, 2) frame/value} of an object's assigned action, or of an action."""
     if isinstance(action_or_obj, bpy.types.Action):
-        curves = [fc for layer in action_or_obj.layers for strip in layer.strips
-                  for bag in strip.channelbags for fc in bag.fcurves]
+        curves = [
+            fc
+            for layer in action_or_obj.layers
+            for strip in layer.strips
+            for bag in strip.channelbags
+            for fc in bag.fcurves
+        ]
     else:
         curves = fcurves_of(action_or_obj)
     return {(fc.data_path, fc.array_index): np.array([tuple(k.co) for k in fc.keyframe_points]) for fc in curves}
@@ -84,7 +88,7 @@ def test_generate_keys_a_new_action_of_the_asked_length(smpl):
     settings = scene.motion_copilot
     settings.prompt, settings.length_seconds, settings.seed, settings.variations = "walk forward", 2.0, 3, 1
     scene.frame_set(7)
-    assert bpy.ops.motion_copilot.generate(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.generate(wait=True) == {"FINISHED"}
     action = obj.animation_data.action
     assert action.name == "MC_walk_forward" and action["prompt"] == "walk forward"
     assert action["previous_action"] == mine.name and mine.use_fake_user and mine.name in bpy.data.actions
@@ -101,7 +105,7 @@ def test_continue_keys_after_the_last_key_and_leaves_the_old_keys(smpl):
     last = _pelvis(obj, scene, 25)
     settings = scene.motion_copilot
     settings.continue_seconds, settings.seed = 1.0, 5
-    assert bpy.ops.motion_copilot.continue_motion(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.continue_motion(wait=True) == {"FINISHED"}
     cont = obj.animation_data.action
     assert cont.name.startswith("MC_continue") and cont["previous_action"] == mine.name
     # 1 s = 20 new engine frames, the first one engine frame (1.2 scene frames) after the last key.
@@ -123,7 +127,7 @@ def test_inbetween_fills_strictly_between_the_two_keyed_poses(smpl):
     ends = _pelvis(obj, scene, 5), _pelvis(obj, scene, 41)
     settings = scene.motion_copilot
     settings.inbetween_start, settings.inbetween_end, settings.seed = 5, 41, 2
-    assert bpy.ops.motion_copilot.inbetween(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.inbetween(wait=True) == {"FINISHED"}
     action = obj.animation_data.action
     assert action.name == "MC_inbetween" and action["previous_action"] == mine.name
     # 36 frames at 24 fps = 30 engine steps: the 29 frames strictly between, 1.2 frames apart.
@@ -143,7 +147,7 @@ def test_inbetween_of_an_uneven_gap_ends_one_step_before_the_end_key(smpl):
     _key_animators_poses(obj, (1, 12))
     settings = scene.motion_copilot
     settings.inbetween_start, settings.inbetween_end = 1, 12  # 11 frames at 24 fps: 9.17 engine steps
-    assert bpy.ops.motion_copilot.inbetween(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.inbetween(wait=True) == {"FINISHED"}
     np.testing.assert_allclose(_frames(obj), 1 + 11 / 9 * np.arange(1, 9), atol=1e-4)
     settings.inbetween_start, settings.inbetween_end = 1, 2  # less than two engine frames apart
     with pytest.raises(RuntimeError, match="nothing to fill"):
@@ -155,7 +159,7 @@ def test_describe_animation_reports_text(smpl):
     _key_animators_poses(obj, (1, 20))
     state = bpy.context.window_manager.motion_copilot_job
     state.last_text = ""
-    assert bpy.ops.motion_copilot.describe_motion(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.describe_motion(wait=True) == {"FINISHED"}
     assert isinstance(state.last_text, str) and state.last_text.strip()
 
 
@@ -168,7 +172,7 @@ def mixamo(engine):
     rows.append(("mixamorig:LeftHandIndex1", hand[0], hand[3], tuple(np.array(hand[3]) + (8.0, 0.0, 0.0)), 0.0))
     obj = make_armature("Mixamo", rows)
     obj.scale = (0.01, 0.01, 0.01)
-    scene.motion_copilot.mapping_preset = 'MIXAMO'
+    scene.motion_copilot.mapping_preset = "MIXAMO"
     return scene, obj
 
 
@@ -177,11 +181,11 @@ def test_generate_continue_and_correct_pose_on_a_mixamo_rig_at_30_fps(mixamo):
     settings = scene.motion_copilot
     settings.prompt, settings.length_seconds, settings.continue_seconds = "a man runs", 1.5, 0.5
     scene.frame_set(1)
-    assert bpy.ops.motion_copilot.generate(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.generate(wait=True) == {"FINISHED"}
     run = obj.animation_data.action
     np.testing.assert_allclose(_frames(obj), 1 + 1.5 * np.arange(30), atol=1e-4)  # 1.5 s, 30 fps
 
-    assert bpy.ops.motion_copilot.continue_motion(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.continue_motion(wait=True) == {"FINISHED"}
     np.testing.assert_allclose(_frames(obj), 1 + 1.5 * np.arange(30, 40), atol=1e-4)
     assert obj.animation_data.action["previous_action"] == run.name
 
@@ -189,11 +193,12 @@ def test_generate_continue_and_correct_pose_on_a_mixamo_rig_at_30_fps(mixamo):
     n_actions, untouched = len(bpy.data.actions), _keys(obj)
     scene.frame_set(12)
     settings.pose_prompt = "Raise your left arm."
-    assert bpy.ops.motion_copilot.correct_pose(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.correct_pose(wait=True) == {"FINISHED"}
     assert len(bpy.data.actions) == n_actions and obj.animation_data.action == run  # edited in place
     keys = _keys(obj)
-    rotated = {path.split('"')[1] for (path, _), k in keys.items()
-               if path.endswith("rotation_quaternion") and 12.0 in k[:, 0]}
+    rotated = {
+        path.split('"')[1] for (path, _), k in keys.items() if path.endswith("rotation_quaternion") and 12.0 in k[:, 0]
+    }
     assert rotated == {row[1] for row in NAME_TABLE}  # every body bone, and only those
     for channel, old in untouched.items():  # the other keys are as they were
         assert np.array_equal(keys[channel][keys[channel][:, 0] != 12.0], old[old[:, 0] != 12.0])

@@ -1,6 +1,7 @@
 """The extension as Blender installs it: build + validate, install into bpy, operators and panels,
 and every engine operator with the engine stopped (clear error within the timeout, scene unchanged).
 """
+
 from __future__ import annotations
 
 import os
@@ -10,24 +11,43 @@ from unittest import mock
 
 import numpy as np
 import pytest
-
-from blender_fixtures import (ADDON_ID, ROOT, bpy, empty_scene, fcurves_of, installed_addon, limb_bones,
-                              make_armature, NAME_TABLE, smooth_motion)
+from blender_fixtures import (
+    ADDON_ID,
+    NAME_TABLE,
+    ROOT,
+    bpy,
+    empty_scene,
+    fcurves_of,
+    installed_addon,
+    limb_bones,
+    make_armature,
+    smooth_motion,
+)
 
 pytestmark = pytest.mark.blender
 
-ENGINE_OPERATORS = ("ping", "generate", "continue_motion", "inbetween", "describe_motion", "correct_pose",
-                    "describe_pose", "describe_change")
+ENGINE_OPERATORS = (
+    "ping",
+    "generate",
+    "continue_motion",
+    "inbetween",
+    "describe_motion",
+    "correct_pose",
+    "describe_pose",
+    "describe_change",
+)
 
 
 def addon_module():
     import sys
+
     name, _ = installed_addon()
     return sys.modules[name]
 
 
 def free_address() -> str:
     import zmq
+
     ctx = zmq.Context.instance()
     sock = ctx.socket(zmq.ROUTER)
     port = sock.bind_to_random_port("tcp://127.0.0.1")
@@ -37,6 +57,7 @@ def free_address() -> str:
 
 def test_manifest_lists_pyzmq_for_every_platform_and_python():
     import sys
+
     sys.path.insert(0, str(ROOT / "scripts"))
     import build_extension
 
@@ -72,9 +93,9 @@ def test_poll_needs_an_armature_and_panels_draw():
     with bpy.context.temp_override(active_object=None):
         assert not bpy.ops.motion_copilot.generate.poll()
         assert bpy.ops.motion_copilot.ping.poll()  # ping needs no rig
-    assert bpy.ops.motion_copilot.create_smpl_armature() == {'FINISHED'}
+    assert bpy.ops.motion_copilot.create_smpl_armature() == {"FINISHED"}
     obj = bpy.context.active_object
-    assert obj.type == 'ARMATURE' and len(obj.data.bones) == 22
+    assert obj.type == "ARMATURE" and len(obj.data.bones) == 22
     assert bpy.context.scene.motion_copilot.target == obj
     assert bpy.ops.motion_copilot.generate.poll()
     for cls in module.panels.CLASSES:  # draw code runs against a recording layout
@@ -87,8 +108,15 @@ def scene_snapshot(obj):
     scene = bpy.context.scene
     quats = np.array([pb.rotation_quaternion for pb in obj.pose.bones])
     keys = sorted((fc.data_path, fc.array_index, len(fc.keyframe_points)) for fc in fcurves_of(obj))
-    return (sorted(bpy.data.actions.keys()), sorted(bpy.data.objects.keys()), scene.frame_current,
-            obj.animation_data.action.name, keys, quats.round(6).tolist(), len(obj.animation_data.nla_tracks))
+    return (
+        sorted(bpy.data.actions.keys()),
+        sorted(bpy.data.objects.keys()),
+        scene.frame_current,
+        obj.animation_data.action.name,
+        keys,
+        quats.round(6).tolist(),
+        len(obj.animation_data.nla_tracks),
+    )
 
 
 @pytest.mark.parametrize("rig", ["smpl", "mixamo"])
@@ -101,11 +129,20 @@ def test_every_operator_reports_a_clear_error_without_engine_and_changes_nothing
     else:
         obj = make_armature("Mixamo", limb_bones([row[1] for row in NAME_TABLE], scale=100.0))
         obj.scale = (0.01, 0.01, 0.01)  # as an FBX import in centimetres
-        scene.motion_copilot.mapping_preset = 'MIXAMO'
+        scene.motion_copilot.mapping_preset = "MIXAMO"
     from blender_addon import rig_io
+
     quats, root = smooth_motion(30, 22)
-    rig_io.write_motion(obj, scene, "animator_take", [b.name for b in obj.pose.bones], quats, root,
-                        obj.pose.bones[0].name, start_frame=1)
+    rig_io.write_motion(
+        obj,
+        scene,
+        "animator_take",
+        [b.name for b in obj.pose.bones],
+        quats,
+        root,
+        obj.pose.bones[0].name,
+        start_frame=1,
+    )
     scene.frame_set(12)
     prefs = bpy.context.preferences.addons[name].preferences
     prefs.engine_address, prefs.timeout_seconds = free_address(), 0.5
@@ -124,7 +161,7 @@ def test_bad_custom_mapping_is_reported_before_anything_is_sent():
     installed_addon()
     scene = empty_scene()
     bpy.ops.motion_copilot.create_smpl_armature()
-    scene.motion_copilot.mapping_preset = 'CUSTOM'
+    scene.motion_copilot.mapping_preset = "CUSTOM"
     scene.motion_copilot.custom_mapping = "{not json"
     with pytest.raises(RuntimeError, match="custom mapping is not valid JSON"):
         bpy.ops.motion_copilot.describe_pose(wait=True)
@@ -157,6 +194,11 @@ def test_platform_zip_with_bundled_pyzmq_installs(tmp_path):
     linux = [z for z in zips if z.name.endswith("linux_x64.zip")]
     assert len(zips) == 4 and len(linux) == 1
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
-    out = subprocess.run([sys.executable, "-c", WHEEL_INSTALL_SCRIPT, str(linux[0])], env=env,
-                         capture_output=True, text=True, timeout=120).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", WHEEL_INSTALL_SCRIPT, str(linux[0])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert "RESULT True True" in out, out[-2000:]

@@ -1,13 +1,21 @@
 """rig_io on real bpy: reading rigs and poses, writing keyframes as new actions, the SMPL armature."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from blender_fixtures import (
+    NAME_TABLE,
+    bpy,
+    empty_scene,
+    fcurves_of,
+    limb_bones,
+    make_armature,
+    random_quats,
+    smooth_motion,
+)
 
-from blender_fixtures import (NAME_TABLE, bpy, empty_scene, fcurves_of, limb_bones, make_armature,
-                              random_quats, smooth_motion)
-
-from blender_addon import rig_io  # noqa: E402  (after blender_fixtures imported bpy)
+from blender_addon import rig_io
 
 pytestmark = pytest.mark.blender
 
@@ -68,21 +76,24 @@ def test_smpl_armature_is_z_up_and_bone_axes_are_smpl_axes():
     assert heads["left_shoulder"][0] > 0 > heads["right_shoulder"][0]  # left on +X like SMPL
     assert heads["left_foot"][1] < heads["left_ankle"][1]  # toes forward = Blender -Y
     # Bone +Z with roll 0: local X,Y,Z = world X,Z,-Y = SMPL's Y-up axes expressed in Blender.
-    np.testing.assert_allclose(rig.rest_matrices[:, :3, :3], np.broadcast_to(
-        [[1, 0, 0], [0, 0, -1], [0, 1, 0]], (22, 3, 3)), atol=1e-6)
+    np.testing.assert_allclose(
+        rig.rest_matrices[:, :3, :3], np.broadcast_to([[1, 0, 0], [0, 0, -1], [0, 1, 0]], (22, 3, 3)), atol=1e-6
+    )
 
 
 def test_read_pose_converts_euler_and_reads_root():
     empty_scene()
     obj = mixamo_rig()
     hips, knee = obj.pose.bones["mixamorig:Hips"], obj.pose.bones["mixamorig:LeftLeg"]
-    knee.rotation_mode = 'XYZ'
+    knee.rotation_mode = "XYZ"
     knee.rotation_euler = (0.7, 0.0, 0.0)
     hips.rotation_quaternion = (0.0, 0.0, 0.0, 1.0)
     hips.location = (1.0, 2.0, 3.0)
     quats, root = rig_io.read_pose(obj)
     assert quats.shape == (22, 4)
-    np.testing.assert_allclose(quats[[b.name for b in obj.pose.bones].index(knee.name)], [np.cos(0.35), np.sin(0.35), 0, 0], atol=1e-6)
+    np.testing.assert_allclose(
+        quats[[b.name for b in obj.pose.bones].index(knee.name)], [np.cos(0.35), np.sin(0.35), 0, 0], atol=1e-6
+    )
     np.testing.assert_allclose(quats[[b.name for b in obj.pose.bones].index(hips.name)], [0, 0, 0, 1], atol=1e-6)
     np.testing.assert_allclose(root, [1, 2, 3])
 
@@ -103,8 +114,16 @@ def test_write_motion_196_frames(kind, fps):
 
     quats, root_track = smooth_motion(196, 22)
     quats[50:] *= -1  # a sign flip the writer must undo for interpolation
-    action = rig_io.write_motion(obj, scene, rig_io.unique_action_name("A person walks forward!"),
-                                 names, quats, root_track, root, metadata={"prompt": "walk"})
+    action = rig_io.write_motion(
+        obj,
+        scene,
+        rig_io.unique_action_name("A person walks forward!"),
+        names,
+        quats,
+        root_track,
+        root,
+        metadata={"prompt": "walk"},
+    )
 
     assert action.name == "MC_a_person_walks_forward"
     assert obj.animation_data.action == action and action["prompt"] == "walk"
@@ -117,7 +136,7 @@ def test_write_motion_196_frames(kind, fps):
     assert action.frame_range[0] == pytest.approx(10) and action.frame_range[1] == pytest.approx(expected_end)
     first, last = curves[0].keyframe_points[0].co, curves[0].keyframe_points[-1].co
     assert first[0] == pytest.approx(10) and last[0] == pytest.approx(expected_end, abs=1e-4)
-    assert all(pb.rotation_mode == 'QUATERNION' for pb in obj.pose.bones)
+    assert all(pb.rotation_mode == "QUATERNION" for pb in obj.pose.bones)
     # Sign continuity: the flipped half was flipped back, so neighbouring keys stay close.
     values = np.array([[kp.co[1] for kp in fc.keyframe_points] for fc in curves[:4]]).T  # (196, 4)
     assert (np.einsum("tc,tc->t", values[1:], values[:-1]) > 0).all()
@@ -143,8 +162,9 @@ def test_action_names_are_deduplicated_and_nla_push_keeps_assignment():
     names = [b.name for b in obj.pose.bones]
     quats, root = smooth_motion(40, 22, seed=1)
     first = rig_io.write_motion(obj, scene, rig_io.unique_action_name("wave"), names, quats, root, "pelvis")
-    second = rig_io.write_motion(obj, scene, rig_io.unique_action_name("wave"), names, quats, root, "pelvis",
-                                 push_to_nla=True, start_frame=100)
+    second = rig_io.write_motion(
+        obj, scene, rig_io.unique_action_name("wave"), names, quats, root, "pelvis", push_to_nla=True, start_frame=100
+    )
     assert (first.name, second.name) == ("MC_wave", "MC_wave_001")
     assert obj.animation_data.action == first  # NLA push leaves the assignment alone
     strips = [s for t in obj.animation_data.nla_tracks for s in t.strips]
@@ -205,9 +225,10 @@ def test_read_pose_heads_follow_constraints_in_description_order():
     rest = rig_io.read_rig(obj).rest_matrices[:, :3, 3]
     np.testing.assert_allclose(heads, rest, atol=1e-3)  # at rest: the rest heads, armature units
     arm, forearm = obj.pose.bones["mixamorig:LeftArm"], obj.pose.bones["mixamorig:LeftForeArm"]
-    follow = forearm.constraints.new('COPY_ROTATION')  # the forearm follows the hips' rotation
+    follow = forearm.constraints.new("COPY_ROTATION")  # the forearm follows the hips' rotation
     follow.target, follow.subtarget = obj, "mixamorig:Hips"
     from mathutils import Quaternion
+
     arm.rotation_quaternion = Quaternion((1, 0, 0), 0.8)
     obj.pose.bones["mixamorig:Hips"].rotation_quaternion = Quaternion((0, 0, 1), 1.0)
     bpy.context.view_layer.update()

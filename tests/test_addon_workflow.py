@@ -5,15 +5,14 @@ predict and inbetween answer ONLY the new frames, in the rig's own frame. What i
 add-on's side: requests it builds, the reply handling, and what lands in the scene. The same paths
 with the real model ops (a tiny untrained bundle) are in tests/test_addon_models.py.
 """
+
 from __future__ import annotations
 
 import threading
 
 import numpy as np
 import pytest
-
-from blender_fixtures import (NAME_TABLE, ROOT, bpy, empty_scene, fcurves_of, installed_addon, limb_bones,
-                              make_armature)
+from blender_fixtures import NAME_TABLE, ROOT, bpy, empty_scene, fcurves_of, installed_addon, limb_bones, make_armature
 
 pytestmark = pytest.mark.blender
 CLIP = ROOT / "engine/assets/samples/dataset-2_walk_active_009.bvh"
@@ -36,7 +35,7 @@ def server():
     def predict(job):
         seen.append((job.op, dict(job.args), job.arrays["motion"].shape))
         frames = job.args["frames"]
-        return {}, {"positions": walk[1: frames + 1] - walk[0, :1] + job.arrays["motion"][-1:, :1]}
+        return {}, {"positions": walk[1 : frames + 1] - walk[0, :1] + job.arrays["motion"][-1:, :1]}
 
     def inbetween(job):
         seen.append((job.op, dict(job.args)))
@@ -47,6 +46,7 @@ def server():
         seen.append((job.op, dict(job.args)))
         if job.args["text"] == "keep the pose":  # what the editor does with no change: pose A
             from engine.describe.joints import normalise  # turned to face +Z, at the origin
+
             return {}, {"pose": normalise(np.asarray(job.arrays["pose"], np.float64)[None])[0]}
         return {}, {"pose": walk[30]}
 
@@ -54,10 +54,18 @@ def server():
         seen.append((job.op, job.arrays["motion"].shape))
         return {"text": "a person walks forward"}, {}
 
-    table = {op: operations.Operation(operations.single(fn), False) for op, fn in (
-        ("text_to_motion", text_to_motion), ("predict", predict), ("inbetween", inbetween),
-        ("edit_pose", edit_pose), ("motion_to_text", motion_to_text),
-        ("retarget", operations.retarget), ("rig_to_canonical", operations.rig_to_canonical))}
+    table = {
+        op: operations.Operation(operations.single(fn), False)
+        for op, fn in (
+            ("text_to_motion", text_to_motion),
+            ("predict", predict),
+            ("inbetween", inbetween),
+            ("edit_pose", edit_pose),
+            ("motion_to_text", motion_to_text),
+            ("retarget", operations.retarget),
+            ("rig_to_canonical", operations.rig_to_canonical),
+        )
+    }
     table["describe_pose"] = operations.Operation(operations.describe_pose, True)  # batch handler
     config = engine_server.ServerConfig(bind="tcp://127.0.0.1:*")
     srv = engine_server.EngineServer(config, table, {"name": "test"})
@@ -82,7 +90,7 @@ def rig(server):
     rows.append(("mixamorig:LeftHandIndex1", hand[0], hand[3], finger_tail, 0.0))  # unmapped by SMPL
     obj = make_armature("Mixamo", rows)
     obj.scale = (0.01, 0.01, 0.01)
-    scene.motion_copilot.mapping_preset = 'MIXAMO'
+    scene.motion_copilot.mapping_preset = "MIXAMO"
     scene.frame_set(5)
     return scene, obj
 
@@ -91,7 +99,7 @@ def test_generate_variations_and_nla(rig, server):
     scene, obj = rig
     settings = scene.motion_copilot
     settings.prompt, settings.length_seconds, settings.seed, settings.variations = "walk forward", 3.0, 7, 2
-    assert bpy.ops.motion_copilot.generate(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.generate(wait=True) == {"FINISHED"}
     t2m = [args for op, args, *_ in server[1] if op == "text_to_motion"][-2:]
     assert [a["seed"] for a in t2m] == [7, 8] and all(a["frames"] == 60 for a in t2m)
     assert sorted(a.name for a in bpy.data.actions) == ["MC_walk_forward", "MC_walk_forward_001"]
@@ -108,7 +116,7 @@ def test_generate_variations_and_nla(rig, server):
     assert (end - start).length > 1.0 and abs(start.z - 0.92) < 0.1
 
     settings.push_to_nla, settings.variations = True, 1
-    assert bpy.ops.motion_copilot.generate(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.generate(wait=True) == {"FINISHED"}
     assert obj.animation_data.action == action  # NLA push keeps the assignment
     strips = [s for t in obj.animation_data.nla_tracks for s in t.strips]
     assert [s.action.name for s in strips] == ["MC_walk_forward_002"]
@@ -122,7 +130,7 @@ def test_continue_inbetween_describe_and_correct_pose(rig, server):
     first = obj.animation_data.action
 
     settings.continue_seconds = 1.0
-    assert bpy.ops.motion_copilot.continue_motion(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.continue_motion(wait=True) == {"FINISHED"}
     op, args, history_shape = [s for s in server[1] if s[0] == "predict"][-1]
     assert args["frames"] == 20 and history_shape[1:] == (22, 3) and history_shape[0] >= 20
     cont = obj.animation_data.action
@@ -130,21 +138,21 @@ def test_continue_inbetween_describe_and_correct_pose(rig, server):
     assert cont != first and cont.frame_range[0] == pytest.approx(first.frame_range[1] + 1.5)
 
     settings.inbetween_start, settings.inbetween_end = 5, 35
-    assert bpy.ops.motion_copilot.inbetween(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.inbetween(wait=True) == {"FINISHED"}
     # 30 frames at 30 fps = 20 engine steps: the 19 frames strictly between 5 and 35.
     assert [s for s in server[1] if s[0] == "inbetween"][-1][1]["frames"] == 19
     assert tuple(obj.animation_data.action.frame_range) == pytest.approx((6.5, 33.5))
 
-    assert bpy.ops.motion_copilot.describe_motion(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.describe_motion(wait=True) == {"FINISHED"}
     assert bpy.context.window_manager.motion_copilot_job.last_text == "a person walks forward"
 
-    assert bpy.ops.motion_copilot.describe_pose(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.describe_pose(wait=True) == {"FINISHED"}
     assert len(bpy.context.window_manager.motion_copilot_job.last_text.split()) > 3
 
     action = obj.animation_data.action
     n_actions = len(bpy.data.actions)
     scene.frame_set(12)
-    assert bpy.ops.motion_copilot.correct_pose(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.correct_pose(wait=True) == {"FINISHED"}
     assert len(bpy.data.actions) == n_actions and obj.animation_data.action == action  # edited in place
     keyed = {kp.co[0] for fc in fcurves_of(obj) if "rotation_quaternion" in fc.data_path for kp in fc.keyframe_points}
     assert 12.0 in keyed
@@ -160,13 +168,13 @@ def test_correcting_a_walked_and_turned_pose_keys_it_where_it_stood(rig, server)
     obj.rotation_euler = (0.0, 0.0, 0.9)  # the whole rig turned in the scene as well
     settings = scene.motion_copilot
     settings.prompt, settings.length_seconds, settings.variations = "walk", 3.0, 1
-    assert bpy.ops.motion_copilot.generate(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.generate(wait=True) == {"FINISHED"}
     scene.frame_set(60)
     names = [row[1] for row in NAME_TABLE]
     before = np.array([tuple(obj.matrix_world @ obj.pose.bones[n].head) for n in names])
     assert np.linalg.norm(before[0, :2] - tuple(obj.matrix_world.translation)[:2]) > 1.0  # walked away
     settings.pose_prompt = "keep the pose"
-    assert bpy.ops.motion_copilot.correct_pose(wait=True) == {'FINISHED'}
+    assert bpy.ops.motion_copilot.correct_pose(wait=True) == {"FINISHED"}
     scene.frame_set(60)
     after = np.array([tuple(obj.matrix_world @ obj.pose.bones[n].head) for n in names])
     err = np.linalg.norm(after - before, axis=-1)

@@ -4,23 +4,27 @@ The synthetic model follows reference/environment.md section 6: random joints, e
 to one joint, a J_regressor that averages each joint's vertices (so J_regressor @ v_template gives
 the joints back), pure-numpy npz (no pickle).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 pytest.importorskip("smplx")
-from scipy.spatial.transform import Rotation  # noqa: E402
+from scipy.spatial.transform import Rotation
 
-from engine.errors import InputError  # noqa: E402
-from engine.formats.amass import AMASS_TO_Y_UP, amass_joints, find_body_model, read_amass  # noqa: E402
-from engine.formats.canonical import load_motion  # noqa: E402
-from engine.motion.kinematics import forward_kinematics  # noqa: E402
-from engine.motion.skeleton import PARENTS  # noqa: E402
+from engine.errors import InputError
+from engine.formats.amass import AMASS_TO_Y_UP, amass_joints, find_body_model, read_amass
+from engine.formats.canonical import load_motion
+from engine.motion.kinematics import forward_kinematics
+from engine.motion.skeleton import PARENTS
 
-SMPLH_PARENTS = list(PARENTS) + [p for wrist in (20, 21) for base in range(5)
-                                 for p in (wrist, 22 + 15 * (wrist - 20) + 3 * base,
-                                           23 + 15 * (wrist - 20) + 3 * base)]
+SMPLH_PARENTS = list(PARENTS) + [
+    p
+    for wrist in (20, 21)
+    for base in range(5)
+    for p in (wrist, 22 + 15 * (wrist - 20) + 3 * base, 23 + 15 * (wrist - 20) + 3 * base)
+]
 
 
 def _synthetic_smplh(path, num_vertices=300, seed=0):
@@ -34,13 +38,19 @@ def _synthetic_smplh(path, num_vertices=300, seed=0):
     weights = np.eye(num_joints)[owner]
     v_template = joints[owner] + rng.normal(scale=0.01, size=(num_vertices, 3))
     np.savez(
-        path, v_template=v_template, f=rng.integers(0, num_vertices, (2 * num_vertices, 3)),
-        J_regressor=weights.T / weights.sum(0)[:, None], weights=weights,
+        path,
+        v_template=v_template,
+        f=rng.integers(0, num_vertices, (2 * num_vertices, 3)),
+        J_regressor=weights.T / weights.sum(0)[:, None],
+        weights=weights,
         kintree_table=np.stack([np.array(SMPLH_PARENTS) % 2**32, np.arange(num_joints)]).astype(np.uint32),
         shapedirs=1e-3 * rng.normal(size=(num_vertices, 3, 16)),
         posedirs=1e-4 * rng.normal(size=(num_vertices, 3, (num_joints - 1) * 9)),
-        hands_componentsl=np.eye(45), hands_componentsr=np.eye(45),
-        hands_meanl=np.zeros(45), hands_meanr=np.zeros(45))
+        hands_componentsl=np.eye(45),
+        hands_componentsr=np.eye(45),
+        hands_meanl=np.zeros(45),
+        hands_meanr=np.zeros(45),
+    )
     regressor = weights.T / weights.sum(0)[:, None]
     np.testing.assert_allclose(regressor @ v_template, joints, atol=0.05)
     return regressor, v_template, np.load(path)["shapedirs"]
@@ -51,8 +61,9 @@ def _amass_file(path, frames=90, fps=60.0, seed=1, **extra):
     poses = 0.3 * rng.normal(size=(frames, 156))
     trans = np.cumsum(0.01 * rng.normal(size=(frames, 3)), axis=0)
     betas = 2.0 * rng.normal(size=16)
-    np.savez(path, poses=poses, trans=trans, betas=betas, mocap_framerate=np.float64(fps),
-             gender=np.array("male"), **extra)
+    np.savez(
+        path, poses=poses, trans=trans, betas=betas, mocap_framerate=np.float64(fps), gender=np.array("male"), **extra
+    )
     return poses, trans, betas
 
 
@@ -97,8 +108,13 @@ def test_bad_amass_files(tmp_path):
     np.savez(tmp_path / "shape.npz", poses=np.zeros((3, 72)), trans=np.zeros((3, 3)), mocap_framerate=60.0)
     with pytest.raises(InputError, match=r"\(T, 156\) SMPL-H"):
         read_amass(tmp_path / "shape.npz")
-    np.savez(tmp_path / "pickled.npz", poses=np.zeros((3, 156)), trans=np.zeros((3, 3)),
-             mocap_framerate=60.0, extra=np.array([{"a": 1}], dtype=object))
+    np.savez(
+        tmp_path / "pickled.npz",
+        poses=np.zeros((3, 156)),
+        trans=np.zeros((3, 3)),
+        mocap_framerate=60.0,
+        extra=np.array([{"a": 1}], dtype=object),
+    )
     with pytest.raises(InputError, match="pickled Python objects"):
         read_amass(tmp_path / "pickled.npz")
     np.savez(tmp_path / "nan.npz", poses=np.full((3, 156), np.nan), trans=np.zeros((3, 3)), mocap_framerate=60.0)
@@ -130,18 +146,32 @@ def test_smplx_files_work_too(tmp_path):
     weights = np.eye(num_joints, dtype=np.float32)[owner]
     v_template = (joints[owner] + rng.normal(scale=0.01, size=(num_vertices, 3))).astype(np.float32)
     regressor = weights.T / weights.sum(0)[:, None]
-    np.savez(tmp_path / "SMPLX_NEUTRAL.npz", v_template=v_template, J_regressor=regressor, weights=weights,
-             f=rng.integers(0, num_vertices, (2 * num_vertices, 3)),
-             kintree_table=np.stack([np.array(parents) % 2**32, np.arange(num_joints)]).astype(np.uint32),
-             shapedirs=np.zeros((num_vertices, 3, 20), np.float32),
-             posedirs=np.zeros((num_vertices, 3, (num_joints - 1) * 9), np.float32),
-             hands_componentsl=np.eye(45), hands_componentsr=np.eye(45),
-             hands_meanl=np.zeros(45), hands_meanr=np.zeros(45),
-             lmk_faces_idx=np.zeros(51, np.int64), lmk_bary_coords=np.full((51, 3), 1 / 3))
+    np.savez(
+        tmp_path / "SMPLX_NEUTRAL.npz",
+        v_template=v_template,
+        J_regressor=regressor,
+        weights=weights,
+        f=rng.integers(0, num_vertices, (2 * num_vertices, 3)),
+        kintree_table=np.stack([np.array(parents) % 2**32, np.arange(num_joints)]).astype(np.uint32),
+        shapedirs=np.zeros((num_vertices, 3, 20), np.float32),
+        posedirs=np.zeros((num_vertices, 3, (num_joints - 1) * 9), np.float32),
+        hands_componentsl=np.eye(45),
+        hands_componentsr=np.eye(45),
+        hands_meanl=np.zeros(45),
+        hands_meanr=np.zeros(45),
+        lmk_faces_idx=np.zeros(51, np.int64),
+        lmk_bary_coords=np.full((51, 3), 1 / 3),
+    )
     frames = 260  # CHUNK_FRAMES + 4: the second forward pass has another batch size
     poses, trans = 0.3 * rng.normal(size=(frames, 165)), rng.normal(size=(frames, 3))
-    np.savez(tmp_path / "clip.npz", poses=poses, trans=trans, betas=np.zeros(10),
-             mocap_frame_rate=np.float64(120.0), gender=np.array("female"))
+    np.savez(
+        tmp_path / "clip.npz",
+        poses=poses,
+        trans=trans,
+        betas=np.zeros(10),
+        mocap_frame_rate=np.float64(120.0),
+        gender=np.array("female"),
+    )
     got, fps = amass_joints(tmp_path / "clip.npz", tmp_path)
     assert fps == 120.0 and got.shape == (frames, 22, 3)
     rest = (regressor @ v_template)[:22].astype(np.float64)

@@ -2,6 +2,7 @@
 steps at the tiny preset on a toy feature folder, is evaluated on the test split and lands in the
 table and JSON; `--reuse` picks finished rows up without retraining. The real figures come from
 running the benchmark itself on the Bandai build (see engine/assets/default_bundle/tokenizer/TRAINING.md)."""
+
 import importlib.util
 import json
 import math
@@ -44,12 +45,33 @@ def test_benchmark_trains_every_row_and_reports_test_split_figures(tmp_path):
     bench = load_bench()
     data = write_toy_features(tmp_path / "data")
     out = tmp_path / "bench"
-    assert [row.name for row in bench.plan_rows(600, 2000)] == ["vq_k256", "vq_k512", "vq_k1024", "autoencoder",
-                                                              "default_k512"]
+    assert [row.name for row in bench.plan_rows(600, 2000)] == [
+        "vq_k256",
+        "vq_k512",
+        "vq_k1024",
+        "autoencoder",
+        "default_k512",
+    ]
     # two rows keep the test short (each row is a trainer subprocess); the others differ only in K
-    common = ["--data", str(data), "--steps", "2", "--out", str(out), "--jobs", "2", "--skip-full-latency",
-              "--rows", "vq_k256,autoencoder",
-              "--preset=tiny", "--width=32", "--code_dim=32", "--batch_size=4", "--window=32", "--warmup_steps=1"]
+    common = [
+        "--data",
+        str(data),
+        "--steps",
+        "2",
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--skip-full-latency",
+        "--rows",
+        "vq_k256,autoencoder",
+        "--preset=tiny",
+        "--width=32",
+        "--code_dim=32",
+        "--batch_size=4",
+        "--window=32",
+        "--warmup_steps=1",
+    ]
     assert bench.main(common) == 0
     results = json.loads((out / "results.json").read_text())
     rows = {row["name"]: row for row in results["rows"]}
@@ -79,8 +101,11 @@ def test_benchmark_trains_every_row_and_reports_test_split_figures(tmp_path):
     # installing into a bundle keeps the components others listed and loads back through engine.bundle
     bundle = tmp_path / "bundle"
     (bundle / "pose_editor").mkdir(parents=True)
-    (bundle / "manifest.json").write_text(json.dumps({"format": "motion-copilot-bundle", "version": 1,
-                                                      "components": {"pose_editor": {"path": "pose_editor"}}}))
+    (bundle / "manifest.json").write_text(
+        json.dumps(
+            {"format": "motion-copilot-bundle", "version": 1, "components": {"pose_editor": {"path": "pose_editor"}}}
+        )
+    )
     bench.install_into_bundle(out / "runs" / "vq_k256" / "model", bundle)
     from engine.bundle import load_bundle
     from engine.models.tokenizer import MotionTokenizer

@@ -1,4 +1,5 @@
 """BVH reading (FK with any channel order), writing, resampling and malformed-file errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,12 @@ from scipy.spatial.transform import Rotation
 
 from engine.errors import InputError
 from engine.formats.bvh import (
-    forward_kinematics, parse_bvh, read_bvh, resample_positions, resample_quaternions, write_bvh,
+    forward_kinematics,
+    parse_bvh,
+    read_bvh,
+    resample_positions,
+    resample_quaternions,
+    write_bvh,
 )
 
 TWO_BONES = """HIERARCHY
@@ -103,14 +109,15 @@ def test_resampling_frame_counts_and_exact_linear_motion(src_frames):
 
 
 MALFORMED = {
-    "missing CHANNELS": (TWO_BONES.replace("    CHANNELS 3 Xrotation Yrotation Zrotation\n", ""),
-                         "has no CHANNELS"),
+    "missing CHANNELS": (TWO_BONES.replace("    CHANNELS 3 Xrotation Yrotation Zrotation\n", ""), "has no CHANNELS"),
     "short frame": (TWO_BONES.replace("0 -3 0 0 0 0\n", "0 -3 0 0 0\n"), "has 14 values"),
     "NaN value": (TWO_BONES.replace("30 40 50", "30 nan 50"), "NaN"),
     "zero frames": (TWO_BONES.split("Frames:")[0] + "Frames: 0\nFrame Time: 0.0333333\n", "0 frames"),
     "frame count mismatch": (TWO_BONES.replace("Frames: 2", "Frames: 3"), "3 frames but 2"),
-    "bad channel name": (TWO_BONES.replace("Zrotation Xrotation Yrotation", "Zrotation Xrotation Wrotation"),
-                         "invalid or repeated channels"),
+    "bad channel name": (
+        TWO_BONES.replace("Zrotation Xrotation Yrotation", "Zrotation Xrotation Wrotation"),
+        "invalid or repeated channels",
+    ),
     "no MOTION": (TWO_BONES.split("MOTION")[0], "no MOTION"),
     "truncated hierarchy": (TWO_BONES.replace("      }\n    }\n  }\n}\n", ""), "HIERARCHY"),
     "text in frame": (TWO_BONES.replace("30 40 50", "30 forty 50"), "not a number"),
@@ -142,8 +149,15 @@ def _blender_joint_positions(path, frames):
     """Joint positions by Blender's own BVH importer (an independent reader), BVH axes."""
     bpy = pytest.importorskip("bpy")
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    bpy.ops.import_anim.bvh(filepath=str(path), global_scale=1.0, rotate_mode="NATIVE",
-                            axis_forward="-Z", axis_up="Y", update_scene_fps=False, use_fps_scale=False)
+    bpy.ops.import_anim.bvh(
+        filepath=str(path),
+        global_scale=1.0,
+        rotate_mode="NATIVE",
+        axis_forward="-Z",
+        axis_up="Y",
+        update_scene_fps=False,
+        use_fps_scale=False,
+    )
     armature = bpy.context.object
     out = []
     for frame in frames:

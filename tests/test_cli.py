@@ -1,4 +1,5 @@
 """The installed commands answer `--help` and `info` (they are the entry points users type first)."""
+
 import json
 import subprocess
 import sys
@@ -24,5 +25,7 @@ def test_engine_info_json_reports_skeleton_and_device():
 
 
 def test_trainer_help():
-    result = subprocess.run([sys.executable, "-m", "trainer.cli", "--help"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer.cli", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,5 @@
 """Canonical loading of real Bandai clips, save/load round trips and `motion-engine convert`."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,13 @@ from engine.cli import main
 from engine.errors import InputError
 from engine.formats.bvh import read_bvh
 from engine.formats.canonical import (
-    CanonicalMotion, bvh_to_smpl22, canonicalize, load_motion, save_motion, unit_scale, upright_height,
+    CanonicalMotion,
+    bvh_to_smpl22,
+    canonicalize,
+    load_motion,
+    save_motion,
+    unit_scale,
+    upright_height,
 )
 from engine.motion.skeleton import JOINT_INDEX, default_rest_positions
 
@@ -96,9 +103,11 @@ def test_convert_command_round_trip(bandai_clips, tmp_path, capsys):
     assert str(clip) in err and "left these required SMPL joints unmapped" in err
 
 
-MIXAMO_FOR_SMPL = ("Hips LeftUpLeg RightUpLeg Spine LeftLeg RightLeg Spine1 LeftFoot RightFoot Spine2 "
-                   "LeftToeBase RightToeBase Neck LeftShoulder RightShoulder Head LeftArm RightArm "
-                   "LeftForeArm RightForeArm LeftHand RightHand").split()
+MIXAMO_FOR_SMPL = (
+    "Hips LeftUpLeg RightUpLeg Spine LeftLeg RightLeg Spine1 LeftFoot RightFoot Spine2 "
+    "LeftToeBase RightToeBase Neck LeftShoulder RightShoulder Head LeftArm RightArm "
+    "LeftForeArm RightForeArm LeftHand RightHand"
+).split()
 
 
 def test_other_rigs_in_other_units_load_the_same_motion(bandai_clips, tmp_path):

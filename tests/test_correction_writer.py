@@ -2,15 +2,16 @@
 
 Run: `pytest -q tests/test_correction_writer.py` (tiny configs).
 """
+
 from __future__ import annotations
 
 import pytest
 import torch
+from posefix_fixtures import one_torch_thread, random_poses
 
 from engine.models.correction_writer import CorrectionWriter, CorrectionWriterConfig
 from engine.models.pose_codec import positions_to_sixd
 from engine.models.text_encoder import WordTokenizer
-from posefix_fixtures import one_torch_thread, random_poses
 from trainer.evaluate.text_metrics import bleu, rouge_l
 
 TEXTS = ["Raise your left arm.", "Bend your right knee a lot, then lower your head."]
@@ -22,14 +23,25 @@ single_thread = pytest.fixture(autouse=True)(one_torch_thread)
 def tiny_writer(seed: int = 0) -> CorrectionWriter:
     torch.manual_seed(seed)
     tokenizer = WordTokenizer.train(TEXTS)
-    config = CorrectionWriterConfig(vocab_size=tokenizer.vocab_size, d_model=32, layers=1, heads=2, ff=64,
-                                    latent_dim=8, hidden=32, max_len=24, dropout=0.0)
+    config = CorrectionWriterConfig(
+        vocab_size=tokenizer.vocab_size,
+        d_model=32,
+        layers=1,
+        heads=2,
+        ff=64,
+        latent_dim=8,
+        hidden=32,
+        max_len=24,
+        dropout=0.0,
+    )
     return CorrectionWriter(config, tokenizer)
 
 
 def poses(n: int = 2, seed: int = 0):
-    return (torch.from_numpy(positions_to_sixd(random_poses(n, seed))),
-            torch.from_numpy(positions_to_sixd(random_poses(n, seed + 1))))
+    return (
+        torch.from_numpy(positions_to_sixd(random_poses(n, seed))),
+        torch.from_numpy(positions_to_sixd(random_poses(n, seed + 1))),
+    )
 
 
 def test_tokenizer_ids_and_decode(tmp_path):

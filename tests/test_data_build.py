@@ -1,4 +1,5 @@
 """`motion-train data` end to end on 21 real Bandai clips, read back with the HumanML3D reader."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,15 @@ from trainer.cli import main
 from trainer.data import splits
 
 # 7 content x style cells x 3 clips: every content kind that has a side, plus both turns.
-CELLS = (("wave-left-hand", "exhausted"), ("wave-left-hand", "active"), ("walk-turn-left", "normal"),
-         ("walk-turn-right", "elderly"), ("raise-up-right-hand", "youthful"), ("run", "feminine"),
-         ("wave-both-hands", "masculine"))
+CELLS = (
+    ("wave-left-hand", "exhausted"),
+    ("wave-left-hand", "active"),
+    ("walk-turn-left", "normal"),
+    ("walk-turn-right", "elderly"),
+    ("raise-up-right-hand", "youthful"),
+    ("run", "feminine"),
+    ("wave-both-hands", "masculine"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +43,9 @@ def mini_bandai(bandai_dir: Path, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def built(mini_bandai: Path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("built") / "data"
-    code = main(["data", "--out", str(out), "--bandai", str(mini_bandai), "--seed", "7",
-                 "--pose-set", "300", "--quiet"])
+    code = main(
+        ["data", "--out", str(out), "--bandai", str(mini_bandai), "--seed", "7", "--pose-set", "300", "--quiet"]
+    )
     assert code == 0
     return out
 
@@ -74,7 +82,10 @@ def test_captions_agree_with_labels_and_motion(built: Path) -> None:
                 assert side in words and other not in words and any(w.startswith("wav") for w in words), text
             # The waving hand is the one that goes up: the caption's side is the motion's side.
             joints = data.joints(clip_id)
-            assert joints[:, 20 if side == "left" else 21, 1].max() > joints[:, 21 if side == "left" else 20, 1].max() + 0.2
+            assert (
+                joints[:, 20 if side == "left" else 21, 1].max()
+                > joints[:, 21 if side == "left" else 20, 1].max() + 0.2
+            )
         checked += 1
     assert checked == 6
     from engine.describe.joints import heading_angle  # positive = turned to the body's left
@@ -84,7 +95,7 @@ def test_captions_agree_with_labels_and_motion(built: Path) -> None:
         content = entry["labels"]["content"]
         if not content.startswith("walk-turn"):
             continue
-        side = content.rsplit("-", 1)[1]       # a mirror's label is mirrored too ("walk-turn-left" -> "-right")
+        side = content.rsplit("-", 1)[1]  # a mirror's label is mirrored too ("walk-turn-left" -> "-right")
         if "mirror_of" in entry:
             original = meta[entry["mirror_of"]]["labels"]["content"].rsplit("-", 1)[1]
             assert side == {"left": "right", "right": "left"}[original]
@@ -108,7 +119,9 @@ def test_splits_disjoint_stratified_deterministic(built: Path, mini_bandai: Path
     expected = splits.split_by_cell({i: m["cell"] for i, m in meta.items() if "mirror_of" not in m}, seed=7)
     assert all(i in sets[s] for i, s in expected.items())
     again = tmp_path / "again"
-    assert main(["data", "--out", str(again), "--bandai", str(mini_bandai), "--seed", "7", "--no-pairs", "--quiet"]) == 0
+    assert (
+        main(["data", "--out", str(again), "--bandai", str(mini_bandai), "--seed", "7", "--no-pairs", "--quiet"]) == 0
+    )
     for split in ("train", "val", "test"):
         assert (again / f"{split}.txt").read_text() == (built / f"{split}.txt").read_text()
     assert (again / "texts" / "B000004.txt").read_text() == (built / "texts" / "B000004.txt").read_text()
@@ -141,11 +154,18 @@ def test_bvh_folder_with_csv_labels(bandai_clips: list[Path], tmp_path: Path, ca
     for clip in bandai_clips[:3]:
         (folder / clip.name).symlink_to(clip)
     labels = tmp_path / "labels.csv"
-    labels.write_text("file,caption\n" + "".join(f"{c.stem},a person does move number {i}\n{c.stem},someone turns left\n"
-                                                  for i, c in enumerate(bandai_clips[:2])))
+    labels.write_text(
+        "file,caption\n"
+        + "".join(
+            f"{c.stem},a person does move number {i}\n{c.stem},someone turns left\n"
+            for i, c in enumerate(bandai_clips[:2])
+        )
+    )
     out = tmp_path / "out"
-    assert main(["data", "--out", str(out), "--bvh-dir", str(folder), "--labels", str(labels),
-                 "--no-pairs", "--quiet"]) == 0
+    assert (
+        main(["data", "--out", str(out), "--bvh-dir", str(folder), "--labels", str(labels), "--no-pairs", "--quiet"])
+        == 0
+    )
     data = open_dataset(out)
     assert sorted(data.ids("all")) == ["MV000000", "MV000001", "MV000002", "V000000", "V000001", "V000002"]
     assert [t.caption for t in data.texts("MV000001")] == ["a person does move number 1", "someone turns right"]
@@ -157,6 +177,7 @@ def test_bvh_folder_with_csv_labels(bandai_clips: list[Path], tmp_path: Path, ca
     assert "no data source given" in capsys.readouterr().err
     with pytest.raises(InputError, match="labels.json not found"):
         from trainer.data.sources import read_label_file
+
         read_label_file(tmp_path / "labels.json")
 
 
@@ -171,7 +192,7 @@ def test_procedural_source_mixes_in(tmp_path: Path) -> None:
         if "mirror_of" in entry:
             base = [t.caption for t in data.texts(entry["mirror_of"])]
             assert [t.caption for t in data.texts(motion_id)] == [mirror_text(c) for c in base]
-            original = meta[entry["mirror_of"]]["labels"]   # labels follow the mirror: side left <-> right
+            original = meta[entry["mirror_of"]]["labels"]  # labels follow the mirror: side left <-> right
             assert entry["labels"] == {k: mirror_text(v) if isinstance(v, str) else v for k, v in original.items()}
             if original.get("side") in ("left", "right"):
                 assert entry["labels"]["side"] != original["side"]
@@ -184,8 +205,9 @@ def test_procedural_source_mixes_in(tmp_path: Path) -> None:
 
 def test_humanml3d_folder_passes_through_and_merges(built: Path, tmp_path: Path) -> None:
     out = tmp_path / "merged"
-    assert main(["data", "--out", str(out), "--humanml3d", str(built), "--procedural", "4", "--no-pairs",
-                 "--quiet"]) == 0
+    assert (
+        main(["data", "--out", str(out), "--humanml3d", str(built), "--procedural", "4", "--no-pairs", "--quiet"]) == 0
+    )
     source, merged = open_dataset(built), open_dataset(out)
     for split in ("train", "val", "test"):
         ids = set(merged.ids(split))

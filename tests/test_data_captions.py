@@ -1,4 +1,5 @@
 """Bandai labels -> captions, HumanML3D text lines, mirroring, and splits (no motion loading)."""
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,11 @@ def test_captions_say_what_labels_say(content: str, style: str) -> None:
         else:
             assert not words & {"left", "right"}, text
         action = content.split("-")[0]
-        assert any(w.startswith({"raise": "r", "wave": "wav", "walk": "walk", "run": "run"}[action])
-                   or (action == "raise" and w in {"lifts", "puts"}) for w in words), text
+        assert any(
+            w.startswith({"raise": "r", "wave": "wav", "walk": "walk", "run": "run"}[action])
+            or (action == "raise" and w in {"lifts", "puts"})
+            for w in words
+        ), text
         if "both" in content:
             assert "both" in words
         if "turn" in content:
@@ -41,8 +45,10 @@ def test_captions_deterministic_and_seed_dependent() -> None:
 
 
 def test_mirror_text_swaps_sides_only() -> None:
-    assert captions.mirror_text("a person turns left, then raises the right hand") == \
-        "a person turns right, then raises the left hand"
+    assert (
+        captions.mirror_text("a person turns left, then raises the right hand")
+        == "a person turns right, then raises the left hand"
+    )
     assert captions.mirror_text("Left arm circles clockwise") == "Right arm circles counterclockwise"
     assert captions.mirror_text("a person leftover bright") == "a person leftover bright"
 

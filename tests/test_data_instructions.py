@@ -1,4 +1,5 @@
 """Instruction templates (data files) and the task-mixture builder."""
+
 from __future__ import annotations
 
 import json
@@ -36,12 +37,14 @@ def test_loader_rejects_wrong_placeholder(tmp_path) -> None:
 
 
 def test_builder_fills_text_and_marks_motion_spans() -> None:
-    records = [ins.MotionRecord(f"B{i:06d}", ("a person waves the left hand", "someone waves"), 40 + 17 * i,
-                                "train") for i in range(30)]
+    records = [
+        ins.MotionRecord(f"B{i:06d}", ("a person waves the left hand", "someone waves"), 40 + 17 * i, "train")
+        for i in range(30)
+    ]
     examples = list(ins.build_examples(records, per_motion=len(ins.TASKS), seed=1))
     assert examples == list(ins.build_examples(records, per_motion=len(ins.TASKS), seed=1))
     assert len(examples) == 30 * len(ins.TASKS)
-    assert {e["task"] for e in examples[:len(ins.TASKS)]} == set(ins.TASKS)  # each task once per motion
+    assert {e["task"] for e in examples[: len(ins.TASKS)]} == set(ins.TASKS)  # each task once per motion
     for example in examples:
         record = records[int(example["motion_id"][1:])]
         spec = ins.TASKS[example["task"]]
@@ -64,6 +67,9 @@ def test_builder_fills_text_and_marks_motion_spans() -> None:
 
 def test_fill_keeps_motion_slots() -> None:
     record = ins.MotionRecord("M000001", ("x",), 57, "val")
-    text = ins.fill("Make <Caption_Placeholder> in <Frame_Placeholder> frames (<Second_Placeholder> s): "
-                    "<Motion_Placeholder>", record, "a person runs")
+    text = ins.fill(
+        "Make <Caption_Placeholder> in <Frame_Placeholder> frames (<Second_Placeholder> s): <Motion_Placeholder>",
+        record,
+        "a person runs",
+    )
     assert text == "Make a person runs in 57 frames (2.9 s): <Motion_Placeholder>"

@@ -1,4 +1,5 @@
 """PoseFix pair mining on synthetic clips (arm and leg swings, random heading and placement)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,9 +23,12 @@ def _clip(rng: np.random.Generator, frames: int = 60) -> np.ndarray:
     t = np.arange(frames) / 20.0
     freq, phase = rng.uniform(0.3, 1.2, 4), rng.uniform(0, 2 * np.pi, 4)
     clip = np.repeat(rest[None], frames, axis=0)
-    limbs = [("left_shoulder", ("left_elbow", "left_wrist"), "z", 1.4), ("right_shoulder", ("right_elbow", "right_wrist"), "z", -1.4),
-             ("left_hip", ("left_knee", "left_ankle", "left_foot"), "x", -1.2),
-             ("right_shoulder", ("right_elbow", "right_wrist"), "x", -1.5)]
+    limbs = [
+        ("left_shoulder", ("left_elbow", "left_wrist"), "z", 1.4),
+        ("right_shoulder", ("right_elbow", "right_wrist"), "z", -1.4),
+        ("left_hip", ("left_knee", "left_ankle", "left_foot"), "x", -1.2),
+        ("right_shoulder", ("right_elbow", "right_wrist"), "x", -1.5),
+    ]
     for f in range(frames):
         for k, (pivot, moved, axis, amp) in enumerate(limbs):
             idx = [J[m] for m in moved]
@@ -41,7 +45,15 @@ def mined() -> tuple[list, pm.PairSet, pm.PairConfig]:
     rng = np.random.default_rng(0)
     clips = [(f"P{i:06d}", _clip(rng)) for i in range(12)]
     clips += [(f"M{name}", skeleton_mirror(pos)) for name, pos in clips[:3]]
-    config = pm.PairConfig(pose_set=200, pose_fraction=1.0, stride=2, min_diff_in=3, min_diff_out=5, min_similarity=0.3, max_similarity=0.95)
+    config = pm.PairConfig(
+        pose_set=200,
+        pose_fraction=1.0,
+        stride=2,
+        min_diff_in=3,
+        min_diff_out=5,
+        min_similarity=0.3,
+        max_similarity=0.95,
+    )
     return clips, pm.mine_pairs(clips, config), config
 
 
@@ -67,7 +79,7 @@ def test_pair_rules(mined) -> None:
         pose_a, pose_b = lookup[clip_a][int(frame_a)], lookup[clip_b][int(frame_b)]
         classes, _, supers = evaluate_posecodes(np.stack([pose_a, pose_b]), None, absolute_only=False)
         differing = int((classes[0] != classes[1]).sum() + (supers[0] != supers[1]).sum())
-        assert abs(heading_angle(pairs.pose_a[i:i + 1].astype(np.float64))[0]) < 1e-4
+        assert abs(heading_angle(pairs.pose_a[i : i + 1].astype(np.float64))[0]) < 1e-4
         if kind == "in":
             assert clip_a == clip_b and 0 < int(frame_b) - int(frame_a) <= 10
             assert differing > config.min_diff_in
@@ -80,7 +92,7 @@ def test_pair_rules(mined) -> None:
         else:
             assert clip_a.lstrip("M") != clip_b.lstrip("M")
             assert differing > config.min_diff_out
-            assert abs(heading_angle(pairs.pose_b[i:i + 1].astype(np.float64))[0]) < 1e-4
+            assert abs(heading_angle(pairs.pose_b[i : i + 1].astype(np.float64))[0]) < 1e-4
             assert pairs.yaw_change_deg[i] == 0
     two_way = {(a, b) for a, b, k in zip(pairs.id_a, pairs.id_b, pairs.kind) if k == "out_two_way"}
     assert all((b, a) in two_way for a, b in two_way)

@@ -1,4 +1,5 @@
 """The README's main command: `motion-engine demo` runs on a fresh clone (bundled sample, no shared data)."""
+
 import subprocess
 import sys
 
@@ -9,8 +10,12 @@ from engine.formats.canonical import load_motion
 
 
 def test_demo_writes_a_bvh_that_reimports_and_pictures(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "engine.cli", "demo", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "demo", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     summary = (tmp_path / "summary.txt").read_text()
     assert "left" in summary.lower()  # the bundled clip waves the left hand; the describer must say so
@@ -27,8 +32,21 @@ def test_demo_writes_a_bvh_that_reimports_and_pictures(tmp_path):
 
 
 def test_demo_without_a_language_model_says_so_and_still_succeeds(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "engine.cli", "demo", "--out", str(tmp_path),
-                             "--bundle", str(tmp_path / "no_bundle_here")], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine.cli",
+            "demo",
+            "--out",
+            str(tmp_path),
+            "--bundle",
+            str(tmp_path / "no_bundle_here"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "text-to-motion    skipped" in result.stdout and "motion-train" in result.stdout
     assert not (tmp_path / "generated.bvh").exists()
@@ -38,10 +56,18 @@ def test_preview_command_writes_a_png_frame(tmp_path):
     from engine.commands.demo import DEFAULT_CLIP
 
     out = tmp_path / "frame.png"
-    result = subprocess.run([sys.executable, "-m", "engine.cli", "preview", str(DEFAULT_CLIP), str(out), "--frame", "5"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "preview", str(DEFAULT_CLIP), str(out), "--frame", "5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size == (320, 320)
-    bad = subprocess.run([sys.executable, "-m", "engine.cli", "preview", str(DEFAULT_CLIP), str(tmp_path / "x.jpg")],
-                         capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "preview", str(DEFAULT_CLIP), str(tmp_path / "x.jpg")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and ".gif or a .png" in bad.stderr

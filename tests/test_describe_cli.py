@@ -1,4 +1,5 @@
 """`motion-engine describe-pose` / `describe-change` on a real Bandai clip, and their errors."""
+
 from __future__ import annotations
 
 from engine.cli import main

@@ -3,6 +3,7 @@
 Synthetic poses only (built from the default skeleton); real-pose properties live in
 tests/test_describe_properties.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.describe import (NO_CHANGE, SAME_POSES, describe_change, describe_changes, describe_pose,
-                             describe_poses, edits, joints, posecodes, selection)
+from engine.describe import (
+    NO_CHANGE,
+    SAME_POSES,
+    describe_change,
+    describe_changes,
+    describe_pose,
+    describe_poses,
+    edits,
+    joints,
+    paircodes,
+    posecodes,
+    selection,
+)
 from engine.errors import InputError
 from engine.motion import skeleton
 
@@ -62,8 +74,12 @@ def test_measurements_on_known_poses(standing):
     lowered = classes_of(standing)
     assert lowered["vaxis:left_shoulder-left_elbow"] == "vertical"
     assert lowered["posY:left_wrist-neck"] != "above"
-    up = edits.rotate_subtree(skeleton.default_rest_positions(), J["left_elbow"], skeleton.default_rest_positions()[
-        J["left_shoulder"]], edits.rotation_matrix(np.array([0.0, 0.0, 1.0]), np.radians(85)))
+    up = edits.rotate_subtree(
+        skeleton.default_rest_positions(),
+        J["left_elbow"],
+        skeleton.default_rest_positions()[J["left_shoulder"]],
+        edits.rotation_matrix(np.array([0.0, 0.0, 1.0]), np.radians(85)),
+    )
     assert classes_of(up)["posY:left_wrist-neck"] == "above"
     assert classes_of(up)["posY:right_wrist-neck"] != "above"
 
@@ -81,13 +97,21 @@ def test_middle2_prosthesis_extends_the_forearm(standing):
 def test_heading_and_translation_do_not_change_the_description(standing):
     assert abs(joints.heading_angle(standing[None])[0]) < np.radians(2)
     moved = turned(standing, 73.0, shift=(1.5, 0.0, -2.0))
-    assert np.degrees(joints.heading_angle(moved[None])[0]) == pytest.approx(73.0 + np.degrees(
-        joints.heading_angle(standing[None])[0]), abs=1e-6)
+    assert np.degrees(joints.heading_angle(moved[None])[0]) == pytest.approx(
+        73.0 + np.degrees(joints.heading_angle(standing[None])[0]), abs=1e-6
+    )
     assert describe_pose(moved, deterministic=True) == describe_pose(standing, deterministic=True)
 
 
-@pytest.mark.parametrize("degrees, words", [(90.0, "a quarter to the left"), (-90.0, "a quarter to the right"),
-                                            (40.0, "slightly to the left"), (180.0, "turn around")])
+@pytest.mark.parametrize(
+    "degrees, words",
+    [
+        (90.0, "a quarter to the left"),
+        (-90.0, "a quarter to the right"),
+        (40.0, "slightly to the left"),
+        (180.0, "turn around"),
+    ],
+)
 def test_global_rotation_is_reported_with_its_direction(standing, degrees, words):
     text = describe_change(standing, turned(standing, degrees), deterministic=True)
     assert words in text.lower()
@@ -96,8 +120,12 @@ def test_global_rotation_is_reported_with_its_direction(standing, degrees, words
 
 def test_kneeling_super_posecode_needs_all_its_requirements():
     classes = np.zeros((2, len(posecodes.POSECODES)), dtype=np.int64)
-    for key, name in (("posY:left_hip-left_knee", "above"), ("posY:right_hip-right_knee", "above"),
-                      ("ground:left_knee", "on_ground"), ("ground:right_knee", "on_ground")):
+    for key, name in (
+        ("posY:left_hip-left_knee", "above"),
+        ("posY:right_hip-right_knee", "above"),
+        ("ground:left_knee", "on_ground"),
+        ("ground:right_knee", "on_ground"),
+    ):
         i = posecodes.POSECODE_INDEX[key]
         classes[:, i] = posecodes.OPERATORS[posecodes.POSECODES[i].kind][1].index(name)
     classes[1, posecodes.POSECODE_INDEX["ground:right_knee"]] = 1  # right knee off the ground
@@ -105,11 +133,14 @@ def test_kneeling_super_posecode_needs_all_its_requirements():
     assert selection.super_posecodes(classes)[:, kneeling].tolist() == [True, False]
 
 
-@pytest.mark.parametrize("bad, words", [
-    (np.zeros((21, 3)), "shape (21, 3)"),
-    (np.zeros((22, 2)), "shape (22, 2)"),
-    ([["a", "b", "c"]] * 22, "not a numeric array"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (np.zeros((21, 3)), "shape (21, 3)"),
+        (np.zeros((22, 2)), "shape (22, 2)"),
+        ([["a", "b", "c"]] * 22, "not a numeric array"),
+    ],
+)
 def test_bad_shapes_raise_input_error(bad, words):
     with pytest.raises(InputError) as info:
         describe_pose(bad)
@@ -154,8 +185,9 @@ def test_batch_matches_single_calls(standing):
 
 
 def test_texts_are_sentences(standing):
-    for text in describe_poses(np.stack([standing, skeleton.default_rest_positions()]), seed=1) + \
-            [describe_change(standing, edits.lift_knee(standing, "right", 0.3), seed=s) for s in range(5)]:
+    for text in describe_poses(np.stack([standing, skeleton.default_rest_positions()]), seed=1) + [
+        describe_change(standing, edits.lift_knee(standing, "right", 0.3), seed=s) for s in range(5)
+    ]:
         assert text[0].isupper() and text.endswith(".") and "  " not in text and "{}" not in text
 
 
@@ -170,6 +202,7 @@ def test_aligned_super_posecode_needs_two_axes_and_a_near_distance():
     def put(row: int, key: str, name: str) -> None:
         i = posecodes.POSECODE_INDEX[key]
         classes[row, i] = posecodes.OPERATORS[posecodes.POSECODES[i].kind][1].index(name)
+
     for row, distance in enumerate(("spread", "wide", "close")):
         put(row, "posY:left_hand-right_knee", "y-aligned")
         put(row, "posZ:left_hand-right_knee", "z-aligned" if row < 2 else "front")
@@ -189,8 +222,9 @@ def _swap_sides(text: str) -> str:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.floats(0, 100), st.floats(0, 100), st.floats(0.0, 0.35), st.sampled_from(["left", "right"]),
-       st.floats(-180, 180))
+@given(
+    st.floats(0, 100), st.floats(0, 100), st.floats(0.0, 0.35), st.sampled_from(["left", "right"]), st.floats(-180, 180)
+)
 def test_mirror_property_on_random_edits(bend_left, bend_right, lift, side, heading):
     base = edits.standing_pose()
     b = edits.bend_elbow(edits.bend_elbow(base, "left", bend_left), "right", bend_right)
@@ -198,9 +232,12 @@ def test_mirror_property_on_random_edits(bend_left, bend_right, lift, side, head
         b = edits.lift_knee(b, side, lift)
     b = turned(b, heading)
     for text, mirrored in (
-            (describe_change(base, b, deterministic=True),
-             describe_change(joints.mirror_poses(base), joints.mirror_poses(b), deterministic=True)),
-            (describe_pose(b, deterministic=True), describe_pose(joints.mirror_poses(b), deterministic=True))):
+        (
+            describe_change(base, b, deterministic=True),
+            describe_change(joints.mirror_poses(base), joints.mirror_poses(b), deterministic=True),
+        ),
+        (describe_pose(b, deterministic=True), describe_pose(joints.mirror_poses(b), deterministic=True)),
+    ):
         assert _sentence_bags(_swap_sides(text)) == _sentence_bags(mirrored), (text, mirrored)
 
 
@@ -214,3 +251,13 @@ def test_kneeling_pose_is_described_as_kneeling(standing):
     text = describe_pose(kneeling, deterministic=True)
     assert "kneeling" in text and "The shins are horizontal" in text and "feet are behind the torso" in text
     assert "kneeling" not in describe_pose(one_shin_back, deterministic=True)
+
+
+@pytest.mark.parametrize("degrees", [10.0, 20.0, 40.0, 60.0, 90.0, 120.0, 135.0, 150.0, 170.0])
+def test_turns_left_and_right_are_binned_alike(degrees):
+    """A turn and its mirror get mirrored words, exactly on a threshold too (60 degrees was 'slightly'
+    to the left but 'a quarter' to the right; 20 degrees was said to the right only)."""
+    left, right = paircodes.rotation_classes(np.array([degrees, -degrees]), None)
+    assert (left is None) == (right is None), (left, right)
+    if left is not None and left != "around":
+        assert left.replace("left", "right") == right, (left, right)

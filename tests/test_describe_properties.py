@@ -5,6 +5,7 @@
   together) are named with the right side and direction;
 - swapping A and B reverses the direction words.
 """
+
 from __future__ import annotations
 
 import re

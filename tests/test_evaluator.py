@@ -1,5 +1,6 @@
 """Evaluator encoders, their contrastive training and `motion-train evaluate` end to end on a tiny
 synthetic HumanML3D-layout folder (4 labels whose motions differ in a known way)."""
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,12 @@ from engine.errors import InputError
 from trainer.evaluate.evaluator_models import Evaluator, EvaluatorConfig, build_vocab
 from trainer.stages.evaluator import EvaluatorTrainConfig, multi_positive_nce, train_evaluators
 
-LABELS = {0: ["a person walks forward", "someone walks ahead"],
-          1: ["a person jumps up", "someone hops in place"],
-          2: ["a person waves a hand", "someone waves hello"],
-          3: ["a person kicks with a leg", "someone kicks"]}
+LABELS = {
+    0: ["a person walks forward", "someone walks ahead"],
+    1: ["a person jumps up", "someone hops in place"],
+    2: ["a person waves a hand", "someone waves hello"],
+    3: ["a person kicks with a leg", "someone kicks"],
+}
 
 
 def _tiny_config(kind: str = "text_motion") -> EvaluatorConfig:
@@ -102,16 +105,27 @@ def _write_pairs(folder, split: str, count: int, rng: np.random.Generator) -> No
     pose_b[np.arange(count), 16 + kinds, 1] += 0.5  # each text moves one joint up
     np.savez(folder / f"pairs_{split}.npz", pose_a=pose_a, pose_b=pose_b)
     (folder / f"pairs_{split}.jsonl").write_text(
-        "".join(json.dumps({"index": i, "text": texts[k]}) + "\n" for i, k in enumerate(kinds)))
+        "".join(json.dumps({"index": i, "text": texts[k]}) + "\n" for i, k in enumerate(kinds))
+    )
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluator")
     write_dataset(root / "data", np.random.default_rng(0))
-    config = EvaluatorTrainConfig(data_dir=str(root / "data"), run_dir=str(root / "run"), batch_size=16,
-                                  pair_batch_size=32, max_steps=80, pair_max_steps=80, word_dim=16, hidden=32,
-                                  embed_dim=16, eval_every=80, learning_rate=3e-3)
+    config = EvaluatorTrainConfig(
+        data_dir=str(root / "data"),
+        run_dir=str(root / "run"),
+        batch_size=16,
+        pair_batch_size=32,
+        max_steps=80,
+        pair_max_steps=80,
+        word_dim=16,
+        hidden=32,
+        embed_dim=16,
+        eval_every=80,
+        learning_rate=3e-3,
+    )
     return root, train_evaluators(config)
 
 
@@ -133,8 +147,21 @@ def test_evaluate_command_writes_table(trained):
     tokenizer = MotionTokenizer(TokenizerConfig.preset("tiny"))
     tokenizer.save(root / "tokenizer")
     out = root / "eval"
-    code = main(["evaluate", "--data", str(root / "data"), "--evaluators", str(model_dir),
-                 "--tokenizer", str(root / "tokenizer"), "--out", str(out), "--repeats", "3"])
+    code = main(
+        [
+            "evaluate",
+            "--data",
+            str(root / "data"),
+            "--evaluators",
+            str(model_dir),
+            "--tokenizer",
+            str(root / "tokenizer"),
+            "--out",
+            str(out),
+            "--repeats",
+            "3",
+        ]
+    )
     assert code == 0
     report = json.loads((out / "results.json").read_text())
     sections = {s["title"]: s for s in report["sections"]}
@@ -163,8 +190,9 @@ def test_generated_rows_plug_in_and_rank_generators(trained):
 
     root, model_dir = trained
     train = load_captioned_split(root / "data", "train")
-    ctx = MotionContext(load_captioned_split(root / "data", "test"), Evaluator.load(model_dir / "text_motion"),
-                        repeats=2, seed=0)
+    ctx = MotionContext(
+        load_captioned_split(root / "data", "test"), Evaluator.load(model_dir / "text_motion"), repeats=2, seed=0
+    )
 
     def oracle(texts, rng):
         return [train.features[rng.choice([i for i, caps in enumerate(train.captions) if t in caps])] for t in texts]
@@ -186,10 +214,14 @@ def test_evaluate_reads_components_from_a_bundle(trained):
     root, model_dir = trained
     bundle = root / "bundle"
     shutil.copytree(model_dir, bundle / "evaluators")
-    (bundle / "manifest.json").write_text(json.dumps({"format": "motion-copilot-bundle", "version": 1,
-                                                      "components": {"evaluators": {"path": "evaluators"}}}))
-    markdown = evaluate_bundle(EvaluationRequest(data=root / "data", bundle=bundle, out=root / "bundle_eval",
-                                                 repeats=2)).read_text()
+    (bundle / "manifest.json").write_text(
+        json.dumps(
+            {"format": "motion-copilot-bundle", "version": 1, "components": {"evaluators": {"path": "evaluators"}}}
+        )
+    )
+    markdown = evaluate_bundle(
+        EvaluationRequest(data=root / "data", bundle=bundle, out=root / "bundle_eval", repeats=2)
+    ).read_text()
     assert "| Real |" in markdown
     assert "no tokenizer in the bundle" in markdown  # a missing component is a note, not a failure
     assert f"--bundle {bundle}" in markdown
@@ -204,7 +236,9 @@ def test_pose_editor_and_completion_rows(trained):
     evaluator = Evaluator.load(model_dir / "text_pair")
 
     def exact(pose_a, texts, samples, rng):  # returns B itself once among N noisy samples
-        out = np.repeat(pairs.pose_b[:, None], samples, axis=1) + rng.normal(scale=0.05, size=(len(texts), samples, 22, 3))
+        out = np.repeat(pairs.pose_b[:, None], samples, axis=1) + rng.normal(
+            scale=0.05, size=(len(texts), samples, 22, 3)
+        )
         out[:, 1] = pairs.pose_b
         return out
 
@@ -216,7 +250,9 @@ def test_pose_editor_and_completion_rows(trained):
     ctx = MotionContext(load_captioned_split(root / "data", "test"), Evaluator.load(model_dir / "text_motion"), 2, 0)
     perfect = completion_row(ctx, "copy", lambda motions, task, rng: motions, "prediction")
     assert perfect.values["ADE"][0] == 0.0 and perfect.values["FDE"][0] == 0.0
-    frozen = completion_row(ctx, "freeze", lambda ms, task, rng: [np.repeat(m[:1], len(m), 0) for m in ms], "prediction")
+    frozen = completion_row(
+        ctx, "freeze", lambda ms, task, rng: [np.repeat(m[:1], len(m), 0) for m in ms], "prediction"
+    )
     assert frozen.values["ADE"][0] > 0.0 and frozen.values["FID"][0] > perfect.values["FID"][0]
 
 
@@ -227,7 +263,7 @@ def test_shipped_configs_load(name):
     config = load_config(EvaluatorTrainConfig, name, ["--max_steps=5"])
     assert config.max_steps == 5 and set(config.kinds) <= {"text_motion", "text_pair"}
     with pytest.raises(InputError):
-        load_config(EvaluatorTrainConfig, name, ["--kinds=[\"nonsense\"]"])
+        load_config(EvaluatorTrainConfig, name, ['--kinds=["nonsense"]'])
 
 
 def test_bundle_pose_editor_row(trained):
@@ -244,8 +280,15 @@ def test_bundle_pose_editor_row(trained):
     bundle = root / "bundle_editor"
     PoseEditor(PoseEditorConfig(latent_dim=8, hidden=32, text=text), tokenizer).save(bundle / "pose_editor")
     shutil.copytree(model_dir, bundle / "evaluators")
-    (bundle / "manifest.json").write_text(json.dumps({"format": "motion-copilot-bundle", "version": 1, "components": {
-        "evaluators": {"path": "evaluators"}, "pose_editor": {"path": "pose_editor"}}}))
+    (bundle / "manifest.json").write_text(
+        json.dumps(
+            {
+                "format": "motion-copilot-bundle",
+                "version": 1,
+                "components": {"evaluators": {"path": "evaluators"}, "pose_editor": {"path": "pose_editor"}},
+            }
+        )
+    )
     evaluate_bundle(EvaluationRequest(data=root / "data", bundle=bundle, out=root / "editor_eval", repeats=1))
     report = json.loads((root / "editor_eval" / "results.json").read_text())
     rows = {r["name"]: r for s in report["sections"] for r in s["rows"] if s["title"].startswith("Pose")}
@@ -273,8 +316,15 @@ def test_bundle_language_model_rows(trained):
     torch.manual_seed(0)
     MotionTokenizer(TokenizerConfig.preset("tiny", code_num=16)).save(bundle / "tokenizer")
     shutil.copytree(model_dir, bundle / "evaluators")
-    (bundle / "manifest.json").write_text(json.dumps({"format": "motion-copilot-bundle", "version": 1, "components": {
-        name: {"path": name} for name in ("evaluators", "tokenizer", "language_model")}}))
+    (bundle / "manifest.json").write_text(
+        json.dumps(
+            {
+                "format": "motion-copilot-bundle",
+                "version": 1,
+                "components": {name: {"path": name} for name in ("evaluators", "tokenizer", "language_model")},
+            }
+        )
+    )
     evaluate_bundle(EvaluationRequest(data=root / "data", bundle=bundle, out=root / "lm_eval", repeats=1))
     report = json.loads((root / "lm_eval" / "results.json").read_text())
     sections = {s["title"]: s for s in report["sections"]}

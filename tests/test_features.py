@@ -3,6 +3,7 @@ normalisation, numpy == torch, and the HumanML3D recipe checked piece by piece.
 
 Run: pytest -q tests/test_features.py
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,24 +17,29 @@ from engine.motion import rotations as R
 from engine.motion import skeleton as S
 
 
-
 def random_local_quats(num_frames: int, max_deg: float, seed: int) -> np.ndarray:
     """Smooth random local rotations `(T, 22, 4)` with every joint's angle under max_deg."""
     rng = np.random.default_rng(seed)
     keys = rng.normal(size=(4, S.NUM_JOINTS, 3))
-    keys *= np.radians(max_deg) * rng.uniform(0.2, 1.0, (4, S.NUM_JOINTS, 1)) / np.linalg.norm(keys, axis=-1,
-                                                                                              keepdims=True)
+    keys *= (
+        np.radians(max_deg) * rng.uniform(0.2, 1.0, (4, S.NUM_JOINTS, 1)) / np.linalg.norm(keys, axis=-1, keepdims=True)
+    )
     t = np.linspace(0, 3, num_frames)
-    aa = np.stack([np.stack([np.interp(t, np.arange(4), keys[:, j, k]) for k in range(3)], -1)
-                   for j in range(S.NUM_JOINTS)], 1)
+    aa = np.stack(
+        [np.stack([np.interp(t, np.arange(4), keys[:, j, k]) for k in range(3)], -1) for j in range(S.NUM_JOINTS)], 1
+    )
     return R.axis_angle_to_quat(aa)
+
 
 def walking_clip(num_frames: int = 80, seed: int = 0, turn: float = 4.0) -> np.ndarray:
     """FK of smooth random rotations; the body turns `turn` radians about Y and travels."""
     q = random_local_quats(num_frames, max_deg=50.0, seed=seed)
-    q[:, 0] = R.quat_multiply(R.axis_angle_to_quat(np.stack([
-        np.zeros(num_frames), np.linspace(0.3, 0.3 + turn, num_frames), np.zeros(num_frames)], -1)),
-        R.axis_angle_to_quat(np.full((num_frames, 3), [0.1, 0.0, 0.05])))
+    q[:, 0] = R.quat_multiply(
+        R.axis_angle_to_quat(
+            np.stack([np.zeros(num_frames), np.linspace(0.3, 0.3 + turn, num_frames), np.zeros(num_frames)], -1)
+        ),
+        R.axis_angle_to_quat(np.full((num_frames, 3), [0.1, 0.0, 0.05])),
+    )
     t = np.arange(num_frames) / S.FPS
     root = np.stack([1.2 * np.sin(t), 0.9 + 0.03 * np.sin(6 * t), 0.8 * t + 3.0], -1)
     return K.forward_kinematics(q, root, S.default_rest_offsets() * 1.08)
@@ -117,8 +123,9 @@ def test_rotation_block_matches_humanml3d_ik_and_reproduces_bones():
         for a, b in zip(chain[:-1], chain[1:]):
             acc = R.quat_multiply(acc, quats[:, b])
             bone = clip[:, b] - clip[:, a]
-            np.testing.assert_allclose(R.quat_apply(acc, S.T2M_RAW_OFFSETS[b]),
-                                       bone / np.linalg.norm(bone, axis=-1, keepdims=True), atol=1e-9)
+            np.testing.assert_allclose(
+                R.quat_apply(acc, S.T2M_RAW_OFFSETS[b]), bone / np.linalg.norm(bone, axis=-1, keepdims=True), atol=1e-9
+            )
 
 
 def test_foot_contacts_follow_the_threshold():

@@ -1,4 +1,5 @@
 """HumanML3D / KIT-ML folder reading and writing, text-line parsing, clear errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,12 @@ import pytest
 
 from engine.errors import InputError
 from engine.formats.humanml3d import (
-    TextAnnotation, format_text_line, open_dataset, parse_text_line, write_mean_std, write_motion,
+    TextAnnotation,
+    format_text_line,
+    open_dataset,
+    parse_text_line,
+    write_mean_std,
+    write_motion,
     write_split,
 )
 
@@ -27,11 +33,14 @@ def test_parse_text_lines():
     assert parse_text_line(format_text_line(second)) == second
 
 
-@pytest.mark.parametrize("line, problem", [
-    ("no separators at all", "expected 'caption#"),
-    ("a walk#a/DET walk/NOUN#zero#0.0", "not numbers"),
-    ("a walk#a DET walk#0.0#0.0", "word/POS"),
-])
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ("no separators at all", "expected 'caption#"),
+        ("a walk#a/DET walk/NOUN#zero#0.0", "not numbers"),
+        ("a walk#a DET walk#0.0#0.0", "word/POS"),
+    ],
+)
 def test_bad_text_lines(line, problem):
     with pytest.raises(InputError, match=problem):
         parse_text_line(line, "texts/x.txt", 3)
@@ -40,9 +49,13 @@ def test_bad_text_lines(line, problem):
 def _make(root, dim=263, joints=22, ids=("000001", "000002")):
     rng = np.random.default_rng(0)
     for n, motion_id in enumerate(ids):
-        write_motion(root, motion_id, features=rng.normal(size=(40 + n, dim)),
-                     joints=rng.normal(size=(41 + n, joints, 3)),
-                     texts=[parse_text_line(LINES[0]), parse_text_line(LINES[1])])
+        write_motion(
+            root,
+            motion_id,
+            features=rng.normal(size=(40 + n, dim)),
+            joints=rng.normal(size=(41 + n, joints, 3)),
+            texts=[parse_text_line(LINES[0]), parse_text_line(LINES[1])],
+        )
     write_split(root, "train", ids[:1])
     write_split(root, "all", ids)
     write_mean_std(root, np.zeros(dim), np.ones(dim))
@@ -57,8 +70,10 @@ def test_write_then_read_humanml3d_folder(tmp_path):
     assert feats.shape == (41, 263) and feats.dtype == np.float32
     assert data.joints("000001").shape == (41, 22, 3)
     texts = data.texts("000001")
-    assert [t.caption for t in texts] == ["a man kicks something or someone with his left leg.",
-                                          "the person is jumping"]
+    assert [t.caption for t in texts] == [
+        "a man kicks something or someone with his left leg.",
+        "the person is jumping",
+    ]
     mean, std = data.mean_std()
     assert mean.shape == std.shape == (263,)
 

@@ -1,4 +1,5 @@
 """Single-joint edits of real poses (trainer.data.joint_edits), on the bundled real Bandai clip."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,16 +48,19 @@ def test_forward_leg_swing_lifts_the_knee(frames):
     for _ in range(40):
         edited = edit_swing(pose, "right", "leg", rng)
         delta = edited[JOINT_INDEX["right_knee"]] - pose[JOINT_INDEX["right_knee"]]
-        untouched = [j for j in range(22) if j not in (JOINT_INDEX["right_knee"], JOINT_INDEX["right_ankle"],
-                                                        JOINT_INDEX["right_foot"])]
+        untouched = [
+            j
+            for j in range(22)
+            if j not in (JOINT_INDEX["right_knee"], JOINT_INDEX["right_ankle"], JOINT_INDEX["right_foot"])
+        ]
         np.testing.assert_allclose(edited[untouched], pose[untouched])
-        lifts.append(delta[1] > 0.02 and delta[2] > 0.02)   # forwards swings raise the knee in front
+        lifts.append(delta[1] > 0.02 and delta[2] > 0.02)  # forwards swings raise the knee in front
     assert 0.2 < np.mean(lifts) < 0.9
 
 
 def test_pairs_are_described_and_keep_the_skeleton(frames):
     pairs = joint_edit_pairs(frames, 60, seed=2)
-    assert 40 <= len(pairs) <= 60                    # a few draws describe no visible change and are dropped
+    assert 40 <= len(pairs) <= 60  # a few draws describe no visible change and are dropped
     np.testing.assert_allclose(bone_lengths(pairs.pose_b), bone_lengths(pairs.pose_a), atol=1e-5)
     texts = [t[0] for t in pairs.texts]
     assert all(t.strip() for t in texts)

@@ -3,6 +3,7 @@ present, on real Bandai clips.
 
 Run: pytest -q tests/test_kinematics.py
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,11 +23,15 @@ def random_local_quats(num_frames: int, max_deg: float = 70.0, seed: int = 0) ->
     """Smooth random local rotations `(T, 22, 4)`: each joint's angle stays under max_deg."""
     rng = np.random.default_rng(seed)
     keys = rng.normal(size=(4, S.NUM_JOINTS, 3))
-    keys *= np.radians(max_deg) * rng.uniform(0.2, 1.0, size=(4, S.NUM_JOINTS, 1)) / np.linalg.norm(
-        keys, axis=-1, keepdims=True)
+    keys *= (
+        np.radians(max_deg)
+        * rng.uniform(0.2, 1.0, size=(4, S.NUM_JOINTS, 1))
+        / np.linalg.norm(keys, axis=-1, keepdims=True)
+    )
     t = np.linspace(0, 3, num_frames)
-    aa = np.stack([np.stack([np.interp(t, np.arange(4), keys[:, j, k]) for k in range(3)], -1)
-                   for j in range(S.NUM_JOINTS)], 1)
+    aa = np.stack(
+        [np.stack([np.interp(t, np.arange(4), keys[:, j, k]) for k in range(3)], -1) for j in range(S.NUM_JOINTS)], 1
+    )
     aa[:, 0] = 0.0
     aa[:, 0, 1] = np.linspace(0, 2.5, num_frames)  # the root turns about Y over the clip
     return R.axis_angle_to_quat(aa)
@@ -34,8 +39,14 @@ def random_local_quats(num_frames: int, max_deg: float = 70.0, seed: int = 0) ->
 
 def synthetic_clip(num_frames: int = 60, seed: int = 0, offsets: np.ndarray | None = None) -> np.ndarray:
     offsets = S.default_rest_offsets() if offsets is None else offsets
-    root = np.stack([np.linspace(0, 1.5, num_frames), 0.95 + 0.05 * np.sin(np.arange(num_frames) / 5),
-                     np.linspace(0, -0.7, num_frames)], -1)
+    root = np.stack(
+        [
+            np.linspace(0, 1.5, num_frames),
+            0.95 + 0.05 * np.sin(np.arange(num_frames) / 5),
+            np.linspace(0, -0.7, num_frames),
+        ],
+        -1,
+    )
     return K.forward_kinematics(random_local_quats(num_frames, seed=seed), root, offsets)
 
 
@@ -100,8 +111,7 @@ def test_ik_retargets_bone_directions_to_another_skeleton():
     cos = bone_cosines(moved, pos)
     assert cos.min() > 0.9999, f"worst bone cosine {cos.min()}"
     lengths = np.linalg.norm(moved[:, 1:] - moved[:, np.array(S.PARENTS[1:])], axis=-1)
-    np.testing.assert_allclose(lengths, np.broadcast_to(np.linalg.norm(other[1:], axis=-1), lengths.shape),
-                               rtol=1e-9)
+    np.testing.assert_allclose(lengths, np.broadcast_to(np.linalg.norm(other[1:], axis=-1), lengths.shape), rtol=1e-9)
 
 
 def _straight_limb_offsets() -> np.ndarray:
@@ -123,7 +133,7 @@ def test_elbows_and_knees_come_out_as_hinges():
     bend = np.radians(RNG.uniform(40, 160, size=(num, 4)))  # clearly bent: pure hinge zone
     # Elbows bend the forearm forward (+Z): left about -Y, right about +Y; knees bend back about +X.
     for k, (j, axis) in enumerate(((18, [0, -1, 0]), (19, [0, 1, 0]), (4, [1, 0, 0]), (5, [1, 0, 0]))):
-        q[:, j] = R.axis_angle_to_quat(bend[:, k:k + 1] * np.asarray(axis, float))
+        q[:, j] = R.axis_angle_to_quat(bend[:, k : k + 1] * np.asarray(axis, float))
     pos, glob = K.forward_kinematics(q, np.zeros((num, 3)), offsets, return_rotations=True)
     quats, root = K.inverse_kinematics(pos, offsets)
     _, glob_ik = K.forward_kinematics(quats, root, offsets, return_rotations=True)
@@ -149,10 +159,14 @@ def test_straight_limbs_are_finite_and_exact():
 def test_rest_offsets_matching_lengths():
     pos = synthetic_clip(seed=4, offsets=S.default_rest_offsets() * 1.1)
     out = K.rest_offsets_matching_lengths(pos, S.default_rest_offsets())
-    np.testing.assert_allclose(np.linalg.norm(out[1:], axis=-1),
-                               1.1 * np.linalg.norm(S.default_rest_offsets()[1:], axis=-1), rtol=1e-9)
-    cos = np.sum(out[1:] * S.default_rest_offsets()[1:], -1) / np.linalg.norm(out[1:], axis=-1) / \
-        np.linalg.norm(S.default_rest_offsets()[1:], axis=-1)
+    np.testing.assert_allclose(
+        np.linalg.norm(out[1:], axis=-1), 1.1 * np.linalg.norm(S.default_rest_offsets()[1:], axis=-1), rtol=1e-9
+    )
+    cos = (
+        np.sum(out[1:] * S.default_rest_offsets()[1:], -1)
+        / np.linalg.norm(out[1:], axis=-1)
+        / np.linalg.norm(S.default_rest_offsets()[1:], axis=-1)
+    )
     np.testing.assert_allclose(cos, 1.0, atol=1e-12)
 
 

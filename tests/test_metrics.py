@@ -1,4 +1,5 @@
 """Metric implementations against hand-computed cases (trainer/evaluate/metrics.py, plausibility.py)."""
+
 from __future__ import annotations
 
 import math
@@ -7,7 +8,6 @@ import numpy as np
 import pytest
 
 from engine.errors import InputError
-
 from trainer.evaluate import metrics as M
 from trainer.evaluate import plausibility as P
 
@@ -42,10 +42,7 @@ def test_fid_of_samples_approaches_the_closed_form():
 
 def test_r_precision_on_constructed_distances():
     # row i's own column sits at rank i+1: R@1 = 1/4, R@2 = 2/4, R@3 = 3/4
-    dist = np.array([[0.0, 1, 2, 3],
-                     [0.5, 1, 2, 3],
-                     [0.1, 0.2, 1, 3],
-                     [0.1, 0.2, 0.3, 4]])
+    dist = np.array([[0.0, 1, 2, 3], [0.5, 1, 2, 3], [0.1, 0.2, 1, 3], [0.1, 0.2, 0.3, 4]])
     assert M.r_precision(dist, 3).tolist() == [0.25, 0.5, 0.75]
     # if row 3's nearest column (0) holds the same caption, row 3 is a hit at once
     matches = np.eye(4, dtype=bool)
@@ -72,7 +69,9 @@ def test_diversity_and_multimodality():
     clusters = np.concatenate([np.zeros((200, 2)), np.tile([10.0, 0.0], (200, 1))])
     value = M.diversity(clusters, np.random.default_rng(3))
     assert 2.0 < value < 8.0
-    assert M.diversity(3 * emb, np.random.default_rng(5)) == pytest.approx(3 * M.diversity(emb, np.random.default_rng(5)))
+    assert M.diversity(3 * emb, np.random.default_rng(5)) == pytest.approx(
+        3 * M.diversity(emb, np.random.default_rng(5))
+    )
     # generations of each text that are identical have multimodality 0; spread ones do not
     assert M.multimodality(np.repeat(emb[:10, None], 5, axis=1), rng) == 0.0
     assert M.multimodality(rng.normal(size=(10, 30, 4)), rng) > 1.0
@@ -120,7 +119,7 @@ def test_foot_skating_ratio():
 
 def test_floor_penetration_and_jitter():
     joints = _standing(6)
-    joints[2, 0, 1] = -0.1   # one frame 10 cm below the floor
+    joints[2, 0, 1] = -0.1  # one frame 10 cm below the floor
     assert P.floor_penetration(joints) == pytest.approx({"mean": 0.1 / 6, "max": 0.1})
     t = np.arange(8, dtype=np.float64)
     linear = _standing(8)
@@ -128,6 +127,6 @@ def test_floor_penetration_and_jitter():
     assert P.jitter(linear) == pytest.approx(0.0, abs=1e-9)
     cubic = _standing(8)
     cubic[:, :, 0] = t[:, None] ** 3  # third difference of t^3 is 6 per frame^3
-    assert P.jitter(cubic, fps=20.0) == pytest.approx(6 * 20.0 ** 3)
+    assert P.jitter(cubic, fps=20.0) == pytest.approx(6 * 20.0**3)
     summary = P.plausibility([linear, joints])
     assert set(summary) == {"skating", "penetration_m", "jitter"}

@@ -1,4 +1,5 @@
 """BLEU, ROUGE-L and CIDEr-D against values computed by hand (trainer/evaluate/text_metrics.py)."""
+
 from __future__ import annotations
 
 import math

@@ -4,16 +4,17 @@ untrained bundle (tests/tiny_bundle.py); and the shipped default bundle when no 
 Untrained models: the path is checked (shapes, lengths asked = lengths returned, placement, errors,
 progress, cancel), never quality.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_process import EngineProcess
+from tiny_bundle import write_tiny_bundle
 
 from engine.client import EngineClient, RemoteError
 from engine.formats.canonical import load_motion
 from engine.model_registry import default_bundle_dir
-from engine_process import EngineProcess
-from tiny_bundle import write_tiny_bundle
 
 WALK = load_motion(default_bundle_dir().parent / "samples" / "dataset-2_walk_active_009.bvh").positions
 POSE = WALK[30]
@@ -57,8 +58,13 @@ def test_text_to_motion_seed_repeats_and_concurrent_requests_are_batched(client)
     args = {"text": "someone jumps twice in place", "frames": 16, "seed": 11}
     first, second = (client.request("text_to_motion", args).arrays["positions"] for _ in range(2))
     np.testing.assert_array_equal(first, second)
-    ids = [client.send("text_to_motion", {"text": f"a man runs {i}", "frames": 8 + 4 * i, "temperature": 0.8,
-                                          "top_k": 5, "top_p": 0.9}) for i in range(4)]
+    ids = [
+        client.send(
+            "text_to_motion",
+            {"text": f"a man runs {i}", "frames": 8 + 4 * i, "temperature": 0.8, "top_k": 5, "top_p": 0.9},
+        )
+        for i in range(4)
+    ]
     for i, request_id in enumerate(ids):
         _motion(client.wait(request_id, 60), 8 + 4 * i)
 
@@ -96,11 +102,14 @@ def test_edit_pose_and_describe_change_by_model(client):
     assert isinstance(text, str)
 
 
-@pytest.mark.parametrize("op, args, arrays, words", [
-    ("text_to_motion", {"text": "walk", "frames": 500}, {}, "longer than this model makes"),
-    ("predict", {"frames": 400}, {"motion": WALK[:20]}, "no room for context"),
-    ("inbetween", {"frames": 400}, {"start": POSE[None], "end": POSE[None]}, "no room"),
-])
+@pytest.mark.parametrize(
+    "op, args, arrays, words",
+    [
+        ("text_to_motion", {"text": "walk", "frames": 500}, {}, "longer than this model makes"),
+        ("predict", {"frames": 400}, {"motion": WALK[:20]}, "no room for context"),
+        ("inbetween", {"frames": 400}, {"start": POSE[None], "end": POSE[None]}, "no room"),
+    ],
+)
 def test_lengths_the_model_cannot_make_are_bad_input_sentences(client, op, args, arrays, words):
     with pytest.raises(RemoteError) as caught:
         client.request(op, args, arrays)
@@ -111,8 +120,9 @@ def test_progress_is_reported_and_a_cancelled_request_ends_cancelled(client):
     fractions = []
     client.request("predict", {"frames": 8}, {"motion": WALK[:20]}, progress=lambda f, m: fractions.append(f))
     assert fractions and fractions[-1] == 1.0
-    ids = [client.send("inbetween", {"frames": 60, "seed": i}, {"start": WALK[:40], "end": WALK[60:100]})
-           for i in range(8)]
+    ids = [
+        client.send("inbetween", {"frames": 60, "seed": i}, {"start": WALK[:40], "end": WALK[60:100]}) for i in range(8)
+    ]
     assert client.cancel(ids[-1])["cancelled"] is True
     with pytest.raises(RemoteError) as caught:
         client.wait(ids[-1], 60)
@@ -126,10 +136,11 @@ def test_serve_without_bundle_option_loads_the_shipped_default_bundle():
         bundle = client.request("info").result["bundle"]
         assert bundle["path"] == str(default_bundle_dir()) and "tokenizer" in bundle["components"]
         for op, args, arrays, component in (
-                ("text_to_motion", {"text": "a person walks"}, {}, "language_model"),
-                ("inbetween", {"frames": 4}, {"start": POSE[None], "end": POSE[None]}, "language_model"),
-                ("edit_pose", {"text": "bend the left knee"}, {"pose": POSE}, "pose_editor"),
-                ("describe_change", {"method": "model"}, {"pose_a": POSE, "pose_b": POSE}, "correction_writer")):
+            ("text_to_motion", {"text": "a person walks"}, {}, "language_model"),
+            ("inbetween", {"frames": 4}, {"start": POSE[None], "end": POSE[None]}, "language_model"),
+            ("edit_pose", {"text": "bend the left knee"}, {"pose": POSE}, "pose_editor"),
+            ("describe_change", {"method": "model"}, {"pose_a": POSE, "pose_b": POSE}, "correction_writer"),
+        ):
             if component in bundle["components"]:
                 continue  # the lead has shipped this model since: nothing to check here
             with pytest.raises(RemoteError) as caught:
@@ -138,7 +149,8 @@ def test_serve_without_bundle_option_loads_the_shipped_default_bundle():
 
 
 def test_align_puts_a_turned_and_moved_copy_back_on_its_original():
-    from engine.models.lm_handlers import _align, _yaw_matrix
+    from engine.models.lm_handlers import _align
+    from engine.motion.heading import yaw_matrix as _yaw_matrix
 
     moved = WALK[:20] @ _yaw_matrix(1.1).T + np.array([2.0, 0.0, -7.0])
     back = _align(moved, moved[12], WALK[12].astype(np.float64))

@@ -2,6 +2,7 @@
 
 Tiny configs throughout (d_model 32, 2+2 layers, a 16-code motion tokenizer) so the file runs in seconds.
 """
+
 import json
 
 import numpy as np
@@ -16,9 +17,15 @@ from engine.models.text_tokenizer import add_motion_tokens, sentinel_ids, train_
 from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
 
 CODES = 16
-CORPUS = ["a person walks forward and waves", "someone jumps twice in place", "a man runs in a circle",
-          "Text to motion: the person kicks with the left leg", "Motion to text: describe it",
-          "Predict the number of frames for: a person sits down", "It takes 80 frames."] * 5
+CORPUS = [
+    "a person walks forward and waves",
+    "someone jumps twice in place",
+    "a man runs in a circle",
+    "Text to motion: the person kicks with the left leg",
+    "Motion to text: describe it",
+    "Predict the number of frames for: a person sits down",
+    "It takes 80 frames.",
+] * 5
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -40,8 +47,9 @@ def text_tokenizer_dir(tmp_path_factory):
 
 def tiny_lm(text_tokenizer_dir, seed=0) -> MotionLM:
     tokenizer = AutoTokenizer.from_pretrained(str(text_tokenizer_dir))
-    return MotionLM.create(MotionLMConfig.preset("tiny", max_motion_codes=20, dropout_rate=0.0), tokenizer, CODES,
-                           seed=seed)
+    return MotionLM.create(
+        MotionLMConfig.preset("tiny", max_motion_codes=20, dropout_rate=0.0), tokenizer, CODES, seed=seed
+    )
 
 
 def tiny_vq() -> MotionTokenizer:
@@ -58,8 +66,9 @@ def test_serialise_parse_round_trip_and_token_layout(text_tokenizer_dir):
     assert vocab.offset == base and len(tokenizer) == base + CODES + 3
     codes = [3, 0, 15, 15, 7]
     text = "Motion to text: " + vocab.serialize(codes)
-    assert text.endswith(f"<motion_id_{CODES}><motion_id_3><motion_id_0><motion_id_15><motion_id_15>"
-                         f"<motion_id_7><motion_id_{CODES + 1}>")
+    assert text.endswith(
+        f"<motion_id_{CODES}><motion_id_3><motion_id_0><motion_id_15><motion_id_15><motion_id_7><motion_id_{CODES + 1}>"
+    )
     assert vocab.parse_text(text) == codes
     ids = tokenizer(text).input_ids
     assert vocab.parse_ids(ids) == codes
@@ -82,7 +91,9 @@ def test_parsing_without_a_valid_motion_raises_no_motion():
     with pytest.raises(NoMotionError):
         vocab.parse_ids([5, 6, vocab.end_id])
     # truncated output keeps its codes; out-of-range numbers and mask tokens are not codes
-    assert vocab.parse_text(f"x <motion_id_{CODES}><motion_id_4><motion_id_99><motion_id_{CODES + 2}><motion_id_5>") == [4, 5]
+    assert vocab.parse_text(
+        f"x <motion_id_{CODES}><motion_id_4><motion_id_99><motion_id_{CODES + 2}><motion_id_5>"
+    ) == [4, 5]
     with pytest.raises(InputError, match=r"\[0, 16\)"):
         vocab.serialize([1, 16])
 
@@ -106,7 +117,7 @@ def test_constrained_generation_honours_lengths_and_emits_only_codes_inside_the_
         for row, expected in zip(rows, [7, 1, None]):
             assert row[0] == vocab.start_id and row[-1] == eos
             end = row.index(vocab.end_id)
-            assert row[end + 1:] == [eos]
+            assert row[end + 1 :] == [eos]
             inner = row[1:end]
             assert all(vocab.is_code(t) for t in inner)
             assert len(inner) == expected if expected else 1 <= len(inner) <= lm.config.max_motion_codes
@@ -123,9 +134,10 @@ def test_text_outputs_contain_no_motion_tokens(text_tokenizer_dir):
     lm = tiny_lm(text_tokenizer_dir, seed=3)
     # bias the untrained model towards motion tokens: the constraint must still keep them out
     with torch.no_grad():
-        lm.model.lm_head.weight[lm.vocab.offset:lm.vocab.stop] *= 50.0
-    rows = lm.generate(["Motion to text: " + lm.vocab.serialize([1, 2, 3])] * 2, "text",
-                       sampling=Sampling(seed=0, top_k=0))
+        lm.model.lm_head.weight[lm.vocab.offset : lm.vocab.stop] *= 50.0
+    rows = lm.generate(
+        ["Motion to text: " + lm.vocab.serialize([1, 2, 3])] * 2, "text", sampling=Sampling(seed=0, top_k=0)
+    )
     assert all(not (lm.vocab.offset <= t < lm.vocab.stop) for row in rows for t in row)
 
 
@@ -191,7 +203,7 @@ def test_converter_on_a_synthetic_motiongpt_checkpoint(text_tokenizer_dir, tmp_p
     converted = lm.model.state_dict()
     for key, value in state.items():
         if key.startswith("lm.language_model."):
-            assert torch.equal(converted[key[len("lm.language_model."):]], value), key
+            assert torch.equal(converted[key[len("lm.language_model.") :]], value), key
     assert not lm.model.config.scale_decoder_outputs  # T5 v1.1 semantics for an untied head
     assert torch.equal(vq.quantizer.codebook, release_vq.quantizer.codebook)
     assert torch.equal(vq.std, torch.from_numpy(std))
@@ -256,5 +268,5 @@ def test_a_local_pretrained_t5_is_extended_by_the_motion_tokens(text_tokenizer_d
     lm = MotionLM.from_pretrained_t5(tmp_path / "t5", CODES, max_motion_codes=12)
     assert lm.vocab == MotionVocab(CODES, len(tokenizer)) and lm.config.max_motion_codes == 12
     assert lm.model.get_input_embeddings().weight.shape[0] == len(tokenizer) + CODES + 3
-    assert torch.equal(lm.model.shared.weight[:len(tokenizer)], t5.shared.weight)  # text rows kept
+    assert torch.equal(lm.model.shared.weight[: len(tokenizer)], t5.shared.weight)  # text rows kept
     assert len(lm.generate_motion(["Text to motion: a person walks"], [5], Sampling(seed=0))[0]) == 5

@@ -1,4 +1,5 @@
 """Motion-language-model training: span corruption, the pretrain and instruct stages on a toy dataset."""
+
 import json
 
 import numpy as np
@@ -10,8 +11,13 @@ from engine.models.motion_lm import MotionLM
 from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
 from trainer.stages.span_corruption import corrupt_spans, random_spans_noise_mask
 
-CAPTIONS = ["a person walks forward", "a person jumps in place", "someone waves the left hand",
-            "a man kicks with the right leg", "a person turns around"]
+CAPTIONS = [
+    "a person walks forward",
+    "a person jumps in place",
+    "someone waves the left hand",
+    "a man kicks with the right leg",
+    "a person turns around",
+]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -29,7 +35,7 @@ def test_noise_masks_have_t5_density_and_mean_span(length):
     masks = [random_spans_noise_mask(length, rng) for _ in range(400)]
     density = np.mean([m.mean() for m in masks])
     assert abs(density - 0.15) < 0.5 / length + 0.01
-    spans = [n for m in masks for n in np.diff(np.flatnonzero(np.diff(np.r_[0, m.astype(int), 0]))) [::2]]
+    spans = [n for m in masks for n in np.diff(np.flatnonzero(np.diff(np.r_[0, m.astype(int), 0])))[::2]]
     assert abs(np.mean(spans) - 3.0) < 0.6 if length >= 57 else np.mean(spans) >= 1.5
     assert all(m.any() and not m.all() and not m[0] for m in masks)  # spans interleave, non-noise first
 
@@ -42,7 +48,7 @@ def test_corrupted_inputs_and_targets_rebuild_the_sequence():
         inputs, targets = corrupt_spans(tokens, sentinels, eos, rng)
         assert inputs[-1] == eos and targets[-1] == eos
         used = [t for t in inputs if t >= 1000]
-        assert used == sentinels[:len(used)] and [t for t in targets if t >= 1000] == used
+        assert used == sentinels[: len(used)] and [t for t in targets if t >= 1000] == used
         # put each hidden span back where its sentinel stands
         spans, current = {}, None
         for token in targets[:-1]:
@@ -66,7 +72,9 @@ def toy_data(tmp_path_factory):
         for i, name in enumerate(names):
             features = rng.normal(size=(int(rng.integers(40, 90)), 263)).astype(np.float32)
             caption = CAPTIONS[i % len(CAPTIONS)]
-            write_motion(data, name, features, texts=[TextAnnotation(caption, tuple(f"{w}/X" for w in caption.split()))])
+            write_motion(
+                data, name, features, texts=[TextAnnotation(caption, tuple(f"{w}/X" for w in caption.split()))]
+            )
         write_split(data, split, names)
     write_mean_std(data, np.zeros(263, np.float32), np.ones(263, np.float32))
     torch.manual_seed(0)
@@ -75,9 +83,20 @@ def toy_data(tmp_path_factory):
 
 
 def stage_args(toy_data, run, **extra):
-    values = {"data_dir": toy_data / "data", "tokenizer_dir": toy_data / "vq", "run_dir": toy_data / run,
-              "batch_size": 8, "warmup_steps": 2, "eval_every": 20, "save_every": 10, "eval_examples": 16,
-              "max_motion_codes": 16, "device": "cpu", "threads": 1, **extra}
+    values = {
+        "data_dir": toy_data / "data",
+        "tokenizer_dir": toy_data / "vq",
+        "run_dir": toy_data / run,
+        "batch_size": 8,
+        "warmup_steps": 2,
+        "eval_every": 20,
+        "save_every": 10,
+        "eval_examples": 16,
+        "max_motion_codes": 16,
+        "device": "cpu",
+        "threads": 1,
+        **extra,
+    }
     return [f"--{k}={v}" for k, v in values.items()]
 
 
@@ -94,8 +113,10 @@ def pretrained(toy_data):
     """30 pretraining steps of a tiny model (shared by the pretrain and instruct tests)."""
     from trainer.cli import main
 
-    assert main(["pretrain", "--config", "pretrain_cpu", *stage_args(toy_data, "pre", **PRETRAIN_ARGS),
-                 "--max_steps=30"]) == 0
+    assert (
+        main(["pretrain", "--config", "pretrain_cpu", *stage_args(toy_data, "pre", **PRETRAIN_ARGS), "--max_steps=30"])
+        == 0
+    )
     return toy_data / "pre"
 
 
@@ -115,8 +136,12 @@ def test_pretrain_runs_both_branches_lowers_the_loss_and_resumes(toy_data, pretr
 
     shutil.copytree(run, toy_data / "pre_resumed")
     run = toy_data / "pre_resumed"
-    assert main(["pretrain", "--config", "pretrain_cpu", *stage_args(toy_data, run.name, **PRETRAIN_ARGS),
-                 "--max_steps=35"]) == 0
+    assert (
+        main(
+            ["pretrain", "--config", "pretrain_cpu", *stage_args(toy_data, run.name, **PRETRAIN_ARGS), "--max_steps=35"]
+        )
+        == 0
+    )
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps.count(31) == 1 and steps.count(1) == 1 and max(steps) == 35
 
@@ -130,7 +155,7 @@ def test_instruct_mixes_tasks_and_lowers_the_loss(toy_data, pretrained):
     val = losses(run, "val/loss")  # step 0 (the pretrained model), 20, 30 on the same validation examples
     assert len(val) == 3 and val[-1] < 0.85 * val[0]
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    kinds = {k[len("train/examples_"):] for row in rows for k in row if k.startswith("train/examples_")}
+    kinds = {k[len("train/examples_") :] for row in rows for k in row if k.startswith("train/examples_")}
     assert len(kinds) >= 15  # 30 batches of 8 draw from (nearly) all 18 task kinds
     assert MotionLM.load(run / "model").vocab.code_num == 16
 

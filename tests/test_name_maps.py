@@ -1,4 +1,5 @@
 """Rig name maps: presets, detection, automatic matching, explicit maps, virtual joints, errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,34 +8,109 @@ import pytest
 from engine.errors import InputError
 from engine.motion.skeleton import JOINT_NAMES, default_rest_positions
 from engine.rig.name_maps import (
-    PRESET_NAMES, REQUIRED_JOINTS, detect_preset, normalise_name, resolve_map,
+    PRESET_NAMES,
+    REQUIRED_JOINTS,
+    detect_preset,
+    normalise_name,
+    resolve_map,
 )
 
-BANDAI = ["joint_Root", "Hips", "Spine", "Chest", "Neck", "Head", "Shoulder_L", "UpperArm_L",
-          "LowerArm_L", "Hand_L", "Shoulder_R", "UpperArm_R", "LowerArm_R", "Hand_R", "UpperLeg_L",
-          "LowerLeg_L", "Foot_L", "Toes_L", "UpperLeg_R", "LowerLeg_R", "Foot_R", "Toes_R"]
-MIXAMO_BARE = ("Hips Spine Spine1 Spine2 Neck Head HeadTop_End LeftShoulder LeftArm LeftForeArm LeftHand "
-               "LeftHandThumb1 LeftHandIndex1 RightShoulder RightArm RightForeArm RightHand RightHandPinky2 "
-               "LeftUpLeg LeftLeg LeftFoot LeftToeBase LeftToe_End RightUpLeg RightLeg RightFoot "
-               "RightToeBase RightToe_End").split()
-RIGIFY_DEF = (["DEF-spine"] + [f"DEF-spine.{i:03d}" for i in range(1, 7)]
-              + [f"DEF-{b}.{s}" for s in "LR" for b in ("shoulder", "upper_arm", "upper_arm.001", "forearm",
-                                                      "hand", "thigh", "shin", "foot", "toe")])
-SMPL_ADDON = ["root", "Pelvis", "L_Hip", "R_Hip", "Spine1", "L_Knee", "R_Knee", "Spine2", "L_Ankle",
-              "R_Ankle", "Spine3", "L_Foot", "R_Foot", "Neck", "L_Collar", "R_Collar", "Head",
-              "L_Shoulder", "R_Shoulder", "L_Elbow", "R_Elbow", "L_Wrist", "R_Wrist", "L_Hand", "R_Hand"]
+BANDAI = [
+    "joint_Root",
+    "Hips",
+    "Spine",
+    "Chest",
+    "Neck",
+    "Head",
+    "Shoulder_L",
+    "UpperArm_L",
+    "LowerArm_L",
+    "Hand_L",
+    "Shoulder_R",
+    "UpperArm_R",
+    "LowerArm_R",
+    "Hand_R",
+    "UpperLeg_L",
+    "LowerLeg_L",
+    "Foot_L",
+    "Toes_L",
+    "UpperLeg_R",
+    "LowerLeg_R",
+    "Foot_R",
+    "Toes_R",
+]
+MIXAMO_BARE = (
+    "Hips Spine Spine1 Spine2 Neck Head HeadTop_End LeftShoulder LeftArm LeftForeArm LeftHand "
+    "LeftHandThumb1 LeftHandIndex1 RightShoulder RightArm RightForeArm RightHand RightHandPinky2 "
+    "LeftUpLeg LeftLeg LeftFoot LeftToeBase LeftToe_End RightUpLeg RightLeg RightFoot "
+    "RightToeBase RightToe_End"
+).split()
+RIGIFY_DEF = (
+    ["DEF-spine"]
+    + [f"DEF-spine.{i:03d}" for i in range(1, 7)]
+    + [
+        f"DEF-{b}.{s}"
+        for s in "LR"
+        for b in ("shoulder", "upper_arm", "upper_arm.001", "forearm", "hand", "thigh", "shin", "foot", "toe")
+    ]
+)
+SMPL_ADDON = [
+    "root",
+    "Pelvis",
+    "L_Hip",
+    "R_Hip",
+    "Spine1",
+    "L_Knee",
+    "R_Knee",
+    "Spine2",
+    "L_Ankle",
+    "R_Ankle",
+    "Spine3",
+    "L_Foot",
+    "R_Foot",
+    "Neck",
+    "L_Collar",
+    "R_Collar",
+    "Head",
+    "L_Shoulder",
+    "R_Shoulder",
+    "L_Elbow",
+    "R_Elbow",
+    "L_Wrist",
+    "R_Wrist",
+    "L_Hand",
+    "R_Hand",
+]
 
-EXPECTED_BANDAI = {"pelvis": "Hips", "left_hip": "UpperLeg_L", "right_knee": "LowerLeg_R",
-                   "left_ankle": "Foot_L", "right_foot": "Toes_R", "left_collar": "Shoulder_L",
-                   "left_shoulder": "UpperArm_L", "right_elbow": "LowerArm_R", "left_wrist": "Hand_L",
-                   "spine1": "Spine", "spine3": "Chest", "neck": "Neck", "head": "Head"}
+EXPECTED_BANDAI = {
+    "pelvis": "Hips",
+    "left_hip": "UpperLeg_L",
+    "right_knee": "LowerLeg_R",
+    "left_ankle": "Foot_L",
+    "right_foot": "Toes_R",
+    "left_collar": "Shoulder_L",
+    "left_shoulder": "UpperArm_L",
+    "right_elbow": "LowerArm_R",
+    "left_wrist": "Hand_L",
+    "spine1": "Spine",
+    "spine3": "Chest",
+    "neck": "Neck",
+    "head": "Head",
+}
 
 
-@pytest.mark.parametrize("names, preset", [
-    (BANDAI, "bandai"), (MIXAMO_BARE, "mixamo"), (["mixamorig:" + n for n in MIXAMO_BARE], "mixamo"),
-    (["mixamorig12:" + n for n in MIXAMO_BARE], "mixamo"), (RIGIFY_DEF, "rigify"),
-    (list(JOINT_NAMES), "smpl"), (SMPL_ADDON, "smpl"),
-])
+@pytest.mark.parametrize(
+    "names, preset",
+    [
+        (BANDAI, "bandai"),
+        (MIXAMO_BARE, "mixamo"),
+        (["mixamorig:" + n for n in MIXAMO_BARE], "mixamo"),
+        (["mixamorig12:" + n for n in MIXAMO_BARE], "mixamo"),
+        (RIGIFY_DEF, "rigify"),
+        (list(JOINT_NAMES), "smpl"),
+        (SMPL_ADDON, "smpl"),
+    ],
+)
 def test_detect_and_resolve_every_preset(names, preset):
     assert detect_preset(names) == preset
     joint_map = resolve_map(names)
@@ -52,8 +128,9 @@ def test_bandai_preset_maps_named_bones_and_virtual_spine2():
 
 # Rigify is left out: its DEF-spine.NNN chain is numbered, not named, so only the preset knows
 # which segment is the pelvis, neck or head.
-@pytest.mark.parametrize("names", [BANDAI, MIXAMO_BARE, ["mixamorig:" + n for n in MIXAMO_BARE],
-                                   list(JOINT_NAMES), SMPL_ADDON])
+@pytest.mark.parametrize(
+    "names", [BANDAI, MIXAMO_BARE, ["mixamorig:" + n for n in MIXAMO_BARE], list(JOINT_NAMES), SMPL_ADDON]
+)
 def test_auto_matching_agrees_with_the_preset_on_direct_joints(names):
     preset_map = resolve_map(names).as_dict()
     auto_map = resolve_map(names, preset="auto").as_dict()
@@ -62,20 +139,30 @@ def test_auto_matching_agrees_with_the_preset_on_direct_joints(names):
         assert auto_map[joint] == preset_map[joint], joint
 
 
-@pytest.mark.parametrize("name, side, core", [
-    ("mixamorig:LeftUpLeg", "left", "upleg"), ("DEF-thigh.L", "left", "thigh"),
-    ("UpperArm_R", "right", "upperarm"), ("L_Hip", "left", "hip"), ("right_wrist", "right", "wrist"),
-    ("foot_l", "left", "foot"), ("Bip01 R Thigh", "right", "thigh"), ("Spine1", None, "spine1"),
-    ("Armature|Hips", None, "hips"),
-])
+@pytest.mark.parametrize(
+    "name, side, core",
+    [
+        ("mixamorig:LeftUpLeg", "left", "upleg"),
+        ("DEF-thigh.L", "left", "thigh"),
+        ("UpperArm_R", "right", "upperarm"),
+        ("L_Hip", "left", "hip"),
+        ("right_wrist", "right", "wrist"),
+        ("foot_l", "left", "foot"),
+        ("Bip01 R Thigh", "right", "thigh"),
+        ("Spine1", None, "spine1"),
+        ("Armature|Hips", None, "hips"),
+    ],
+)
 def test_normalise_name(name, side, core):
     assert normalise_name(name) == (side, core)
 
 
 def test_unknown_rig_with_other_spellings_is_matched():
     names = ["Root", "Pelvis", "Spine_01", "Spine_02", "Neck", "Head"] + [
-        f"{part}.{s}" for s in "lr" for part in ("Clavicle", "UpperArm", "LowerArm", "Hand", "Thigh",
-                                                   "Calf", "Foot", "Ball")]
+        f"{part}.{s}"
+        for s in "lr"
+        for part in ("Clavicle", "UpperArm", "LowerArm", "Hand", "Thigh", "Calf", "Foot", "Ball")
+    ]
     joint_map = resolve_map(names)
     assert joint_map.preset is None
     assert joint_map.direct_source("left_collar") == "Clavicle.l"

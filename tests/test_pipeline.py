@@ -1,4 +1,5 @@
 """`motion-train all`: stage arguments chain the runs, the bundle it writes is what the engine loads."""
+
 import json
 import subprocess
 import sys
@@ -45,22 +46,49 @@ def test_assembled_bundle_loads_in_the_engine(tmp_path):
 
 
 def test_bad_pipeline_arguments_are_named(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "trainer.cli", "all", "--work", str(tmp_path), "--procedural", "0"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer.cli", "all", "--work", str(tmp_path), "--procedural", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "no data source" in result.stderr
-    result = subprocess.run([sys.executable, "-m", "trainer.cli", "all", "--work", str(tmp_path), "--set", "nostage:x=1"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer.cli", "all", "--work", str(tmp_path), "--set", "nostage:x=1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "STAGE:KEY=VALUE" in result.stderr
 
 
 @pytest.mark.slow
 def test_whole_pipeline_on_procedural_data_makes_a_servable_bundle(tmp_path):
     """About 8 minutes on a busy 2-core machine: every stage for a few steps, then the bundle."""
-    tiny = ["tokenizer:max_steps=4", "tokenizer:preset=tiny", "tokenizer:batch_size=8", "tokenizer:window=32",
-            "evaluator:max_steps=3", "evaluator:pair_max_steps=3", "pretrain:max_steps=3", "instruct:max_steps=3",
-            "posefix:max_steps=3", "feedback:max_steps=3"]
-    command = [sys.executable, "-m", "trainer.cli", "all", "--work", str(tmp_path / "work"),
-               "--bundle", str(tmp_path / "bundle"), "--procedural", "200"]
+    tiny = [
+        "tokenizer:max_steps=4",
+        "tokenizer:preset=tiny",
+        "tokenizer:batch_size=8",
+        "tokenizer:window=32",
+        "evaluator:max_steps=3",
+        "evaluator:pair_max_steps=3",
+        "pretrain:max_steps=3",
+        "instruct:max_steps=3",
+        "posefix:max_steps=3",
+        "feedback:max_steps=3",
+    ]
+    command = [
+        sys.executable,
+        "-m",
+        "trainer.cli",
+        "all",
+        "--work",
+        str(tmp_path / "work"),
+        "--bundle",
+        str(tmp_path / "bundle"),
+        "--procedural",
+        "200",
+    ]
     for item in tiny:
         command += ["--set", item]
     result = subprocess.run(command, capture_output=True, text=True, timeout=3600)

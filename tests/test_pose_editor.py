@@ -2,6 +2,7 @@
 
 Run: `pytest -q tests/test_pose_editor.py` (tiny configs, a few seconds).
 """
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from posefix_fixtures import one_torch_thread, random_poses
 
 from engine.errors import InputError
 from engine.models.pose_codec import positions_to_sixd, sixd_to_positions
 from engine.models.pose_editor import PoseEditor, PoseEditorConfig
 from engine.models.text_encoder import TextEncoderConfig, WordTokenizer, minilm_available
-from posefix_fixtures import one_torch_thread, random_poses
 from trainer.stages import pair_data
 
 TEXTS = ["Raise your left arm.", "Lower your right arm a bit.", "Bend your left knee more.", "Straighten your back."]
@@ -121,13 +122,16 @@ def test_training_fits_a_crafted_batch():
     assert loss.item() < first - 0.3
 
 
-@pytest.mark.parametrize("text,flipped", [
-    ("Raise your left arm and move it to the right.", "Raise your right arm and move it to the left."),
-    ("Left hand up, RIGHT foot back, turn leftwards.", "Right hand up, LEFT foot back, turn rightwards."),
-    ("Bend the knee.", "Bend the knee."),
-    ("Your left elbow should be bent at a right angle.", "Your right elbow should be bent at a right angle."),
-    ("Rotate to three o'clock on your left.", None),
-])
+@pytest.mark.parametrize(
+    "text,flipped",
+    [
+        ("Raise your left arm and move it to the right.", "Raise your right arm and move it to the left."),
+        ("Left hand up, RIGHT foot back, turn leftwards.", "Right hand up, LEFT foot back, turn rightwards."),
+        ("Bend the knee.", "Bend the knee."),
+        ("Your left elbow should be bent at a right angle.", "Your right elbow should be bent at a right angle."),
+        ("Rotate to three o'clock on your left.", None),
+    ],
+)
 def test_flip_text(text, flipped):
     assert pair_data.flip_text(text) == flipped
 
@@ -145,15 +149,20 @@ def test_mirror_pairs_twice_is_identity():
 
 def test_read_posefix_json(tmp_path):
     poses = random_poses(5, seed=2)
-    (tmp_path / "human.json").write_text(json.dumps({"0": ["raise the left arm", "lift it"], "2": "bend over",
-                                                     "1": ["  "]}))
+    (tmp_path / "human.json").write_text(
+        json.dumps({"0": ["raise the left arm", "lift it"], "2": "bend over", "1": ["  "]})
+    )
     (tmp_path / "pair_id_2_pose_ids.json").write_text(json.dumps([[0, 1], [2, 3], [4, 0]]))
     (tmp_path / "train_out_sequence_pair_ids.json").write_text(json.dumps([2, 0]))
     pairs = pair_data.read_posefix_json(tmp_path / "human.json", tmp_path / "pair_id_2_pose_ids.json", poses)
     assert pairs.texts == [["raise the left arm", "lift it"], ["bend over"]]  # pair 1 has no usable text
     np.testing.assert_array_equal(pairs.pose_b[1], poses[0])
-    split = pair_data.read_posefix_json(tmp_path / "human.json", tmp_path / "pair_id_2_pose_ids.json", poses,
-                                        tmp_path / "train_out_sequence_pair_ids.json")
+    split = pair_data.read_posefix_json(
+        tmp_path / "human.json",
+        tmp_path / "pair_id_2_pose_ids.json",
+        poses,
+        tmp_path / "train_out_sequence_pair_ids.json",
+    )
     assert split.texts == [["bend over"], ["raise the left arm", "lift it"]]
     with pytest.raises(InputError, match="only 3 poses"):
         pair_data.read_posefix_json(tmp_path / "human.json", tmp_path / "pair_id_2_pose_ids.json", poses[:3])
@@ -182,20 +191,35 @@ def test_engine_handlers_answer_each_job(tmp_path):
 
     tiny_editor().save(tmp_path / "editor")
     tokenizer = WordTokenizer.train(TEXTS)
-    CorrectionWriter(CorrectionWriterConfig(vocab_size=tokenizer.vocab_size, d_model=16, layers=1, heads=2, ff=32,
-                                            latent_dim=8, hidden=16, max_len=12), tokenizer).save(tmp_path / "writer")
-    bundle = Bundle(root=tmp_path, components={"pose_editor": Component("pose_editor", tmp_path / "editor"),
-                                               "correction_writer": Component("correction_writer", tmp_path / "writer")})
+    CorrectionWriter(
+        CorrectionWriterConfig(
+            vocab_size=tokenizer.vocab_size, d_model=16, layers=1, heads=2, ff=32, latent_dim=8, hidden=16, max_len=12
+        ),
+        tokenizer,
+    ).save(tmp_path / "writer")
+    bundle = Bundle(
+        root=tmp_path,
+        components={
+            "pose_editor": Component("pose_editor", tmp_path / "editor"),
+            "correction_writer": Component("correction_writer", tmp_path / "writer"),
+        },
+    )
     pose_a, pose_b = random_poses(2, seed=9)
     job = lambda op, args, arrays: Job(b"c", "1", op, args, arrays)  # noqa: E731
     edit = make_edit_pose_handler(bundle)
-    (ok, bad) = edit([job("edit_pose", {"text": "Raise your left arm."}, {"pose": pose_a + 5.0}),
-                      job("edit_pose", {"text": ""}, {"pose": pose_a})])
+    (ok, bad) = edit(
+        [
+            job("edit_pose", {"text": "Raise your left arm."}, {"pose": pose_a + 5.0}),
+            job("edit_pose", {"text": ""}, {"pose": pose_a}),
+        ]
+    )
     result, arrays = ok
     assert arrays["pose"].shape == (22, 3) and abs(arrays["pose"][:, 1].min()) < 1e-6
     assert arrays["quats"].shape == (22, 4) and isinstance(bad, InputError)
-    seeded = [edit([job("edit_pose", {"text": "Raise your left arm.", "seed": 3}, {"pose": pose_a})])[0][1]["pose"]
-              for _ in range(2)]
+    seeded = [
+        edit([job("edit_pose", {"text": "Raise your left arm.", "seed": 3}, {"pose": pose_a})])[0][1]["pose"]
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(seeded[0], seeded[1])
     describe = make_describe_change_handler(bundle)
     (answer,) = describe([job("describe_change", {"method": "model"}, {"pose_a": pose_a, "pose_b": pose_b})])

@@ -3,23 +3,43 @@ resume, save, load; human finetuning from PoseFix-format files.
 
 Run: `pytest -q tests/test_pose_editor_stage.py`.
 """
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
+from posefix_fixtures import one_torch_thread, random_poses, write_dataset
 
 from engine.models.correction_writer import CorrectionWriter
 from engine.models.pose_editor import PoseEditor
-from posefix_fixtures import one_torch_thread, random_poses, write_dataset
 from trainer.cli import main
 
 single_thread = pytest.fixture(autouse=True)(one_torch_thread)
-TINY_EDITOR = ["--text_encoder=bigru", "--latent_dim=8", "--hidden=32", "--text_dim=16", "--batch_size=8",
-               "--extra_pairs=20", "--eval_every=2", "--save_every=2", "--device=cpu"]
-TINY_WRITER = ["--d_model=32", "--layers=1", "--heads=2", "--ff=64", "--batch_size=8", "--extra_pairs=20",
-               "--eval_every=2", "--eval_pairs=4", "--save_every=2", "--device=cpu"]
+TINY_EDITOR = [
+    "--text_encoder=bigru",
+    "--latent_dim=8",
+    "--hidden=32",
+    "--text_dim=16",
+    "--batch_size=8",
+    "--extra_pairs=20",
+    "--eval_every=2",
+    "--save_every=2",
+    "--device=cpu",
+]
+TINY_WRITER = [
+    "--d_model=32",
+    "--layers=1",
+    "--heads=2",
+    "--ff=64",
+    "--batch_size=8",
+    "--extra_pairs=20",
+    "--eval_every=2",
+    "--eval_pairs=4",
+    "--save_every=2",
+    "--device=cpu",
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +68,21 @@ def test_feedback_trains_and_finetunes_on_posefix_json(dataset, tmp_path):
     (tmp_path / "human.json").write_text(json.dumps({str(i): [f"Raise your left arm, {i}."] for i in range(5)}))
     (tmp_path / "pairs.json").write_text(json.dumps([[i, i + 1] for i in range(5)]))
     tuned = tmp_path / "tuned"
-    assert main(["feedback", f"--run_dir={tuned}", f"--init_from={run / 'model'}", *TINY_WRITER, "--max_steps=2",
-                 f"--human_annotations={tmp_path / 'human.json'}", f"--human_pair_ids={tmp_path / 'pairs.json'}",
-                 f"--human_poses={tmp_path / 'poses.npy'}"]) == 0
+    assert (
+        main(
+            [
+                "feedback",
+                f"--run_dir={tuned}",
+                f"--init_from={run / 'model'}",
+                *TINY_WRITER,
+                "--max_steps=2",
+                f"--human_annotations={tmp_path / 'human.json'}",
+                f"--human_pair_ids={tmp_path / 'pairs.json'}",
+                f"--human_poses={tmp_path / 'poses.npy'}",
+            ]
+        )
+        == 0
+    )
     assert CorrectionWriter.load(tuned / "model").tokenizer.vocab_size == writer.tokenizer.vocab_size
 
 

@@ -1,16 +1,41 @@
 """Procedural motions: determinism, every kind, canonical frame, captions that match the motion,
 plausibility statistics, and checks that really catch implausible motion."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from engine.motion.skeleton import FPS, NUM_JOINTS, bone_lengths
-from trainer.data.procedural import (CHECKS, KINDS, PRIMITIVES, aggregate_plausibility, check_plausibility,
-                                     generate_procedural, sample_kind)
+from trainer.data.procedural import (
+    CHECKS,
+    KINDS,
+    PRIMITIVES,
+    aggregate_plausibility,
+    check_plausibility,
+    generate_procedural,
+    sample_kind,
+)
 
-SIDED = ("walk_toward", "run_toward", "walk_curve", "jog_curve", "wave", "punch", "throw", "kick", "hop", "balance", "lunge", "side_steps", "turn", "side_stretch",
-         "reach", "raise_arms", "arm_circles")
+SIDED = (
+    "walk_toward",
+    "run_toward",
+    "walk_curve",
+    "jog_curve",
+    "wave",
+    "punch",
+    "throw",
+    "kick",
+    "hop",
+    "balance",
+    "lunge",
+    "side_steps",
+    "turn",
+    "side_stretch",
+    "reach",
+    "raise_arms",
+    "arm_circles",
+)
 
 
 def _facing(pose: np.ndarray) -> np.ndarray:
@@ -36,8 +61,9 @@ def test_same_seed_same_arrays_and_other_seed_differs():
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x.positions, y.positions)
         assert x.captions == y.captions and x.params == y.params
-    assert any(x.positions.shape != z.positions.shape or not np.array_equal(x.positions, z.positions)
-               for x, z in zip(a, c))
+    assert any(
+        x.positions.shape != z.positions.shape or not np.array_equal(x.positions, z.positions) for x, z in zip(a, c)
+    )
     assert len(list(generate_procedural(0, seed=1))) == 0
 
 
@@ -53,8 +79,8 @@ def test_every_kind_is_canonical_and_captioned(kind):
     assert p.dtype == np.float32 and p.ndim == 3 and p.shape[1:] == (NUM_JOINTS, 3)
     assert 40 <= len(p) <= 196, "2 to 9.8 s at 20 fps"
     assert np.isfinite(p).all()
-    np.testing.assert_allclose(p[0, 0, [0, 2]], 0.0, atol=1e-5)          # root X/Z at the origin
-    assert _facing(p[0].astype(np.float64))[2] > 0.95                   # facing +Z at frame 0
+    np.testing.assert_allclose(p[0, 0, [0, 2]], 0.0, atol=1e-5)  # root X/Z at the origin
+    assert _facing(p[0].astype(np.float64))[2] > 0.95  # facing +Z at frame 0
     assert p[..., 1].min() > -0.01 and p[:, [7, 8, 10, 11], 1].min() < 0.03  # on the floor, not floating
     assert len(sample.captions) >= 3 and len(set(sample.captions)) == len(sample.captions)
     assert sample.params["kind"] == kind and sample.params["frames"] == len(p)
@@ -74,23 +100,28 @@ def test_captions_name_the_side_and_never_the_other(kind):
 def test_left_wave_moves_the_left_hand_only():
     for side, hand, other in (("left", 20, 21), ("right", 21, 20)):
         p = _first_with("wave", side=side).positions
-        assert p[:, hand, 1].max() > p[:, 16, 1].max()          # the waving hand goes above the shoulders
-        assert p[:, other, 1].max() < p[0, 0, 1]                # the other hand stays below the hips
+        assert p[:, hand, 1].max() > p[:, 16, 1].max()  # the waving hand goes above the shoulders
+        assert p[:, other, 1].max() < p[0, 0, 1]  # the other hand stays below the hips
         assert all(side in c for c in _first_with("wave", side=side).captions)
 
 
 def test_kick_and_hop_use_the_named_leg():
     kick = _first_with("kick", side="left").positions
-    assert kick[:, 7, 1].max() > kick[:, 8, 1].max() + 0.2        # left ankle swings up
-    hop = _first_with("hop", side="right").positions      # hopping on the right foot: left leg held up
+    assert kick[:, 7, 1].max() > kick[:, 8, 1].max() + 0.2  # left ankle swings up
+    hop = _first_with("hop", side="right").positions  # hopping on the right foot: left leg held up
     middle = slice(len(hop) // 3, 2 * len(hop) // 3)
     assert np.median(hop[middle, 7, 1]) > np.median(hop[middle, 8, 1]) + 0.1
 
 
-@pytest.mark.parametrize("kind,direction,axis,sign", [
-    ("walk", "forward", 2, 1.0), ("walk_backward", "backward", 2, -1.0),
-    ("side_steps", "left", 0, 1.0), ("side_steps", "right", 0, -1.0),
-])
+@pytest.mark.parametrize(
+    "kind,direction,axis,sign",
+    [
+        ("walk", "forward", 2, 1.0),
+        ("walk_backward", "backward", 2, -1.0),
+        ("side_steps", "left", 0, 1.0),
+        ("side_steps", "right", 0, -1.0),
+    ],
+)
 def test_travel_matches_the_stated_direction(kind, direction, axis, sign):
     sample = _first_with(kind, direction=direction)
     travel = sample.positions[-1, 0] - sample.positions[0, 0]
@@ -110,7 +141,7 @@ def test_heading_off_goes_the_named_way(kind):
     for direction, sign in (("diagonal_left", 1.0), ("to_right", -1.0)):
         sample = _first_with(kind, direction=direction)
         travel = sample.positions[-1, 0] - sample.positions[0, 0]
-        assert sign * travel[0] > 1.0                                   # left is +X
+        assert sign * travel[0] > 1.0  # left is +X
         assert all(direction.split("_")[1] in c for c in sample.captions)
         if direction == "diagonal_left":
             assert travel[2] > 0.5 and 0.5 < travel[0] / travel[2] < 2.0  # about 45 degrees
@@ -120,7 +151,7 @@ def test_turn_ends_facing_the_named_side():
     for side, sign in (("left", 1.0), ("right", -1.0)):
         sample = _first_with("turn", side=side, degrees=90)
         facing = _facing(sample.positions[-1].astype(np.float64))
-        assert sign * facing[0] > 0.9, facing                     # left is +X in canonical space
+        assert sign * facing[0] > 0.9, facing  # left is +X in canonical space
 
 
 def test_compositions_chain_parts_in_order_and_say_so():
@@ -157,10 +188,10 @@ def test_checks_catch_broken_motion():
     sunk[30:, :, 1] -= 0.05
     assert not check_plausibility(sunk)["floor_ok"]
     sliding = good.copy()
-    sliding[:, [7, 10], 2] += np.arange(len(good))[:, None] * 0.03   # left foot glides 0.6 m/s on the floor
+    sliding[:, [7, 10], 2] += np.arange(len(good))[:, None] * 0.03  # left foot glides 0.6 m/s on the floor
     assert not check_plausibility(sliding)["skating_ok"]
     stretched = good.copy()
-    stretched[20:, 18:21:2] += [0.05, 0.0, 0.0]                       # left forearm and hand pulled off
+    stretched[20:, 18:21:2] += [0.05, 0.0, 0.0]  # left forearm and hand pulled off
     assert not check_plausibility(stretched)["bones_ok"]
     hyper = good.copy()
     knee, ankle = hyper[:, 4].copy(), hyper[:, 7] - hyper[:, 4]
@@ -199,7 +230,7 @@ def test_bad_arguments_raise_input_errors():
 
 def test_jump_after_a_turn_flies_the_new_way():
     """Flight velocities follow the heading: a forward jump after a left turn goes towards +X."""
-    from trainer.data.procedural import generator, gait, whole
+    from trainer.data.procedural import gait, generator, whole
     from trainer.data.procedural.solve import solve
 
     rng = np.random.default_rng(0)
@@ -232,5 +263,5 @@ def test_claps_bring_the_hands_together_in_front():
     p = sample_kind("clap", seed=1).positions
     gap = np.linalg.norm(p[:, 20] - p[:, 21], axis=-1)
     in_front = p[:, [20, 21], 2].mean(axis=1) - p[:, 0, 2]
-    assert gap.min() < 0.06 and in_front[gap.argmin()] > 0.2      # hands meet in front of the body
-    assert gap[len(p) // 3: 2 * len(p) // 3].max() > 0.2          # and part again between claps
+    assert gap.min() < 0.06 and in_front[gap.argmin()] > 0.2  # hands meet in front of the body
+    assert gap[len(p) // 3 : 2 * len(p) // 3].max() > 0.2  # and part again between claps

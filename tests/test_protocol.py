@@ -1,4 +1,5 @@
 """Wire-format tests: encode/decode round trips and every validation rule of engine/protocol.py."""
+
 from __future__ import annotations
 
 import ast
@@ -32,10 +33,12 @@ def _code(frames, limits=p.DEFAULT_LIMITS) -> str:
 
 def test_protocol_module_imports_only_stdlib_and_numpy():
     tree = ast.parse(PROTOCOL_FILE.read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
-                if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
     assert imported <= {"__future__", "json", "math", "uuid", "dataclasses", "typing", "numpy"}
 
 
@@ -98,8 +101,10 @@ def test_version_unknown_fields_and_bad_json_are_rejected():
 def test_sizes_are_checked_before_allocation():
     frames = p.encode_request("motion_to_text", arrays={"motion": np.zeros((2, 22, 3), np.float32)})
     # a shape that lies about the frame's size
-    assert _code(_with_header(frames, arrays=[{"name": "motion", "dtype": "float32",
-                                               "shape": [3, 22, 3]}])) == p.ERR_BAD_ARRAY
+    assert (
+        _code(_with_header(frames, arrays=[{"name": "motion", "dtype": "float32", "shape": [3, 22, 3]}]))
+        == p.ERR_BAD_ARRAY
+    )
     # a huge claimed size is refused from the header alone (nothing of that size exists)
     huge = [{"name": "motion", "dtype": "float64", "shape": [10**12, 22, 3]}]
     assert _code(_with_header(frames, arrays=huge)) == p.ERR_TOO_LARGE
@@ -110,11 +115,14 @@ def test_sizes_are_checked_before_allocation():
     assert _code([frames[0], b"\0" * 20_000], small) == p.ERR_TOO_LARGE
     # descriptor count must match frame count
     assert _code(frames[:1]) == p.ERR_BAD_ARRAY
-    for bad in ([{"name": "m", "dtype": "float16", "shape": [1]}],
-                [{"name": "m", "dtype": "float32", "shape": [-1]}],
-                [{"name": "m", "dtype": "float32", "shape": [1.5]}],
-                [{"name": "m", "dtype": "float32", "shape": [1], "extra": 1}],
-                [{"name": "m", "dtype": "float32", "shape": [1] * 9}], "nope"):
+    for bad in (
+        [{"name": "m", "dtype": "float16", "shape": [1]}],
+        [{"name": "m", "dtype": "float32", "shape": [-1]}],
+        [{"name": "m", "dtype": "float32", "shape": [1.5]}],
+        [{"name": "m", "dtype": "float32", "shape": [1], "extra": 1}],
+        [{"name": "m", "dtype": "float32", "shape": [1] * 9}],
+        "nope",
+    ):
         assert _code(_with_header([frames[0], b"\0" * 4], arrays=bad)) in (p.ERR_BAD_ARRAY,)
 
 
@@ -127,29 +135,29 @@ def test_duplicate_array_names_are_rejected():
 
 def test_operation_schemas_check_ops_args_and_arrays():
     pose = np.zeros((22, 3), np.float32)
-    assert p.validate_request(p.decode_message(
-        p.encode_request("describe_pose", {"seed": 1}, {"pose": pose}))).batchable
+    assert p.validate_request(
+        p.decode_message(p.encode_request("describe_pose", {"seed": 1}, {"pose": pose}))
+    ).batchable
     assert _code(p.encode_request("dance")) == p.ERR_UNKNOWN_OP
     assert _code(p.encode_request("describe_pose", {"colour": 1}, {"pose": pose})) == p.ERR_BAD_ARGS
     assert _code(p.encode_request("describe_pose", {"seed": "1"}, {"pose": pose})) == p.ERR_BAD_ARGS
     assert _code(p.encode_request("describe_pose", {"seed": -1}, {"pose": pose})) == p.ERR_BAD_ARGS
-    assert _code(p.encode_request("describe_pose", {"deterministic": 1}, {"pose": pose})) \
-        == p.ERR_BAD_ARGS
-    assert _code(p.encode_request("text_to_motion", {"frames": True, "text": "walk"})) \
-        == p.ERR_BAD_ARGS  # JSON true is not an int
+    assert _code(p.encode_request("describe_pose", {"deterministic": 1}, {"pose": pose})) == p.ERR_BAD_ARGS
+    assert (
+        _code(p.encode_request("text_to_motion", {"frames": True, "text": "walk"})) == p.ERR_BAD_ARGS
+    )  # JSON true is not an int
     assert _code(p.encode_request("text_to_motion", {})) == p.ERR_BAD_ARGS
     assert _code(p.encode_request("text_to_motion", {"text": "   "})) == p.ERR_BAD_ARGS
     assert _code(p.encode_request("text_to_motion", {"text": "a" * 1001})) == p.ERR_BAD_ARGS
-    assert _code(p.encode_request("describe_change", {"method": "magic"},
-                                  {"pose_a": pose, "pose_b": pose})) == p.ERR_BAD_ARGS
+    assert (
+        _code(p.encode_request("describe_change", {"method": "magic"}, {"pose_a": pose, "pose_b": pose}))
+        == p.ERR_BAD_ARGS
+    )
     assert _code(p.encode_request("describe_pose")) == p.ERR_BAD_ARRAY
-    assert _code(p.encode_request("describe_pose", arrays={"pose": pose, "x": pose})) \
-        == p.ERR_BAD_ARRAY
+    assert _code(p.encode_request("describe_pose", arrays={"pose": pose, "x": pose})) == p.ERR_BAD_ARRAY
     assert _code(p.encode_request("describe_pose", arrays={"pose": pose[:21]})) == p.ERR_BAD_ARRAY
-    assert _code(p.encode_request("describe_pose", arrays={"pose": pose.astype(np.int32)})) \
-        == p.ERR_BAD_ARRAY
-    assert _code(p.encode_request("motion_to_text", arrays={"motion": np.zeros((0, 22, 3))})) \
-        == p.ERR_BAD_ARRAY
+    assert _code(p.encode_request("describe_pose", arrays={"pose": pose.astype(np.int32)})) == p.ERR_BAD_ARRAY
+    assert _code(p.encode_request("motion_to_text", arrays={"motion": np.zeros((0, 22, 3))})) == p.ERR_BAD_ARRAY
     nan_pose = pose.copy()
     nan_pose[3, 1] = np.nan
     assert _code(p.encode_request("describe_pose", arrays={"pose": nan_pose})) == p.ERR_BAD_ARRAY

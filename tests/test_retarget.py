@@ -4,12 +4,23 @@ The rigs (tests/retarget_rigs.py) are built in numpy the way they look in Blende
 are checked with an independent implementation of Blender's pose recursion (4x4 matrices, scipy
 rotations). Run: `pytest -q tests/test_retarget.py`.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from retarget_rigs import (RIGS, aimed_pairs, bandai_rig, blender_pose_heads, mixamo_rig, rigify_rig, smpl_rig,
-                           random_motion, to_canonical_directions, unit)
+from retarget_rigs import (
+    RIGS,
+    aimed_pairs,
+    bandai_rig,
+    blender_pose_heads,
+    mixamo_rig,
+    random_motion,
+    rigify_rig,
+    smpl_rig,
+    to_canonical_directions,
+    unit,
+)
 from scipy.spatial.transform import Rotation
 
 from engine.errors import InputError
@@ -79,6 +90,7 @@ def test_wire_round_trip_and_world_matrix():
     rig = mixamo_rig()
     header, arrays = rig.to_wire()
     import json
+
     header = json.loads(json.dumps(header))  # the header must survive JSON
     assert arrays["rest_matrices"].dtype == np.dtype("<f8") and arrays["rest_matrices"].shape == (rig.num_bones, 4, 4)
     back = RigDescription.from_wire(header, arrays)
@@ -88,14 +100,20 @@ def test_wire_round_trip_and_world_matrix():
     # What the add-on's rig_io sends: names, parents, matrices and the object's matrix_world.
     world = np.eye(4)
     world[:3, :3] = 0.01 * Rotation.from_euler("x", 90, degrees=True).as_matrix()  # FBX import
-    addon = RigDescription.from_wire({"names": list(rig.names), "parents": list(rig.parents)},
-                                     {"rest_matrices": rig.rest_matrices, "world_matrix": world})
+    addon = RigDescription.from_wire(
+        {"names": list(rig.names), "parents": list(rig.parents)},
+        {"rest_matrices": rig.rest_matrices, "world_matrix": world},
+    )
     assert (addon.up_axis, addon.forward_axis) == ("Y", "Z")
     assert addon.metres_per_unit == pytest.approx(0.01)
     with pytest.raises(InputError, match="rest_matrices"):
         RigDescription.from_wire(header, {})
-    for bad, message in (({"names": "Hips"}, "list 'names'"), ({"version": 99}, "version"),
-                         ({"metres_per_unit": "cm"}, "metres_per_unit"), ({"parents": [None] * rig.num_bones}, "integers")):
+    for bad, message in (
+        ({"names": "Hips"}, "list 'names'"),
+        ({"version": 99}, "version"),
+        ({"metres_per_unit": "cm"}, "metres_per_unit"),
+        ({"parents": [None] * rig.num_bones}, "integers"),
+    ):
         with pytest.raises(InputError, match=message):
             RigDescription.from_wire({**header, **bad}, arrays)
 
@@ -293,10 +311,15 @@ def test_mapping_travels_with_the_description():
     rig = bandai_rig()
     header, arrays = rig.to_wire()
     # Custom: the pelvis on the floor-level root bone instead of Hips (an animator's odd choice).
-    custom = RigDescription.from_wire({**header, "mapping_preset": "custom", "mapping": {"pelvis": "joint_Root"}}, arrays)
+    custom = RigDescription.from_wire(
+        {**header, "mapping_preset": "custom", "mapping": {"pelvis": "joint_Root"}}, arrays
+    )
     assert custom.to_wire()[0]["mapping"] == {"pelvis": "joint_Root"}
     assert retarget(random_motion(4), custom).root_bone == "joint_Root"
-    assert retarget(random_motion(4), RigDescription.from_wire({**header, "mapping_preset": "auto"}, arrays)).root_bone == "Hips"
+    assert (
+        retarget(random_motion(4), RigDescription.from_wire({**header, "mapping_preset": "auto"}, arrays)).root_bone
+        == "Hips"
+    )
     with pytest.raises(InputError, match="preset"):
         retarget(random_motion(4), RigDescription.from_wire({**header, "mapping_preset": "maya"}, arrays))
     with pytest.raises(InputError, match="unknown source joint"):

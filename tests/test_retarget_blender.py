@@ -2,12 +2,12 @@
 equal Blender's `Bone.matrix_local`, and keys from `retarget` put Blender's posed bones exactly
 where the engine's own rig FK says. Run: `pytest -q tests/test_retarget_blender.py`.
 """
-from __future__ import annotations
 
-from blender_fixtures import bpy, empty_scene, make_armature  # first: sets up bpy's user dir
+from __future__ import annotations
 
 import numpy as np
 import pytest
+from blender_fixtures import bpy, empty_scene, make_armature  # first: sets up bpy's user dir
 from retarget_rigs import RIGS, random_motion
 
 from engine.rig.retarget import _rig_forward_kinematics, retarget
@@ -16,8 +16,10 @@ pytestmark = pytest.mark.blender
 
 
 def _armature(rig):
-    rows = [(name, rig.names[p] if p >= 0 else None, tuple(h), tuple(t), float(r))
-            for name, p, h, t, r in zip(rig.names, rig.parents, rig.heads, rig.tails, rig.rolls)]
+    rows = [
+        (name, rig.names[p] if p >= 0 else None, tuple(h), tuple(t), float(r))
+        for name, p, h, t, r in zip(rig.names, rig.parents, rig.heads, rig.tails, rig.rolls)
+    ]
     # make_armature needs parents created first: add bones parents-first.
     return make_armature("Rig", [rows[b] for b in rig.order])
 
@@ -43,7 +45,7 @@ def test_rest_matrices_and_keys_match_blender(rig_name):
     for t in range(len(anim.rotations)):
         for b, name in enumerate(rig.names):
             pb = obj.pose.bones[name]
-            pb.rotation_mode = 'QUATERNION'
+            pb.rotation_mode = "QUATERNION"
             pb.rotation_quaternion = anim.rotations[t, b]
             pb.location = anim.root_location[t] if name == anim.root_bone else (0.0, 0.0, 0.0)
         bpy.context.view_layer.update()

@@ -3,18 +3,19 @@ through a real `motion-engine serve` process and the real client.
 
 Run: pytest -q tests/test_rig_pose_op.py   (one engine process, ~15 s)
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_process import EngineProcess
+from retarget_rigs import RIGS, aimed_pairs, blender_pose_heads, random_motion, unit
 
 from engine import operations
 from engine.client import EngineClient, RemoteError
 from engine.describe.joints import heading_angle, normalise
 from engine.motion.skeleton import JOINT_NAMES, default_rest_positions
 from engine.rig.placement import placement_of
-from engine_process import EngineProcess
-from retarget_rigs import RIGS, aimed_pairs, blender_pose_heads, random_motion, unit
 
 BODY_RIGS = ("smpl", "mixamo", "rigify", "bandai")
 
@@ -32,14 +33,16 @@ def _rig_wire(rig_name: str) -> tuple[object, dict, dict]:
 
 
 def _retarget(client, header, arrays, positions, **args):
-    reply = client.request("retarget", {"rig": header, **args},
-                           {"positions": np.asarray(positions, np.float32), **arrays})
+    reply = client.request(
+        "retarget", {"rig": header, **args}, {"positions": np.asarray(positions, np.float32), **arrays}
+    )
     return reply.arrays["rotations"], reply.arrays["root_location"], reply.result
 
 
 def _read(client, header, arrays, quats, root, **args):
-    reply = client.request("rig_to_canonical", {"rig": header, **args},
-                           {"local_quats": quats, "root_location": root, **arrays})
+    reply = client.request(
+        "rig_to_canonical", {"rig": header, **args}, {"local_quats": quats, "root_location": root, **arrays}
+    )
     return reply.arrays["positions"], reply.result
 
 
@@ -56,8 +59,7 @@ def test_a_retargeted_motion_reads_back_with_the_same_bone_directions(client, ri
         assert cos.min() > 0.999, (rig_name, JOINT_NAMES[j], cos.min())
     # The rig's own size and place: scale 1 on the way back, the path the rig walked.
     pelvis_path = back[-1, 0, [0, 2]] - back[0, 0, [0, 2]]
-    np.testing.assert_allclose(pelvis_path, meta["scale"] * (motion[-1, 0, [0, 2]] - motion[0, 0, [0, 2]]),
-                               atol=0.02)
+    np.testing.assert_allclose(pelvis_path, meta["scale"] * (motion[-1, 0, [0, 2]] - motion[0, 0, [0, 2]]), atol=0.02)
     placement = result["placement"]
     assert placement["yaw"] == pytest.approx(float(heading_angle(back[:1].astype(np.float64))[0]), abs=1e-5)
     np.testing.assert_allclose(placement["offset"], [back[0, 0, 0], back[0, :, 1].min(), back[0, 0, 2]], atol=1e-5)
@@ -72,7 +74,7 @@ def test_pose_edit_round_trip_lands_at_the_same_place_and_heading(client, rig_na
     motion = random_motion(num_frames=60, seed=5)
     rotations, root, _ = _retarget(client, header, arrays, motion)
     frame = 50  # the root has turned about 2 rad and walked about 3 m by now
-    pose, result = _read(client, header, arrays, rotations[frame:frame + 1], root[frame:frame + 1])
+    pose, result = _read(client, header, arrays, rotations[frame : frame + 1], root[frame : frame + 1])
     placement = result["placement"]
     assert abs(placement["yaw"]) > 0.5 and np.hypot(placement["offset"][0], placement["offset"][2]) > 1.0
 
@@ -116,8 +118,7 @@ def test_pose_heads_read_like_the_keys_that_made_them(client, rig_name):
     np.testing.assert_allclose(reply.arrays["positions"], from_keys, atol=1e-5)
     assert reply.result["root_bone"] == meta["root_bone"] and reply.result["location_bone"] is None
     assert reply.result["placement"]["yaw"] == pytest.approx(placement_of(from_keys)["yaw"], abs=1e-5)
-    np.testing.assert_allclose(reply.result["placement"]["offset"],
-                               placement_of(from_keys)["offset"], atol=1e-5)
+    np.testing.assert_allclose(reply.result["placement"]["offset"], placement_of(from_keys)["offset"], atol=1e-5)
 
 
 def _error(client, args, arrays, op="rig_to_canonical") -> RemoteError:
@@ -147,15 +148,23 @@ def test_malformed_requests_get_error_replies(client):
         ({"rig": header}, {**arrays}, "bad_input", "exactly one"),
         ({"rig": header}, {**ok, "pose_heads": np.zeros((3, n, 3))}, "bad_input", "exactly one"),
         ({"rig": header}, {**arrays, "pose_heads": np.zeros((3, n + 1, 3))}, "bad_input", "bones"),
-        ({"rig": header}, {**arrays, "pose_heads": np.zeros((3, n, 3)),
-                           "root_location": np.zeros((3, 3))}, "bad_input", "local_quats"),
+        (
+            {"rig": header},
+            {**arrays, "pose_heads": np.zeros((3, n, 3)), "root_location": np.zeros((3, 3))},
+            "bad_input",
+            "local_quats",
+        ),
     ]
     for args, arrays_, code, words in cases:
         error = _error(client, args, arrays_)
         assert error.code == code and words.lower() in error.message.lower(), (args.keys(), error.message)
     pose = np.repeat(default_rest_positions()[None], 2, axis=0)
-    for placement in ({"yaw": 1.0}, {"yaw": "left", "offset": [0, 0, 0]}, {"yaw": 0.0, "offset": [0, 0]},
-                      {"yaw": 0.0, "offset": [1e9, 0, 0]}):
+    for placement in (
+        {"yaw": 1.0},
+        {"yaw": "left", "offset": [0, 0, 0]},
+        {"yaw": 0.0, "offset": [0, 0]},
+        {"yaw": 0.0, "offset": [1e9, 0, 0]},
+    ):
         error = _error(client, {"rig": header, "placement": placement}, {"positions": pose, **arrays}, "retarget")
         assert error.code == "bad_input" and "placement" in error.message
     assert client.request("ping").result["pong"] is True  # the server stays up
@@ -165,13 +174,20 @@ def test_long_tracks_are_read_in_chunks_with_progress(monkeypatch):
     """In-process: FK runs over chunks of frames (bounded memory), with the same result."""
     rig, header, arrays = _rig_wire("mixamo")
     from engine.rig.retarget import retarget
+
     anim = retarget(random_motion(num_frames=30, seed=7), rig)
     job_arrays = {"local_quats": anim.rotations, "root_location": anim.root_location, **arrays}
     whole = operations.rig_to_canonical(operations.Job(b"", "a", "rig_to_canonical", {"rig": header}, job_arrays))
     monkeypatch.setattr(operations, "FK_BONE_FRAMES", 7 * rig.num_bones)
     seen = []
-    job = operations.Job(b"", "b", "rig_to_canonical", {"rig": header}, job_arrays,
-                         progress_sink=lambda job, fraction, message: seen.append(fraction))
+    job = operations.Job(
+        b"",
+        "b",
+        "rig_to_canonical",
+        {"rig": header},
+        job_arrays,
+        progress_sink=lambda job, fraction, message: seen.append(fraction),
+    )
     chunked = operations.rig_to_canonical(job)
     np.testing.assert_array_equal(chunked[1]["positions"], whole[1]["positions"])
     assert chunked[0] == whole[0] and seen == pytest.approx([7 / 30, 14 / 30, 21 / 30, 28 / 30, 1.0])

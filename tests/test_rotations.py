@@ -2,6 +2,7 @@
 
 Run: pytest -q tests/test_rotations.py
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,8 +75,7 @@ def test_axis_angle_matches_scipy_including_zero_and_pi(wrap):
     _same_rotation(q, Rotation.from_rotvec(aa).as_quat(scalar_first=True))
     back = _np(R.quat_to_axis_angle(wrap(q)))
     # angle = pi is ambiguous in sign of the axis; compare as rotations.
-    np.testing.assert_allclose(Rotation.from_rotvec(back).as_matrix(), Rotation.from_rotvec(aa).as_matrix(),
-                               atol=1e-9)
+    np.testing.assert_allclose(Rotation.from_rotvec(back).as_matrix(), Rotation.from_rotvec(aa).as_matrix(), atol=1e-9)
     np.testing.assert_allclose(back[3:], aa[3:], atol=1e-9)
     m = _np(R.axis_angle_to_matrix(wrap(aa)))
     np.testing.assert_allclose(m, Rotation.from_rotvec(aa).as_matrix(), atol=1e-12)

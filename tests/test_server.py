@@ -2,17 +2,19 @@
 
 Run: pytest -q tests/test_server.py   (starts a few `motion-engine serve` processes, ~20 s)
 """
+
 from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import zmq
+from engine_process import EngineProcess
 
 from engine import protocol
 from engine.batching import BatchPolicy, Scheduler
@@ -20,7 +22,6 @@ from engine.bundle import load_bundle
 from engine.client import CurveKeys, EngineClient, EngineTimeout, RemoteError
 from engine.motion import skeleton
 from engine.operations import Job
-from engine_process import EngineProcess
 
 HAS_DESCRIBE = importlib.util.find_spec("engine.describe") is not None
 HAS_RETARGET = importlib.util.find_spec("engine.rig.retarget") is not None
@@ -58,14 +59,17 @@ def test_ping_and_info(client, engine):
     assert info["bundle"]["path"] is None and "tokenizer" in info["bundle"]["missing"]
 
 
-@pytest.mark.parametrize("op, args, arrays, component", [
-    ("text_to_motion", {"text": "a person walks forward"}, None, "tokenizer"),
-    ("motion_to_text", {}, {"motion": MOTION}, "tokenizer"),
-    ("predict", {"frames": 20}, {"motion": MOTION}, "tokenizer"),
-    ("inbetween", {"frames": 10}, {"start": MOTION, "end": MOTION}, "tokenizer"),
-    ("edit_pose", {"text": "bend the left knee"}, {"pose": POSE}, "pose editor"),
-    ("describe_change", {"method": "model"}, {"pose_a": POSE, "pose_b": POSE}, "correction writer"),
-])
+@pytest.mark.parametrize(
+    "op, args, arrays, component",
+    [
+        ("text_to_motion", {"text": "a person walks forward"}, None, "tokenizer"),
+        ("motion_to_text", {}, {"motion": MOTION}, "tokenizer"),
+        ("predict", {"frames": 20}, {"motion": MOTION}, "tokenizer"),
+        ("inbetween", {"frames": 10}, {"start": MOTION, "end": MOTION}, "tokenizer"),
+        ("edit_pose", {"text": "bend the left knee"}, {"pose": POSE}, "pose editor"),
+        ("describe_change", {"method": "model"}, {"pose_a": POSE, "pose_b": POSE}, "correction writer"),
+    ],
+)
 def test_model_ops_without_bundle_say_what_is_missing(client, op, args, arrays, component):
     error = _error(client, op, args, arrays)
     assert error.code == "model_unavailable" and error.request_id
@@ -81,11 +85,11 @@ def test_describe_pose_and_change(client):
     assert isinstance(text, str) and len(text.split()) >= 3
     again = client.request("describe_pose", {"deterministic": True}, {"pose": POSE}).result["text"]
     assert again == text
-    change = client.request("describe_change", {"deterministic": True},
-                            {"pose_a": POSE, "pose_b": raised}).result["text"]
+    change = client.request("describe_change", {"deterministic": True}, {"pose_a": POSE, "pose_b": raised}).result[
+        "text"
+    ]
     assert "left" in change.lower()
-    seeded = [client.request("describe_pose", {"seed": 7}, {"pose": raised}).result["text"]
-              for _ in range(2)]
+    seeded = [client.request("describe_pose", {"seed": 7}, {"pose": raised}).result["text"] for _ in range(2)]
     assert seeded[0] == seeded[1]
 
 
@@ -99,19 +103,18 @@ def test_retarget_onto_an_smpl_named_rig(client):
         children = skeleton.children_of(joint)
         if children:
             tails[joint] = heads[children[0]]
-    rig = RigDescription.from_head_tail_roll(list(skeleton.JOINT_NAMES), list(skeleton.PARENTS),
-                                             heads, tails, up_axis="Y", forward_axis="Z")
+    rig = RigDescription.from_head_tail_roll(
+        list(skeleton.JOINT_NAMES), list(skeleton.PARENTS), heads, tails, up_axis="Y", forward_axis="Z"
+    )
     header, arrays = rig.to_wire()
     reply = client.request("retarget", {"rig": header}, {"positions": MOTION, **arrays})
     assert reply.arrays["rotations"].shape == (6, 22, 4)
     assert reply.arrays["root_location"].shape == (6, 3)
     norms = np.linalg.norm(reply.arrays["rotations"], axis=-1)
     np.testing.assert_allclose(norms, 1.0, atol=1e-6)
-    wrong_preset = _error(client, "retarget", {"rig": header, "preset": "mixamo"},
-                          {"positions": MOTION, **arrays})
+    wrong_preset = _error(client, "retarget", {"rig": header, "preset": "mixamo"}, {"positions": MOTION, **arrays})
     assert wrong_preset.code == "bad_input" and "unmapped" in wrong_preset.message
-    bad = _error(client, "retarget", {"rig": {"names": ["a"]}},
-                 {"positions": MOTION, "rest_matrices": np.eye(4)[None]})
+    bad = _error(client, "retarget", {"rig": {"names": ["a"]}}, {"positions": MOTION, "rest_matrices": np.eye(4)[None]})
     assert bad.code == "bad_input"
 
 
@@ -138,8 +141,9 @@ def test_errors_are_replies_and_the_server_stays_up(client, engine):
 
 def test_progress_then_one_final_reply(client):
     seen: list[tuple[float, str]] = []
-    reply = client.request("sleep", {"seconds": 0.4, "steps": 4},
-                           progress=lambda fraction, message: seen.append((fraction, message)))
+    reply = client.request(
+        "sleep", {"seconds": 0.4, "steps": 4}, progress=lambda fraction, message: seen.append((fraction, message))
+    )
     assert reply.result == {"slept": 0.4}
     assert [fraction for fraction, _ in seen] == [0.25, 0.5, 0.75, 1.0]
     assert seen[-1][1] == "step 4 of 4"
@@ -194,8 +198,12 @@ def test_concurrent_clients_get_their_own_replies_and_are_batched(engine):
 
     def run(index: int) -> None:
         with EngineClient(engine.endpoint, timeout=20) as client:
-            ids = [client.send("synthetic_forward", {"fixed_ms": 20, "item_ms": 1},
-                               {"x": np.full(3, index * 100 + n, np.float32)}) for n in range(10)]
+            ids = [
+                client.send(
+                    "synthetic_forward", {"fixed_ms": 20, "item_ms": 1}, {"x": np.full(3, index * 100 + n, np.float32)}
+                )
+                for n in range(10)
+            ]
             results[index] = [client.wait(request_id) for request_id in ids]
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
@@ -225,8 +233,9 @@ def test_killed_server_times_out_then_a_restarted_one_serves_the_same_client():
             second.kill()
         # Lazy Pirate retries: the engine comes back while the client is still retrying
         retrying = EngineClient(first.endpoint, timeout=1.0, retries=20)
-        threading.Timer(0.5, lambda: restarted.append(
-            EngineProcess("--no-bundle", "--enable-test-ops", port=first.port))).start()
+        threading.Timer(
+            0.5, lambda: restarted.append(EngineProcess("--no-bundle", "--enable-test-ops", port=first.port))
+        ).start()
         restarted: list[EngineProcess] = []
         assert retrying.request("ping").result["pong"] and retrying.reconnects >= 1
         retrying.close()
@@ -240,13 +249,29 @@ def test_remote_bind_needs_opt_in_and_curve_keys(tmp_path):
     import subprocess
     import sys
 
-    refused = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--bind",
-                              "tcp://0.0.0.0:5999", "--device", "cpu"], capture_output=True,
-                             text=True, timeout=60)
+    refused = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "serve", "--bind", "tcp://0.0.0.0:5999", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 2 and "--allow-remote" in refused.stderr
-    no_keys = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--bind",
-                              "tcp://0.0.0.0:5999", "--allow-remote", "--device", "cpu"],
-                             capture_output=True, text=True, timeout=60)
+    no_keys = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine.cli",
+            "serve",
+            "--bind",
+            "tcp://0.0.0.0:5999",
+            "--allow-remote",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert no_keys.returncode == 2 and "keygen" in no_keys.stderr
 
 
@@ -270,13 +295,23 @@ def test_curve_keys_admit_authorized_clients_only(tmp_path):
 
 # ----------------------------------------------------------------------------- no process needed
 
+
 def test_bundle_manifest_components_and_problems(tmp_path):
     (tmp_path / "tokenizer").mkdir()
     (tmp_path / "tokenizer" / "config.json").write_text('{"codebook_size": 512}')
-    (tmp_path / "manifest.json").write_text(json.dumps({
-        "format": "motion-copilot-bundle", "version": 1,
-        "components": {"tokenizer": {"path": "tokenizer"}, "language_model": {"path": "lm"},
-                       "pose_editor": {"path": "../../etc"}}}))
+    (tmp_path / "manifest.json").write_text(
+        json.dumps(
+            {
+                "format": "motion-copilot-bundle",
+                "version": 1,
+                "components": {
+                    "tokenizer": {"path": "tokenizer"},
+                    "language_model": {"path": "lm"},
+                    "pose_editor": {"path": "../../etc"},
+                },
+            }
+        )
+    )
     bundle = load_bundle(tmp_path)
     assert bundle.has("tokenizer") and not bundle.has("language_model")
     assert bundle.components["tokenizer"].config == {"codebook_size": 512}
@@ -329,10 +364,27 @@ def test_proxy_spreads_requests_over_engines_it_started():
     from engine_process import PROJECT_ROOT
 
     proxy = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "proxy", "--frontend", "tcp://127.0.0.1:*",
-         "--backend", "tcp://127.0.0.1:*", "--engines", "2", "--", "--device", "cpu",
-         "--enable-test-ops"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True)
+        [
+            sys.executable,
+            "-m",
+            "engine.cli",
+            "proxy",
+            "--frontend",
+            "tcp://127.0.0.1:*",
+            "--backend",
+            "tcp://127.0.0.1:*",
+            "--engines",
+            "2",
+            "--",
+            "--device",
+            "cpu",
+            "--enable-test-ops",
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         line = proxy.stdout.readline()
         endpoint = line.split("clients -> ", 1)[1].split(",", 1)[0]
@@ -375,9 +427,15 @@ def test_a_registered_model_factory_serves_batches_and_info_shows_the_bundle(tmp
     for name in ("tokenizer", "language_model"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "config.json").write_text(json.dumps({"name": name}))
-    (tmp_path / "manifest.json").write_text(json.dumps({
-        "format": "motion-copilot-bundle", "version": 1,
-        "components": {"tokenizer": {"path": "tokenizer"}, "language_model": {"path": "language_model"}}}))
+    (tmp_path / "manifest.json").write_text(
+        json.dumps(
+            {
+                "format": "motion-copilot-bundle",
+                "version": 1,
+                "components": {"tokenizer": {"path": "tokenizer"}, "language_model": {"path": "language_model"}},
+            }
+        )
+    )
     calls: list[int] = []
 
     def factory(bundle, device):
@@ -386,16 +444,23 @@ def test_a_registered_model_factory_serves_batches_and_info_shows_the_bundle(tmp
         def text_to_motion(jobs):
             calls.append(len(jobs))
             time.sleep(0.05)  # one "forward" for the whole batch
-            return [({"frames": job.args.get("frames", 40)},
-                     {"motion": np.zeros((job.args.get("frames", 40), 22, 3), np.float32)})
-                    for job in jobs]
+            return [
+                (
+                    {"frames": job.args.get("frames", 40)},
+                    {"motion": np.zeros((job.args.get("frames", 40), 22, 3), np.float32)},
+                )
+                for job in jobs
+            ]
+
         return text_to_motion
 
     monkeypatch.setitem(operations.MODEL_FACTORIES, "text_to_motion", factory)
     bundle = load_bundle(tmp_path)
-    server = EngineServer(ServerConfig(bind="tcp://127.0.0.1:*"),
-                          operations.build_operations(bundle, "cpu"), {"device": "cpu",
-                                                                       "bundle": bundle.describe()})
+    server = EngineServer(
+        ServerConfig(bind="tcp://127.0.0.1:*"),
+        operations.build_operations(bundle, "cpu"),
+        {"device": "cpu", "bundle": bundle.describe()},
+    )
     ready = threading.Event()
     thread = threading.Thread(target=server.serve_forever, args=(ready,), daemon=True)
     thread.start()

@@ -5,6 +5,7 @@ request id (or "" when the header is unreadable), the server must stay up, and i
 Run: pytest -q -s tests/test_server_fuzz.py          (~15 s; prints the number of inputs tried)
      pytest -q -s -m slow tests/test_server_fuzz.py  (10x more examples)
 """
+
 from __future__ import annotations
 
 import json
@@ -13,43 +14,68 @@ import math
 import numpy as np
 import pytest
 import zmq
+from engine_process import EngineProcess
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import protocol
-from engine_process import EngineProcess
 
 REPLY_TIMEOUT_MS = 10_000
 RSS_GROWTH_LIMIT_KIB = 64 * 1024  # far below what keeping fuzz inputs around would cost
-KNOWN_CODES = {protocol.ERR_BAD_MESSAGE, protocol.ERR_BAD_VERSION, protocol.ERR_TOO_LARGE,
-               protocol.ERR_BAD_ARRAY, protocol.ERR_UNKNOWN_FIELD, protocol.ERR_UNKNOWN_OP,
-               protocol.ERR_BAD_ARGS, protocol.ERR_BAD_INPUT, protocol.ERR_MODEL_UNAVAILABLE,
-               protocol.ERR_BUSY}
+KNOWN_CODES = {
+    protocol.ERR_BAD_MESSAGE,
+    protocol.ERR_BAD_VERSION,
+    protocol.ERR_TOO_LARGE,
+    protocol.ERR_BAD_ARRAY,
+    protocol.ERR_UNKNOWN_FIELD,
+    protocol.ERR_UNKNOWN_OP,
+    protocol.ERR_BAD_ARGS,
+    protocol.ERR_BAD_INPUT,
+    protocol.ERR_MODEL_UNAVAILABLE,
+    protocol.ERR_BUSY,
+}
 COUNTS = {"inputs": 0, "ok": 0, "error": 0}
 FUZZ_SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
-                         st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20))
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-    max_leaves=12)
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
 ops = st.one_of(st.sampled_from(sorted(protocol.OPERATIONS)), st.text(max_size=12))
-dtype_names = st.one_of(st.sampled_from(sorted(protocol.DTYPES)),
-                        st.sampled_from(["float16", "uint8", "bool", "object", "<f4", ""]))
-shapes = st.lists(st.one_of(st.integers(0, 30), st.sampled_from([22, 3, 2**31, 10**15, -1])),
-                  max_size=5)
+dtype_names = st.one_of(
+    st.sampled_from(sorted(protocol.DTYPES)), st.sampled_from(["float16", "uint8", "bool", "object", "<f4", ""])
+)
+shapes = st.lists(st.one_of(st.integers(0, 30), st.sampled_from([22, 3, 2**31, 10**15, -1])), max_size=5)
 
 
 @st.composite
 def structured_requests(draw) -> list[bytes]:
     """Headers close to valid, so the fuzz reaches the deeper checks (args, arrays, schemas)."""
-    header: dict = {"v": draw(st.sampled_from([1, 1, 1, 0, 2, "1"])),
-                    "id": draw(st.one_of(st.uuids().map(lambda u: u.hex), st.text(max_size=10))),
-                    "op": draw(ops),
-                    "args": draw(st.one_of(st.dictionaries(
-                        st.sampled_from(["text", "seed", "frames", "target", "deterministic",
-                                         "method", "rig", "temperature", "junk"]), json_values,
-                        max_size=3), json_values))}
+    header: dict = {
+        "v": draw(st.sampled_from([1, 1, 1, 0, 2, "1"])),
+        "id": draw(st.one_of(st.uuids().map(lambda u: u.hex), st.text(max_size=10))),
+        "op": draw(ops),
+        "args": draw(
+            st.one_of(
+                st.dictionaries(
+                    st.sampled_from(
+                        ["text", "seed", "frames", "target", "deterministic", "method", "rig", "temperature", "junk"]
+                    ),
+                    json_values,
+                    max_size=3,
+                ),
+                json_values,
+            )
+        ),
+    }
     frames: list[bytes] = []
     descriptors = []
     for _ in range(draw(st.integers(0, 3))):
@@ -59,9 +85,8 @@ def structured_requests(draw) -> list[bytes]:
         honest = dtype in protocol.DTYPES and all(0 <= n <= 64 for n in shape)
         if honest and draw(st.booleans()):  # the frame matches its descriptor, values random
             count = math.prod(shape)
-            element = st.floats(width=32) if dtype.startswith("float") else st.integers(-2**31, 2**31 - 1)
-            values = draw(st.lists(element, min_size=count, max_size=count)) \
-                if count <= 200 else [0] * count
+            element = st.floats(width=32) if dtype.startswith("float") else st.integers(-(2**31), 2**31 - 1)
+            values = draw(st.lists(element, min_size=count, max_size=count)) if count <= 200 else [0] * count
             frames.append(np.asarray(values, dtype=protocol.DTYPES[dtype]).tobytes())
         else:  # a frame whose size lies about the shape
             frames.append(draw(st.binary(max_size=300)))
@@ -73,29 +98,36 @@ def structured_requests(draw) -> list[bytes]:
 
 @st.composite
 def nan_requests(draw) -> list[bytes]:
-    pose = np.asarray(draw(st.lists(st.floats(width=32, allow_nan=True, allow_infinity=True),
-                                    min_size=66, max_size=66)), dtype=np.float32).reshape(22, 3)
-    pose[draw(st.integers(0, 21)), draw(st.integers(0, 2))] = draw(
-        st.sampled_from([np.nan, np.inf, -np.inf]))
+    pose = np.asarray(
+        draw(st.lists(st.floats(width=32, allow_nan=True, allow_infinity=True), min_size=66, max_size=66)),
+        dtype=np.float32,
+    ).reshape(22, 3)
+    pose[draw(st.integers(0, 21)), draw(st.integers(0, 2))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
     return protocol.encode_request("describe_pose", arrays={"pose": pose})
 
 
 @st.composite
 def valid_pose_requests(draw) -> list[bytes]:
     """Well-formed describe requests with arbitrary finite geometry: reach the describer itself."""
-    poses = [np.asarray(draw(st.lists(st.floats(-1e6, 1e6, width=32), min_size=66, max_size=66)),
-                        dtype=np.float32).reshape(22, 3) for _ in range(2)]
-    args = draw(st.fixed_dictionaries({}, optional={"seed": st.integers(0, 2**31 - 1),
-                                                    "deterministic": st.booleans()}))
+    poses = [
+        np.asarray(draw(st.lists(st.floats(-1e6, 1e6, width=32), min_size=66, max_size=66)), dtype=np.float32).reshape(
+            22, 3
+        )
+        for _ in range(2)
+    ]
+    args = draw(st.fixed_dictionaries({}, optional={"seed": st.integers(0, 2**31 - 1), "deterministic": st.booleans()}))
     if draw(st.booleans()):
         return protocol.encode_request("describe_pose", args, {"pose": poses[0]})
     return protocol.encode_request("describe_change", args, {"pose_a": poses[0], "pose_b": poses[1]})
 
 
-inputs = st.one_of(valid_pose_requests(), 
+inputs = st.one_of(
+    valid_pose_requests(),
     st.lists(st.binary(max_size=200), min_size=1, max_size=6),  # random bytes
     st.lists(json_values.map(lambda v: json.dumps(v).encode()), min_size=1, max_size=3),
-    structured_requests(), nan_requests())
+    structured_requests(),
+    nan_requests(),
+)
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +177,10 @@ def _fuzz(engine: EngineProcess, socket: zmq.Socket, examples: int) -> None:
     check()
     _exchange(socket, engine, protocol.encode_request("ping"))
     growth = engine.rss_kib() - rss_before
-    print(f"\nfuzz: {COUNTS['inputs'] - before} inputs tried ({COUNTS}), "
-          f"server RSS {rss_before} KiB -> growth {growth} KiB")
+    print(
+        f"\nfuzz: {COUNTS['inputs'] - before} inputs tried ({COUNTS}), "
+        f"server RSS {rss_before} KiB -> growth {growth} KiB"
+    )
     assert growth < RSS_GROWTH_LIMIT_KIB
 
 

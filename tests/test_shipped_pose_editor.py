@@ -3,6 +3,7 @@
 Thresholds are well under what it does (see engine/assets/default_bundle/pose_editor/TRAINING.md);
 a retrained editor that stops following plain commands fails here.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,11 +33,14 @@ def standing():
     return sixd, sixd_to_positions(sixd)[0].numpy()
 
 
-@pytest.mark.parametrize("text, joint, axis, sign, metres", [
-    ("Raise your left hand.", "left_wrist", 1, +1, 0.10),
-    ("Lift your right knee.", "right_knee", 1, +1, 0.05),
-    ("Move your right foot forward.", "right_ankle", 2, +1, 0.10),
-])
+@pytest.mark.parametrize(
+    "text, joint, axis, sign, metres",
+    [
+        ("Raise your left hand.", "left_wrist", 1, +1, 0.10),
+        ("Lift your right knee.", "right_knee", 1, +1, 0.05),
+        ("Move your right foot forward.", "right_ankle", 2, +1, 0.10),
+    ],
+)
 def test_named_joint_moves_the_named_way(standing, text, joint, axis, sign, metres):
     sixd, before = standing
     editor = PoseEditor.load(EDITOR)

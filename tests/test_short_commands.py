@@ -1,4 +1,5 @@
 """Short-command augmentation for the pose editor (trainer.data.short_commands), on a real clip."""
+
 from __future__ import annotations
 
 import re
@@ -24,18 +25,20 @@ def frames() -> np.ndarray:
 
 def test_named_part_and_direction_follow_the_move(frames):
     a = frames[0]
-    cases = [("left_wrist", 1, +0.25, ("wrist", "left", "up")),
-             ("right_ankle", 2, -0.20, ("ankle", "right", "back")),
-             ("left_knee", 0, +0.15, ("knee", "left", "out")),     # +X is the body's left: out for the left side
-             ("right_wrist", 0, +0.20, ("wrist", "right", "in"))]  # ... and in for the right side
+    cases = [
+        ("left_wrist", 1, +0.25, ("wrist", "left", "up")),
+        ("right_ankle", 2, -0.20, ("ankle", "right", "back")),
+        ("left_knee", 0, +0.15, ("knee", "left", "out")),  # +X is the body's left: out for the left side
+        ("right_wrist", 0, +0.20, ("wrist", "right", "in")),
+    ]  # ... and in for the right side
     for joint, axis, metres, expected in cases:
         b = a.copy()
         b[JOINT_INDEX[joint], axis] += metres
         assert moved_parts(a, b)[0][:3] == expected, joint
     b = a.copy()
-    b[JOINT_INDEX["right_knee"]] += [0.0, 0.12, 0.25]   # a knee lift: more forward than up, still "up"
+    b[JOINT_INDEX["right_knee"]] += [0.0, 0.12, 0.25]  # a knee lift: more forward than up, still "up"
     assert moved_parts(a, b)[0][:3] == ("knee", "right", "up")
-    assert moved_parts(a, a) == []                       # nothing moved: no command
+    assert moved_parts(a, a) == []  # nothing moved: no command
     b = a.copy()
     b[JOINT_INDEX["left_wrist"]] += [0.06, 0.06, 0.06]  # no dominant direction: no command
     assert moved_parts(a, b) == []
@@ -62,7 +65,7 @@ def test_add_short_commands_keeps_the_automatic_texts(frames):
     out, added = add_short_commands(a, b, texts, seed=1)
     assert [o[0] for o in out] == [t[0] for t in texts]
     assert 0 < added == sum(len(o) == 2 for o in out)
-    assert out == add_short_commands(a, b, texts, seed=1)[0]          # seeded
+    assert out == add_short_commands(a, b, texts, seed=1)[0]  # seeded
 
 
 def test_clause_enumeration_covers_what_phrase_writes(frames):
@@ -79,13 +82,16 @@ def test_clause_enumeration_covers_what_phrase_writes(frames):
 
 def test_posefix_stage_adds_commands_only_when_asked(tmp_path):
     from posefix_fixtures import write_dataset
+
     from trainer.stages.pair_data import load_stage_pairs
     from trainer.stages.posefix import PosefixTrainConfig
 
     data = write_dataset(tmp_path / "data")
     plain = PosefixTrainConfig(data_dir=str(data), extra_pairs=8)
     train, val = load_stage_pairs(plain)
-    train_short, val_short = load_stage_pairs(PosefixTrainConfig(data_dir=str(data), extra_pairs=8, short_commands=True))
-    assert val_short.texts == val.texts                                   # validation texts untouched
+    train_short, val_short = load_stage_pairs(
+        PosefixTrainConfig(data_dir=str(data), extra_pairs=8, short_commands=True)
+    )
+    assert val_short.texts == val.texts  # validation texts untouched
     assert sum(map(len, train_short.texts)) > sum(map(len, train.texts))
-    assert all(s[:len(t)] == t for s, t in zip(train_short.texts, train.texts))
+    assert all(s[: len(t)] == t for s, t in zip(train_short.texts, train.texts))

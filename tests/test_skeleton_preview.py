@@ -1,4 +1,5 @@
 """The SMPL-22 constants agree with HumanML3D's chains, and previews draw what they are given."""
+
 import numpy as np
 import pytest
 from PIL import Image

@@ -2,16 +2,17 @@
 tiny untrained bundle given by --bundle: files are written with the lengths asked for, and a missing
 model or a bad argument ends with exit code 2 and one sentence. Run in-process (engine.cli.main).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_bundle import write_tiny_bundle
 
 from engine.cli import main
 from engine.formats.canonical import load_motion
 from engine.model_registry import default_bundle_dir
-from tiny_bundle import write_tiny_bundle
 
 WALK = default_bundle_dir().parent / "samples" / "dataset-2_walk_active_009.bvh"
 
@@ -35,15 +36,56 @@ def _run(*argv: str) -> int:
 
 
 def test_generate_writes_npy_bvh_and_gif_of_the_length_asked(bundle, tmp_path):
-    assert _run("generate", "a person walks forward", "-o", tmp_path / "a.npy", "--frames", 30, "--seed", 1,
-                "--bundle", bundle) == 0
+    assert (
+        _run(
+            "generate",
+            "a person walks forward",
+            "-o",
+            tmp_path / "a.npy",
+            "--frames",
+            30,
+            "--seed",
+            1,
+            "--bundle",
+            bundle,
+        )
+        == 0
+    )
     motion = np.load(tmp_path / "a.npy")
     assert motion.shape == (30, 22, 3)
-    assert _run("generate", "a person walks forward", "-o", tmp_path / "a.bvh", "--seconds", 0.75,
-                "--temperature", 0, "--bundle", bundle) == 0
+    assert (
+        _run(
+            "generate",
+            "a person walks forward",
+            "-o",
+            tmp_path / "a.bvh",
+            "--seconds",
+            0.75,
+            "--temperature",
+            0,
+            "--bundle",
+            bundle,
+        )
+        == 0
+    )
     assert load_motion(tmp_path / "a.bvh").num_frames == 15
-    assert _run("generate", "jumps", "-o", tmp_path / "a.gif", "--frames", 6, "--top-k", 3, "--top-p", 0.9,
-                "--bundle", bundle) == 0
+    assert (
+        _run(
+            "generate",
+            "jumps",
+            "-o",
+            tmp_path / "a.gif",
+            "--frames",
+            6,
+            "--top-k",
+            3,
+            "--top-p",
+            0.9,
+            "--bundle",
+            bundle,
+        )
+        == 0
+    )
     assert Image.open(tmp_path / "a.gif").n_frames == 6
 
 
@@ -53,8 +95,9 @@ def test_caption_prints_one_line(bundle, capsys):
 
 
 def test_predict_appends_the_new_frames(bundle, tmp_path):
-    assert _run("predict", f"{WALK}:0-40", "-o", tmp_path / "p.npy", "--frames", 13, "--seed", 2,
-                "--bundle", bundle) == 0
+    assert (
+        _run("predict", f"{WALK}:0-40", "-o", tmp_path / "p.npy", "--frames", 13, "--seed", 2, "--bundle", bundle) == 0
+    )
     motion, walk = np.load(tmp_path / "p.npy"), load_motion(WALK).positions
     assert motion.shape == (41 + 13, 22, 3)
     np.testing.assert_allclose(motion[:41], walk[:41], atol=1e-6)  # the input is kept as it was
@@ -63,11 +106,25 @@ def test_predict_appends_the_new_frames(bundle, tmp_path):
 
 
 def test_inbetween_from_single_frames_and_ranges(bundle, tmp_path):
-    assert _run("inbetween", f"{WALK}:0", f"{WALK}:60", "-o", tmp_path / "i.npy", "--frames", 21,
-                "--bundle", bundle) == 0
+    assert (
+        _run("inbetween", f"{WALK}:0", f"{WALK}:60", "-o", tmp_path / "i.npy", "--frames", 21, "--bundle", bundle) == 0
+    )
     assert np.load(tmp_path / "i.npy").shape == (1 + 21 + 1, 22, 3)
-    assert _run("inbetween", f"{WALK}:0-20", f"{WALK}:60-80", "-o", tmp_path / "g.bvh", "--frames", 8,
-                "--only-new", "--bundle", bundle) == 0
+    assert (
+        _run(
+            "inbetween",
+            f"{WALK}:0-20",
+            f"{WALK}:60-80",
+            "-o",
+            tmp_path / "g.bvh",
+            "--frames",
+            8,
+            "--only-new",
+            "--bundle",
+            bundle,
+        )
+        == 0
+    )
     assert load_motion(tmp_path / "g.bvh").num_frames == 8
 
 
@@ -78,11 +135,25 @@ def test_edit_pose_writes_one_frame(bundle, tmp_path):
 
 
 def test_bench_prints_a_row_per_op(bundle, capsys):
-    assert _run("bench", "--bundle", bundle, "--requests", 1, "--concurrency", 2, "--frames", 16,
-                "--ops", "text_to_motion,predict,describe_pose") == 0
+    assert (
+        _run(
+            "bench",
+            "--bundle",
+            bundle,
+            "--requests",
+            1,
+            "--concurrency",
+            2,
+            "--frames",
+            16,
+            "--ops",
+            "text_to_motion,predict,describe_pose",
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split()[:3] == ["op", "median", "ms"])
-    rows = {line.split()[0]: line for line in lines[header + 1:]}
+    rows = {line.split()[0]: line for line in lines[header + 1 :]}
     assert set(rows) == {"text_to_motion", "predict", "describe_pose"}
     assert all("unavailable" not in row and len(row.split()) == 4 for row in rows.values())
 

@@ -1,4 +1,5 @@
 """Motion tokenizer (VQ-VAE): released layout loads strictly, save/load is exact, the codebook learns."""
+
 import pytest
 import torch
 
@@ -22,8 +23,12 @@ def documented_motiongpt_vae_layout(nfeats: int = 263, width: int = 512, codes: 
                 shapes[f"{stem}.conv2.bias"] = (width,)
         shapes[f"vae.decoder.model.{block}.2.weight"] = (width, width, 3)
         shapes[f"vae.decoder.model.{block}.2.bias"] = (width,)
-    for key, shape in {"vae.encoder.model.4": (width, width, 3), "vae.decoder.model.0": (width, width, 3),
-                       "vae.decoder.model.4": (width, width, 3), "vae.decoder.model.6": (nfeats, width, 3)}.items():
+    for key, shape in {
+        "vae.encoder.model.4": (width, width, 3),
+        "vae.decoder.model.0": (width, width, 3),
+        "vae.decoder.model.4": (width, width, 3),
+        "vae.decoder.model.6": (nfeats, width, 3),
+    }.items():
         shapes[f"{key}.weight"] = shape
         shapes[f"{key}.bias"] = (shape[0],)
     shapes["vae.quantizer.codebook"] = (codes, width)

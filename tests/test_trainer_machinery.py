@@ -1,4 +1,5 @@
 """Trainer machinery: typed config overrides, atomic resumable checkpoints, and 2-process DDP in sync."""
+
 import json
 import os
 import subprocess
@@ -9,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from engine.errors import InputError
 from trainer.checkpoint import load_checkpoint, save_checkpoint
@@ -51,7 +51,9 @@ def test_checkpoint_round_trip_restores_weights_optimiser_and_step(tmp_path):
     step, extra = load_checkpoint(tmp_path, fresh, fresh_optimizer)
     assert step == 7 and torch.equal(extra["ema"], torch.arange(3.0))
     assert torch.equal(fresh.weight, model.weight)
-    assert torch.equal(fresh_optimizer.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
+    assert torch.equal(
+        fresh_optimizer.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"]
+    )
     assert not (tmp_path / "checkpoints" / "last.tmp").exists()
 
 
@@ -83,9 +85,20 @@ def write_feature_folder(root: Path, clips: int = 12, frames: int = 80, seed: in
 
 
 def _train_command(data: Path, run: Path, steps: int) -> list[str]:
-    return ["tokenizer", "--config=tokenizer_cpu", f"--data_dir={data}", f"--run_dir={run}", "--preset=tiny",
-            f"--max_steps={steps}", "--batch_size=4", "--window=32", "--eval_every=3", "--save_every=3",
-            "--warmup_steps=1", "--learning_rate=1e-3"]
+    return [
+        "tokenizer",
+        "--config=tokenizer_cpu",
+        f"--data_dir={data}",
+        f"--run_dir={run}",
+        "--preset=tiny",
+        f"--max_steps={steps}",
+        "--batch_size=4",
+        "--window=32",
+        "--eval_every=3",
+        "--save_every=3",
+        "--warmup_steps=1",
+        "--learning_rate=1e-3",
+    ]
 
 
 def test_tokenizer_stage_trains_logs_and_resumes(tmp_path):
@@ -107,8 +120,17 @@ def test_two_processes_under_torchrun_stay_in_sync(tmp_path):
     data = write_feature_folder(tmp_path / "data")
     run = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "trainer.cli", *_train_command(data, run, 4), "--device=cpu"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "trainer.cli",
+        *_train_command(data, run, 4),
+        "--device=cpu",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -8,6 +8,7 @@ The optimiser state is nested dicts of tensors and numbers, which safetensors ca
 written with torch.save and read back with `weights_only=True`, so loading never runs pickled code.
 A checkpoint is written to a temporary folder and renamed, so a crash never leaves half of one.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,9 +28,16 @@ def checkpoint_dir(run_dir: str | Path, name: str = LAST) -> Path:
     return Path(run_dir) / "checkpoints" / name
 
 
-def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    scheduler: Any = None, extra_tensors: dict[str, torch.Tensor] | None = None,
-                    extra_state: dict[str, Any] | None = None, name: str = LAST) -> Path:
+def save_checkpoint(
+    run_dir: str | Path,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    extra_tensors: dict[str, torch.Tensor] | None = None,
+    extra_state: dict[str, Any] | None = None,
+    name: str = LAST,
+) -> Path:
     """Write model weights, optimiser/scheduler state, RNG state and `step` atomically."""
     final = checkpoint_dir(run_dir, name)
     staging = final.with_name(final.name + ".tmp")
@@ -51,8 +59,13 @@ def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, opti
     return final
 
 
-def load_checkpoint(run_dir: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    scheduler: Any = None, name: str = LAST) -> tuple[int, dict[str, torch.Tensor]] | None:
+def load_checkpoint(
+    run_dir: str | Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    name: str = LAST,
+) -> tuple[int, dict[str, torch.Tensor]] | None:
     """Restore the latest checkpoint into the given objects. Returns (step, extra tensors) or None."""
     folder = checkpoint_dir(run_dir, name)
     if not (folder / "model.safetensors").is_file():
@@ -61,8 +74,10 @@ def load_checkpoint(run_dir: str | Path, model: torch.nn.Module, optimizer: torc
         model.load_state_dict(load_file(folder / "model.safetensors"), strict=True)
         state = torch.load(folder / "training_state.pt", map_location="cpu", weights_only=True)
     except (RuntimeError, OSError) as error:
-        raise InputError(f"checkpoint {folder} does not match this model/config ({error}); "
-                         "use a new --run-dir or the config the run was started with") from error
+        raise InputError(
+            f"checkpoint {folder} does not match this model/config ({error}); "
+            "use a new --run-dir or the config the run was started with"
+        ) from error
     if optimizer is not None and state["optimizer"] is not None:
         optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state["scheduler"] is not None:

@@ -2,6 +2,7 @@
 
 Same registration scheme as engine/cli.py: each module in COMMAND_MODULES has `register(subparsers)`.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -3,6 +3,7 @@
 nanoGPT's semantics (file first, then command-line overrides) without `exec`: every override must
 name an existing field and parse as that field's type, or the run stops before it starts.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -3,6 +3,7 @@
 Windows are sampled at random per step (T2M-GPT samples 64-frame crops), seeded per rank so that
 data-parallel processes see different crops of the same epoch.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from engine.errors import InputError
 class FeatureSplit:
     ids: list[str]
     features: list[np.ndarray]  # each (T, C) float32, not normalised
-    mean: np.ndarray            # (C,)
-    std: np.ndarray             # (C,)
+    mean: np.ndarray  # (C,)
+    std: np.ndarray  # (C,)
 
 
 def load_feature_split(data_dir: str | Path, split: str, min_frames: int = 0) -> FeatureSplit:
@@ -35,8 +36,10 @@ def load_feature_split(data_dir: str | Path, split: str, min_frames: int = 0) ->
             kept_ids.append(clip_id)
             features.append(np.asarray(vectors, dtype=np.float32))
     if not kept_ids:
-        raise InputError(f"split {split!r} of {data_dir} has no clip of at least {min_frames} frames; "
-                         "build the data with `motion-train data` or lower the window")
+        raise InputError(
+            f"split {split!r} of {data_dir} has no clip of at least {min_frames} frames; "
+            "build the data with `motion-train data` or lower the window"
+        )
     mean, std = dataset.mean_std()
     return FeatureSplit(kept_ids, features, np.asarray(mean, np.float32), np.asarray(std, np.float32))
 
@@ -59,7 +62,7 @@ class RandomWindows:
         for index in picks:
             clip = self.clips[index]
             start = self.rng.integers(0, len(clip) - self.window + 1)
-            crops.append(clip[start:start + self.window])
+            crops.append(clip[start : start + self.window])
         return torch.from_numpy(np.stack(crops).astype(np.float32))
 
 

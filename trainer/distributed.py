@@ -3,6 +3,7 @@
 `torchrun` sets RANK, LOCAL_RANK and WORLD_SIZE; when they are absent we run alone. Backend: nccl
 on CUDA, gloo on CPU. Models are wrapped in DistributedDataParallel; nothing home-made.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Only the main rank writes. TensorBoard is optional (the `train` extra); without it the JSONL log
 and the plot still work.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,10 +24,13 @@ class MetricsLogger:
         self.jsonl = (self.run_dir / "metrics.jsonl").open("a")
         try:
             from torch.utils.tensorboard import SummaryWriter
+
             self.writer = SummaryWriter(str(self.run_dir / "tb"))
         except ImportError:
-            print("tensorboard is not installed (pip install motion-copilot[train]); logging to metrics.jsonl only",
-                  file=sys.stderr)
+            print(
+                "tensorboard is not installed (pip install motion-copilot[train]); logging to metrics.jsonl only",
+                file=sys.stderr,
+            )
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         if not self.enabled:
@@ -59,6 +63,7 @@ def plot_curves(run_dir: str | Path, keys: list[str] | None = None) -> Path | No
         return None
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:

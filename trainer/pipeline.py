@@ -5,6 +5,7 @@ folders, so the pipeline adds no training code of its own. Each stage resumes fr
 checkpoint, so running `all` again after an interruption continues where it stopped. The bundle
 is the layout engine/bundle.py reads: one folder per component and a manifest naming them.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,8 @@ from engine.errors import InputError
 
 @dataclass(frozen=True)
 class Stage:
-    name: str              # `motion-train` subcommand
-    config: str            # shipped config name
+    name: str  # `motion-train` subcommand
+    config: str  # shipped config name
     component: str | None  # bundle component its model becomes, if any
     needs: tuple[str, ...] = ()  # stages whose model folders it reads
 
@@ -57,14 +58,25 @@ def assemble_bundle(models: dict[str, Path], bundle_dir: Path, provenance: dict)
         shutil.rmtree(bundle_dir / component, ignore_errors=True)
         shutil.copytree(source, bundle_dir / component)
         components[component] = {"path": component}
-    manifest = {"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, "engine_version": __version__,
-                "components": components, "provenance": provenance}
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "version": BUNDLE_VERSION,
+        "engine_version": __version__,
+        "components": components,
+        "provenance": provenance,
+    }
     (bundle_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return bundle_dir
 
 
-def run_pipeline(work: Path, bundle_dir: Path, data_arguments: list[str], overrides: dict[str, list[str]],
-                 skip: set[str], python: str) -> Path:
+def run_pipeline(
+    work: Path,
+    bundle_dir: Path,
+    data_arguments: list[str],
+    overrides: dict[str, list[str]],
+    skip: set[str],
+    python: str,
+) -> Path:
     """Build the data (unless it exists), run every stage not in `skip`, assemble the bundle."""
     data_dir = work / "data"
     runs = work / "runs"
@@ -79,10 +91,13 @@ def run_pipeline(work: Path, bundle_dir: Path, data_arguments: list[str], overri
         started = time.monotonic()
         _run([python, "-m", "trainer.cli", *stage_arguments(stage, data_dir, runs, overrides)])
         timings[stage.name] = time.monotonic() - started
-    models = {s.component: runs / s.name / "model" for s in STAGES
-              if s.component and s.name not in skip}
-    provenance = {"data": str(data_dir), "data_arguments": data_arguments, "seconds": timings,
-                  "stages": {s.name: stage_arguments(s, data_dir, runs, overrides) for s in STAGES if s.name not in skip}}
+    models = {s.component: runs / s.name / "model" for s in STAGES if s.component and s.name not in skip}
+    provenance = {
+        "data": str(data_dir),
+        "data_arguments": data_arguments,
+        "seconds": timings,
+        "stages": {s.name: stage_arguments(s, data_dir, runs, overrides) for s in STAGES if s.name not in skip},
+    }
     return assemble_bundle(models, bundle_dir, provenance)
 
 
@@ -91,5 +106,7 @@ def _run(command: list[str]) -> None:
     print("+ " + " ".join(command), flush=True)
     result = subprocess.run(command)
     if result.returncode:
-        raise InputError(f"stage `{' '.join(command[3:5])}` failed with exit code {result.returncode}; "
-                         "fix it and run `motion-train all` again: finished stages resume from their checkpoints")
+        raise InputError(
+            f"stage `{' '.join(command[3:5])}` failed with exit code {result.returncode}; "
+            "fix it and run `motion-train all` again: finished stages resume from their checkpoints"
+        )

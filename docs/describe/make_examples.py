@@ -3,6 +3,7 @@
 
     python docs/describe/make_examples.py /work/shared/data/bandai-namco-2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,23 +36,28 @@ def main() -> None:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = parser.parse_args()
-    rows = ["| # | pair (clip, frames at 20 fps) | picture | A described | instruction A -> B (deterministic) "
-            "| instruction A -> B (seed 0) |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| # | pair (clip, frames at 20 fps) | picture | A described | instruction A -> B (deterministic) "
+        "| instruction A -> B (seed 0) |",
+        "|---|---|---|---|---|---|",
+    ]
     for k, (clip, frame_a, frame_b) in enumerate(PAIRS, start=1):
         positions = load_motion(args.data_dir / "data" / clip).positions.astype(np.float64)
         frame_b = farthest_frame(positions, frame_a) if frame_b is None else frame_b % len(positions)
         a, b = positions[frame_a], positions[frame_b]
         picture = render_pair(a, b, args.out / f"pair_{k}.png", f"A (frame {frame_a})", f"B (frame {frame_b})")
-        rows.append(f"| {k} | `{clip}` {frame_a} -> {frame_b} | ![pair {k}]({picture.name}) "
-                    f"| {describe_pose(a, deterministic=True)} | {describe_change(a, b, deterministic=True)} "
-                    f"| {describe_change(a, b, seed=0)} |")
+        rows.append(
+            f"| {k} | `{clip}` {frame_a} -> {frame_b} | ![pair {k}]({picture.name}) "
+            f"| {describe_pose(a, deterministic=True)} | {describe_change(a, b, deterministic=True)} "
+            f"| {describe_change(a, b, seed=0)} |"
+        )
     table = "\n".join(rows)
     (args.out / "README.md").write_text(
         "# Automatic descriptions: five real pose pairs\n\n"
         "Made by `python docs/describe/make_examples.py /work/shared/data/bandai-namco-2` "
         "(engine/describe). Pictures: front and side views of each heading-normalised pose "
-        "(left limbs blue, right limbs red); a global turn shows in the text, not the picture.\n\n"
-        + table + "\n")
+        "(left limbs blue, right limbs red); a global turn shows in the text, not the picture.\n\n" + table + "\n"
+    )
     print(table)
 
 

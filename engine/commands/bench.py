@@ -6,6 +6,7 @@ Latency: `--requests` sequential requests, one at a time (median and slowest). T
 of `--concurrency` requests sent at once, so that batchable ops can group them. Figures are for the
 machine and bundle at hand; ops whose model is missing are listed as unavailable.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,11 @@ def measure(client, op: str, args: dict, arrays: dict, requests: int, concurrenc
     for request_id in ids:
         client.wait(request_id, timeout)
     burst = time.perf_counter() - start
-    return {"median_ms": 1000 * statistics.median(latencies), "max_ms": 1000 * max(latencies),
-            "burst_per_s": concurrency / burst}
+    return {
+        "median_ms": 1000 * statistics.median(latencies),
+        "max_ms": 1000 * max(latencies),
+        "burst_per_s": concurrency / burst,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(chosen) - set(catalogue))
     if unknown:
         raise InputError(f"--ops: unknown {unknown}; choose among {', '.join(catalogue)}")
-    print(f"bench: bundle {bundle.root}, device {device}, {args.requests} sequential requests, "
-          f"burst of {args.concurrency}, server {server.endpoint}")
+    print(
+        f"bench: bundle {bundle.root}, device {device}, {args.requests} sequential requests, "
+        f"burst of {args.concurrency}, server {server.endpoint}"
+    )
     print(f"{'op':24s} {'median ms':>10s} {'max ms':>10s} {'burst req/s':>12s}  note")
     try:
         with EngineClient(server.endpoint, timeout=args.timeout) as client:

@@ -1,4 +1,5 @@
 """`motion-engine caption FILE`: describe a motion file in words with the bundle's language model."""
+
 from __future__ import annotations
 
 import argparse

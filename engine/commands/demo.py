@@ -5,6 +5,7 @@ canonical SMPL-22 skeleton, encodes it as HumanML3D features and back, describes
 pose change with the rule-based describer, and writes a BVH, a GIF and a PNG so a person can look.
 When the default model bundle has a text-to-motion model, it also generates from --prompt.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="run the main job on the bundled default and write previews")
     parser.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     parser.add_argument("--clip", default=str(DEFAULT_CLIP), help="motion file to use (default: a bundled Bandai clip)")
-    parser.add_argument("--prompt", default="a person waves the left hand",
-                        help="text for the text-to-motion part (when the bundle has a language model)")
+    parser.add_argument(
+        "--prompt",
+        default="a person waves the left hand",
+        help="text for the text-to-motion part (when the bundle has a language model)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="sampling seed of the generated motion")
     from engine.commands.task_common import add_model_options
 
@@ -42,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     # Features re-target the clip to the default skeleton first (HumanML3D's uniform skeleton);
     # `encoded` are the joints they describe, which features_to_joints must give back.
     features, encoded = joints_to_features(motion.positions, return_joints=True)  # (T-1, 263), (T-1, 22, 3)
-    recovered = features_to_joints(features)                                      # (T-1, 22, 3)
+    recovered = features_to_joints(features)  # (T-1, 22, 3)
     round_trip_mm = float(np.linalg.norm(recovered - encoded, axis=-1).mean() * 1000)
 
     hand = JOINT_INDEX["left_wrist"]
@@ -84,8 +88,9 @@ def generate_from_prompt(args: argparse.Namespace, out: Path) -> list[str]:
         lm, vq = language_models(args, "text_to_motion")
     except ModelUnavailableError as error:
         return [f"text-to-motion    skipped: {error}"]
-    motion = generate(lm, vq, [args.prompt], [80], Sampling(seed=args.seed))[0]   # (80, 22, 3)
+    motion = generate(lm, vq, [args.prompt], [80], Sampling(seed=args.seed))[0]  # (80, 22, 3)
     save_motion(CanonicalMotion(motion), out / "generated.bvh")
     preview.save_gif(motion, out / "generated.gif")
-    return [f"text-to-motion   \"{args.prompt}\" -> {len(motion)} frames: "
-            f"{out / 'generated.bvh'}, {out / 'generated.gif'}"]
+    return [
+        f'text-to-motion   "{args.prompt}" -> {len(motion)} frames: {out / "generated.bvh"}, {out / "generated.gif"}'
+    ]

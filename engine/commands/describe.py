@@ -6,6 +6,7 @@ at the canonical 20 fps; default 0, negative counts from the end). Examples:
     motion-engine describe-pose clip.bvh:40 --deterministic
     motion-engine describe-change clip.bvh:0 clip.bvh:30 --seed 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,10 @@ from engine.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    for name, helptext in (("describe-pose", "describe one pose of a motion file in English"),
-                           ("describe-change", "instruction that turns pose A into pose B")):
+    for name, helptext in (
+        ("describe-pose", "describe one pose of a motion file in English"),
+        ("describe-change", "instruction that turns pose A into pose B"),
+    ):
         parser = subparsers.add_parser(name, help=helptext)
         if name == "describe-pose":
             parser.add_argument("pose", metavar="FILE[:frame]", help="motion file, optionally with a frame index")
@@ -26,8 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             parser.add_argument("pose_a", metavar="A", help="FILE[:frame] of the starting pose")
             parser.add_argument("pose_b", metavar="B", help="FILE[:frame] of the target pose")
         parser.add_argument("--seed", type=int, default=None, help="seed for template choice and noise")
-        parser.add_argument("--deterministic", action="store_true",
-                            help="no noise, first template, stable output")
+        parser.add_argument("--deterministic", action="store_true", help="no noise, first template, stable output")
         parser.add_argument("--preset", default=None, help="BVH rig preset (e.g. bandai); detected if omitted")
         parser.add_argument("--count", type=int, default=1, help="print this many variants (seed, seed+1, ...)")
         parser.set_defaults(run=run)
@@ -48,8 +50,10 @@ def load_pose(spec: str, preset: str | None) -> np.ndarray:
     path, frame = split_spec(spec)
     positions = load_motion(path, preset=preset).positions
     if not -len(positions) <= frame < len(positions):
-        raise InputError(f"{spec}: frame {frame} is out of range; {path} has {len(positions)} frames "
-                         f"at 20 fps (use 0..{len(positions) - 1}).")
+        raise InputError(
+            f"{spec}: frame {frame} is out of range; {path} has {len(positions)} frames "
+            f"at 20 fps (use 0..{len(positions) - 1})."
+        )
     return np.asarray(positions[frame], dtype=np.float64)
 
 

@@ -3,6 +3,7 @@
     motion-engine edit-pose walk.bvh:30 "raise your left arm" -o raised.bvh
 The frame defaults to 0; OUT holds the edited pose as a one-frame motion (at the origin facing +Z).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,7 +1,8 @@
 """`motion-engine generate "TEXT" -o OUT`: text -> motion with the bundle's language model.
 
-    motion-engine generate "a person walks forward and waves" -o walk.bvh --seconds 4 --seed 1
+motion-engine generate "a person walks forward and waves" -o walk.bvh --seconds 4 --seed 1
 """
+
 from __future__ import annotations
 
 import argparse

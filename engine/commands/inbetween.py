@@ -4,6 +4,7 @@ A and B are motion files or `FILE:N` / `FILE:A-B` frame ranges (20 fps frames, i
 `inbetween walk.bvh:0-20 walk.bvh:60-80 -o fill.bvh --frames 39`. OUT holds A, the new frames
 and B (only the new frames with --only-new). Two separate files are each read in their own placement.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """`motion-engine info`: versions, device, skeleton and available model components."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,9 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("info", help="print versions, device and loaded model components")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    parser.add_argument("--bundle", type=Path, default=None,
-                        help="bundle to list (default: the shipped engine/assets/default_bundle)")
+    parser.add_argument(
+        "--bundle", type=Path, default=None, help="bundle to list (default: the shipped engine/assets/default_bundle)"
+    )
     parser.set_defaults(run=run)
 
 

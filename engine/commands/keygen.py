@@ -5,6 +5,7 @@ copies client.key into DIR/authorized_clients/, the directory `serve --keys DIR`
 client machine server.key and client.key_secret; add more clients by dropping their public .key
 files into authorized_clients/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,10 @@ def generate_keys(directory: Path, force: bool = False) -> dict[str, Path]:
     import zmq.auth
 
     if (directory / "server.key_secret").exists() and not force:
-        raise InputError(f"{directory} already holds keys; pass --force to replace them "
-                         "(connected clients will then need the new server.key)")
+        raise InputError(
+            f"{directory} already holds keys; pass --force to replace them "
+            "(connected clients will then need the new server.key)"
+        )
     authorized = directory / "authorized_clients"
     authorized.mkdir(parents=True, exist_ok=True)
     server_public, server_secret = zmq.auth.create_certificates(str(directory), "server")
@@ -34,15 +37,18 @@ def generate_keys(directory: Path, force: bool = False) -> dict[str, Path]:
     shutil.copy(client_public, authorized / "client.key")
     for secret in (server_secret, client_secret):
         Path(secret).chmod(0o600)  # secret keys readable by their owner only
-    return {"server_public": Path(server_public), "server_secret": Path(server_secret),
-            "client_public": Path(client_public), "client_secret": Path(client_secret),
-            "authorized": authorized}
+    return {
+        "server_public": Path(server_public),
+        "server_secret": Path(server_secret),
+        "client_public": Path(client_public),
+        "client_secret": Path(client_secret),
+        "authorized": authorized,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
     paths = generate_keys(args.directory, args.force)
     for name, path in paths.items():
         print(f"{name:14s} {path}")
-    print("serve with: motion-engine serve --bind tcp://0.0.0.0:5555 --allow-remote "
-          f"--keys {args.directory}")
+    print(f"serve with: motion-engine serve --bind tcp://0.0.0.0:5555 --allow-remote --keys {args.directory}")
     return 0

@@ -3,6 +3,7 @@
 OUT holds the input followed by the new frames (only the new ones with --only-new), in the input's
 placement: the continuation starts where and how the input ends.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """`motion-engine preview IN OUT`: a stick-figure picture of any motion file (.gif animated, .png frame)."""
+
 from __future__ import annotations
 
 import argparse

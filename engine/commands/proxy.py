@@ -17,6 +17,7 @@ engine that got the target only by chance (otherwise its answer is `state: unkno
 describe whichever engine answers, and round-robin ignores how busy an engine is. The proxy has no
 CURVE support yet, so both of its endpoints must be loopback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,21 +28,21 @@ import sys
 import threading
 
 from engine.commands.serve import is_loopback
-from engine.protocol import DEFAULT_LIMITS
 from engine.errors import InputError
+from engine.protocol import DEFAULT_LIMITS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("proxy", help="load-balance clients over several engines")
     parser.add_argument("--frontend", default="tcp://127.0.0.1:5555", help="clients connect here")
-    parser.add_argument("--backend", default="tcp://127.0.0.1:5556",
-                        help="engines connect here with `serve --connect`")
-    parser.add_argument("--engines", type=int, default=0,
-                        help="start this many `serve --connect BACKEND` processes (default none)")
-    parser.add_argument("--pin-gpus", action="store_true",
-                        help="give engine i CUDA_VISIBLE_DEVICES=i")
-    parser.add_argument("serve_args", nargs=argparse.REMAINDER,
-                        help="after --: arguments for every started engine (e.g. --bundle DIR)")
+    parser.add_argument("--backend", default="tcp://127.0.0.1:5556", help="engines connect here with `serve --connect`")
+    parser.add_argument(
+        "--engines", type=int, default=0, help="start this many `serve --connect BACKEND` processes (default none)"
+    )
+    parser.add_argument("--pin-gpus", action="store_true", help="give engine i CUDA_VISIBLE_DEVICES=i")
+    parser.add_argument(
+        "serve_args", nargs=argparse.REMAINDER, help="after --: arguments for every started engine (e.g. --bundle DIR)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -61,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
 
     for endpoint in (args.frontend, args.backend):
         if not is_loopback(endpoint):
-            raise InputError(f"proxy endpoint {endpoint} is not loopback; the proxy has no CURVE "
-                             "encryption yet, so it only serves this machine")
+            raise InputError(
+                f"proxy endpoint {endpoint} is not loopback; the proxy has no CURVE "
+                "encryption yet, so it only serves this machine"
+            )
     serve_args = [a for a in args.serve_args if a != "--"]
     context = zmq.Context()
     frontend, backend = context.socket(zmq.ROUTER), context.socket(zmq.DEALER)
@@ -76,13 +79,15 @@ def run(args: argparse.Namespace) -> int:
     control, control_peer = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
     control.bind("inproc://proxy-control")
     control_peer.connect("inproc://proxy-control")
-    thread = threading.Thread(target=zmq.proxy_steerable,
-                              args=(frontend, backend, None, control_peer), daemon=True)
+    thread = threading.Thread(target=zmq.proxy_steerable, args=(frontend, backend, None, control_peer), daemon=True)
     thread.start()
     backend_endpoint = backend.getsockopt_string(zmq.LAST_ENDPOINT)
     engines = start_engines(args.engines, backend_endpoint, serve_args, args.pin_gpus)
-    print(f"motion-engine proxy: clients -> {frontend.getsockopt_string(zmq.LAST_ENDPOINT)}, "
-          f"engines -> {backend_endpoint} ({len(engines)} started here)", flush=True)
+    print(
+        f"motion-engine proxy: clients -> {frontend.getsockopt_string(zmq.LAST_ENDPOINT)}, "
+        f"engines -> {backend_endpoint} ({len(engines)} started here)",
+        flush=True,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -1,10 +1,11 @@
 """`motion-engine serve`: run the headless ZeroMQ engine server (see engine/server.py).
 
-    motion-engine serve                                          # the shipped default bundle, loopback :5555
-    motion-engine serve --bundle bundles/default --threads 2     # another bundle
-    motion-engine serve --bind 'tcp://0.0.0.0:5555' --allow-remote --keys keys/   # CURVE required
-    motion-engine serve --connect tcp://127.0.0.1:5556           # behind `motion-engine proxy`
+motion-engine serve                                          # the shipped default bundle, loopback :5555
+motion-engine serve --bundle bundles/default --threads 2     # another bundle
+motion-engine serve --bind 'tcp://0.0.0.0:5555' --allow-remote --keys keys/   # CURVE required
+motion-engine serve --connect tcp://127.0.0.1:5556           # behind `motion-engine proxy`
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,33 +26,45 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("serve", help="run the engine server (ZeroMQ ROUTER)")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--bind", default="tcp://127.0.0.1:5555",
-                       help="endpoint to bind (default %(default)s; port * picks a free one)")
+    where.add_argument(
+        "--bind", default="tcp://127.0.0.1:5555", help="endpoint to bind (default %(default)s; port * picks a free one)"
+    )
     where.add_argument("--connect", help="connect to a `motion-engine proxy` backend instead")
     models = parser.add_mutually_exclusive_group()
-    models.add_argument("--bundle", type=Path, default=None,
-                        help="model bundle directory (manifest.json); default: the shipped "
-                             "engine/assets/default_bundle")
-    models.add_argument("--no-bundle", action="store_true",
-                        help="serve without models (every model op answers model_unavailable)")
+    models.add_argument(
+        "--bundle",
+        type=Path,
+        default=None,
+        help="model bundle directory (manifest.json); default: the shipped engine/assets/default_bundle",
+    )
+    models.add_argument(
+        "--no-bundle", action="store_true", help="serve without models (every model op answers model_unavailable)"
+    )
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads for the models (default 1: faster on a busy machine)")
-    parser.add_argument("--allow-remote", action="store_true",
-                        help="permit a non-loopback --bind/--connect (needs --keys)")
-    parser.add_argument("--keys", type=Path,
-                        help="directory from `motion-engine keygen` (CURVE server key + "
-                             "authorized_clients/)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads for the models (default 1: faster on a busy machine)",
+    )
+    parser.add_argument(
+        "--allow-remote", action="store_true", help="permit a non-loopback --bind/--connect (needs --keys)"
+    )
+    parser.add_argument(
+        "--keys", type=Path, help="directory from `motion-engine keygen` (CURVE server key + authorized_clients/)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker threads (one per device)")
-    parser.add_argument("--batch-window-ms", type=float, default=5.0,
-                        help="how long a lone batchable request waits for companions")
+    parser.add_argument(
+        "--batch-window-ms", type=float, default=5.0, help="how long a lone batchable request waits for companions"
+    )
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--no-batching", action="store_true", help="run every request alone")
     parser.add_argument("--max-array-mb", type=float, default=64.0)
     parser.add_argument("--max-message-mb", type=float, default=128.0)
     parser.add_argument("--max-prompt-chars", type=int, default=1000)
-    parser.add_argument("--enable-test-ops", action="store_true",
-                        help="serve the test-only ops `sleep` and `synthetic_forward`")
+    parser.add_argument(
+        "--enable-test-ops", action="store_true", help="serve the test-only ops `sleep` and `synthetic_forward`"
+    )
     parser.set_defaults(run=run)
 
 
@@ -74,12 +87,16 @@ def check_remote(endpoint: str, allow_remote: bool, keys: Path | None) -> None:
     if is_loopback(endpoint):
         return
     if not allow_remote:
-        raise InputError(f"{endpoint} is not a loopback address; anyone on the network could "
-                         "use this engine. Add --allow-remote and --keys DIR (from "
-                         "`motion-engine keygen DIR`) to serve it with CURVE encryption.")
+        raise InputError(
+            f"{endpoint} is not a loopback address; anyone on the network could "
+            "use this engine. Add --allow-remote and --keys DIR (from "
+            "`motion-engine keygen DIR`) to serve it with CURVE encryption."
+        )
     if keys is None or not (keys / "server.key_secret").is_file():
-        raise InputError(f"--allow-remote needs --keys DIR holding server.key_secret and "
-                         "authorized_clients/; create them with `motion-engine keygen DIR`.")
+        raise InputError(
+            "--allow-remote needs --keys DIR holding server.key_secret and "
+            "authorized_clients/; create them with `motion-engine keygen DIR`."
+        )
 
 
 def resolve_device(requested: str) -> str:
@@ -109,10 +126,18 @@ def collect_info(device: str, bundle) -> dict:
 
     from engine import __version__
 
-    return {"engine_version": __version__, "python": platform.python_version(),
-            "numpy": numpy.__version__, "pyzmq": zmq.__version__, "libzmq": zmq.zmq_version(),
-            "torch": _version("torch"), "transformers": _version("transformers"),
-            "device": device, "pid": os.getpid(), "bundle": bundle.describe()}
+    return {
+        "engine_version": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "pyzmq": zmq.__version__,
+        "libzmq": zmq.zmq_version(),
+        "torch": _version("torch"),
+        "transformers": _version("transformers"),
+        "device": device,
+        "pid": os.getpid(),
+        "bundle": bundle.describe(),
+    }
 
 
 def build_server(args: argparse.Namespace):
@@ -126,8 +151,9 @@ def build_server(args: argparse.Namespace):
     endpoint = args.connect or args.bind
     check_remote(endpoint, args.allow_remote, args.keys)
     if args.keys is not None and not (args.keys / "server.key_secret").is_file():
-        raise InputError(f"--keys {args.keys} holds no server.key_secret; create the keys with "
-                         f"`motion-engine keygen {args.keys}`.")
+        raise InputError(
+            f"--keys {args.keys} holds no server.key_secret; create the keys with `motion-engine keygen {args.keys}`."
+        )
     device = resolve_device(args.device)
     configure_torch(device, args.threads)
     register_model_factories()
@@ -135,20 +161,24 @@ def build_server(args: argparse.Namespace):
     for problem in bundle.problems:
         print(f"motion-engine serve: {problem}", file=sys.stderr)
     megabyte = 1024 * 1024
-    limits = protocol.Limits(max_array_bytes=int(args.max_array_mb * megabyte),
-                             max_total_bytes=int(args.max_message_mb * megabyte),
-                             max_prompt_chars=args.max_prompt_chars)
-    policy = BatchPolicy(window=args.batch_window_ms / 1000.0,
-                         max_batch=1 if args.no_batching else args.max_batch)
+    limits = protocol.Limits(
+        max_array_bytes=int(args.max_array_mb * megabyte),
+        max_total_bytes=int(args.max_message_mb * megabyte),
+        max_prompt_chars=args.max_prompt_chars,
+    )
+    policy = BatchPolicy(window=args.batch_window_ms / 1000.0, max_batch=1 if args.no_batching else args.max_batch)
     # CURVE whenever keys are given (also on loopback, e.g. behind an SSH tunnel); required remote.
     use_curve = args.keys is not None
     config = ServerConfig(
-        bind=None if args.connect else args.bind, connect=args.connect, limits=limits,
-        policy=policy, workers=args.workers,
+        bind=None if args.connect else args.bind,
+        connect=args.connect,
+        limits=limits,
+        policy=policy,
+        workers=args.workers,
         curve_secret_file=str(args.keys / "server.key_secret") if use_curve else None,
-        curve_authorized_dir=str(args.keys / "authorized_clients") if use_curve else None)
-    operations = build_operations(bundle, device, enable_test_ops=args.enable_test_ops,
-                                  batching=not args.no_batching)
+        curve_authorized_dir=str(args.keys / "authorized_clients") if use_curve else None,
+    )
+    operations = build_operations(bundle, device, enable_test_ops=args.enable_test_ops, batching=not args.no_batching)
     return EngineServer(config, operations, collect_info(device, bundle))
 
 

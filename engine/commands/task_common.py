@@ -2,6 +2,7 @@
 --bundle/--device/--threads options, loading a bundle's models with a clear sentence when one is
 missing, reading `FILE[:frames]` motion arguments and writing .bvh/.npy/.npz/.gif/.png files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,11 +18,16 @@ FRAME_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bundle", type=Path, default=None,
-                        help="model bundle directory (default: the shipped engine/assets/default_bundle)")
+    parser.add_argument(
+        "--bundle",
+        type=Path,
+        default=None,
+        help="model bundle directory (default: the shipped engine/assets/default_bundle)",
+    )
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default 1: faster on a busy machine)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default 1: faster on a busy machine)"
+    )
 
 
 def add_sampling_options(parser: argparse.ArgumentParser) -> None:
@@ -48,8 +54,11 @@ def open_bundle(args: argparse.Namespace, operation: str):
     bundle = load_bundle(args.bundle if args.bundle is not None else default_bundle_dir())
     for component in REQUIRES[operation]:
         if not bundle.has(component):
-            raise ModelUnavailableError(bundle.missing_message(component, operation).replace(
-                "restart `motion-engine serve --bundle DIR`", "pass --bundle DIR"))
+            raise ModelUnavailableError(
+                bundle.missing_message(component, operation).replace(
+                    "restart `motion-engine serve --bundle DIR`", "pass --bundle DIR"
+                )
+            )
     return bundle, device
 
 
@@ -75,9 +84,11 @@ def read_motion(spec: str, what: str = "motion") -> np.ndarray:
     first = int(frames.group(1))
     last = int(frames.group(2)) if frames.group(2) is not None else first
     if not first <= last < len(positions):
-        raise InputError(f"{what} {spec}: frames {first}-{last} are outside the file's 0-{len(positions) - 1} "
-                         "(20 fps frames); pick frames inside it")
-    return positions[first:last + 1]
+        raise InputError(
+            f"{what} {spec}: frames {first}-{last} are outside the file's 0-{len(positions) - 1} "
+            "(20 fps frames); pick frames inside it"
+        )
+    return positions[first : last + 1]
 
 
 def check_output(path: str | Path) -> Path:

@@ -15,6 +15,7 @@ ripple-effect pruning rules, the 144 "aligned" super-posecodes, BABEL/dance sent
 head/body-incline codes of PoseScript's `main` branch (SMPL-22 positions carry no head rotation).
 Finger joints are approximated (engine/describe/joints.py).
 """
+
 from engine.describe.captioner import describe_pose, describe_poses
 from engine.describe.corrector import describe_change, describe_changes
 from engine.describe.templates import NO_CHANGE, SAME_POSES

@@ -6,6 +6,7 @@ subject or a predicate, and ordering along the body (torso first, then each limb
 Every random choice goes through the caller's Generator; `rng=None` means the deterministic
 choice (merge always, fixed order).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -65,8 +66,9 @@ def merge_entities(codes: list[Code], rng: np.random.Generator | None) -> list[C
                     continue
             if not _fires(rng):
                 continue
-            codes[i] = Code(a.side1, entity, a.intptt, a.side2, part2, max(a.rank, b.rank),
-                            max(a.magnitude, b.magnitude))
+            codes[i] = Code(
+                a.side1, entity, a.intptt, a.side2, part2, max(a.rank, b.rank), max(a.magnitude, b.magnitude)
+            )
             del codes[j]
             break
         else:
@@ -87,8 +89,12 @@ def merge_symmetric(codes: list[Code], rng: np.random.Generator | None) -> list[
         a = codes[i]
         for j in range(i + 1, len(codes)):
             b = codes[j]
-            if {a.side1, b.side1} != {"left", "right"} or a.part1 != b.part1 or a.intptt != b.intptt \
-                    or a.part2 != b.part2:
+            if (
+                {a.side1, b.side1} != {"left", "right"}
+                or a.part1 != b.part1
+                or a.intptt != b.intptt
+                or a.part2 != b.part2
+            ):
                 continue
             if a.side2 == b.side2:
                 side2 = a.side2
@@ -98,8 +104,9 @@ def merge_symmetric(codes: list[Code], rng: np.random.Generator | None) -> list[
                 continue
             if (a.part2 == a.part1 and side2 == "both") or not _fires(rng):
                 continue  # "left hand above right hand" has no twin to merge with
-            codes[i] = Code("both", a.part1, a.intptt, side2, a.part2, max(a.rank, b.rank),
-                            max(a.magnitude, b.magnitude))
+            codes[i] = Code(
+                "both", a.part1, a.intptt, side2, a.part2, max(a.rank, b.rank), max(a.magnitude, b.magnitude)
+            )
             del codes[j]
             break
         else:
@@ -131,8 +138,7 @@ def order_codes(codes: list[Code], rng: np.random.Generator | None) -> list[Code
     return [codes[index] for _, index in sorted(keys)]
 
 
-def group_codes(codes: list[Code], rng: np.random.Generator | None,
-                family=lambda code: 0) -> list[list[Code]]:
+def group_codes(codes: list[Code], rng: np.random.Generator | None, family=lambda code: 0) -> list[list[Code]]:
     """Group ordered codes into clauses: codes with the same interpretation and second part
     (several subjects: "the torso and the thighs are vertical"), then codes with the same subject
     (several predicates: "the left knee is bent and behind the right knee").
@@ -156,7 +162,7 @@ def group_codes(codes: list[Code], rng: np.random.Generator | None,
         for indices in members.values():
             limit = len(indices) if rng is None else MAX_GROUP
             for start in range(0, len(indices), limit):
-                chunk = indices[start:start + limit]
+                chunk = indices[start : start + limit]
                 if len(chunk) > 1:
                     for i in chunk:
                         group_of[i] = len(groups)

@@ -6,6 +6,7 @@ random skip -> entity and symmetry aggregation -> side choices -> ordering -> sh
 shared-predicate grouping -> sentences. Not implemented: the two ripple-effect pruning rules and
 the 144 "aligned" super-posecodes (see the module docstring of engine/describe/__init__.py).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,9 @@ PROP_SKIP = 0.15  # each skippable code is dropped with this probability (PoseSc
 DISTANCE_CLASSES = frozenset(posecodes.OPERATORS["distance"][1])
 
 
-def evaluate_posecodes(poses: np.ndarray, rng: np.random.Generator | None,
-                       absolute_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def evaluate_posecodes(
+    poses: np.ndarray, rng: np.random.Generator | None, absolute_only: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Classes `(N, C)`, eligibility `(N, C)` and super-posecode eligibility `(N, S)` of validated
     poses `(N, 22, 3)` float64 metres."""
     coords = joints.code_joints(joints.normalise(poses))
@@ -49,14 +51,17 @@ def choose_forms(codes: list[Code], rng: np.random.Generator | None) -> list[Cod
     out = []
     for code in codes:
         mark = "=" if code.intptt.startswith("=") else ""
-        intptt = code.intptt[len(mark):]
+        intptt = code.intptt[len(mark) :]
         paired = code.part1 == code.part2 and code.side1 in ("left", "right") and code.side2 != code.side1
         if paired and intptt in DISTANCE_CLASSES and (rng is None or rng.random() < 0.5):
             code = Code("both", code.part1, code.intptt, rank=code.rank)
         elif paired and intptt in ("at_right", "at_left"):
             code = Code("both", code.part1, mark + "crossed", rank=code.rank)
-        elif paired and intptt in posecodes.OPPOSITE and (
-                (rng is None and intptt in ("below", "behind")) or (rng is not None and rng.random() < 0.5)):
+        elif (
+            paired
+            and intptt in posecodes.OPPOSITE
+            and ((rng is None and intptt in ("below", "behind")) or (rng is not None and rng.random() < 0.5))
+        ):
             flipped = mark + posecodes.OPPOSITE[intptt]
             code = Code(code.side2, code.part2, flipped, code.side1, code.part1, code.rank)
         out.append(code)
@@ -92,8 +97,9 @@ def join_words(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def render_pose_group(group: list[Code], det: str, rng: np.random.Generator | None,
-                      verb: tuple[str, str] = ("is", "are")) -> str:
+def render_pose_group(
+    group: list[Code], det: str, rng: np.random.Generator | None, verb: tuple[str, str] = ("is", "are")
+) -> str:
     """One clause for a group of codes: shared subject, shared predicate, or a single code."""
     kind = aggregate.group_kind(group)
     if kind == "p":
@@ -133,13 +139,14 @@ def describe_poses(poses: np.ndarray, seed: int | None = None, deterministic: bo
     poses = joints.validate_poses(poses, "poses")
     rng = None if deterministic else np.random.default_rng(seed)
     classes, elig, supers = evaluate_posecodes(poses, rng, absolute_only=False)
-    return [caption_codes(selection.codes_of_pose(classes[n], elig[n], supers[n]), rng)
-            for n in range(poses.shape[0])]
+    return [caption_codes(selection.codes_of_pose(classes[n], elig[n], supers[n]), rng) for n in range(poses.shape[0])]
 
 
 def describe_pose(positions: np.ndarray, seed: int | None = None, deterministic: bool = False) -> str:
     """Describe one pose `(22, 3)` float (metres, Y up, facing any direction) in English."""
     if np.ndim(positions) != 2:
-        raise InputError(f"positions has shape {np.shape(positions)}, but one pose must be (22, 3) "
-                         f"joint positions in metres; use describe_poses for a batch.")
+        raise InputError(
+            f"positions has shape {np.shape(positions)}, but one pose must be (22, 3) "
+            f"joint positions in metres; use describe_poses for a batch."
+        )
     return describe_poses(joints.validate_poses(positions, "positions"), seed, deterministic)[0]

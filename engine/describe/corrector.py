@@ -7,6 +7,7 @@ random skip, entity and symmetry aggregation, ordering along the body, grouping,
 templates, and the global-rotation sentence first. Each pose is heading-normalised on its own; the
 heading difference is what the rotation sentence reports.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 from engine.describe import aggregate, captioner, joints, paircodes, posecodes, selection, templates
 from engine.describe.selection import Code
 from engine.errors import InputError
+from engine.motion.heading import heading_angle
 
 POSE_MARK = "="  # prefix of B-posecode interpretations, to keep them apart from paircodes
 IDENTICAL_TOLERANCE = 1e-6  # metres: pairs closer than this everywhere are "the same"
@@ -21,8 +23,14 @@ _CHAINS = (aggregate.ARM_PARTS, aggregate.LEG_PARTS)
 
 
 # The limb segment that turns when this joint moves (the upper arm swings when the elbow moves).
-SEGMENT_ABOVE = {"elbow": "upperarm", "wrist": "forearm", "hand": "forearm", "knee": "thigh",
-                 "ankle": "shin", "foot": "shin"}
+SEGMENT_ABOVE = {
+    "elbow": "upperarm",
+    "wrist": "forearm",
+    "hand": "forearm",
+    "knee": "thigh",
+    "ankle": "shin",
+    "foot": "shin",
+}
 
 
 def _downstream(side: str | None, part: str) -> set[tuple[str, str]]:
@@ -48,6 +56,7 @@ def _keep_b_code(code: Code, changed: set[tuple[str, str]]) -> bool:
             return any(p == "shoulder" for _, p in changed)
         sides = ("left", "right") if side == "both" else (side,)
         return any((s, part) in changed for s in sides)
+
     # The subject must have changed: "your right hand should be level with your left thigh" is noise
     # when only the leg moved. A left-right code ("your knees should be close") counts both sides.
     if code.part1 == code.part2 and code.side2 is not None:
@@ -55,8 +64,13 @@ def _keep_b_code(code: Code, changed: set[tuple[str, str]]) -> bool:
     return touched(code.side1, code.part1)
 
 
-def _b_codes(classes_b: np.ndarray, elig_b: np.ndarray, super_b: np.ndarray,
-             used_b: set[tuple[str, int]], changed: set[tuple[str, str]]) -> list[Code]:
+def _b_codes(
+    classes_b: np.ndarray,
+    elig_b: np.ndarray,
+    super_b: np.ndarray,
+    used_b: set[tuple[str, int]],
+    changed: set[tuple[str, str]],
+) -> list[Code]:
     elig = elig_b.copy()
     for key, k in used_b:
         c = posecodes.POSECODE_INDEX[key]
@@ -88,7 +102,7 @@ def _your(code: Code) -> str:
 def render_pair_group(group: list[Code], rng: np.random.Generator | None) -> str:
     """One imperative clause: "bend your left knee more and raise it", "raise your hands"."""
     if group[0].intptt.startswith(POSE_MARK):
-        plain = [c._replace(intptt=c.intptt[len(POSE_MARK):]) for c in group]
+        plain = [c._replace(intptt=c.intptt[len(POSE_MARK) :]) for c in group]
         return captioner.render_pose_group(plain, "your", rng, verb=("should be", "should be"))
     if aggregate.group_kind(group) == "p":
         return _template(group[0], rng).format(captioner.join_words([_your(c) for c in group]))
@@ -122,8 +136,9 @@ def instruct_codes(codes: list[Code], rotation: str | None, rng: np.random.Gener
     return templates.capitalise(text + ".")
 
 
-def describe_changes(poses_a: np.ndarray, poses_b: np.ndarray, seed: int | None = None,
-                     deterministic: bool = False) -> list[str]:
+def describe_changes(
+    poses_a: np.ndarray, poses_b: np.ndarray, seed: int | None = None, deterministic: bool = False
+) -> list[str]:
     """Instructions turning each pose A into its pose B: two `(N, 22, 3)` float batches (metres, Y up).
 
     Identical pairs get templates.SAME_POSES; pairs with no change big enough get templates.NO_CHANGE.
@@ -131,11 +146,12 @@ def describe_changes(poses_a: np.ndarray, poses_b: np.ndarray, seed: int | None 
     poses_a = joints.validate_poses(poses_a, "pose A")
     poses_b = joints.validate_poses(poses_b, "pose B")
     if poses_a.shape != poses_b.shape:
-        raise InputError(f"pose A has {poses_a.shape[0]} poses but pose B has {poses_b.shape[0]}; "
-                         f"pass batches of the same length.")
+        raise InputError(
+            f"pose A has {poses_a.shape[0]} poses but pose B has {poses_b.shape[0]}; pass batches of the same length."
+        )
     rng = None if deterministic else np.random.default_rng(seed)
     identical = np.abs(poses_a - poses_b).max(axis=(1, 2)) <= IDENTICAL_TOLERANCE
-    yaw = np.degrees(joints.heading_angle(poses_b) - joints.heading_angle(poses_a))
+    yaw = np.degrees(heading_angle(poses_b) - heading_angle(poses_a))
     rotations = paircodes.rotation_classes(yaw, rng)
     coords_a = joints.code_joints(joints.normalise(poses_a))
     coords_b = joints.code_joints(joints.normalise(poses_b))
@@ -155,11 +171,14 @@ def describe_changes(poses_a: np.ndarray, poses_b: np.ndarray, seed: int | None 
     return texts
 
 
-def describe_change(pose_a: np.ndarray, pose_b: np.ndarray, seed: int | None = None,
-                    deterministic: bool = False) -> str:
+def describe_change(
+    pose_a: np.ndarray, pose_b: np.ndarray, seed: int | None = None, deterministic: bool = False
+) -> str:
     """Instruction turning one pose A `(22, 3)` into pose B `(22, 3)` (float, metres, Y up)."""
     for name, pose in (("pose A", pose_a), ("pose B", pose_b)):
         if np.ndim(pose) != 2:
-                raise InputError(f"{name} has shape {np.shape(pose)}, but one pose must be (22, 3) joint "
-                             f"positions in metres; use describe_changes for batches.")
+            raise InputError(
+                f"{name} has shape {np.shape(pose)}, but one pose must be (22, 3) joint "
+                f"positions in metres; use describe_changes for batches."
+            )
     return describe_changes(pose_a, pose_b, seed, deterministic)[0]

@@ -4,6 +4,7 @@ Used by the describer's property tests and benchmark to make pairs whose differe
 Each edit rotates a joint subtree rigidly, so bone lengths stay those of the input pose.
 Poses are `(22, 3)` float64, metres, Y up (any heading).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -79,7 +80,7 @@ def bring_hands_together(pose: np.ndarray) -> np.ndarray:
     out = np.array(pose, dtype=np.float64)
     reach = min(np.linalg.norm(pose[_J[f"{s}_wrist"]] - pose[_J[f"{s}_shoulder"]]) for s in ("left", "right"))
     half_width = 0.5 * np.linalg.norm(l_sho - r_sho)
-    depth = np.sqrt(max(reach ** 2 - half_width ** 2, 0.01))
+    depth = np.sqrt(max(reach**2 - half_width**2, 0.01))
     target = centre + depth * _forward(pose)
     for side in ("left", "right"):
         shoulder = out[_J[f"{side}_shoulder"]]
@@ -98,7 +99,8 @@ def standing_pose() -> np.ndarray:
     pose = skeleton.default_rest_positions()
     for side, sign in (("left", -1.0), ("right", 1.0)):
         shoulder = pose[_J[f"{side}_shoulder"]]
-        pose = rotate_subtree(pose, _J[f"{side}_elbow"], shoulder,
-                              rotation_matrix(np.array([0.0, 0.0, 1.0]), sign * np.radians(82)))
+        pose = rotate_subtree(
+            pose, _J[f"{side}_elbow"], shoulder, rotation_matrix(np.array([0.0, 0.0, 1.0]), sign * np.radians(82))
+        )
         pose = bend_elbow(pose, side, 20.0)
     return pose

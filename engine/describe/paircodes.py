@@ -6,6 +6,7 @@ through "closer"/"farther" super-paircodes, which also look at the posecodes of 
 less" + B's knee/elbow straight gives "straighten". Global orientation: B's heading relative to A's.
 All evaluation is vectorised over a batch of pairs.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,18 +17,41 @@ from engine.describe.selection import Code, split_name
 
 # kind -> (thresholds, (nature, magnitude) per class or None for the ignored class, noise).
 PAIR_OPERATORS: dict[str, tuple[tuple[float, ...], tuple, float]] = {
-    "angle": ((-80, -45, -18, 18, 45, 80), (("bent_less", 2), ("bent_less", 1), ("bent_less", 0), None,
-                                            ("bent_more", 0), ("bent_more", 1), ("bent_more", 2)), 5.0),
-    "distance": ((-0.40, -0.10, 0.10, 0.40), (("farther", 1), ("farther", 0), None, ("closer", 0),
-                                               ("closer", 1)), 0.05),
+    "angle": (
+        (-80, -45, -18, 18, 45, 80),
+        (
+            ("bent_less", 2),
+            ("bent_less", 1),
+            ("bent_less", 0),
+            None,
+            ("bent_more", 0),
+            ("bent_more", 1),
+            ("bent_more", 2),
+        ),
+        5.0,
+    ),
+    "distance": (
+        (-0.40, -0.10, 0.10, 0.40),
+        (("farther", 1), ("farther", 0), None, ("closer", 0), ("closer", 1)),
+        0.05,
+    ),
     "posX": ((-0.40, -0.15, 0.15, 0.40), (("left", 1), ("left", 0), None, ("right", 0), ("right", 1)), 0.05),
     "posY": ((-0.40, -0.15, 0.15, 0.40), (("higher", 1), ("higher", 0), None, ("lower", 0), ("lower", 1)), 0.05),
     "posZ": ((-0.40, -0.15, 0.15, 0.40), (("front", 1), ("front", 0), None, ("back", 0), ("back", 1)), 0.05),
 }
 # Heading change of B relative to A in degrees, positive = turned to the body's left.
 ROTATION_THRESHOLDS = (-150, -120, -60, -20, 20, 60, 120, 150)
-ROTATION_CLASSES = ("around", "around to the right", "a quarter to the right", "slightly to the right",
-                    None, "slightly to the left", "a quarter to the left", "around to the left", "around")
+ROTATION_CLASSES = (
+    "around",
+    "around to the right",
+    "a quarter to the right",
+    "slightly to the right",
+    None,
+    "slightly to the left",
+    "a quarter to the left",
+    "around to the left",
+    "around",
+)
 ROTATION_NOISE = 10.0
 
 _SIDED = [(s, p) for p in ("elbow", "hand", "knee", "foot") for s in ("left", "right")]
@@ -88,8 +112,9 @@ def _pose_class(classes: np.ndarray, key: str) -> int:
     return int(classes[POSECODE_INDEX[key]])
 
 
-def pair_codes(pair_classes: np.ndarray, classes_a: np.ndarray, classes_b: np.ndarray) \
-        -> tuple[list[Code], set[tuple[str, int]]]:
+def pair_codes(
+    pair_classes: np.ndarray, classes_a: np.ndarray, classes_b: np.ndarray
+) -> tuple[list[Code], set[tuple[str, int]]]:
     """Spoken paircodes of one pair, super-paircodes included, and the B-posecodes they use up.
 
     pair_classes `(P,)`, classes_a / classes_b `(C,)` posecode class indices of A and B. Returns the

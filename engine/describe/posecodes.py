@@ -7,6 +7,7 @@ mirrored automatically, so left and right are treated identically by constructio
 Evaluation is vectorised over a batch: `measure_all` returns `(N, C)` values for the C codes and
 `classify` bins them (with optional uniform measurement noise, added to the value, not the bins).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,11 @@ from engine.describe.joints import CJ
 # kind -> (thresholds, class names, noise half-width). Class i = value <= thresholds[i]; the last
 # class is "above the last threshold" (PoseScript's `Posecode.interprete`).
 OPERATORS: dict[str, tuple[tuple[float, ...], tuple[str, ...], float]] = {
-    "angle": ((45, 75, 105, 135, 160), ("completely bent", "almost completely bent", "right angle",
-                                        "partially bent", "slightly bent", "straight"), 5.0),
+    "angle": (
+        (45, 75, 105, 135, 160),
+        ("completely bent", "almost completely bent", "right angle", "partially bent", "slightly bent", "straight"),
+        5.0,
+    ),
     "distance": ((0.20, 0.40, 0.80), ("close", "shoulder width", "spread", "wide"), 0.05),
     "posX": ((-0.15, -0.05, 0.05, 0.15), ("at_right", "ignored", "x-aligned", "ignored", "at_left"), 0.05),
     "posY": ((-0.15, -0.05, 0.05, 0.15), ("below", "ignored", "y-aligned", "ignored", "above"), 0.05),
@@ -29,8 +33,14 @@ OPERATORS: dict[str, tuple[tuple[float, ...], tuple[str, ...], float]] = {
 }
 # Kinds whose subject is a single focus body part (no second part in the sentence).
 FOCUS_KINDS = frozenset({"angle", "vaxis", "ground"})
-OPPOSITE = {"at_right": "at_left", "at_left": "at_right", "below": "above", "above": "below",
-            "behind": "front", "front": "behind"}
+OPPOSITE = {
+    "at_right": "at_left",
+    "at_left": "at_right",
+    "below": "above",
+    "above": "below",
+    "behind": "front",
+    "front": "behind",
+}
 
 
 @dataclass(frozen=True)
@@ -74,14 +84,25 @@ def mirror_class(kind: str, name: str) -> str:
 def _mirror(code: PosecodeDef) -> PosecodeDef:
     def flip(classes: frozenset[str]) -> frozenset[str]:
         return frozenset(mirror_class(code.kind, c) for c in classes)
+
     joints = tuple(_swap_side(j) for j in code.joints)
-    if code.kind == "posX" and all(j.startswith(("left_", "right_")) for j in code.joints) \
-            and {_swap_side(j) for j in code.joints} == set(code.joints):
+    if (
+        code.kind == "posX"
+        and all(j.startswith(("left_", "right_")) for j in code.joints)
+        and {_swap_side(j) for j in code.joints} == set(code.joints)
+    ):
         # A left-right pair code (left hand vs right hand) is its own mirror: keep the order.
         return code
-    return PosecodeDef(code.kind, joints, _swap_side(code.focus) if code.focus else None,
-                       flip(code.acceptable), flip(code.rare), flip(code.support1),
-                       flip(code.support2), flip(code.absolute))
+    return PosecodeDef(
+        code.kind,
+        joints,
+        _swap_side(code.focus) if code.focus else None,
+        flip(code.acceptable),
+        flip(code.rare),
+        flip(code.support1),
+        flip(code.support2),
+        flip(code.absolute),
+    )
 
 
 def _fs(*names: str) -> frozenset[str]:
@@ -93,17 +114,42 @@ def _left_codes() -> list[PosecodeDef]:
     abs_angle = _fs("completely bent", "right angle", "straight")
     every_angle = frozenset(OPERATORS["angle"][1])
     return [
-        PosecodeDef("angle", ("left_hip", "left_knee", "left_ankle"), "left_knee", every_angle,
-                    _fs("completely bent"), support2=_fs("completely bent"), absolute=abs_angle),
-        PosecodeDef("angle", ("left_shoulder", "left_elbow", "left_wrist"), "left_elbow", every_angle,
-                    _fs("completely bent"), absolute=abs_angle),
-        *[PosecodeDef("distance", ("left_hand", other), None, _fs("close"), _fs("close"),
-                      absolute=_fs("close"))
-          for other in ("left_shoulder", "right_shoulder", "right_elbow", "left_knee", "right_knee",
-                        "left_ankle", "right_ankle", "left_foot", "right_foot")],
+        PosecodeDef(
+            "angle",
+            ("left_hip", "left_knee", "left_ankle"),
+            "left_knee",
+            every_angle,
+            _fs("completely bent"),
+            support2=_fs("completely bent"),
+            absolute=abs_angle,
+        ),
+        PosecodeDef(
+            "angle",
+            ("left_shoulder", "left_elbow", "left_wrist"),
+            "left_elbow",
+            every_angle,
+            _fs("completely bent"),
+            absolute=abs_angle,
+        ),
+        *[
+            PosecodeDef("distance", ("left_hand", other), None, _fs("close"), _fs("close"), absolute=_fs("close"))
+            for other in (
+                "left_shoulder",
+                "right_shoulder",
+                "right_elbow",
+                "left_knee",
+                "right_knee",
+                "left_ankle",
+                "right_ankle",
+                "left_foot",
+                "right_foot",
+            )
+        ],
         # ADDED_FOR_MODIFIERS: limb-to-torso closeness, only used by PoseFix super-paircodes.
-        *[PosecodeDef("distance", (f"left_{part}", "torso"), None, _fs("close"), support1=_fs("close"))
-          for part in ("elbow", "hand", "knee", "foot")],
+        *[
+            PosecodeDef("distance", (f"left_{part}", "torso"), None, _fs("close"), support1=_fs("close"))
+            for part in ("elbow", "hand", "knee", "foot")
+        ],
         PosecodeDef("posY", ("left_hip", "left_knee"), None, _fs("above"), support1=_fs("above")),
         PosecodeDef("posX", ("left_hand", "left_shoulder"), None, _fs("at_right")),
         PosecodeDef("posY", ("left_hand", "left_shoulder"), None, _fs("above")),
@@ -113,14 +159,38 @@ def _left_codes() -> list[PosecodeDef]:
         PosecodeDef("posY", ("left_hand", "left_hip"), None, _fs("below")),
         PosecodeDef("posZ", ("left_hand", "torso"), None, _fs("behind")),
         PosecodeDef("posZ", ("left_foot", "torso"), None, _fs("behind", "front")),
-        PosecodeDef("vaxis", ("left_hip", "left_knee"), "left_thigh", _fs("horizontal", "vertical"),
-                    _fs("horizontal"), absolute=_fs("horizontal")),
-        PosecodeDef("vaxis", ("left_knee", "left_ankle"), "left_shin", _fs("horizontal", "vertical"),
-                    _fs("horizontal"), absolute=_fs("horizontal")),
-        PosecodeDef("vaxis", ("left_shoulder", "left_elbow"), "left_upperarm", _fs("horizontal", "vertical"),
-                    _fs("vertical"), absolute=_fs("horizontal", "vertical")),
-        PosecodeDef("vaxis", ("left_elbow", "left_wrist"), "left_forearm", _fs("horizontal", "vertical"),
-                    _fs("vertical"), absolute=_fs("horizontal", "vertical")),
+        PosecodeDef(
+            "vaxis",
+            ("left_hip", "left_knee"),
+            "left_thigh",
+            _fs("horizontal", "vertical"),
+            _fs("horizontal"),
+            absolute=_fs("horizontal"),
+        ),
+        PosecodeDef(
+            "vaxis",
+            ("left_knee", "left_ankle"),
+            "left_shin",
+            _fs("horizontal", "vertical"),
+            _fs("horizontal"),
+            absolute=_fs("horizontal"),
+        ),
+        PosecodeDef(
+            "vaxis",
+            ("left_shoulder", "left_elbow"),
+            "left_upperarm",
+            _fs("horizontal", "vertical"),
+            _fs("vertical"),
+            absolute=_fs("horizontal", "vertical"),
+        ),
+        PosecodeDef(
+            "vaxis",
+            ("left_elbow", "left_wrist"),
+            "left_forearm",
+            _fs("horizontal", "vertical"),
+            _fs("vertical"),
+            absolute=_fs("horizontal", "vertical"),
+        ),
         PosecodeDef("vaxis", ("pelvis", "left_shoulder"), None, _fs("horizontal"), support1=_fs("horizontal")),
         PosecodeDef("ground", ("left_knee",), "left_knee", _fs("on_ground"), support1=_fs("on_ground")),
         PosecodeDef("ground", ("left_foot",), "left_foot", _fs("on_ground"), support1=_fs("on_ground")),
@@ -132,25 +202,60 @@ def _pair_codes() -> list[PosecodeDef]:
     """Left-vs-right codes of one body part, and codes without a side; not mirrored."""
     width = _fs("shoulder width")
     codes = [
-        PosecodeDef("distance", ("left_elbow", "right_elbow"), None, _fs("close", "shoulder width", "wide"),
-                    _fs("close"), support1=width, absolute=_fs("close")),
-        PosecodeDef("distance", ("left_hand", "right_hand"), None,
-                    _fs("close", "shoulder width", "spread", "wide"), support1=width, absolute=_fs("close")),
-        PosecodeDef("distance", ("left_knee", "right_knee"), None, _fs("close", "shoulder width", "wide"),
-                    _fs("wide"), support1=width, absolute=_fs("close")),
-        PosecodeDef("distance", ("left_foot", "right_foot"), None, _fs("close", "shoulder width", "wide"),
-                    _fs("close"), support1=width, absolute=_fs("close")),
+        PosecodeDef(
+            "distance",
+            ("left_elbow", "right_elbow"),
+            None,
+            _fs("close", "shoulder width", "wide"),
+            _fs("close"),
+            support1=width,
+            absolute=_fs("close"),
+        ),
+        PosecodeDef(
+            "distance",
+            ("left_hand", "right_hand"),
+            None,
+            _fs("close", "shoulder width", "spread", "wide"),
+            support1=width,
+            absolute=_fs("close"),
+        ),
+        PosecodeDef(
+            "distance",
+            ("left_knee", "right_knee"),
+            None,
+            _fs("close", "shoulder width", "wide"),
+            _fs("wide"),
+            support1=width,
+            absolute=_fs("close"),
+        ),
+        PosecodeDef(
+            "distance",
+            ("left_foot", "right_foot"),
+            None,
+            _fs("close", "shoulder width", "wide"),
+            _fs("close"),
+            support1=width,
+            absolute=_fs("close"),
+        ),
         PosecodeDef("vaxis", ("pelvis", "neck"), "torso", _fs("vertical")),
         PosecodeDef("vaxis", ("left_hand", "right_hand"), None, _fs("horizontal"), support1=_fs("horizontal")),
         PosecodeDef("vaxis", ("left_foot", "right_foot"), None, _fs("horizontal"), support1=_fs("horizontal")),
     ]
-    for part, x_ok, y_support2 in (("shoulder", False, False), ("elbow", False, False),
-                                   ("hand", True, False), ("knee", False, True), ("foot", True, False)):
+    for part, x_ok, y_support2 in (
+        ("shoulder", False, False),
+        ("elbow", False, False),
+        ("hand", True, False),
+        ("knee", False, True),
+        ("foot", True, False),
+    ):
         joints = (f"left_{part}", f"right_{part}")
         if x_ok:
             codes.append(PosecodeDef("posX", joints, None, _fs("at_right"), _fs("at_right")))
-        codes.append(PosecodeDef("posY", joints, None, _fs("below", "above"),
-                                 support2=_fs("above") if y_support2 else frozenset()))
+        codes.append(
+            PosecodeDef(
+                "posY", joints, None, _fs("below", "above"), support2=_fs("above") if y_support2 else frozenset()
+            )
+        )
         codes.append(PosecodeDef("posZ", joints, None, _fs("behind", "front")))
     return codes
 
@@ -164,8 +269,9 @@ def _aligned_pairs() -> list[tuple[str, str]]:
     for side1 in ("left", "right"):
         for part1, own_limb in (("hand", arm), ("foot", leg)):
             for side2 in ("left", "right"):
-                pairs += [(f"{side1}_{part1}", f"{side2}_{p}") for p in arm + leg
-                          if not (side1 == side2 and p in own_limb)]
+                pairs += [
+                    (f"{side1}_{part1}", f"{side2}_{p}") for p in arm + leg if not (side1 == side2 and p in own_limb)
+                ]
     return pairs
 
 
@@ -232,8 +338,19 @@ def measure_all(coords: np.ndarray) -> np.ndarray:
 
 
 def bin_values(values: np.ndarray, thresholds: tuple[float, ...]) -> np.ndarray:
-    """Class index of each value: i where value <= thresholds[i] first holds, else len(thresholds)."""
-    return np.searchsorted(np.asarray(thresholds, dtype=np.float64), values, side="left")
+    """Class index of each value: i where value <= thresholds[i] first holds, else len(thresholds).
+
+    Thresholds symmetric about 0 (left/right, turn and position codes) bin a negative value as the
+    mirror of its magnitude, so v and -v always land in mirrored classes (a 60 degree turn to the
+    left and to the right get the same words), and values are rounded to 1e-6 first so that float
+    noise from a mirrored pose cannot put the two sides of a threshold apart.
+    """
+    edges = np.asarray(thresholds, dtype=np.float64)
+    values = np.round(np.asarray(values, dtype=np.float64), 6)
+    if not np.allclose(edges, -edges[::-1]):
+        return np.searchsorted(edges, values, side="left")
+    positive = np.searchsorted(edges, np.abs(values), side="left")
+    return np.where(values < 0, len(edges) - positive, positive)
 
 
 def classify(values: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:

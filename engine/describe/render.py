@@ -4,6 +4,7 @@ Orthographic views of the heading-normalised poses (each faces +Z): "front" look
 from the front (the body's left is on the picture's right), "side" looks from the body's right
 (the body faces the picture's right). Left limbs blue, right limbs red, spine grey.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,7 @@ from PIL import Image, ImageDraw
 from engine.describe import joints
 from engine.motion import skeleton
 
-PANEL = 200          # pixels per view
+PANEL = 200  # pixels per view
 MARGIN = 16
 METRES_VISIBLE = 2.1  # the panel spans this many metres, so 1.7 m people fit with raised hands
 COLOURS = {"left": (40, 90, 220), "right": (220, 50, 40), None: (90, 90, 90)}
@@ -39,8 +40,9 @@ def _draw_view(draw: ImageDraw.ImageDraw, pose: np.ndarray, origin_x: int, axis:
     draw.ellipse([head[0] - 7, head[1] - 7, head[0] + 7, head[1] + 7], outline=(90, 90, 90), width=2)
 
 
-def render_pair(pose_a: np.ndarray, pose_b: np.ndarray, path: str | Path, title_a: str = "A",
-                title_b: str = "B") -> Path:
+def render_pair(
+    pose_a: np.ndarray, pose_b: np.ndarray, path: str | Path, title_a: str = "A", title_b: str = "B"
+) -> Path:
     """Write a PNG with A front, A side, B front, B side; poses `(22, 3)` float metres, Y up."""
     posed = joints.normalise(joints.validate_poses(np.stack([pose_a, pose_b]), "pose pair"))
     image = Image.new("RGB", (4 * PANEL, PANEL + 22), "white")

@@ -7,6 +7,7 @@ PoseFix instructions use only the "absolute" classes of pose B.
 
 A spoken code is a `Code`: (side1, part1, interpretation, side2, part2, rank, magnitude).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -38,7 +39,7 @@ def split_name(name: str) -> tuple[str | None, str]:
     """'left_knee' -> ('left', 'knee'); 'torso' -> (None, 'torso')."""
     for side in SIDES:
         if name.startswith(side + "_"):
-            return side, name[len(side) + 1:]
+            return side, name[len(side) + 1 :]
     return None, name
 
 
@@ -61,28 +62,81 @@ def _aligned_supers() -> list[tuple]:
         for plane in ("xy", "xz", "yz"):
             way = [(f"pos{axis.upper()}:{first}-{second}", f"{axis}-aligned") for axis in plane]
             way.append((f"distance:{first}-{second}", near))
-            out.append((f"{plane}-aligned_{first}_{second}", (side1, part1, f"{plane}-aligned", side2, part2),
-                        False, True, [way], True))
+            out.append(
+                (
+                    f"{plane}-aligned_{first}_{second}",
+                    (side1, part1, f"{plane}-aligned", side2, part2),
+                    False,
+                    True,
+                    [way],
+                    True,
+                )
+            )
     return out
 
 
 SUPER_POSECODES: tuple[tuple, ...] = (
-    ("torso_horizontal", (None, "torso", "horizontal"), True, True,
-     [[("vaxis:pelvis-left_shoulder", "horizontal"), ("vaxis:pelvis-right_shoulder", "horizontal")]], False),
-    ("kneel_on_left", (None, "body", "kneel_on_left"), True, False,
-     [[("posY:left_knee-right_knee", "below"), _knee_ground("left"), ("ground:right_foot", "on_ground")]], False),
-    ("kneel_on_right", (None, "body", "kneel_on_right"), True, False,
-     [[("posY:left_knee-right_knee", "above"), _knee_ground("right"), ("ground:left_foot", "on_ground")]], False),
-    ("kneeling", (None, "body", "kneeling"), True, False,
-     [[("posY:left_hip-left_knee", "above"), ("posY:right_hip-right_knee", "above"),
-       _knee_ground("left"), _knee_ground("right")],
-      [("angle:left_hip-left_knee-left_ankle", "completely bent"),
-       ("angle:right_hip-right_knee-right_ankle", "completely bent"), _knee_ground("left"), _knee_ground("right")]],
-     False),
-    ("hands_shoulder_width", ("both", "hand", "shoulder width"), True, True,
-     [[("distance:left_hand-right_hand", "shoulder width"), ("vaxis:left_hand-right_hand", "horizontal")]], False),
-    ("feet_shoulder_width", ("both", "foot", "shoulder width"), False, True,
-     [[("distance:left_foot-right_foot", "shoulder width"), ("vaxis:left_foot-right_foot", "horizontal")]], False),
+    (
+        "torso_horizontal",
+        (None, "torso", "horizontal"),
+        True,
+        True,
+        [[("vaxis:pelvis-left_shoulder", "horizontal"), ("vaxis:pelvis-right_shoulder", "horizontal")]],
+        False,
+    ),
+    (
+        "kneel_on_left",
+        (None, "body", "kneel_on_left"),
+        True,
+        False,
+        [[("posY:left_knee-right_knee", "below"), _knee_ground("left"), ("ground:right_foot", "on_ground")]],
+        False,
+    ),
+    (
+        "kneel_on_right",
+        (None, "body", "kneel_on_right"),
+        True,
+        False,
+        [[("posY:left_knee-right_knee", "above"), _knee_ground("right"), ("ground:left_foot", "on_ground")]],
+        False,
+    ),
+    (
+        "kneeling",
+        (None, "body", "kneeling"),
+        True,
+        False,
+        [
+            [
+                ("posY:left_hip-left_knee", "above"),
+                ("posY:right_hip-right_knee", "above"),
+                _knee_ground("left"),
+                _knee_ground("right"),
+            ],
+            [
+                ("angle:left_hip-left_knee-left_ankle", "completely bent"),
+                ("angle:right_hip-right_knee-right_ankle", "completely bent"),
+                _knee_ground("left"),
+                _knee_ground("right"),
+            ],
+        ],
+        False,
+    ),
+    (
+        "hands_shoulder_width",
+        ("both", "hand", "shoulder width"),
+        True,
+        True,
+        [[("distance:left_hand-right_hand", "shoulder width"), ("vaxis:left_hand-right_hand", "horizontal")]],
+        False,
+    ),
+    (
+        "feet_shoulder_width",
+        ("both", "foot", "shoulder width"),
+        False,
+        True,
+        [[("distance:left_foot-right_foot", "shoulder width"), ("vaxis:left_foot-right_foot", "horizontal")]],
+        False,
+    ),
     *_aligned_supers(),
 )
 
@@ -101,6 +155,8 @@ def _eligibility_table(absolute_only: bool) -> np.ndarray:
 
 
 _TABLES = {False: _eligibility_table(False), True: _eligibility_table(True)}
+
+
 # For each super-posecode and way: (code indices (R,), allowed-class masks (R, max classes)).
 def _compile_way(way: list[tuple[str, object]]) -> tuple[np.ndarray, np.ndarray]:
     codes = np.array([POSECODE_INDEX[key] for key, _ in way])
@@ -114,9 +170,16 @@ def _compile_way(way: list[tuple[str, object]]) -> tuple[np.ndarray, np.ndarray]
 
 _SUPER_WAYS = [[_compile_way(way) for way in entry[4]] for entry in SUPER_POSECODES]
 # (super-posecode, code, class) triples where a support-II class feeds a super-posecode.
-_SUPPORT2 = sorted({(s, int(c), int(k)) for s, ways in enumerate(_SUPER_WAYS) for codes, allowed in ways
-                    for c, mask in zip(codes, allowed) for k in np.flatnonzero(mask)
-                    if OPERATORS[POSECODES[c].kind][1][k] in POSECODES[c].support2})
+_SUPPORT2 = sorted(
+    {
+        (s, int(c), int(k))
+        for s, ways in enumerate(_SUPER_WAYS)
+        for codes, allowed in ways
+        for c, mask in zip(codes, allowed)
+        for k in np.flatnonzero(mask)
+        if OPERATORS[POSECODES[c].kind][1][k] in POSECODES[c].support2
+    }
+)
 
 
 # All requirements of all ways, flattened so that super_posecodes is a few array operations:
@@ -135,8 +198,8 @@ _SUPER_SAYABLE = {  # absolute_only -> which super-posecodes may be said
 def super_posecodes(classes: np.ndarray) -> np.ndarray:
     """Which super-posecodes hold: classes `(N, C)` int -> `(N, S)` bool."""
     met = _REQ_MASKS[np.arange(len(_REQ_CODES)), classes[:, _REQ_CODES]]  # (N, R)
-    ways = np.logical_and.reduceat(met, _WAY_STARTS, axis=1)            # (N, W)
-    return np.logical_or.reduceat(ways, _SUPER_STARTS, axis=1)           # (N, S)
+    ways = np.logical_and.reduceat(met, _WAY_STARTS, axis=1)  # (N, W)
+    return np.logical_or.reduceat(ways, _SUPER_STARTS, axis=1)  # (N, S)
 
 
 def eligibility(classes: np.ndarray, absolute_only: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@ instructions ("bend {} more"). Written for this project; the meaning of each cla
 ../shared/reference/posefix.md sections 2.7 and 2.10. The first entry of every list is the one the
 deterministic mode uses, so it is the plainest.
 """
+
 from __future__ import annotations
 
 PLURALS = {"foot": "feet", "upperarm": "upper arms", "hip": "hips"}
@@ -73,8 +74,12 @@ PAIR: dict[tuple[str, int], list[str]] = {
     ("closer_torso", 0): ["move {} slightly closer to your body", "tuck {} in a little"],
     ("closer_torso", 1): ["move {} closer to your body", "tuck {} in", "bring {} in to your body"],
     ("farther_torso", 0): ["move {} slightly farther from your body", "push {} out a little"],
-    ("farther_torso", 1): ["move {} farther from your body", "move {} away from your body", "push {} out",
-                           "reach out with {}"],
+    ("farther_torso", 1): [
+        "move {} farther from your body",
+        "move {} away from your body",
+        "push {} out",
+        "reach out with {}",
+    ],
 }
 
 # Global orientation change of B relative to A (PoseFix's PAIR_GLOBAL_ROT_CHANGE classes).

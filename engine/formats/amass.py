@@ -11,6 +11,7 @@ Pickle: SMPL-H model `.npz` files are loaded here with allow_pickle=False and ha
 a data struct. smplx's SMPL-X class always re-opens its file with `np.load(allow_pickle=True)`, so
 for SMPL-X we first load the file without pickle ourselves: a file that needs pickle is refused.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,10 +25,12 @@ from engine.motion.skeleton import FPS, NUM_JOINTS
 AMASS_TO_Y_UP = np.array([[-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
 NUM_BETAS = 10
 CHUNK_FRAMES = 256  # frames per smplx forward pass: bounds memory (vertices are T x 6890 x 3)
-MODEL_HELP = ("Download the body model from https://mano.is.tue.mpg.de (SMPL-H, 'Extended SMPL+H "
-              "model', npz) or https://smpl-x.is.tue.mpg.de after accepting its licence; it cannot "
-              "ship with Motion Copilot. Put SMPLH_NEUTRAL.npz / SMPLH_MALE.npz / SMPLH_FEMALE.npz "
-              "(or SMPLX_*.npz) in a folder, optionally under smplh/ or smplx/, and pass that folder.")
+MODEL_HELP = (
+    "Download the body model from https://mano.is.tue.mpg.de (SMPL-H, 'Extended SMPL+H "
+    "model', npz) or https://smpl-x.is.tue.mpg.de after accepting its licence; it cannot "
+    "ship with Motion Copilot. Put SMPLH_NEUTRAL.npz / SMPLH_MALE.npz / SMPLH_FEMALE.npz "
+    "(or SMPLX_*.npz) in a folder, optionally under smplh/ or smplx/, and pass that folder."
+)
 
 
 def _load_npz_plain(path: Path, what: str) -> dict[str, np.ndarray]:
@@ -35,8 +38,10 @@ def _load_npz_plain(path: Path, what: str) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except ValueError:
-        raise InputError(f"{path}: this {what} holds pickled Python objects, which Motion Copilot "
-                         "does not load; re-save it with plain arrays.") from None
+        raise InputError(
+            f"{path}: this {what} holds pickled Python objects, which Motion Copilot "
+            "does not load; re-save it with plain arrays."
+        ) from None
     except OSError as error:
         raise InputError(f"{path}: cannot read the {what} ({error}).") from None
 
@@ -61,17 +66,24 @@ def read_amass(path: str | Path) -> dict:
     fps = float(data[rate_key])
     gender = str(np.asarray(data.get("gender", "neutral")).astype(str)).strip().lower() or "neutral"
     betas = np.asarray(data.get("betas", np.zeros(10)), np.float64).reshape(-1)
-    return {"poses": poses, "trans": trans, "betas": betas, "fps": fps,
-            "gender": gender if gender in ("male", "female") else "neutral",
-            "model": "smplh" if poses.shape[1] == 156 else "smplx"}
+    return {
+        "poses": poses,
+        "trans": trans,
+        "betas": betas,
+        "fps": fps,
+        "gender": gender if gender in ("male", "female") else "neutral",
+        "model": "smplh" if poses.shape[1] == 156 else "smplx",
+    }
 
 
 def find_body_model(body_model: str | Path | None, model: str, gender: str) -> Path:
     """The model file: `body_model` itself, or `<dir>[/<model>]/<MODEL>_<GENDER>.npz`
     (gendered first, then neutral)."""
     if body_model is None:
-        raise InputError(f"AMASS files need your own {model.upper()} body model files; pass their folder "
-                         f"(motion-engine convert --body-model DIR). {MODEL_HELP}")
+        raise InputError(
+            f"AMASS files need your own {model.upper()} body model files; pass their folder "
+            f"(motion-engine convert --body-model DIR). {MODEL_HELP}"
+        )
     root = Path(body_model)
     if root.is_file():
         return root
@@ -80,8 +92,10 @@ def find_body_model(body_model: str | Path | None, model: str, gender: str) -> P
             candidate = folder / f"{model.upper()}_{g.upper()}.npz"
             if candidate.is_file():
                 return candidate
-    raise InputError(f"{root}: no {model.upper()}_{gender.upper()}.npz or {model.upper()}_NEUTRAL.npz "
-                     f"there or in {root / model}. {MODEL_HELP}")
+    raise InputError(
+        f"{root}: no {model.upper()}_{gender.upper()}.npz or {model.upper()}_NEUTRAL.npz "
+        f"there or in {root / model}. {MODEL_HELP}"
+    )
 
 
 def _build_model(model_file: Path, model: str, num_betas: int):
@@ -95,8 +109,14 @@ def _build_model(model_file: Path, model: str, num_betas: int):
     num_vertices = len(data["v_template"])
     # The extra vertex joints (nose, toes, fingertips) are unused here; small test meshes lack them.
     vertex_ids = {k: (v if v < num_vertices else 0) for k, v in VERTEX_IDS["smplh"].items()}
-    return smplx.SMPLH(str(model_file), data_struct=Struct(**data), num_betas=num_betas, use_pca=False,
-                       flat_hand_mean=True, vertex_ids=vertex_ids)
+    return smplx.SMPLH(
+        str(model_file),
+        data_struct=Struct(**data),
+        num_betas=num_betas,
+        use_pca=False,
+        flat_hand_mean=True,
+        vertex_ids=vertex_ids,
+    )
 
 
 def amass_joints(path: str | Path, body_model: str | Path | None) -> tuple[np.ndarray, float]:
@@ -111,19 +131,25 @@ def amass_joints(path: str | Path, body_model: str | Path | None) -> tuple[np.nd
     poses = torch.as_tensor(motion["poses"], dtype=torch.float32)
     trans = torch.as_tensor(motion["trans"], dtype=torch.float32)
     betas = torch.zeros(body.num_betas)
-    given = torch.as_tensor(motion["betas"][:body.num_betas], dtype=torch.float32)
-    betas[:len(given)] = given
+    given = torch.as_tensor(motion["betas"][: body.num_betas], dtype=torch.float32)
+    betas[: len(given)] = given
     out = []
     for start in range(0, len(poses), CHUNK_FRAMES):
-        p, n = poses[start:start + CHUNK_FRAMES], len(poses[start:start + CHUNK_FRAMES])
-        args = dict(betas=betas.expand(n, -1), global_orient=p[:, :3], body_pose=p[:, 3:66],
-                    transl=trans[start:start + n])
+        p, n = poses[start : start + CHUNK_FRAMES], len(poses[start : start + CHUNK_FRAMES])
+        args = dict(
+            betas=betas.expand(n, -1), global_orient=p[:, :3], body_pose=p[:, 3:66], transl=trans[start : start + n]
+        )
         if motion["model"] == "smplh":
             args.update(left_hand_pose=p[:, 66:111], right_hand_pose=p[:, 111:156])
         else:  # every per-frame input explicit, or smplx falls back to batch-1 buffers
-            args.update(jaw_pose=p[:, 66:69], leye_pose=p[:, 69:72], reye_pose=p[:, 72:75],
-                        left_hand_pose=p[:, 75:120], right_hand_pose=p[:, 120:165],
-                        expression=torch.zeros(n, body.num_expression_coeffs))
+            args.update(
+                jaw_pose=p[:, 66:69],
+                leye_pose=p[:, 69:72],
+                reye_pose=p[:, 72:75],
+                left_hand_pose=p[:, 75:120],
+                right_hand_pose=p[:, 120:165],
+                expression=torch.zeros(n, body.num_expression_coeffs),
+            )
         with torch.no_grad():
             out.append(body(**args).joints[:, :NUM_JOINTS].double().numpy())
     return np.concatenate(out) @ AMASS_TO_Y_UP.T, motion["fps"]

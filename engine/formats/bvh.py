@@ -11,6 +11,7 @@ Conventions of the format as read here:
     >>> clip = read_bvh("walk.bvh")                  # BvhClip
     >>> clip.global_positions().shape                # (T, J, 3), file units (often cm)
 """
+
 from __future__ import annotations
 
 import math
@@ -56,7 +57,7 @@ class BvhClip:
 
     def _columns(self) -> list[np.ndarray]:
         starts = np.cumsum([0] + [len(c) for c in self.channels])
-        return [self.values[:, starts[j]:starts[j + 1]] for j in range(len(self.names))]
+        return [self.values[:, starts[j] : starts[j + 1]] for j in range(len(self.names))]
 
     def local_rotations(self) -> Rotation:
         """Local joint rotations as one scipy Rotation of shape `(T * J,)`, frame-major."""
@@ -163,7 +164,7 @@ def _parse_hierarchy(tokens: _Tokens) -> tuple[list, list, list, list, dict]:
     kind, line = tokens.next()
     if kind != "ROOT":
         raise tokens.error(f"expected ROOT after HIERARCHY but found '{kind}'", line)
-    stack: list[int] = []   # open joints; -2 marks an open End Site
+    stack: list[int] = []  # open joints; -2 marks an open End Site
     parent = -1
     while True:
         if kind in ("ROOT", "JOINT"):
@@ -182,8 +183,11 @@ def _parse_hierarchy(tokens: _Tokens) -> tuple[list, list, list, list, dict]:
             chans = tuple(tokens.next("a channel name")[0] for _ in range(int(count_tok)))
             bad = [c for c in chans if c not in VALID_CHANNELS]
             if bad or len(set(chans)) != len(chans):
-                raise tokens.error(f"joint '{name}' has invalid or repeated channels {list(chans)} "
-                                   f"(allowed: {', '.join(VALID_CHANNELS)})", line)
+                raise tokens.error(
+                    f"joint '{name}' has invalid or repeated channels {list(chans)} "
+                    f"(allowed: {', '.join(VALID_CHANNELS)})",
+                    line,
+                )
             channels.append(chans)
             parent = len(names) - 1
             stack.append(parent)
@@ -210,10 +214,16 @@ def _parse_motion(lines: list[str], start: int, num_channels: int, source: str) 
         return InputError(f"{source} line {line}: {message}.")
 
     header = [(n, lines[n].strip()) for n in range(start, len(lines)) if lines[n].strip()][:3]
-    if len(header) < 3 or header[0][1] != "MOTION" or not header[1][1].startswith("Frames:") \
-            or not header[2][1].startswith("Frame Time:"):
-        raise fail("expected 'MOTION', 'Frames: N' and 'Frame Time: dt' after the HIERARCHY",
-                   (header[0][0] if header else start) + 1)
+    if (
+        len(header) < 3
+        or header[0][1] != "MOTION"
+        or not header[1][1].startswith("Frames:")
+        or not header[2][1].startswith("Frame Time:")
+    ):
+        raise fail(
+            "expected 'MOTION', 'Frames: N' and 'Frame Time: dt' after the HIERARCHY",
+            (header[0][0] if header else start) + 1,
+        )
     try:
         num_frames = int(header[1][1].split(":", 1)[1])
         frame_time = float(header[2][1].split(":", 1)[1])
@@ -225,14 +235,12 @@ def _parse_motion(lines: list[str], start: int, num_channels: int, source: str) 
         raise fail(f"Frame Time {frame_time} must be a positive number of seconds", header[2][0] + 1)
     rows = [(n, lines[n]) for n in range(header[2][0] + 1, len(lines)) if lines[n].strip()]
     if len(rows) != num_frames:
-        raise fail(f"the header says {num_frames} frames but {len(rows)} frame lines follow",
-                   header[1][0] + 1)
+        raise fail(f"the header says {num_frames} frames but {len(rows)} frame lines follow", header[1][0] + 1)
     values = np.empty((num_frames, num_channels))
     for t, (n, text) in enumerate(rows):
         parts = text.split()
         if len(parts) != num_channels:
-            raise fail(f"frame {t} has {len(parts)} values but the HIERARCHY declares {num_channels} "
-                       "channels", n + 1)
+            raise fail(f"frame {t} has {len(parts)} values but the HIERARCHY declares {num_channels} channels", n + 1)
         try:
             values[t] = [float(p) for p in parts]
         except ValueError:
@@ -260,8 +268,16 @@ def parse_bvh(text: str, source: str = "<bvh>") -> BvhClip:
     if num_channels == 0:
         raise InputError(f"{source}: no joint has CHANNELS, so the motion cannot move.")
     frame_time, values = _parse_motion(lines, motion_line, num_channels, source)
-    return BvhClip(tuple(names), np.array(parents, dtype=np.int64), np.array(offsets),
-                   tuple(channels), frame_time, values, end_sites, source)
+    return BvhClip(
+        tuple(names),
+        np.array(parents, dtype=np.int64),
+        np.array(offsets),
+        tuple(channels),
+        frame_time,
+        values,
+        end_sites,
+        source,
+    )
 
 
 def read_bvh(path: str | Path) -> BvhClip:
@@ -274,9 +290,17 @@ def read_bvh(path: str | Path) -> BvhClip:
     return parse_bvh(text, str(path))
 
 
-def write_bvh(path: str | Path, names: list[str] | tuple[str, ...], parents, offsets: np.ndarray,
-              local_quats: np.ndarray, root_translation: np.ndarray, fps: float,
-              order: str = "ZXY", end_sites: dict[int, np.ndarray] | None = None) -> None:
+def write_bvh(
+    path: str | Path,
+    names: list[str] | tuple[str, ...],
+    parents,
+    offsets: np.ndarray,
+    local_quats: np.ndarray,
+    root_translation: np.ndarray,
+    fps: float,
+    order: str = "ZXY",
+    end_sites: dict[int, np.ndarray] | None = None,
+) -> None:
     """Write a BVH file: root with 6 channels (position + rotation), other joints rotation only.
 
     offsets `(J, 3)` (row 0 is written as the root's OFFSET), local_quats `(T, J, 4)` (w, x, y, z),
@@ -309,8 +333,14 @@ def write_bvh(path: str | Path, names: list[str] | tuple[str, ...], parents, off
             emit(c, depth + 1)
         if not children[j]:
             site = end_sites.get(j, np.zeros(3))
-            out.extend([f"{pad}\tEnd Site", f"{pad}\t{{",
-                        f"{pad}\t\tOFFSET {' '.join(f'{v:.6f}' for v in site)}", f"{pad}\t}}"])
+            out.extend(
+                [
+                    f"{pad}\tEnd Site",
+                    f"{pad}\t{{",
+                    f"{pad}\t\tOFFSET {' '.join(f'{v:.6f}' for v in site)}",
+                    f"{pad}\t}}",
+                ]
+            )
         out.append(f"{pad}}}")
 
     roots = [j for j in range(J) if parents[j] < 0]

@@ -14,11 +14,12 @@ Supported files:
     >>> motion = load_motion("clip.bvh", preset="bandai")     # units detected (Bandai: cm)
     >>> save_motion(motion, "clip.npy")
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -72,15 +73,21 @@ def unit_scale(units: str | float | None, positions: np.ndarray, source: str) ->
         return float(units)
     if units is not None:
         if units not in UNIT_SCALES:
-            raise InputError(f"unknown units '{units}'; use one of {', '.join(UNIT_SCALES)} or a number "
-                             "of metres per file unit.")
+            raise InputError(
+                f"unknown units '{units}'; use one of {', '.join(UNIT_SCALES)} or a number of metres per file unit."
+            )
         return UNIT_SCALES[units]
     height = upright_height(positions)
-    fits = [name for name in ("m", "cm", "mm")
-            if PLAUSIBLE_HEIGHT_M[0] <= height * UNIT_SCALES[name] <= PLAUSIBLE_HEIGHT_M[1]]
+    fits = [
+        name
+        for name in ("m", "cm", "mm")
+        if PLAUSIBLE_HEIGHT_M[0] <= height * UNIT_SCALES[name] <= PLAUSIBLE_HEIGHT_M[1]
+    ]
     if len(fits) != 1:
-        raise InputError(f"{source}: cannot tell the length unit (the skeleton is {height:.3g} units tall); "
-                         f"pass units ({', '.join(UNIT_SCALES)}).")
+        raise InputError(
+            f"{source}: cannot tell the length unit (the skeleton is {height:.3g} units tall); "
+            f"pass units ({', '.join(UNIT_SCALES)})."
+        )
     return UNIT_SCALES[fits[0]]
 
 
@@ -96,15 +103,21 @@ def canonicalize(positions: np.ndarray) -> np.ndarray:
 
 def _check_joints(positions: np.ndarray, source: str) -> np.ndarray:
     if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3) or positions.shape[0] == 0:
-        raise InputError(f"{source}: joint positions have shape {positions.shape}; expected (T, 22, 3) "
-                         "SMPL-22 joints with T >= 1.")
+        raise InputError(
+            f"{source}: joint positions have shape {positions.shape}; expected (T, 22, 3) SMPL-22 joints with T >= 1."
+        )
     if not np.isfinite(positions).all():
         raise InputError(f"{source}: joint positions contain NaN or infinity.")
     return positions
 
 
-def bvh_to_smpl22(path: str | Path, preset: str | None = None, units: str | float | None = None,
-                  explicit: Mapping[str, object] | None = None, fps: float = FPS) -> np.ndarray:
+def bvh_to_smpl22(
+    path: str | Path,
+    preset: str | None = None,
+    units: str | float | None = None,
+    explicit: Mapping[str, object] | None = None,
+    fps: float = FPS,
+) -> np.ndarray:
     """BVH file -> SMPL-22 positions `(T', 22, 3)` float64 metres at `fps`, NOT canonicalised."""
     from engine.formats.bvh import read_bvh
     from engine.rig.name_maps import resolve_map
@@ -125,8 +138,10 @@ def _load_npy(path: Path, units: str | float | None) -> np.ndarray:
 
         return np.asarray(features_to_joints(array), dtype=np.float64)
     if array.ndim == 2 and array.shape[1] == 251:
-        raise InputError(f"{path}: 251-dim KIT-ML features use the 21-joint KIT skeleton, which is not "
-                         "SMPL-22; convert HumanML3D (263-dim) or joint files instead.")
+        raise InputError(
+            f"{path}: 251-dim KIT-ML features use the 21-joint KIT skeleton, which is not "
+            "SMPL-22; convert HumanML3D (263-dim) or joint files instead."
+        )
     joints = _check_joints(np.asarray(array, dtype=np.float64), str(path))
     return joints * unit_scale(units if units is not None else "m", joints, str(path))
 
@@ -145,13 +160,18 @@ def _load_npz(path: Path, units: str | float | None, body_model: str | Path | No
         from engine.formats.amass import load_amass_joints
 
         return load_amass_joints(path, body_model), FPS
-    raise InputError(f"{path}: the .npz has keys {sorted(keys)}; expected 'positions' (T, 22, 3) "
-                     "or AMASS keys 'poses' and 'trans'.")
+    raise InputError(
+        f"{path}: the .npz has keys {sorted(keys)}; expected 'positions' (T, 22, 3) or AMASS keys 'poses' and 'trans'."
+    )
 
 
-def load_motion(path: str | Path, preset: str | None = None, units: str | float | None = None,
-                explicit_map: Mapping[str, object] | None = None,
-                body_model: str | Path | None = None) -> CanonicalMotion:
+def load_motion(
+    path: str | Path,
+    preset: str | None = None,
+    units: str | float | None = None,
+    explicit_map: Mapping[str, object] | None = None,
+    body_model: str | Path | None = None,
+) -> CanonicalMotion:
     """Read a .bvh / .npy / .npz motion into canonical SMPL-22 motion at 20 fps.
 
     preset / explicit_map: how BVH joints map onto SMPL-22 (engine.rig.name_maps.resolve_map).
@@ -193,8 +213,9 @@ def save_motion(motion: CanonicalMotion, path: str | Path, order: str = "ZXY") -
     if suffix == ".npy":
         np.save(path, positions.astype(np.float32))
     elif suffix == ".npz":
-        np.savez(path, positions=positions.astype(np.float32), fps=np.float64(motion.fps),
-                 joint_names=np.array(JOINT_NAMES))
+        np.savez(
+            path, positions=positions.astype(np.float32), fps=np.float64(motion.fps), joint_names=np.array(JOINT_NAMES)
+        )
     elif suffix == ".bvh":
         from engine.formats.bvh import write_bvh
         from engine.motion.kinematics import inverse_kinematics

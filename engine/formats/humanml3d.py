@@ -12,12 +12,13 @@ Layout (HumanML3D repository README; KIT-ML is identical with 251 dims and 21 jo
     >>> data = open_dataset("HumanML3D")
     >>> for motion_id in data.ids("train"): feats = data.features(motion_id)
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -64,8 +65,7 @@ def format_text_line(annotation: TextAnnotation) -> str:
     """TextAnnotation -> `caption#tokens#start#end` (no newline)."""
     if "\n" in annotation.caption:
         raise InputError(f"caption {annotation.caption!r} holds a newline; one caption per line.")
-    return (f"{annotation.caption}#{' '.join(annotation.tokens)}#"
-            f"{annotation.start:.1f}#{annotation.end:.1f}")
+    return f"{annotation.caption}#{' '.join(annotation.tokens)}#{annotation.start:.1f}#{annotation.end:.1f}"
 
 
 class HumanML3DFolder:
@@ -76,16 +76,21 @@ class HumanML3DFolder:
         if not self.root.is_dir():
             raise InputError(f"{self.root}: dataset folder not found.")
         if not (self.root / "new_joint_vecs").is_dir() and not (self.root / "new_joints").is_dir():
-            raise InputError(f"{self.root}: not a HumanML3D/KIT-ML folder: it has neither new_joint_vecs/ "
-                             "nor new_joints/ (see the HumanML3D README for the layout).")
+            raise InputError(
+                f"{self.root}: not a HumanML3D/KIT-ML folder: it has neither new_joint_vecs/ "
+                "nor new_joints/ (see the HumanML3D README for the layout)."
+            )
         self.kind = kind or self._detect_kind()
         if self.kind not in LAYOUTS:
             raise InputError(f"dataset kind '{self.kind}' is not one of {', '.join(LAYOUTS)}.")
         self.feature_dim, self.num_joints = LAYOUTS[self.kind]
 
     def _detect_kind(self) -> str:
-        sample = next(iter(sorted((self.root / "new_joint_vecs").glob("*.npy"))), None) \
-            if (self.root / "new_joint_vecs").is_dir() else None
+        sample = (
+            next(iter(sorted((self.root / "new_joint_vecs").glob("*.npy"))), None)
+            if (self.root / "new_joint_vecs").is_dir()
+            else None
+        )
         if sample is not None:
             width = np.load(sample, mmap_mode="r", allow_pickle=False).shape[-1]
             for kind, (dim, _) in LAYOUTS.items():
@@ -136,8 +141,9 @@ class HumanML3DFolder:
         for name in ("Mean.npy", "Std.npy"):
             path = self.root / name
             if not path.is_file():
-                raise InputError(f"{path}: missing; compute it over the training features or copy it "
-                                 "from the dataset release.")
+                raise InputError(
+                    f"{path}: missing; compute it over the training features or copy it from the dataset release."
+                )
             array = np.load(path, allow_pickle=False)
             if array.shape != (self.feature_dim,):
                 raise InputError(f"{path}: shape {array.shape}, expected ({self.feature_dim},).")
@@ -151,8 +157,13 @@ def open_dataset(root: str | Path, kind: str | None = None) -> HumanML3DFolder:
 
 
 # ---- writing -------------------------------------------------------------------------------
-def write_motion(root: str | Path, motion_id: str, features: np.ndarray | None = None,
-                 joints: np.ndarray | None = None, texts: Iterable[TextAnnotation] | None = None) -> None:
+def write_motion(
+    root: str | Path,
+    motion_id: str,
+    features: np.ndarray | None = None,
+    joints: np.ndarray | None = None,
+    texts: Iterable[TextAnnotation] | None = None,
+) -> None:
     """Write one motion's files (any of features, joints, captions) under `root`."""
     root = Path(root)
     if "/" in motion_id or "\\" in motion_id or not motion_id.strip():

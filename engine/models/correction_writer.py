@@ -14,6 +14,7 @@ sampling (temperature, top-k). Vocabulary: a word-level `tokenizers` model train
 Shapes: poses `(B, 22, 6)` float32 6D local rotations; token ids `(B, L)` int64, <pad> = 0.
 Run the tests: `pytest -q tests/test_correction_writer.py`.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,16 +38,16 @@ JOINT_FEATURES = 6 + 6 + 6 + 3 + 3  # 6D of A, of B, B - A; FK position change a
 
 @dataclass
 class CorrectionWriterConfig:
-    vocab_size: int = 0           # set from the trained tokenizer
-    d_model: int = 256            # PoseFix: 512; halved for CPU training
-    layers: int = 3               # PoseFix: 4
-    heads: int = 4                # PoseFix: 8
-    ff: int = 512                 # PoseFix: 1024
+    vocab_size: int = 0  # set from the trained tokenizer
+    d_model: int = 256  # PoseFix: 512; halved for CPU training
+    layers: int = 3  # PoseFix: 4
+    heads: int = 4  # PoseFix: 8
+    ff: int = 512  # PoseFix: 1024
     dropout: float = 0.1
-    latent_dim: int = 32          # PoseFix comparison_latentD
-    hidden: int = 512             # VPoser num_neurons
-    max_len: int = 96             # tokens, <start> and <end> included
-    joint_tokens: bool = True     # see module docstring
+    latent_dim: int = 32  # PoseFix comparison_latentD
+    hidden: int = 512  # VPoser num_neurons
+    max_len: int = 96  # tokens, <start> and <end> included
+    joint_tokens: bool = True  # see module docstring
 
     def __post_init__(self) -> None:
         if self.vocab_size < 5:
@@ -79,8 +80,9 @@ class CorrectionWriter(nn.Module):
             self.joint_embedding = nn.Parameter(torch.randn(NUM_JOINTS, d) * 0.02)
         self.token_embedding = nn.Embedding(config.vocab_size, d, padding_idx=0)
         self.register_buffer("positions", sinusoidal_positions(config.max_len, d), persistent=False)
-        layer = nn.TransformerDecoderLayer(d, config.heads, config.ff, config.dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerDecoderLayer(
+            d, config.heads, config.ff, config.dropout, activation="gelu", batch_first=True, norm_first=True
+        )
         self.decoder = nn.TransformerDecoder(layer, config.layers)
         self.norm = nn.LayerNorm(d)
         self.output = nn.Linear(d, config.vocab_size)
@@ -102,25 +104,27 @@ class CorrectionWriter(nn.Module):
         length = ids.shape[1]
         x = self.token_embedding(ids) * math.sqrt(self.config.d_model) + self.positions[:length]
         causal = torch.ones(length, length, dtype=torch.bool, device=ids.device).triu(1)  # True = masked
-        x = self.decoder(x, memory, tgt_mask=causal, tgt_key_padding_mask=ids == self.tokenizer.pad_id,
-                         tgt_is_causal=True)
+        x = self.decoder(
+            x, memory, tgt_mask=causal, tgt_key_padding_mask=ids == self.tokenizer.pad_id, tgt_is_causal=True
+        )
         return self.output(self.norm(x))
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """`(B, L)` int64: <start> words <end>, padded with 0, cut at max_len."""
         tok = self.tokenizer
-        seqs = [[tok.start_id] + tok.encode(t)[:self.config.max_len - 2] + [tok.end_id] for t in texts]
+        seqs = [[tok.start_id] + tok.encode(t)[: self.config.max_len - 2] + [tok.end_id] for t in texts]
         ids = torch.zeros(len(seqs), max(len(s) for s in seqs), dtype=torch.long)
         for row, seq in enumerate(seqs):
-            ids[row, :len(seq)] = torch.tensor(seq)
+            ids[row, : len(seq)] = torch.tensor(seq)
         return ids
 
     def forward(self, sixd_a: torch.Tensor, sixd_b: torch.Tensor, texts: list[str]) -> torch.Tensor:
         """Mean next-token cross-entropy (nats per token, padding ignored)."""
         ids = self.encode_texts(texts).to(sixd_a.device)
         logits = self.logits(self.memory(sixd_a, sixd_b), ids[:, :-1])
-        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
-                                           ignore_index=self.tokenizer.pad_id)
+        return nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), ignore_index=self.tokenizer.pad_id
+        )
 
     # --- decoding -------------------------------------------------------------------------------
     def _next_logprobs(self, memory: torch.Tensor, ids: torch.Tensor, min_len: int) -> torch.Tensor:
@@ -132,16 +136,24 @@ class CorrectionWriter(nn.Module):
         return torch.log_softmax(logits, dim=-1)
 
     @torch.no_grad()
-    def generate(self, sixd_a: torch.Tensor, sixd_b: torch.Tensor, method: str = "greedy", beam_size: int = 4,
-                 temperature: float = 1.0, top_k: int = 0, min_len: int = 3,
-                 generator: torch.Generator | None = None) -> list[str]:
+    def generate(
+        self,
+        sixd_a: torch.Tensor,
+        sixd_b: torch.Tensor,
+        method: str = "greedy",
+        beam_size: int = 4,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        min_len: int = 3,
+        generator: torch.Generator | None = None,
+    ) -> list[str]:
         """Instructions for B pairs: `method` is 'greedy', 'beam' or 'sample'."""
         if method not in ("greedy", "beam", "sample"):
             raise InputError(f"decoding method {method!r} is not one of greedy, beam, sample.")
         self.eval()
         memory = self.memory(sixd_a, sixd_b)
         if method == "beam":
-            return [self._beam(memory[i:i + 1], beam_size, min_len) for i in range(len(memory))]
+            return [self._beam(memory[i : i + 1], beam_size, min_len) for i in range(len(memory))]
         ids = torch.full((len(memory), 1), self.tokenizer.start_id, dtype=torch.long, device=memory.device)
         done = torch.zeros(len(memory), dtype=torch.bool, device=memory.device)
         for _ in range(self.config.max_len - 1):
@@ -173,7 +185,7 @@ class CorrectionWriter(nn.Module):
             beams = []
             for score, flat in zip(top.values.tolist(), top.indices.tolist()):
                 row, token = divmod(flat, logprobs.shape[-1])
-                seq = torch.cat([ids[row:row + 1], torch.tensor([[token]], device=memory.device)], dim=1)
+                seq = torch.cat([ids[row : row + 1], torch.tensor([[token]], device=memory.device)], dim=1)
                 if token == self.tokenizer.end_id:
                     finished.append((seq, score / (seq.shape[1] - 1)))
                 else:
@@ -191,18 +203,21 @@ class CorrectionWriter(nn.Module):
         """Write `config.json`, `model.safetensors` and `tokenizer.json` into `directory`."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / CONFIG_FILE).write_text(json.dumps({"model": "correction_writer", **asdict(self.config)},
-                                                        indent=2))
+        (directory / CONFIG_FILE).write_text(
+            json.dumps({"model": "correction_writer", **asdict(self.config)}, indent=2)
+        )
         save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, directory / WEIGHTS_FILE)
         self.tokenizer.save(directory / TOKENIZER_FILE)
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "CorrectionWriter":
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> CorrectionWriter:
         directory = Path(directory)
         if not (directory / CONFIG_FILE).is_file():
-            raise InputError(f"{directory} is not a correction writer directory (no {CONFIG_FILE}); "
-                             f"train one with `motion-train feedback`.")
+            raise InputError(
+                f"{directory} is not a correction writer directory (no {CONFIG_FILE}); "
+                f"train one with `motion-train feedback`."
+            )
         values = json.loads((directory / CONFIG_FILE).read_text())
         values.pop("model", None)
         model = cls(CorrectionWriterConfig(**values), WordTokenizer.load(directory / TOKENIZER_FILE))

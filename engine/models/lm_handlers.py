@@ -22,6 +22,7 @@ Seeds: a seeded request runs alone (torch's global seed is set for the call), so
 depends on batch companions; serve one worker per model (the default) for repeatable seeds.
 See docs/model_ops.md for how the add-on should place these replies.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,9 +32,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from engine.errors import EngineError, InputError
+from engine.motion.heading import heading_angle, turn_about_y
 
 MIN_CONTEXT_FRAMES = 5  # one motion code (4 frames) needs 5 joint frames: features are frame pairs
-DEFAULT_FRAMES = None   # text_to_motion without frames: the model picks the length
+DEFAULT_FRAMES = None  # text_to_motion without frames: the model picks the length
 
 _LOCK = threading.Lock()
 _LOADED: dict[tuple[str, str], tuple] = {}
@@ -56,8 +58,10 @@ def load_models(bundle, device: str = "cpu") -> tuple:
             lm = MotionLM.load(bundle.components["language_model"].path, device)
             vq = MotionTokenizer.load(bundle.components["tokenizer"].path, device).eval()
             if lm.vocab.code_num != vq.config.code_num:
-                raise InputError(f"bundle {bundle.root}: the language model knows {lm.vocab.code_num} motion "
-                                 f"codes but the tokenizer has {vq.config.code_num}; export them together")
+                raise InputError(
+                    f"bundle {bundle.root}: the language model knows {lm.vocab.code_num} motion "
+                    f"codes but the tokenizer has {vq.config.code_num}; export them together"
+                )
             _LOADED[key] = (lm, vq)
         return _LOADED[key]
 
@@ -68,27 +72,23 @@ def sampling_of(args: dict, greedy: bool = False):
 
     if greedy or args.get("temperature") == 0:  # temperature 0 is the limit of sampling: greedy
         return Sampling(do_sample=False, seed=args.get("seed"))
-    return Sampling(temperature=float(args.get("temperature", 1.0)), top_k=int(args.get("top_k", 50)),
-                    top_p=float(args.get("top_p", 1.0)), seed=args.get("seed"))
+    return Sampling(
+        temperature=float(args.get("temperature", 1.0)),
+        top_k=int(args.get("top_k", 50)),
+        top_p=float(args.get("top_p", 1.0)),
+        seed=args.get("seed"),
+    )
 
 
 # ----------------------------------------------------------------------------- placement helpers
-
-def _yaw_matrix(yaw: float) -> np.ndarray:
-    """Rotation about +Y by `yaw` (radians, +Z towards +X), as engine.rig.placement.turn_to."""
-    cos, sin = math.cos(yaw), math.sin(yaw)
-    return np.array([[cos, 0.0, sin], [0.0, 1.0, 0.0], [-sin, 0.0, cos]])
 
 
 def _align(motion: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Turn `motion` `(T, 22, 3)` about +Y and shift it on the floor so that its pose `source`
     `(22, 3)` gets the heading and pelvis x/z of `target` `(22, 3)`; heights are kept."""
-    from engine.describe.joints import heading_angle
-
-    turn = _yaw_matrix(float(heading_angle(target[None])[0] - heading_angle(source[None])[0]))
-    pivot = np.array([source[0, 0], 0.0, source[0, 2]])
-    moved = (np.asarray(motion, np.float64) - pivot) @ turn.T
-    return moved + np.array([target[0, 0], 0.0, target[0, 2]])
+    yaw = float(heading_angle(target[None])[0] - heading_angle(source[None])[0])
+    moved = turn_about_y(motion, yaw, pivot=source[0])
+    return moved + np.array([target[0, 0] - source[0, 0], 0.0, target[0, 2] - source[0, 2]])
 
 
 def _hold(motion: np.ndarray, frames: int, at_start: bool) -> np.ndarray:
@@ -104,8 +104,9 @@ def _hold(motion: np.ndarray, frames: int, at_start: bool) -> np.ndarray:
 def _check_motion(motion: np.ndarray, what: str) -> np.ndarray:
     array = np.asarray(motion, dtype=np.float32)
     if array.ndim != 3 or array.shape[1:] != (22, 3) or len(array) == 0 or not np.isfinite(array).all():
-        raise InputError(f"{what} must be finite joint positions of shape (T, 22, 3) with T >= 1, "
-                         f"got shape {array.shape}")
+        raise InputError(
+            f"{what} must be finite joint positions of shape (T, 22, 3) with T >= 1, got shape {array.shape}"
+        )
     return array
 
 
@@ -113,8 +114,10 @@ def _codes_for(frames: int, lm, what: str) -> int:
     unit, most = lm.config.downsample, lm.config.max_motion_codes
     codes = math.ceil(frames / unit)
     if codes > most:
-        raise InputError(f"{what}: {frames} frames is longer than this model makes ({most * unit} frames, "
-                         f"{most * unit / lm.config.fps:g} s); ask for fewer frames")
+        raise InputError(
+            f"{what}: {frames} frames is longer than this model makes ({most * unit} frames, "
+            f"{most * unit / lm.config.fps:g} s); ask for fewer frames"
+        )
     return codes
 
 
@@ -123,12 +126,15 @@ def _decoded(vq, codes: Sequence[int], needed: int) -> np.ndarray:
 
     joints = codes_to_joints(vq, codes)
     if len(joints) < needed:
-        raise GenerationError(f"the model made {len(joints)} frames where {needed} were needed; "
-                              "it stopped early (is the language model trained?)")
+        raise GenerationError(
+            f"the model made {len(joints)} frames where {needed} were needed; "
+            "it stopped early (is the language model trained?)"
+        )
     return joints
 
 
 # ----------------------------------------------------------------------------- the tasks
+
 
 def generate(lm, vq, texts: Sequence[str], frames: Sequence[int | None], sampling=None) -> list[np.ndarray]:
     """Text -> motions `(frames_i, 22, 3)` float32 (frame 0 at the origin facing +Z), one model call."""
@@ -142,7 +148,7 @@ def generate(lm, vq, texts: Sequence[str], frames: Sequence[int | None], samplin
     out = []
     for codes, wanted in zip(lm.generate_motion(prompts, lengths, sampling), frames):
         joints = _decoded(vq, codes, 1 if wanted is None else int(wanted))
-        out.append(np.ascontiguousarray(joints if wanted is None else joints[:int(wanted)], np.float32))
+        out.append(np.ascontiguousarray(joints if wanted is None else joints[: int(wanted)], np.float32))
     return out
 
 
@@ -177,8 +183,10 @@ def continue_motion(lm, vq, prefix: np.ndarray, frames: int, sampling=None) -> n
     prefix = _hold(_check_motion(prefix, "the motion to continue"), MIN_CONTEXT_FRAMES, at_start=True)
     new = math.ceil((frames + 1) / unit)  # the first new frame decoded shares the prefix's last frame's time
     if new >= most:
-        raise InputError(f"predict: {frames} new frames leave no room for context in this model "
-                         f"({most * unit} frames in all); ask for at most {(most - 1) * unit - 1}")
+        raise InputError(
+            f"predict: {frames} new frames leave no room for context in this model "
+            f"({most * unit} frames in all); ask for at most {(most - 1) * unit - 1}"
+        )
     context = _context(prefix, min((len(prefix) - 1) // unit, most - new), unit, keep_end=True)
     head = motion_codes(vq, context, "the motion to continue")
     prompt = PROMPTS["predict"].format(motion=lm.vocab.serialize(head))
@@ -186,7 +194,7 @@ def continue_motion(lm, vq, prefix: np.ndarray, frames: int, sampling=None) -> n
     seam = len(head) * unit  # decoded frame `seam` has the time of context[-1]
     joints = _decoded(vq, head + tail, seam + 1 + frames)
     placed = _align(joints, joints[seam - 1], context[-2].astype(np.float64))
-    return np.ascontiguousarray(placed[seam + 1: seam + 1 + frames], np.float32)
+    return np.ascontiguousarray(placed[seam + 1 : seam + 1 + frames], np.float32)
 
 
 def _resample(motion: np.ndarray, count: int) -> np.ndarray:
@@ -212,29 +220,31 @@ def fill_gap(lm, vq, start: np.ndarray, end: np.ndarray, frames: int, sampling=N
     gap = max(1, round((frames + 1) / unit))
     room = most - gap
     if room < 2:
-        raise InputError(f"inbetween: a gap of {frames} frames leaves no room for the start and end poses in "
-                         f"this model ({most * unit} frames in all); ask for at most {(most - 2) * unit - 1}")
+        raise InputError(
+            f"inbetween: a gap of {frames} frames leaves no room for the start and end poses in "
+            f"this model ({most * unit} frames in all); ask for at most {(most - 2) * unit - 1}"
+        )
     head_n = min((len(start) - 1) // unit, max(1, room // 2))
     tail_n = min((len(end) - 1) // unit, room - head_n)
     head_n = min((len(start) - 1) // unit, room - tail_n)  # give back what the end did not use
     before, after = _context(start, head_n, unit, True), _context(end, tail_n, unit, False)
     head, tail = motion_codes(vq, before, "the start motion"), motion_codes(vq, after, "the end motion")
     masked = lm.vocab.serialize_masked(head + [0] * gap + tail, len(head), len(head) + gap)
-    whole = lm.generate_motion([PROMPTS["inbetween"].format(motion=masked)], [len(head) + gap + len(tail)],
-                               sampling)[0]
-    middle = whole[len(head):len(head) + gap]
+    whole = lm.generate_motion([PROMPTS["inbetween"].format(motion=masked)], [len(head) + gap + len(tail)], sampling)[0]
+    middle = whole[len(head) : len(head) + gap]
     if len(middle) < gap:
         raise GenerationError(f"the model filled {len(middle)} of {gap} masked codes (is it trained?)")
     seam = len(head) * unit
     joints = _decoded(vq, head + middle + tail, seam + gap * unit + 1)
     joints = _align(joints, joints[seam - 1], before[-2].astype(np.float64))
-    span = _resample(joints[seam: seam + gap * unit + 1], frames + 2)  # start[-1] .. end[0]
+    span = _resample(joints[seam : seam + gap * unit + 1], frames + 2)  # start[-1] .. end[0]
     weight = np.linspace(0.0, 1.0, frames + 2)[:, None, None]
     span = span + (1 - weight) * (start[-1] - span[0]) + weight * (end[0] - span[-1])
     return np.ascontiguousarray(span[1:-1], np.float32)
 
 
 # ----------------------------------------------------------------------------- batch handlers
+
 
 def _group_key(job, sampled_args: tuple[str, ...]) -> tuple | None:
     """Jobs with equal sampling share one model call; a seeded job runs alone so that its answer
@@ -287,8 +297,13 @@ def make_text_to_motion_handler(bundle, device: str = "cpu"):
     lm, vq = load_models(bundle, device)
 
     def run_group(members: list) -> list:
-        motions = generate(lm, vq, [j.args["text"] for j in members], [j.args.get("frames") for j in members],
-                           sampling_of(members[0].args))
+        motions = generate(
+            lm,
+            vq,
+            [j.args["text"] for j in members],
+            [j.args.get("frames") for j in members],
+            sampling_of(members[0].args),
+        )
         return [_motion_reply(m) for m in motions]
 
     return lambda jobs: _grouped(jobs, ("temperature", "top_k", "top_p"), run_group, "text to motion")
@@ -320,7 +335,8 @@ def make_inbetween_handler(bundle, device: str = "cpu"):
     lm, vq = load_models(bundle, device)
 
     def work(job) -> tuple[dict, dict]:
-        return _motion_reply(fill_gap(lm, vq, job.arrays["start"], job.arrays["end"], int(job.args["frames"]),
-                                      sampling_of(job.args)))
+        return _motion_reply(
+            fill_gap(lm, vq, job.arrays["start"], job.arrays["end"], int(job.args["frames"]), sampling_of(job.args))
+        )
 
     return lambda jobs: _per_job(jobs, "inbetween", work)

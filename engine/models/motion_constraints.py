@@ -10,6 +10,7 @@ Passed to `generate(logits_processor=...)`, custom processors run before transfo
 top-k and top-p warpers (transformers 5 `_get_logits_processor`), so sampling only ever chooses among
 allowed tokens.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -69,5 +70,5 @@ class TextOutputConstraint(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         scores = scores.clone()
-        scores[:, self.vocab.offset:self.vocab.stop] = float("-inf")
+        scores[:, self.vocab.offset : self.vocab.stop] = float("-inf")
         return scores

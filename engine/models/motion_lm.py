@@ -12,6 +12,7 @@ A saved model is a Hugging Face directory that `T5ForConditionalGeneration.from_
     lm = MotionLM.load("bundle/lm")
     codes = lm.generate_motion(["Generate motion: a person walks forward"], lengths=[49], seed=0)
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,14 @@ FEED_FORWARD = ("relu", "gated-gelu")
 PRESETS: dict[str, dict] = {
     "tiny": {"d_model": 32, "d_ff": 64, "num_layers": 2, "num_decoder_layers": 2, "num_heads": 2, "d_kv": 16},
     "small": {"d_model": 256, "d_ff": 1024, "num_layers": 4, "num_decoder_layers": 4, "num_heads": 4, "d_kv": 64},
-    "motiongpt_base": {"d_model": 768, "d_ff": 2048, "num_layers": 12, "num_decoder_layers": 12, "num_heads": 12,
-                       "d_kv": 64},
+    "motiongpt_base": {
+        "d_model": 768,
+        "d_ff": 2048,
+        "num_layers": 12,
+        "num_decoder_layers": 12,
+        "num_heads": 12,
+        "d_kv": 64,
+    },
 }
 
 
@@ -52,22 +59,32 @@ class MotionLMConfig:
     dropout_rate: float = 0.1
     relative_attention_num_buckets: int = 32
     relative_attention_max_distance: int = 128
-    max_input_tokens: int = 256    # prompts are truncated here (MotionGPT: 256)
-    max_motion_codes: int = 50     # 200 frames; MotionGPT's longest motion is 196 frames = 49 codes
-    max_text_tokens: int = 40      # MotionGPT decodes captions greedily up to 40 tokens
+    max_input_tokens: int = 256  # prompts are truncated here (MotionGPT: 256)
+    max_motion_codes: int = 50  # 200 frames; MotionGPT's longest motion is 196 frames = 49 codes
+    max_text_tokens: int = 40  # MotionGPT decodes captions greedily up to 40 tokens
     fps: float = 20.0
-    downsample: int = 4            # frames per motion code (the tokenizer's temporal down-sampling)
+    downsample: int = 4  # frames per motion code (the tokenizer's temporal down-sampling)
 
     def __post_init__(self) -> None:
         if self.feed_forward_proj not in FEED_FORWARD:
             raise ValueError(f"MotionLMConfig.feed_forward_proj={self.feed_forward_proj!r}; allowed: {FEED_FORWARD}")
-        for name in ("d_model", "d_ff", "num_layers", "num_decoder_layers", "num_heads", "d_kv",
-                     "max_input_tokens", "max_motion_codes", "max_text_tokens", "downsample"):
+        for name in (
+            "d_model",
+            "d_ff",
+            "num_layers",
+            "num_decoder_layers",
+            "num_heads",
+            "d_kv",
+            "max_input_tokens",
+            "max_motion_codes",
+            "max_text_tokens",
+            "downsample",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"MotionLMConfig.{name}={getattr(self, name)} must be a positive integer")
 
     @classmethod
-    def preset(cls, name: str, **overrides) -> "MotionLMConfig":
+    def preset(cls, name: str, **overrides) -> MotionLMConfig:
         if name not in PRESETS:
             raise ValueError(f"motion LM preset {name!r} is unknown; choose one of {sorted(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
@@ -78,13 +95,23 @@ class MotionLMConfig:
         checkpoints, e.g. FLAN-T5 via `from_pretrained_t5` or the converter)."""
         from transformers import T5Config
 
-        return T5Config(vocab_size=vocab_size, d_model=self.d_model, d_kv=self.d_kv, d_ff=self.d_ff,
-                        num_layers=self.num_layers, num_decoder_layers=self.num_decoder_layers,
-                        num_heads=self.num_heads, feed_forward_proj=self.feed_forward_proj,
-                        dropout_rate=self.dropout_rate, tie_word_embeddings=True,
-                        relative_attention_num_buckets=self.relative_attention_num_buckets,
-                        relative_attention_max_distance=self.relative_attention_max_distance,
-                        pad_token_id=pad_id, eos_token_id=eos_id, decoder_start_token_id=pad_id)
+        return T5Config(
+            vocab_size=vocab_size,
+            d_model=self.d_model,
+            d_kv=self.d_kv,
+            d_ff=self.d_ff,
+            num_layers=self.num_layers,
+            num_decoder_layers=self.num_decoder_layers,
+            num_heads=self.num_heads,
+            feed_forward_proj=self.feed_forward_proj,
+            dropout_rate=self.dropout_rate,
+            tie_word_embeddings=True,
+            relative_attention_num_buckets=self.relative_attention_num_buckets,
+            relative_attention_max_distance=self.relative_attention_max_distance,
+            pad_token_id=pad_id,
+            eos_token_id=eos_id,
+            decoder_start_token_id=pad_id,
+        )
 
 
 @dataclass
@@ -120,7 +147,7 @@ class MotionLM:
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
-    def create(cls, config: MotionLMConfig, text_tokenizer, code_num: int, seed: int | None = None) -> "MotionLM":
+    def create(cls, config: MotionLMConfig, text_tokenizer, code_num: int, seed: int | None = None) -> MotionLM:
         """A randomly initialised T5 over `text_tokenizer` + K motion tokens (the tokenizer is extended in place)."""
         from transformers import T5ForConditionalGeneration
 
@@ -133,7 +160,7 @@ class MotionLM:
         return cls(T5ForConditionalGeneration(t5), text_tokenizer, vocab, config)
 
     @classmethod
-    def from_pretrained_t5(cls, t5_dir: str | Path, code_num: int, **overrides) -> "MotionLM":
+    def from_pretrained_t5(cls, t5_dir: str | Path, code_num: int, **overrides) -> MotionLM:
         """Start from a local pretrained T5 (e.g. FLAN-T5): its weights and tokenizer, embeddings grown
         by the K + 3 motion tokens (MotionGPT's resize_token_embeddings)."""
         from transformers import T5ForConditionalGeneration
@@ -152,13 +179,18 @@ class MotionLM:
         directory.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(str(directory))
         self.tokenizer.save_pretrained(str(directory))
-        meta = {"format": FORMAT, "version": 1, "code_num": self.vocab.code_num, "motion_token_offset": self.vocab.offset,
-                "config": asdict(self.config)}
+        meta = {
+            "format": FORMAT,
+            "version": 1,
+            "code_num": self.vocab.code_num,
+            "motion_token_offset": self.vocab.offset,
+            "config": asdict(self.config),
+        }
         (directory / MOTION_LM_FILE).write_text(json.dumps(meta, indent=2))
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "MotionLM":
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> MotionLM:
         from transformers import T5ForConditionalGeneration
 
         from engine.models.text_tokenizer import load_text_tokenizer
@@ -166,8 +198,10 @@ class MotionLM:
         directory = Path(directory)
         meta_path = directory / MOTION_LM_FILE
         if not meta_path.is_file():
-            raise InputError(f"{directory} is not a motion-language model directory (no {MOTION_LM_FILE}); "
-                             "train one with `motion-train pretrain` or convert a MotionGPT release")
+            raise InputError(
+                f"{directory} is not a motion-language model directory (no {MOTION_LM_FILE}); "
+                "train one with `motion-train pretrain` or convert a MotionGPT release"
+            )
         meta = json.loads(meta_path.read_text())
         known = {f.name for f in fields(MotionLMConfig)}
         config = MotionLMConfig(**{k: v for k, v in meta["config"].items() if k in known})
@@ -187,13 +221,22 @@ class MotionLM:
         """Tokenised, padded prompts: input_ids and attention_mask `(B, L)` on the model's device."""
         if not prompts or any(not isinstance(p, str) or not p.strip() for p in prompts):
             raise InputError("prompts must be a non-empty list of non-empty strings")
-        batch = self.tokenizer(list(prompts), padding=True, truncation=True, max_length=self.config.max_input_tokens,
-                               return_tensors="pt")
-        return {"input_ids": batch["input_ids"].to(self.device), "attention_mask": batch["attention_mask"].to(self.device)}
+        batch = self.tokenizer(
+            list(prompts), padding=True, truncation=True, max_length=self.config.max_input_tokens, return_tensors="pt"
+        )
+        return {
+            "input_ids": batch["input_ids"].to(self.device),
+            "attention_mask": batch["attention_mask"].to(self.device),
+        }
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[str], output: str, lengths: Sequence[int | None] | None = None,
-                 sampling: Sampling | None = None) -> list[list[int]]:
+    def generate(
+        self,
+        prompts: Sequence[str],
+        output: str,
+        lengths: Sequence[int | None] | None = None,
+        sampling: Sampling | None = None,
+    ) -> list[list[int]]:
         """Decode a batch of prompts under the constraints of `output` ("motion" or "text").
 
         lengths: motion codes per prompt (None entries: the model decides, up to max_motion_codes).
@@ -210,11 +253,14 @@ class MotionLM:
                 raise InputError(f"{len(lengths)} lengths for {len(prompts)} prompts")
             for n in lengths:
                 if n is not None and not 1 <= n <= self.config.max_motion_codes:
-                    raise InputError(f"requested motion length of {n} codes ({n * self.config.downsample} frames) "
-                                     f"is out of range: this model makes 1 to {self.config.max_motion_codes} codes")
+                    raise InputError(
+                        f"requested motion length of {n} codes ({n * self.config.downsample} frames) "
+                        f"is out of range: this model makes 1 to {self.config.max_motion_codes} codes"
+                    )
             longest = max((n if n is not None else self.config.max_motion_codes) for n in lengths)
-            constraint = MotionOutputConstraint(self.vocab, self.tokenizer.eos_token_id, lengths,
-                                                self.config.max_motion_codes)
+            constraint = MotionOutputConstraint(
+                self.vocab, self.tokenizer.eos_token_id, lengths, self.config.max_motion_codes
+            )
             max_new_tokens = longest + 3  # <start> codes <end> </s>
         elif output == "text":
             constraint, max_new_tokens = TextOutputConstraint(self.vocab), self.config.max_text_tokens
@@ -227,16 +273,22 @@ class MotionLM:
             with torch.random.fork_rng(devices=[]):
                 if sampling.seed is not None:
                     torch.manual_seed(sampling.seed)
-                sequences = self.model.generate(**batch, logits_processor=LogitsProcessorList([constraint]),
-                                                max_new_tokens=max_new_tokens, num_beams=1, use_cache=True,
-                                                **sampling.generate_kwargs())
+                sequences = self.model.generate(
+                    **batch,
+                    logits_processor=LogitsProcessorList([constraint]),
+                    max_new_tokens=max_new_tokens,
+                    num_beams=1,
+                    use_cache=True,
+                    **sampling.generate_kwargs(),
+                )
         finally:
             self.model.train(was_training)
         pad = self.tokenizer.pad_token_id
         return [[int(t) for t in row[1:] if int(t) != pad] for row in sequences.cpu()]
 
-    def generate_motion(self, prompts: Sequence[str], lengths: Sequence[int | None] | None = None,
-                        sampling: Sampling | None = None) -> list[list[int]]:
+    def generate_motion(
+        self, prompts: Sequence[str], lengths: Sequence[int | None] | None = None, sampling: Sampling | None = None
+    ) -> list[list[int]]:
         """Motion codes (0..K-1) per prompt. Raises NoMotionError naming the prompt with no motion."""
         results = []
         for index, row in enumerate(self.generate(prompts, "motion", lengths, sampling)):
@@ -255,9 +307,16 @@ class MotionLM:
 def config_from_t5(t5_config, **overrides) -> MotionLMConfig:
     """The MotionLMConfig describing an existing T5 config (pretrained or converted weights)."""
     projection = "gated-gelu" if getattr(t5_config, "is_gated_act", False) else "relu"
-    values = {"d_model": t5_config.d_model, "d_ff": t5_config.d_ff, "num_layers": t5_config.num_layers,
-              "num_decoder_layers": t5_config.num_decoder_layers, "num_heads": t5_config.num_heads,
-              "d_kv": t5_config.d_kv, "feed_forward_proj": projection, "dropout_rate": t5_config.dropout_rate,
-              "relative_attention_num_buckets": t5_config.relative_attention_num_buckets,
-              "relative_attention_max_distance": t5_config.relative_attention_max_distance}
+    values = {
+        "d_model": t5_config.d_model,
+        "d_ff": t5_config.d_ff,
+        "num_layers": t5_config.num_layers,
+        "num_decoder_layers": t5_config.num_decoder_layers,
+        "num_heads": t5_config.num_heads,
+        "d_kv": t5_config.d_kv,
+        "feed_forward_proj": projection,
+        "dropout_rate": t5_config.dropout_rate,
+        "relative_attention_num_buckets": t5_config.relative_attention_num_buckets,
+        "relative_attention_max_distance": t5_config.relative_attention_max_distance,
+    }
     return MotionLMConfig(**{**values, **overrides})

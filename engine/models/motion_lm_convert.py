@@ -11,6 +11,7 @@ are read off the tensors; the motion vocabulary is the rows the T5 has beyond th
 writes OUT_DIR/lm (MotionLM.save layout) and OUT_DIR/tokenizer (MotionTokenizer.save layout).
 Checkpoints are read with safetensors or `torch.load(weights_only=True)`: never unpickled code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError/RuntimeError subclasses for foreign content
-        raise InputError(f"{path} could not be read as a weights-only torch checkpoint ({error}); "
-                         "re-save it with safetensors or plain tensors") from error
+        raise InputError(
+            f"{path} could not be read as a weights-only torch checkpoint ({error}); "
+            "re-save it with safetensors or plain tensors"
+        ) from error
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not isinstance(data, dict):
@@ -62,10 +65,21 @@ def t5_config_from_state_dict(weights: dict[str, torch.Tensor], pad_id: int, eos
     wi = weights["encoder.block.0.layer.1.DenseReluDense." + ("wi_0" if gated else "wi") + ".weight"]
     # transformers 5 reads tie_word_embeddings=False as "T5 v1.1: untied head, no output scaling"
     tied = "lm_head.weight" not in weights or torch.equal(weights["lm_head.weight"], weights["shared.weight"])
-    return T5Config(vocab_size=vocab_size, d_model=d_model, d_kv=inner // heads, d_ff=wi.shape[0],
-                    num_layers=count("encoder"), num_decoder_layers=count("decoder"), num_heads=heads,
-                    relative_attention_num_buckets=buckets, feed_forward_proj="gated-gelu" if gated else "relu",
-                    tie_word_embeddings=tied, pad_token_id=pad_id, eos_token_id=eos_id, decoder_start_token_id=pad_id)
+    return T5Config(
+        vocab_size=vocab_size,
+        d_model=d_model,
+        d_kv=inner // heads,
+        d_ff=wi.shape[0],
+        num_layers=count("encoder"),
+        num_decoder_layers=count("decoder"),
+        num_heads=heads,
+        relative_attention_num_buckets=buckets,
+        feed_forward_proj="gated-gelu" if gated else "relu",
+        tie_word_embeddings=tied,
+        pad_token_id=pad_id,
+        eos_token_id=eos_id,
+        decoder_start_token_id=pad_id,
+    )
 
 
 def tokenizer_config_from_state_dict(weights: dict[str, torch.Tensor]):
@@ -77,12 +91,18 @@ def tokenizer_config_from_state_dict(weights: dict[str, torch.Tensor]):
     down_t = len({m.group(1) for k in weights if (m := re.match(r"encoder\.model\.(\d+)\.0\.weight", k))})
     depth = len({m.group(1) for k in weights if (m := re.match(r"encoder\.model\.2\.1\.model\.(\d+)\.conv1", k))})
     stride_t = weights["encoder.model.2.0.weight"].shape[-1] // 2
-    return TokenizerConfig(nfeats=nfeats, code_num=code_num, code_dim=code_dim, width=width, down_t=down_t,
-                           depth=depth, stride_t=stride_t)
+    return TokenizerConfig(
+        nfeats=nfeats, code_num=code_num, code_dim=code_dim, width=width, down_t=down_t, depth=depth, stride_t=stride_t
+    )
 
 
-def convert_motiongpt(checkpoint: str | Path, t5_tokenizer_dir: str | Path, out_dir: str | Path,
-                      mean: np.ndarray | None = None, std: np.ndarray | None = None) -> tuple[Path, Path]:
+def convert_motiongpt(
+    checkpoint: str | Path,
+    t5_tokenizer_dir: str | Path,
+    out_dir: str | Path,
+    mean: np.ndarray | None = None,
+    std: np.ndarray | None = None,
+) -> tuple[Path, Path]:
     """Write OUT/lm and OUT/tokenizer from a MotionGPT release; returns both directories.
 
     mean/std `(263,)`: the feature statistics the release was trained with (MotionGPT ships them
@@ -96,19 +116,26 @@ def convert_motiongpt(checkpoint: str | Path, t5_tokenizer_dir: str | Path, out_
     from engine.models.tokenizer import MotionTokenizer, convert_released_state_dict
 
     weights = read_state_dict(checkpoint)
-    lm_weights = {k[len(LM_PREFIX):]: v for k, v in weights.items() if k.startswith(LM_PREFIX)}
+    lm_weights = {k[len(LM_PREFIX) :]: v for k, v in weights.items() if k.startswith(LM_PREFIX)}
     if "shared.weight" not in lm_weights:
-        raise InputError(f"{checkpoint} has no language model under '{LM_PREFIX}' (expected e.g. "
-                         f"'{LM_PREFIX}shared.weight'); is it a MotionGPT stage-2/3 checkpoint?")
+        raise InputError(
+            f"{checkpoint} has no language model under '{LM_PREFIX}' (expected e.g. "
+            f"'{LM_PREFIX}shared.weight'); is it a MotionGPT stage-2/3 checkpoint?"
+        )
     tokenizer = load_text_tokenizer(t5_tokenizer_dir)
     code_num = lm_weights["shared.weight"].shape[0] - len(tokenizer) - 3
     if code_num < 1:
-        raise InputError(f"the checkpoint's vocabulary ({lm_weights['shared.weight'].shape[0]} rows) is not larger "
-                         f"than the tokenizer's ({len(tokenizer)}): use the T5 tokenizer the release was built on")
+        raise InputError(
+            f"the checkpoint's vocabulary ({lm_weights['shared.weight'].shape[0]} rows) is not larger "
+            f"than the tokenizer's ({len(tokenizer)}): use the T5 tokenizer the release was built on"
+        )
     vocab = add_motion_tokens(tokenizer, code_num)
     if "encoder.embed_tokens.weight" not in lm_weights:  # tied copies of `shared` may be left out of a file
-        lm_weights = {**lm_weights, "encoder.embed_tokens.weight": lm_weights["shared.weight"],
-                      "decoder.embed_tokens.weight": lm_weights["shared.weight"]}
+        lm_weights = {
+            **lm_weights,
+            "encoder.embed_tokens.weight": lm_weights["shared.weight"],
+            "decoder.embed_tokens.weight": lm_weights["shared.weight"],
+        }
     out_dir = Path(out_dir)
     lm_dir = out_dir / "lm"
     lm_dir.mkdir(parents=True, exist_ok=True)
@@ -117,11 +144,14 @@ def convert_motiongpt(checkpoint: str | Path, t5_tokenizer_dir: str | Path, out_
     t5_config_from_state_dict(lm_weights, tokenizer.pad_token_id, tokenizer.eos_token_id).save_pretrained(str(lm_dir))
     save_file({k: v.detach().clone().contiguous() for k, v in lm_weights.items()}, lm_dir / "model.safetensors")
     try:
-        model, info = T5ForConditionalGeneration.from_pretrained(str(lm_dir), local_files_only=True,
-                                                                 output_loading_info=True)
+        model, info = T5ForConditionalGeneration.from_pretrained(
+            str(lm_dir), local_files_only=True, output_loading_info=True
+        )
     except (RuntimeError, ValueError) as error:
         raise InputError(f"{checkpoint}: language model tensors do not fit a T5 ({error})") from error
-    problems = {k: sorted(v)[:3] for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
+    problems = {
+        k: sorted(v)[:3] for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v
+    }
     if problems:
         raise InputError(f"{checkpoint}: language model tensors do not fit a T5: {problems}")
     lm = MotionLM(model.eval(), tokenizer, vocab, config_from_t5(model.config))
@@ -131,8 +161,9 @@ def convert_motiongpt(checkpoint: str | Path, t5_tokenizer_dir: str | Path, out_
     vq = MotionTokenizer(tokenizer_config_from_state_dict(vq_weights))
     vq.load_state_dict(vq_weights, strict=True)
     if vq.config.code_num != code_num:
-        raise InputError(f"{checkpoint}: the VQ has {vq.config.code_num} codes but the language model "
-                         f"{code_num} motion codes")
+        raise InputError(
+            f"{checkpoint}: the VQ has {vq.config.code_num} codes but the language model {code_num} motion codes"
+        )
     if mean is not None and std is not None:
         vq.set_normalization_(torch.as_tensor(mean), torch.as_tensor(std))
     return lm_dir, vq.save(out_dir / "tokenizer")

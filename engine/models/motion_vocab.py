@@ -9,6 +9,7 @@ Two id spaces appear here: *codes* (0..K-1, what the motion tokenizer emits) and
 of the language model's embedding). The added tokens are contiguous, so
 token id = `offset + code`.
 """
+
 from __future__ import annotations
 
 import re
@@ -67,8 +68,10 @@ class MotionVocab:
         codes = [int(c) for c in codes]
         bad = [c for c in codes if not 0 <= c < self.code_num]
         if bad:
-            raise InputError(f"{what} must lie in [0, {self.code_num}); got {bad[:5]}. "
-                             "Use codes from the motion tokenizer this model was trained with.")
+            raise InputError(
+                f"{what} must lie in [0, {self.code_num}); got {bad[:5]}. "
+                "Use codes from the motion tokenizer this model was trained with."
+            )
         return codes
 
     def serialize(self, codes: Sequence[int]) -> str:
@@ -103,22 +106,27 @@ class MotionVocab:
 
     def _first_span(self, values: list[int], start: int, end: int, what: str) -> list[int]:
         if start not in values:
-            raise NoMotionError(f"the model produced no motion (no start-of-motion token in its {what}); "
-                                "sample again with another seed or use a model trained for this task")
+            raise NoMotionError(
+                f"the model produced no motion (no start-of-motion token in its {what}); "
+                "sample again with another seed or use a model trained for this task"
+            )
         codes = []
-        for value in values[values.index(start) + 1:]:
+        for value in values[values.index(start) + 1 :]:
             if value == end:
                 break
             if 0 <= value < self.code_num:
                 codes.append(value)
         if not codes:
-            raise NoMotionError("the model produced an empty motion (start and end of motion with no "
-                                "motion codes between); sample again or request a length")
+            raise NoMotionError(
+                "the model produced an empty motion (start and end of motion with no "
+                "motion codes between); sample again or request a length"
+            )
         return codes
 
 
-def frames_to_tokens(frames: int | None = None, seconds: float | None = None, fps: float = 20.0,
-                     downsample: int = 4) -> int | None:
+def frames_to_tokens(
+    frames: int | None = None, seconds: float | None = None, fps: float = 20.0, downsample: int = 4
+) -> int | None:
     """Requested length -> number of motion codes (frames / downsample, at least 1); None if neither given."""
     if frames is not None and seconds is not None:
         raise InputError("give the motion length as frames or as seconds, not both")

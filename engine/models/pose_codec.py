@@ -7,6 +7,7 @@ the pelvis at the origin, `(B, 22, 3)` float32 metres, Y up, facing +Z.
 Layers follow PoseFix's `encoders/pose_encoder_decoder.py` (../shared/reference/posefix.md 3.0),
 with J = 22 and 6D input instead of axis-angle.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,11 @@ def positions_to_quats(positions: np.ndarray, independent: bool = True) -> np.nd
         raise InputError(f"poses must be finite (N, 22, 3) joint positions in metres, got shape {positions.shape}.")
     offsets = default_rest_offsets()
     if independent:
-        quats = np.stack([inverse_kinematics(p[None], offsets)[0][0] for p in positions]) if len(positions) \
+        quats = (
+            np.stack([inverse_kinematics(p[None], offsets)[0][0] for p in positions])
+            if len(positions)
             else np.zeros((0, NUM_JOINTS, 4))
+        )
     else:
         quats = inverse_kinematics(positions, offsets)[0]
     return quats.astype(np.float32)
@@ -60,8 +64,15 @@ class PoseEncoder(nn.Module):
         super().__init__()
         flat = NUM_JOINTS * SIXD
         self.body = nn.Sequential(
-            nn.Flatten(), nn.BatchNorm1d(flat), nn.Linear(flat, hidden), nn.LeakyReLU(0.2),
-            nn.BatchNorm1d(hidden), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.Linear(hidden, hidden))
+            nn.Flatten(),
+            nn.BatchNorm1d(flat),
+            nn.Linear(flat, hidden),
+            nn.LeakyReLU(0.2),
+            nn.BatchNorm1d(hidden),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.Linear(hidden, hidden),
+        )
         self.head = nn.Linear(hidden, out_dim)
 
     def forward(self, sixd: torch.Tensor) -> torch.Tensor:
@@ -74,8 +85,13 @@ class PoseDecoder(nn.Module):
     def __init__(self, latent_dim: int, hidden: int = 512, dropout: float = 0.1) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, NUM_JOINTS * SIXD))
+            nn.Linear(latent_dim, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, NUM_JOINTS * SIXD),
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(-1, NUM_JOINTS, SIXD)
@@ -104,8 +120,9 @@ class TIRG(nn.Module):
         super().__init__()
         both = main_dim + mod_dim
         self.gate = nn.Sequential(nn.BatchNorm1d(both), nn.ReLU(), nn.Linear(both, main_dim))
-        self.residual = nn.Sequential(nn.BatchNorm1d(both), nn.ReLU(), nn.Linear(both, both), nn.ReLU(),
-                                      nn.Linear(both, main_dim))
+        self.residual = nn.Sequential(
+            nn.BatchNorm1d(both), nn.ReLU(), nn.Linear(both, both), nn.ReLU(), nn.Linear(both, main_dim)
+        )
         self.weights = nn.Parameter(torch.tensor([1.0, 1.0]))
 
     def forward(self, main: torch.Tensor, mod: torch.Tensor) -> torch.Tensor:

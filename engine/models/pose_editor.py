@@ -18,6 +18,7 @@ minutes. `residual=False` gives PoseFix's decoder.
 Shapes: poses `(B, 22, 6)` float32 6D local rotations (engine.models.pose_codec); texts: B strings.
 Run the tests: `pytest -q tests/test_pose_editor.py`.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,15 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from engine.errors import InputError
-from engine.models.pose_codec import (NUM_JOINTS, TIRG, NormalHead, PoseDecoder, PoseEncoder, positions_to_sixd,
-                                      sixd_to_positions)
+from engine.models.pose_codec import (
+    NUM_JOINTS,
+    TIRG,
+    NormalHead,
+    PoseDecoder,
+    PoseEncoder,
+    positions_to_sixd,
+    sixd_to_positions,
+)
 from engine.models.text_encoder import TextEncoder, TextEncoderConfig, WordTokenizer
 from engine.motion import rotations as R
 
@@ -45,17 +53,17 @@ N_ROT_COEFFS = NUM_JOINTS * 9
 
 @dataclass
 class PoseEditorConfig:
-    latent_dim: int = 32          # PoseFix latentD
-    hidden: int = 512             # VPoser num_neurons
+    latent_dim: int = 32  # PoseFix latentD
+    hidden: int = 512  # VPoser num_neurons
     dropout: float = 0.1
-    residual: bool = True         # decoder sees A and predicts a correction (see module docstring)
+    residual: bool = True  # decoder sees A and predicts a correction (see module docstring)
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     w_joints: float = 1.0
     w_rotations: float = 1.0
     w_kld: float = 1.0
     w_kldnp: float = 0.0
-    kld_epsilon: float = 10.0     # PoseFix clamps the training KL below at 10 nats
-    w_prior_recon: float = 1.0    # hybrid objective: also reconstruct B from the prior mean (see forward)
+    kld_epsilon: float = 10.0  # PoseFix clamps the training KL below at 10 nats
+    w_prior_recon: float = 1.0  # hybrid objective: also reconstruct B from the prior mean (see forward)
 
     def __post_init__(self) -> None:
         if isinstance(self.text, dict):
@@ -69,9 +77,9 @@ class PoseEditorConfig:
 
 @dataclass
 class EditorOutput:
-    prediction: torch.Tensor                 # (B, 22, 6) decoded from a posterior sample
-    loss: torch.Tensor                       # scalar
-    metrics: dict[str, torch.Tensor]         # scalars: nll_*, kld, elbo_*
+    prediction: torch.Tensor  # (B, 22, 6) decoded from a posterior sample
+    loss: torch.Tensor  # scalar
+    metrics: dict[str, torch.Tensor]  # scalars: nll_*, kld, elbo_*
 
 
 class PoseEditor(nn.Module):
@@ -111,15 +119,18 @@ class PoseEditor(nn.Module):
         kld = torch.distributions.kl_divergence(posterior, prior).sum(-1)  # (B,) closed form
         kld_train = self._training_kld(posterior, prior) if self.training else kld.mean()
         c = self.config
-        loss = sum(w * (nll[name].mean() + c.w_kld * kld_train) / n for name, w, n in
-                   (("joints", c.w_joints, N_JOINT_COEFFS), ("rotations", c.w_rotations, N_ROT_COEFFS)))
+        loss = sum(
+            w * (nll[name].mean() + c.w_kld * kld_train) / n
+            for name, w, n in (("joints", c.w_joints, N_JOINT_COEFFS), ("rotations", c.w_rotations, N_ROT_COEFFS))
+        )
         if c.w_prior_recon > 0:
             # Sohn et al. 2015 (CVAE, "hybrid objective" with the GSNN term): decoding the prior mean must
             # land on B as well, or the mean edit is the decoder at an arbitrary point of a broad prior.
             from_prior = self._nll(self.decode(prior.loc, emb_a, sixd_a), sixd_b)
-            loss = loss + c.w_prior_recon * sum(w * from_prior[name].mean() / n for name, w, n in
-                                                (("joints", c.w_joints, N_JOINT_COEFFS),
-                                                 ("rotations", c.w_rotations, N_ROT_COEFFS)))
+            loss = loss + c.w_prior_recon * sum(
+                w * from_prior[name].mean() / n
+                for name, w, n in (("joints", c.w_joints, N_JOINT_COEFFS), ("rotations", c.w_rotations, N_ROT_COEFFS))
+            )
         if c.w_kldnp > 0:
             standard = torch.distributions.Normal(torch.zeros_like(posterior.loc), torch.ones_like(posterior.scale))
             loss = loss + c.w_kldnp * torch.distributions.kl_divergence(posterior, standard).sum(-1).mean()
@@ -134,6 +145,7 @@ class PoseEditor(nn.Module):
         against posterior collapse). Our KLs sit below PoseFix's 10 nats, where that clamp would cut
         every gradient to the prior, leaving it untrained: so the clamp applies to the posterior's side
         only, and the prior always learns to match the (stopped-gradient) posterior."""
+
         def normal(dist: torch.distributions.Normal, detach: bool) -> torch.distributions.Normal:
             return torch.distributions.Normal(dist.loc.detach(), dist.scale.detach()) if detach else dist
 
@@ -148,8 +160,11 @@ class PoseEditor(nn.Module):
         nll_joints = ((joints_p - joints_t).abs() / b + self.log_scale_joints + math.log(2.0)).flatten(1).sum(-1)
         rot_p, rot_t = R.sixd_to_matrix(prediction), R.sixd_to_matrix(target)
         sigma = self.log_scale_rotations.exp()
-        nll_rot = (0.5 * ((rot_p - rot_t) / sigma) ** 2 + self.log_scale_rotations
-                   + 0.5 * math.log(2 * math.pi)).flatten(1).sum(-1)
+        nll_rot = (
+            (0.5 * ((rot_p - rot_t) / sigma) ** 2 + self.log_scale_rotations + 0.5 * math.log(2 * math.pi))
+            .flatten(1)
+            .sum(-1)
+        )
         return {"joints": nll_joints, "rotations": nll_rot}
 
     @torch.no_grad()
@@ -159,8 +174,11 @@ class PoseEditor(nn.Module):
         if num_samples <= 0:
             return self.decode(prior.loc, emb_a, sixd_a)
         z = prior.sample((num_samples,)).transpose(0, 1)  # (B, S, latent)
-        flat = self.decode(z.reshape(-1, z.shape[-1]), emb_a.repeat_interleave(num_samples, 0),
-                           sixd_a.repeat_interleave(num_samples, 0))
+        flat = self.decode(
+            z.reshape(-1, z.shape[-1]),
+            emb_a.repeat_interleave(num_samples, 0),
+            sixd_a.repeat_interleave(num_samples, 0),
+        )
         return flat.view(len(texts), num_samples, NUM_JOINTS, 6)
 
     @torch.no_grad()
@@ -179,16 +197,20 @@ class PoseEditor(nn.Module):
         elif pose_a.shape == (NUM_JOINTS, 6):
             sixd = pose_a[None]
         else:
-            raise InputError(f"pose A has shape {pose_a.shape}; give (22, 3) joint positions in metres or "
-                             f"(22, 6) 6D local rotations of the canonical SMPL-22 skeleton.")
+            raise InputError(
+                f"pose A has shape {pose_a.shape}; give (22, 3) joint positions in metres or "
+                f"(22, 6) 6D local rotations of the canonical SMPL-22 skeleton."
+            )
         if not isinstance(text, str) or not text.strip():
             raise InputError("the correction text is empty; describe the change, e.g. 'raise the left arm'.")
         self.eval()
         device = next(self.parameters()).device
         out = self.sample(torch.from_numpy(sixd).to(device), [text], num_samples)[0]
-        return {"sixd": out.cpu().numpy(), "quats": R.sixd_to_quat(out).cpu().numpy(),
-                "positions": sixd_to_positions(out.reshape(-1, NUM_JOINTS, 6)).reshape(out.shape[:-1] + (3,))
-                .cpu().numpy()}
+        return {
+            "sixd": out.cpu().numpy(),
+            "quats": R.sixd_to_quat(out).cpu().numpy(),
+            "positions": sixd_to_positions(out.reshape(-1, NUM_JOINTS, 6)).reshape(out.shape[:-1] + (3,)).cpu().numpy(),
+        }
 
     # --- persistence ----------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -202,11 +224,12 @@ class PoseEditor(nn.Module):
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "PoseEditor":
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> PoseEditor:
         directory = Path(directory)
         if not (directory / CONFIG_FILE).is_file():
-            raise InputError(f"{directory} is not a pose editor directory (no {CONFIG_FILE}); "
-                             f"train one with `motion-train posefix`.")
+            raise InputError(
+                f"{directory} is not a pose editor directory (no {CONFIG_FILE}); train one with `motion-train posefix`."
+            )
         values = json.loads((directory / CONFIG_FILE).read_text())
         values.pop("model", None)
         config = PoseEditorConfig(**values)

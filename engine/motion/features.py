@@ -24,10 +24,12 @@ KIT-ML (21 joints) is supported by layout, recovery, mirroring, normalisation an
 extraction, but has no default target skeleton (HumanML3D used KIT clip 03950; pass one).
 Run the tests: `pytest -q tests/test_features.py`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -75,14 +77,53 @@ def _kit_mirror_map() -> tuple[int, ...]:
     return tuple(mapping)
 
 
-T2M = FeatureSkeleton("t2m", S.KINEMATIC_CHAINS, S.T2M_RAW_OFFSETS, S.FACE_JOINTS, S.FOOT_JOINTS_LEFT,
-                      S.FOOT_JOINTS_RIGHT, FOOT_THRESHOLD_T2M, (5, 8), S.MIRROR_MAP)
+T2M = FeatureSkeleton(
+    "t2m",
+    S.KINEMATIC_CHAINS,
+    S.T2M_RAW_OFFSETS,
+    S.FACE_JOINTS,
+    S.FOOT_JOINTS_LEFT,
+    S.FOOT_JOINTS_RIGHT,
+    FOOT_THRESHOLD_T2M,
+    (5, 8),
+    S.MIRROR_MAP,
+)
 KIT = FeatureSkeleton(
-    "kit", ((0, 11, 12, 13, 14, 15), (0, 16, 17, 18, 19, 20), (0, 1, 2, 3, 4), (3, 5, 6, 7), (3, 8, 9, 10)),
-    np.array([[0, 0, 0], [0, 1, 0], [0, 1, 0], [0, 1, 0], [0, 1, 0], [1, 0, 0], [0, -1, 0],
-              [0, -1, 0], [-1, 0, 0], [0, -1, 0], [0, -1, 0], [1, 0, 0], [0, -1, 0], [0, -1, 0],
-              [0, 0, 1], [0, 0, 1], [-1, 0, 0], [0, -1, 0], [0, -1, 0], [0, 0, 1], [0, 0, 1]], float),
-    (11, 16, 5, 8), (19, 20), (14, 15), FOOT_THRESHOLD_KIT, (17, 18), _kit_mirror_map())
+    "kit",
+    ((0, 11, 12, 13, 14, 15), (0, 16, 17, 18, 19, 20), (0, 1, 2, 3, 4), (3, 5, 6, 7), (3, 8, 9, 10)),
+    np.array(
+        [
+            [0, 0, 0],
+            [0, 1, 0],
+            [0, 1, 0],
+            [0, 1, 0],
+            [0, 1, 0],
+            [1, 0, 0],
+            [0, -1, 0],
+            [0, -1, 0],
+            [-1, 0, 0],
+            [0, -1, 0],
+            [0, -1, 0],
+            [1, 0, 0],
+            [0, -1, 0],
+            [0, -1, 0],
+            [0, 0, 1],
+            [0, 0, 1],
+            [-1, 0, 0],
+            [0, -1, 0],
+            [0, -1, 0],
+            [0, 0, 1],
+            [0, 0, 1],
+        ],
+        float,
+    ),
+    (11, 16, 5, 8),
+    (19, 20),
+    (14, 15),
+    FOOT_THRESHOLD_KIT,
+    (17, 18),
+    _kit_mirror_map(),
+)
 SKELETONS = {22: T2M, 21: KIT}
 
 
@@ -93,8 +134,10 @@ def feature_dim(joints_num: int) -> int:
 
 def joints_num_for_dim(dim: int) -> int:
     if (dim + 1) % 12 or dim < 20:
-        raise InputError(f"a feature vector has {dim} dims; expected 8 + (J-1)*9 + J*3 (263 for "
-                         "HumanML3D's 22 joints, 251 for KIT-ML's 21).")
+        raise InputError(
+            f"a feature vector has {dim} dims; expected 8 + (J-1)*9 + J*3 (263 for "
+            "HumanML3D's 22 joints, 251 for KIT-ML's 21)."
+        )
     return (dim + 1) // 12
 
 
@@ -104,9 +147,16 @@ def feature_layout(joints_num: int = S.NUM_JOINTS) -> dict[str, slice]:
     ric = 4 + (joints_num - 1) * 3
     rot = ric + (joints_num - 1) * 6
     vel = rot + joints_num * 3
-    return {"root_rot_vel": slice(0, 1), "root_lin_vel": slice(1, 3), "root_y": slice(3, 4),
-            "root": slice(0, 4), "ric": slice(4, ric), "rot": slice(ric, rot), "vel": slice(rot, vel),
-            "feet": slice(vel, vel + 4)}
+    return {
+        "root_rot_vel": slice(0, 1),
+        "root_lin_vel": slice(1, 3),
+        "root_y": slice(3, 4),
+        "root": slice(0, 4),
+        "ric": slice(4, ric),
+        "rot": slice(ric, rot),
+        "vel": slice(rot, vel),
+        "feet": slice(vel, vel + 4),
+    }
 
 
 def _spec(joints_num: int) -> FeatureSkeleton:
@@ -120,8 +170,10 @@ def _check_positions(positions: Any, min_frames: int = 1) -> np.ndarray:
         positions = positions.detach().cpu().numpy()
     positions = np.asarray(positions, dtype=np.float64)
     if positions.ndim != 3 or positions.shape[1:] not in ((22, 3), (21, 3)) or len(positions) < min_frames:
-        raise InputError(f"joint positions must have shape (T, 22, 3) (or (T, 21, 3) for KIT) with "
-                         f"T >= {min_frames}, got {positions.shape}.")
+        raise InputError(
+            f"joint positions must have shape (T, 22, 3) (or (T, 21, 3) for KIT) with "
+            f"T >= {min_frames}, got {positions.shape}."
+        )
     if not np.isfinite(positions).all():
         raise InputError("joint positions contain NaN or infinite values; clean or drop those frames.")
     return positions
@@ -203,9 +255,13 @@ def default_target_positions() -> np.ndarray:
     return S.default_rest_positions()
 
 
-def joints_to_features(positions: Any, feet_threshold: float | None = None,
-                       target: np.ndarray | str | None = "default", smooth_forward: bool = True,
-                       return_joints: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def joints_to_features(
+    positions: Any,
+    feet_threshold: float | None = None,
+    target: np.ndarray | str | None = "default",
+    smooth_forward: bool = True,
+    return_joints: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """HumanML3D features of a clip: `(T, J, 3)` metres, Y up, 20 fps -> `(T-1, D)` float32.
 
     J = 22 gives 263 dims, J = 21 (KIT-ML) 251. feet_threshold defaults to 0.002 (22) / 0.05 (21).
@@ -242,11 +298,19 @@ def joints_to_features(positions: Any, feet_threshold: float | None = None,
     ric = R.quat_apply(r_rot[:, None], ric)
     local_vel = R.quat_apply(r_rot[:-1, None], glob[1:] - glob[:-1])
     n = len(glob) - 1
-    feats = np.concatenate([
-        np.arcsin(np.clip(r_velocity[:, 2:3], -1.0, 1.0)), velocity[:, [0, 2]], glob[:-1, 0, 1:2],
-        ric[:-1, 1:].reshape(n, -1), sixd[:-1, 1:].reshape(n, -1), local_vel.reshape(n, -1),
-        contacts(spec.feet_left), contacts(spec.feet_right),
-    ], axis=-1).astype(np.float32)
+    feats = np.concatenate(
+        [
+            np.arcsin(np.clip(r_velocity[:, 2:3], -1.0, 1.0)),
+            velocity[:, [0, 2]],
+            glob[:-1, 0, 1:2],
+            ric[:-1, 1:].reshape(n, -1),
+            sixd[:-1, 1:].reshape(n, -1),
+            local_vel.reshape(n, -1),
+            contacts(spec.feet_left),
+            contacts(spec.feet_right),
+        ],
+        axis=-1,
+    ).astype(np.float32)
     if return_joints:
         encoded = R.quat_apply(r_rot[:1], glob[:-1])  # turned by the smoothed frame-0 facing
         return feats, encoded.astype(np.float32)
@@ -260,8 +324,10 @@ def _check_features(features: Any, joints_num: int | None) -> tuple[Any, int]:
         raise InputError(f"features must have shape (..., T, 263) (or (..., T, 251) for KIT), got {tuple(x.shape)}.")
     joints_num = joints_num or joints_num_for_dim(x.shape[-1])
     if x.shape[-1] != feature_dim(joints_num):
-        raise InputError(f"features must have shape (..., T, {feature_dim(joints_num)}) for {joints_num} "
-                         f"joints, got {tuple(x.shape)}.")
+        raise InputError(
+            f"features must have shape (..., T, {feature_dim(joints_num)}) for {joints_num} "
+            f"joints, got {tuple(x.shape)}."
+        )
     finite = bool(x.isfinite().all()) if R._is_torch(x) else bool(np.isfinite(x).all())
     if not finite:
         raise InputError("features contain NaN or infinite values.")
@@ -293,7 +359,7 @@ def features_to_joints(features: Any, joints_num: int | None = None) -> Any:
     features, joints_num = _check_features(features, joints_num)
     xp = R._xp(features)
     quat, root = recover_root(features)
-    ric = features[..., 4:4 + (joints_num - 1) * 3]
+    ric = features[..., 4 : 4 + (joints_num - 1) * 3]
     ric = ric.reshape(tuple(ric.shape[:-1]) + (joints_num - 1, 3))
     joints = R.quat_apply(R.quat_conjugate(quat)[..., None, :], ric)
     offset = xp.stack([root[..., 0], root[..., 0] * 0, root[..., 2]], -1)[..., None, :]
@@ -338,8 +404,9 @@ def std_groups(joints_num: int = S.NUM_JOINTS) -> list[slice]:
     return [lay[k] for k in ("root_rot_vel", "root_lin_vel", "root_y", "ric", "rot", "vel", "feet")]
 
 
-def compute_mean_std(feature_arrays: Sequence[np.ndarray], joints_num: int = S.NUM_JOINTS
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def compute_mean_std(
+    feature_arrays: Sequence[np.ndarray], joints_num: int = S.NUM_JOINTS
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-dim mean and group-averaged std over all frames of all clips: `(D,)` float32 each.
 
     Each std group is replaced by its average, as HumanML3D does; a group whose average is 0
@@ -374,8 +441,10 @@ def denormalize(features: Any, mean: Any, std: Any) -> Any:
 
 def _stats_like(features: Any, mean: Any, std: Any) -> tuple[Any, Any]:
     if features.shape[-1] != np.shape(mean)[-1] or np.shape(mean) != np.shape(std):
-        raise InputError(f"mean/std of shape {np.shape(mean)}/{np.shape(std)} do not fit features "
-                         f"of shape {tuple(features.shape)}; they must be (D,) with the same D.")
+        raise InputError(
+            f"mean/std of shape {np.shape(mean)}/{np.shape(std)} do not fit features "
+            f"of shape {tuple(features.shape)}; they must be (D,) with the same D."
+        )
     if R._is_torch(features):
         import torch
 

@@ -8,9 +8,11 @@ so a joint's own rotation moves its children, and all-identity rotations give th
 Quaternions are (w, x, y, z); positions are metres. FK works on numpy and torch (differentiable);
 IK is numpy (it is data processing). Run the tests: `pytest -q tests/test_kinematics.py`.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +26,10 @@ from engine.motion.skeleton import NUM_JOINTS, PARENTS
 # bone goes when the joint flexes from a straight T-pose (knees backward, elbows forward with
 # palms down). (a, b) name the next bone: secondary = pos[a] - pos[b].
 SMPL22_HINGES: dict[int, tuple[tuple[int, int], tuple[float, float, float]]] = {
-    1: ((7, 4), (0.0, 0.0, -1.0)), 2: ((8, 5), (0.0, 0.0, -1.0)),
-    16: ((20, 18), (0.0, 0.0, 1.0)), 17: ((21, 19), (0.0, 0.0, 1.0)),
+    1: ((7, 4), (0.0, 0.0, -1.0)),
+    2: ((8, 5), (0.0, 0.0, -1.0)),
+    16: ((20, 18), (0.0, 0.0, 1.0)),
+    17: ((21, 19), (0.0, 0.0, 1.0)),
 }
 # Frames: spine2 takes its twist from the collar line (the chest turns with the shoulders).
 SMPL22_FRAMES: dict[int, tuple[int, int]] = {6: (13, 14)}
@@ -47,12 +51,18 @@ def _check_parents(parents: Sequence[int], num_joints: int) -> np.ndarray:
     if len(parents) != num_joints or parents[0] != -1 or any(p >= j for j, p in enumerate(parents) if j):
         raise InputError(
             f"parents must list {num_joints} joints, root first (-1) and every parent before its "
-            f"child; got {list(parents)}.")
+            f"child; got {list(parents)}."
+        )
     return parents
 
 
-def forward_kinematics(local_quats: Any, root_translation: Any, rest_offsets: Any,
-                       parents: Sequence[int] = PARENTS, return_rotations: bool = False) -> Any:
+def forward_kinematics(
+    local_quats: Any,
+    root_translation: Any,
+    rest_offsets: Any,
+    parents: Sequence[int] = PARENTS,
+    return_rotations: bool = False,
+) -> Any:
     """Joint positions from local rotations.
 
     local_quats: `(..., J, 4)` (w, x, y, z), numpy or torch; root_translation: `(..., 3)` metres;
@@ -94,8 +104,9 @@ def rest_positions_from_offsets(rest_offsets: np.ndarray, parents: Sequence[int]
     return pos
 
 
-def rest_offsets_matching_lengths(positions: np.ndarray, template_offsets: np.ndarray,
-                                  parents: Sequence[int] = PARENTS) -> np.ndarray:
+def rest_offsets_matching_lengths(
+    positions: np.ndarray, template_offsets: np.ndarray, parents: Sequence[int] = PARENTS
+) -> np.ndarray:
     """Template bone directions scaled to the clip's mean bone lengths.
 
     positions: `(T, J, 3)` metres; template_offsets: `(J, 3)` (e.g. default_rest_offsets()).
@@ -176,8 +187,9 @@ def _joint_rules(rest_offsets: np.ndarray, parents: np.ndarray) -> dict[int, tup
     return rules
 
 
-def _hinge_twist(swing: np.ndarray, rest_dir: np.ndarray, rest_next: np.ndarray, bend: np.ndarray,
-                 obs_next: np.ndarray) -> np.ndarray:
+def _hinge_twist(
+    swing: np.ndarray, rest_dir: np.ndarray, rest_next: np.ndarray, bend: np.ndarray, obs_next: np.ndarray
+) -> np.ndarray:
     """Twist angles `(T,)` (radians, about rest_dir, applied after `swing` `(T, 4)`) that make
     the next bone reachable by a pure hinge rotation.
 
@@ -234,8 +246,9 @@ def _count_descendants(j: int, children: list[list[int]]) -> int:
     return sum(1 + _count_descendants(c, children) for c in children[j])
 
 
-def inverse_kinematics(positions: Any, rest_offsets: Any, parents: Sequence[int] = PARENTS
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def inverse_kinematics(
+    positions: Any, rest_offsets: Any, parents: Sequence[int] = PARENTS
+) -> tuple[np.ndarray, np.ndarray]:
     """Local rotations that pose the rest skeleton like `positions` (analytic).
 
     positions: `(T, J, 3)` metres; rest_offsets: `(J, 3)`. Returns (local_quats `(T, J, 4)`

@@ -4,6 +4,7 @@ Pictures are how a person checks what a model or a converter produced, so every 
 engine writes can be looked at without Blender. Drawing uses Pillow only (no display, no GL).
 Bones of the body's left side are blue, the right side red, the spine and head dark grey.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,7 +39,8 @@ def _check_positions(positions: np.ndarray) -> np.ndarray:
     if positions.ndim != 3 or positions.shape[1:] != (skeleton.NUM_JOINTS, 3):
         raise InputError(
             f"a preview needs joint positions of shape (T, 22, 3) or (22, 3), got {positions.shape}; "
-            "convert the motion to the SMPL-22 skeleton first (motion-engine convert)")
+            "convert the motion to the SMPL-22 skeleton first (motion-engine convert)"
+        )
     if positions.shape[0] == 0 or not np.isfinite(positions).all():
         raise InputError("a preview needs at least one frame of finite joint positions (found none or NaN)")
     return positions
@@ -79,7 +81,9 @@ def _draw_pose(draw: ImageDraw.ImageDraw, canvas: _Canvas, pose_2d: np.ndarray, 
             draw.line([tuple(pixels[parent]), tuple(pixels[joint])], fill=_bone_colour(joint), width=width)
     head = pixels[skeleton.JOINT_INDEX["head"]]
     radius = max(3, canvas.size // 40)
-    draw.ellipse([head[0] - radius, head[1] - radius, head[0] + radius, head[1] + radius], outline=CENTRE_COLOUR, width=width)
+    draw.ellipse(
+        [head[0] - radius, head[1] - radius, head[0] + radius, head[1] + radius], outline=CENTRE_COLOUR, width=width
+    )
 
 
 def render_frames(positions: np.ndarray, size: int = 320, yaw_degrees: float = VIEW_YAW_DEGREES) -> list[Image.Image]:

@@ -16,6 +16,7 @@ Why hand-written rather than scipy: one code path serves numpy and torch (with g
 two backends agree to rounding; scipy.spatial.transform is the oracle in tests/test_rotations.py
 and does the Euler-angle work for numpy. Run the tests with `pytest -q tests/test_rotations.py`.
 """
+
 from __future__ import annotations
 
 import sys
@@ -50,7 +51,7 @@ def _as_array(x: Any) -> Array:
 
 def _check(x: Any, tail: tuple[int, ...], name: str) -> Array:
     x = _as_array(x)
-    if len(x.shape) < len(tail) or tuple(x.shape[len(x.shape) - len(tail):]) != tail:
+    if len(x.shape) < len(tail) or tuple(x.shape[len(x.shape) - len(tail) :]) != tail:
         want = "(..., " + ", ".join(map(str, tail)) + ")"
         raise InputError(f"{name} must have shape {want}, got {tuple(x.shape)}; reshape it first.")
     return x
@@ -125,12 +126,15 @@ def quat_multiply(a: Array, b: Array) -> Array:
     a, b = _broadcast(_check(a, (4,), "quaternion a"), _check(b, (4,), "quaternion b"))
     aw, ax, ay, az = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
     bw, bx, by, bz = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    return _stack([
-        aw * bw - ax * bx - ay * by - az * bz,
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-    ], a)
+    return _stack(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ],
+        a,
+    )
 
 
 def quat_apply(q: Array, v: Array) -> Array:
@@ -213,9 +217,15 @@ def quat_to_matrix(q: Array) -> Array:
     w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     s = 2.0 / _sum(q * q)
     rows = [
-        1 - s * (y * y + z * z), s * (x * y - z * w), s * (x * z + y * w),
-        s * (x * y + z * w), 1 - s * (x * x + z * z), s * (y * z - x * w),
-        s * (x * z - y * w), s * (y * z + x * w), 1 - s * (x * x + y * y),
+        1 - s * (y * y + z * z),
+        s * (x * y - z * w),
+        s * (x * z + y * w),
+        s * (x * y + z * w),
+        1 - s * (x * x + z * z),
+        s * (y * z - x * w),
+        s * (x * z - y * w),
+        s * (y * z + x * w),
+        1 - s * (x * x + y * y),
     ]
     return _stack(rows, q).reshape(tuple(q.shape[:-1]) + (3, 3))
 
@@ -242,7 +252,7 @@ def matrix_to_quat(m: Array) -> Array:
     best = xp.argmax(q_abs, -1)[..., None]
     q = cands[3] / (2 * q_abs[..., 3:4])
     for i in (2, 1, 0):
-        q = xp.where(best == i, cands[i] / (2 * q_abs[..., i:i + 1]), q)
+        q = xp.where(best == i, cands[i] / (2 * q_abs[..., i : i + 1]), q)
     return quat_standardize(quat_normalize(q))
 
 
@@ -316,7 +326,8 @@ def _check_order(order: str) -> str:
     if len(order) != 3 or not (order.isupper() or order.islower()) or set(order.lower()) - set("xyz"):
         raise InputError(
             f"Euler order {order!r} is not valid: use 3 letters of x/y/z, upper case for intrinsic "
-            "(BVH channel order, e.g. 'ZXY') or lower case for extrinsic.")
+            "(BVH channel order, e.g. 'ZXY') or lower case for extrinsic."
+        )
     return order
 
 

@@ -4,6 +4,7 @@ Every motion inside the engine lives on this skeleton (HumanML3D conventions, se
 ../shared/reference/motiongpt.md section 2.3): Y up, metres, body facing +Z, the body's left
 side on +X, 20 frames per second.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,10 +12,28 @@ import numpy as np
 FPS = 20.0  # HumanML3D frame rate; every canonical motion is resampled to it.
 
 JOINT_NAMES: tuple[str, ...] = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist",
+    "pelvis",
+    "left_hip",
+    "right_hip",
+    "spine1",
+    "left_knee",
+    "right_knee",
+    "spine2",
+    "left_ankle",
+    "right_ankle",
+    "spine3",
+    "left_foot",
+    "right_foot",
+    "neck",
+    "left_collar",
+    "right_collar",
+    "head",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
 )
 NUM_JOINTS = len(JOINT_NAMES)
 JOINT_INDEX: dict[str, int] = {name: i for i, name in enumerate(JOINT_NAMES)}
@@ -23,30 +42,82 @@ PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13
 
 # HumanML3D's t2m_kinematic_chain: right leg, left leg, spine to head, right arm, left arm.
 KINEMATIC_CHAINS: tuple[tuple[int, ...], ...] = (
-    (0, 2, 5, 8, 11), (0, 1, 4, 7, 10), (0, 3, 6, 9, 12, 15), (9, 14, 17, 19, 21), (9, 13, 16, 18, 20),
+    (0, 2, 5, 8, 11),
+    (0, 1, 4, 7, 10),
+    (0, 3, 6, 9, 12, 15),
+    (9, 14, 17, 19, 21),
+    (9, 13, 16, 18, 20),
 )
 
 # HumanML3D's t2m_raw_offsets: unit direction priors of each bone (arms hanging down). The
 # 6D rotations of the 263-dim features are measured against these, not against SMPL's T-pose.
-T2M_RAW_OFFSETS = np.array([
-    [0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, -1, 0], [0, 1, 0], [0, -1, 0],
-    [0, -1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [0, 1, 0], [1, 0, 0], [-1, 0, 0], [0, 0, 1],
-    [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0],
-], dtype=np.float64)
+T2M_RAW_OFFSETS = np.array(
+    [
+        [0, 0, 0],
+        [1, 0, 0],
+        [-1, 0, 0],
+        [0, 1, 0],
+        [0, -1, 0],
+        [0, -1, 0],
+        [0, 1, 0],
+        [0, -1, 0],
+        [0, -1, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+        [0, 0, 1],
+        [0, 1, 0],
+        [1, 0, 0],
+        [-1, 0, 0],
+        [0, 0, 1],
+        [0, -1, 0],
+        [0, -1, 0],
+        [0, -1, 0],
+        [0, -1, 0],
+        [0, -1, 0],
+        [0, -1, 0],
+    ],
+    dtype=np.float64,
+)
 
 # Joint positions of the SMPL neutral body in its T-pose (metres, Y up, facing +Z), rounded to
 # the millimetre: the default rest skeleton of an average adult.
-_SMPL_NEUTRAL_REST = np.array([
-    [-0.002, -0.223, 0.028], [0.070, -0.314, 0.024], [-0.068, -0.315, 0.022], [-0.003, -0.109, 0.002],
-    [0.104, -0.689, 0.017], [-0.106, -0.695, 0.015], [0.005, 0.027, 0.005], [0.088, -1.086, -0.027],
-    [-0.085, -1.082, -0.023], [0.001, 0.085, 0.031], [0.120, -1.142, 0.093], [-0.121, -1.143, 0.098],
-    [-0.014, 0.293, -0.007], [0.071, 0.189, -0.005], [-0.083, 0.188, -0.008], [0.010, 0.358, 0.045],
-    [0.166, 0.234, -0.012], [-0.165, 0.232, -0.013], [0.417, 0.223, -0.043], [-0.418, 0.225, -0.040],
-    [0.681, 0.225, -0.035], [-0.683, 0.226, -0.040],
-], dtype=np.float64)
+_SMPL_NEUTRAL_REST = np.array(
+    [
+        [-0.002, -0.223, 0.028],
+        [0.070, -0.314, 0.024],
+        [-0.068, -0.315, 0.022],
+        [-0.003, -0.109, 0.002],
+        [0.104, -0.689, 0.017],
+        [-0.106, -0.695, 0.015],
+        [0.005, 0.027, 0.005],
+        [0.088, -1.086, -0.027],
+        [-0.085, -1.082, -0.023],
+        [0.001, 0.085, 0.031],
+        [0.120, -1.142, 0.093],
+        [-0.121, -1.143, 0.098],
+        [-0.014, 0.293, -0.007],
+        [0.071, 0.189, -0.005],
+        [-0.083, 0.188, -0.008],
+        [0.010, 0.358, 0.045],
+        [0.166, 0.234, -0.012],
+        [-0.165, 0.232, -0.013],
+        [0.417, 0.223, -0.043],
+        [-0.418, 0.225, -0.040],
+        [0.681, 0.225, -0.035],
+        [-0.683, 0.226, -0.040],
+    ],
+    dtype=np.float64,
+)
 
 LEFT_RIGHT_PAIRS: tuple[tuple[int, int], ...] = (
-    (1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21),
+    (1, 2),
+    (4, 5),
+    (7, 8),
+    (10, 11),
+    (13, 14),
+    (16, 17),
+    (18, 19),
+    (20, 21),
 )
 
 
@@ -60,7 +131,7 @@ def _mirror_map() -> tuple[int, ...]:
 # MIRROR_MAP[j] is the joint that j becomes when the body is mirrored (x -> -x).
 MIRROR_MAP: tuple[int, ...] = _mirror_map()
 
-FOOT_JOINTS_LEFT = (7, 10)   # left ankle, left foot (HumanML3D fid_l)
+FOOT_JOINTS_LEFT = (7, 10)  # left ankle, left foot (HumanML3D fid_l)
 FOOT_JOINTS_RIGHT = (8, 11)  # right ankle, right foot (HumanML3D fid_r)
 # r_hip, l_hip, r_shoulder, l_shoulder: HumanML3D's face_joint_indx, used to find the facing.
 FACE_JOINTS = (2, 1, 17, 16)

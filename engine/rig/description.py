@@ -14,10 +14,12 @@ one armature unit is (0.01 for a Mixamo FBX imported in centimetres).
 
 Tests: `pytest -q tests/test_retarget.py`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +33,7 @@ WIRE_VERSION = 1
 
 
 def axis_vector(axis: str) -> np.ndarray:
-    """"X", "-Y", "+Z"... -> unit vector `(3,)` float64; InputError for anything else."""
+    """ "X", "-Y", "+Z"... -> unit vector `(3,)` float64; InputError for anything else."""
     text = str(axis).strip().upper()
     sign = -1.0 if text.startswith("-") else 1.0
     key = text.lstrip("+-")
@@ -56,14 +58,16 @@ def blender_bone_matrix(heads: np.ndarray, tails: np.ndarray, rolls: np.ndarray)
     length = np.linalg.norm(vec, axis=-1, keepdims=True)
     if np.any(length < 1e-9):
         bad = np.flatnonzero(length[..., 0] < 1e-9)
-        raise InputError(f"bones {bad.tolist()} have zero length (head == tail); Blender cannot "
-                         "hold such bones, so the description is corrupt: re-send it from the armature.")
+        raise InputError(
+            f"bones {bad.tolist()} have zero length (head == tail); Blender cannot "
+            "hold such bones, so the description is corrupt: re-send it from the armature."
+        )
     x, y, z = np.moveaxis(vec / length, -1, 0)
     theta_alt = x * x + z * z
     # theta = 1 + y. Blender (float32) swaps in a truncated series near -Y, whose error leaves
     # its matrices ~1e-5 off orthonormal; in float64 the exact 1 - sqrt(1 - alt) form is precise.
     theta = np.where(y < 0, theta_alt / (1.0 + np.sqrt(np.clip(1.0 - theta_alt, 0.0, None))), 1.0 + y)
-    singular = (theta_alt <= 2.5e-4 ** 2) & (1.0 + y <= 6.1e-3)  # Blender's two thresholds
+    singular = (theta_alt <= 2.5e-4**2) & (1.0 + y <= 6.1e-3)  # Blender's two thresholds
     theta = np.where(singular, 1.0, theta)
     base = np.zeros(vec.shape[:-1] + (3, 3))
     base[..., 0, 0] = 1 - x * x / theta
@@ -113,8 +117,10 @@ def axes_from_world_matrix(world_matrix: np.ndarray, scene_metres_per_unit: floa
     linear = world[:3, :3]
     scales = np.linalg.norm(linear, axis=0)
     if np.any(scales < 1e-12) or np.linalg.det(linear) <= 0:
-        raise InputError("rig description: world_matrix is singular or mirrored; apply the object's "
-                         "scale/rotation (Ctrl+A) or send up_axis/forward_axis explicitly.")
+        raise InputError(
+            "rig description: world_matrix is singular or mirrored; apply the object's "
+            "scale/rotation (Ctrl+A) or send up_axis/forward_axis explicitly."
+        )
     inverse = np.linalg.inv(linear)
     up = _snap(inverse @ np.array([0.0, 0.0, 1.0]))
     back = inverse @ np.array([0.0, -1.0, 0.0])
@@ -139,8 +145,10 @@ def topological_order(parents: Sequence[int], what: str = "rig") -> tuple[int, .
         elif 0 <= p < n and p != i:
             children[p].append(i)
         else:
-            raise InputError(f"{what}: bone {i} has parent index {p}; parents must be -1 (root) or "
-                             f"the index of another bone in 0..{n - 1}.")
+            raise InputError(
+                f"{what}: bone {i} has parent index {p}; parents must be -1 (root) or "
+                f"the index of another bone in 0..{n - 1}."
+            )
     order, stack = [], roots[::-1]
     while stack:
         i = stack.pop()
@@ -148,8 +156,10 @@ def topological_order(parents: Sequence[int], what: str = "rig") -> tuple[int, .
         stack.extend(children[i][::-1])
     if len(order) != n:
         cyclic = sorted(set(range(n)) - set(order))
-        raise InputError(f"{what}: bones {cyclic} form a parent cycle (no path to a root); every "
-                         "bone must descend from a bone whose parent is -1.")
+        raise InputError(
+            f"{what}: bones {cyclic} form a parent cycle (no path to a root); every "
+            "bone must descend from a bone whose parent is -1."
+        )
     return tuple(order)
 
 
@@ -209,15 +219,18 @@ class RigDescription:
                 object.__setattr__(self, key, _check_array(value, shape, key))
         up, forward = axis_vector(self.up_axis), axis_vector(self.forward_axis)
         if abs(float(up @ forward)) > 0.5:
-            raise InputError(f"rig description: up_axis '{self.up_axis}' and forward_axis "
-                             f"'{self.forward_axis}' must be perpendicular (e.g. 'Z' and '-Y').")
+            raise InputError(
+                f"rig description: up_axis '{self.up_axis}' and forward_axis "
+                f"'{self.forward_axis}' must be perpendicular (e.g. 'Z' and '-Y')."
+            )
         try:
             scale = float(self.metres_per_unit)
         except (TypeError, ValueError):
             scale = float("nan")
         if not np.isfinite(scale) or scale <= 0:
-            raise InputError("rig description: metres_per_unit must be a positive number, "
-                             f"got {self.metres_per_unit!r}.")
+            raise InputError(
+                f"rig description: metres_per_unit must be a positive number, got {self.metres_per_unit!r}."
+            )
         object.__setattr__(self, "metres_per_unit", scale)
         if self.mapping_preset is not None and not isinstance(self.mapping_preset, str):
             raise InputError("rig description: 'mapping_preset' must be a preset name such as 'mixamo'.")
@@ -225,8 +238,15 @@ class RigDescription:
             raise InputError("rig description: 'mapping' must be a JSON object {SMPL joint: bone name}.")
 
     @classmethod
-    def from_head_tail_roll(cls, names: Sequence[str], parents: Sequence[int], heads: np.ndarray,
-                            tails: np.ndarray, rolls: np.ndarray | None = None, **kwargs: Any) -> "RigDescription":
+    def from_head_tail_roll(
+        cls,
+        names: Sequence[str],
+        parents: Sequence[int],
+        heads: np.ndarray,
+        tails: np.ndarray,
+        rolls: np.ndarray | None = None,
+        **kwargs: Any,
+    ) -> RigDescription:
         """Build from edit-bone data: heads/tails `(N, 3)` armature units, rolls `(N,)` radians (default 0)."""
         n = len(names)
         heads, tails = _check_array(heads, (n, 3), "heads"), _check_array(tails, (n, 3), "tails")
@@ -261,9 +281,15 @@ class RigDescription:
 
     def to_wire(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-able header and named float64 arrays (little-endian, C order) for the protocol."""
-        header = {"kind": WIRE_KIND, "version": WIRE_VERSION, "names": list(self.names),
-                  "parents": list(self.parents), "up_axis": self.up_axis,
-                  "forward_axis": self.forward_axis, "metres_per_unit": self.metres_per_unit}
+        header = {
+            "kind": WIRE_KIND,
+            "version": WIRE_VERSION,
+            "names": list(self.names),
+            "parents": list(self.parents),
+            "up_axis": self.up_axis,
+            "forward_axis": self.forward_axis,
+            "metres_per_unit": self.metres_per_unit,
+        }
         if self.mapping_preset is not None:
             header["mapping_preset"] = self.mapping_preset
         if self.mapping is not None:
@@ -275,14 +301,16 @@ class RigDescription:
         return header, {k: np.ascontiguousarray(v, dtype="<f8") for k, v in arrays.items()}
 
     @classmethod
-    def from_wire(cls, header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> "RigDescription":
+    def from_wire(cls, header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> RigDescription:
         """Inverse of `to_wire`; every problem becomes an InputError naming the field."""
         if not isinstance(header, Mapping) or header.get("kind", WIRE_KIND) != WIRE_KIND:
             raise InputError(f"rig description header must be a JSON object with kind '{WIRE_KIND}'.")
         version = header.get("version", WIRE_VERSION)
         if not isinstance(version, int) or version > WIRE_VERSION:
-            raise InputError(f"rig description version {version!r} is not supported: this engine reads "
-                             f"versions up to {WIRE_VERSION}; update the engine or the add-on so they match.")
+            raise InputError(
+                f"rig description version {version!r} is not supported: this engine reads "
+                f"versions up to {WIRE_VERSION}; update the engine or the add-on so they match."
+            )
         for key in ("names", "parents"):
             if not isinstance(header.get(key), list):
                 raise InputError(f"rig description header needs a list '{key}'.")
@@ -293,10 +321,17 @@ class RigDescription:
         world = arrays.get("world_matrix", header.get("world_matrix"))
         if world is not None:  # the add-on's rig_io sends the armature object's matrix_world
             up, forward, scale = axes_from_world_matrix(world, header.get("scene_metres_per_unit", 1.0))
-        return cls(tuple(header["names"]), tuple(header["parents"]), arrays["rest_matrices"],
-                   up_axis=str(header.get("up_axis", up)), forward_axis=str(header.get("forward_axis", forward)),
-                   metres_per_unit=header.get("metres_per_unit", scale),
-                   mapping_preset=header.get("mapping_preset"), mapping=header.get("mapping"), **optional)
+        return cls(
+            tuple(header["names"]),
+            tuple(header["parents"]),
+            arrays["rest_matrices"],
+            up_axis=str(header.get("up_axis", up)),
+            forward_axis=str(header.get("forward_axis", forward)),
+            metres_per_unit=header.get("metres_per_unit", scale),
+            mapping_preset=header.get("mapping_preset"),
+            mapping=header.get("mapping"),
+            **optional,
+        )
 
 
 def _check_array(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
@@ -314,15 +349,18 @@ def _check_array(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
 def _check_matrices(value: Any, n: int) -> np.ndarray:
     mats = _check_array(value, (n, 4, 4), "rest_matrices")
     if not np.allclose(mats[:, 3], [0.0, 0.0, 0.0, 1.0], atol=1e-6):
-        raise InputError("rig description: 'rest_matrices' must have a last row of (0, 0, 0, 1) "
-                         "(send Bone.matrix_local, row-major).")
+        raise InputError(
+            "rig description: 'rest_matrices' must have a last row of (0, 0, 0, 1) (send Bone.matrix_local, row-major)."
+        )
     rot = mats[:, :3, :3]
     error = np.abs(rot.transpose(0, 2, 1) @ rot - np.eye(3)).max(axis=(1, 2))
     det = np.linalg.det(rot)
     bad = np.flatnonzero((error > ORTHONORMAL_TOLERANCE) | (det < 0))
     if bad.size:
-        raise InputError(f"rig description: rest matrices of bones {bad.tolist()[:10]} are not pure "
-                         "rotations plus a head position (scaled or mirrored); send Bone.matrix_local.")
+        raise InputError(
+            f"rig description: rest matrices of bones {bad.tolist()[:10]} are not pure "
+            "rotations plus a head position (scaled or mirrored); send Bone.matrix_local."
+        )
     # Snap to the nearest rotation (polar decomposition): Blender's float32 matrices are ~1e-6
     # off, and the retarget maths uses R^T as R^-1.
     u, _, vt = np.linalg.svd(rot)

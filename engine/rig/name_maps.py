@@ -14,11 +14,13 @@ between spine3, neck and the shoulder; proportions from the SMPL neutral rest po
     >>> jm = resolve_map(["Hips", "Spine", "Chest", ...])        # preset detected or auto-matched
     >>> smpl_positions = jm.apply(source_positions)             # (T, S, 3) -> (T, 22, 3)
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence, Union
+from typing import Union
 
 import numpy as np
 
@@ -31,9 +33,23 @@ Source = Union[str, Blend]
 
 # Joints a source skeleton must provide; all others can be derived (see _DERIVED_BLENDS).
 REQUIRED_JOINTS: tuple[str, ...] = (
-    "pelvis", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-    "left_foot", "right_foot", "neck", "head", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "pelvis",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "left_foot",
+    "right_foot",
+    "neck",
+    "head",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
 )
 OPTIONAL_JOINTS: tuple[str, ...] = tuple(n for n in JOINT_NAMES if n not in REQUIRED_JOINTS)
 
@@ -65,20 +81,47 @@ def _both_sides(entries: dict[str, tuple[str, ...]], left: str, right: str) -> d
 PRESETS: dict[str, dict[str, tuple[Source, ...]]] = {
     "smpl": {
         "pelvis": ("pelvis", "Pelvis", "root"),
-        "spine1": ("spine1", "Spine1"), "spine2": ("spine2", "Spine2"), "spine3": ("spine3", "Spine3"),
-        "neck": ("neck", "Neck"), "head": ("head", "Head"),
-        **{f"{side}_{j}": (f"{side}_{j}", f"{side[0].upper()}_{cap}")
-           for side in ("left", "right")
-           for j, cap in (("hip", "Hip"), ("knee", "Knee"), ("ankle", "Ankle"), ("foot", "Foot"),
-                          ("collar", "Collar"), ("shoulder", "Shoulder"), ("elbow", "Elbow"),
-                          ("wrist", "Wrist"))},
+        "spine1": ("spine1", "Spine1"),
+        "spine2": ("spine2", "Spine2"),
+        "spine3": ("spine3", "Spine3"),
+        "neck": ("neck", "Neck"),
+        "head": ("head", "Head"),
+        **{
+            f"{side}_{j}": (f"{side}_{j}", f"{side[0].upper()}_{cap}")
+            for side in ("left", "right")
+            for j, cap in (
+                ("hip", "Hip"),
+                ("knee", "Knee"),
+                ("ankle", "Ankle"),
+                ("foot", "Foot"),
+                ("collar", "Collar"),
+                ("shoulder", "Shoulder"),
+                ("elbow", "Elbow"),
+                ("wrist", "Wrist"),
+            )
+        },
     },
     "mixamo": {
-        "pelvis": ("Hips",), "spine1": ("Spine",), "spine2": ("Spine1",), "spine3": ("Spine2",),
-        "neck": ("Neck",), "head": ("Head",),
-        **_both_sides({"hip": ("{S}UpLeg",), "knee": ("{S}Leg",), "ankle": ("{S}Foot",),
-                       "foot": ("{S}ToeBase",), "collar": ("{S}Shoulder",), "shoulder": ("{S}Arm",),
-                       "elbow": ("{S}ForeArm",), "wrist": ("{S}Hand",)}, "Left", "Right"),
+        "pelvis": ("Hips",),
+        "spine1": ("Spine",),
+        "spine2": ("Spine1",),
+        "spine3": ("Spine2",),
+        "neck": ("Neck",),
+        "head": ("Head",),
+        **_both_sides(
+            {
+                "hip": ("{S}UpLeg",),
+                "knee": ("{S}Leg",),
+                "ankle": ("{S}Foot",),
+                "foot": ("{S}ToeBase",),
+                "collar": ("{S}Shoulder",),
+                "shoulder": ("{S}Arm",),
+                "elbow": ("{S}ForeArm",),
+                "wrist": ("{S}Hand",),
+            },
+            "Left",
+            "Right",
+        ),
     },
     # Rigify: deform bones first, then ORG bones, then FK controls (reference/blender.md 4.2).
     "rigify": {
@@ -88,28 +131,53 @@ PRESETS: dict[str, dict[str, tuple[Source, ...]]] = {
         "spine3": ("DEF-spine.003", "ORG-spine.003", "spine_fk.003"),
         "neck": ("DEF-spine.004", "ORG-spine.004", "neck"),
         "head": ("DEF-spine.006", "ORG-spine.006", "head"),
-        **_both_sides({"hip": ("DEF-thigh.{S}", "ORG-thigh.{S}", "thigh_fk.{S}"),
-                       "knee": ("DEF-shin.{S}", "ORG-shin.{S}", "shin_fk.{S}"),
-                       "ankle": ("DEF-foot.{S}", "ORG-foot.{S}", "foot_fk.{S}"),
-                       "foot": ("DEF-toe.{S}", "ORG-toe.{S}", "toe.{S}"),
-                       "collar": ("DEF-shoulder.{S}", "ORG-shoulder.{S}", "shoulder.{S}"),
-                       "shoulder": ("DEF-upper_arm.{S}", "ORG-upper_arm.{S}", "upper_arm_fk.{S}"),
-                       "elbow": ("DEF-forearm.{S}", "ORG-forearm.{S}", "forearm_fk.{S}"),
-                       "wrist": ("DEF-hand.{S}", "ORG-hand.{S}", "hand_fk.{S}")}, "L", "R"),
+        **_both_sides(
+            {
+                "hip": ("DEF-thigh.{S}", "ORG-thigh.{S}", "thigh_fk.{S}"),
+                "knee": ("DEF-shin.{S}", "ORG-shin.{S}", "shin_fk.{S}"),
+                "ankle": ("DEF-foot.{S}", "ORG-foot.{S}", "foot_fk.{S}"),
+                "foot": ("DEF-toe.{S}", "ORG-toe.{S}", "toe.{S}"),
+                "collar": ("DEF-shoulder.{S}", "ORG-shoulder.{S}", "shoulder.{S}"),
+                "shoulder": ("DEF-upper_arm.{S}", "ORG-upper_arm.{S}", "upper_arm_fk.{S}"),
+                "elbow": ("DEF-forearm.{S}", "ORG-forearm.{S}", "forearm_fk.{S}"),
+                "wrist": ("DEF-hand.{S}", "ORG-hand.{S}", "hand_fk.{S}"),
+            },
+            "L",
+            "R",
+        ),
     },
     # Bandai-Namco Research Motiondataset BVH (22 joints, joint_Root is a floor-level root).
     "bandai": {
-        "pelvis": ("Hips",), "spine1": ("Spine",), "spine2": ((("Spine", 0.5), ("Chest", 0.5)),),
-        "spine3": ("Chest",), "neck": ("Neck",), "head": ("Head",),
-        **_both_sides({"hip": ("UpperLeg_{S}",), "knee": ("LowerLeg_{S}",), "ankle": ("Foot_{S}",),
-                       "foot": ("Toes_{S}",), "collar": ("Shoulder_{S}",), "shoulder": ("UpperArm_{S}",),
-                       "elbow": ("LowerArm_{S}",), "wrist": ("Hand_{S}",)}, "L", "R"),
+        "pelvis": ("Hips",),
+        "spine1": ("Spine",),
+        "spine2": ((("Spine", 0.5), ("Chest", 0.5)),),
+        "spine3": ("Chest",),
+        "neck": ("Neck",),
+        "head": ("Head",),
+        **_both_sides(
+            {
+                "hip": ("UpperLeg_{S}",),
+                "knee": ("LowerLeg_{S}",),
+                "ankle": ("Foot_{S}",),
+                "foot": ("Toes_{S}",),
+                "collar": ("Shoulder_{S}",),
+                "shoulder": ("UpperArm_{S}",),
+                "elbow": ("LowerArm_{S}",),
+                "wrist": ("Hand_{S}",),
+            },
+            "L",
+            "R",
+        ),
     },
 }
 PRESET_NAMES: tuple[str, ...] = tuple(PRESETS)
 # Names that only one preset uses: a cheap tie-breaker when several presets resolve a rig.
-_PRESET_MARKERS = {"bandai": ("joint_Root", "Toes_L", "UpperLeg_L"), "mixamo": ("LeftUpLeg", "LeftToeBase"),
-                   "rigify": ("DEF-thigh.L", "ORG-thigh.L", "thigh_fk.L"), "smpl": ("left_hip", "L_Hip")}
+_PRESET_MARKERS = {
+    "bandai": ("joint_Root", "Toes_L", "UpperLeg_L"),
+    "mixamo": ("LeftUpLeg", "LeftToeBase"),
+    "rigify": ("DEF-thigh.L", "ORG-thigh.L", "thigh_fk.L"),
+    "smpl": ("left_hip", "L_Hip"),
+}
 
 
 @dataclass(frozen=True)
@@ -138,8 +206,10 @@ class JointMap:
         """Source joint positions `(..., S, 3)` -> SMPL-22 positions `(..., 22, 3)`, same dtype."""
         positions = np.asarray(positions)
         if positions.shape[-2:] != (len(self.source_names), 3):
-            raise InputError(f"joint positions have shape {positions.shape}, expected (..., "
-                             f"{len(self.source_names)}, 3) for the {len(self.source_names)} mapped source joints.")
+            raise InputError(
+                f"joint positions have shape {positions.shape}, expected (..., "
+                f"{len(self.source_names)}, 3) for the {len(self.source_names)} mapped source joints."
+            )
         out = np.einsum("js,...sc->...jc", self.weight_matrix(), positions)
         return out.astype(positions.dtype, copy=False)
 
@@ -152,8 +222,7 @@ class JointMap:
 
     def as_dict(self) -> dict[str, dict[str, float]]:
         """JSON-friendly view: SMPL joint -> {source name: weight}."""
-        return {JOINT_NAMES[j]: {self.source_names[i]: w for i, w in blend}
-                for j, blend in enumerate(self.blends)}
+        return {JOINT_NAMES[j]: {self.source_names[i]: w for i, w in blend} for j, blend in enumerate(self.blends)}
 
 
 def _strip_namespace(name: str) -> str:
@@ -194,22 +263,43 @@ def _preset_entries(preset: str, names: Sequence[str]) -> dict[str, dict[int, fl
 
 # ---- automatic matching by normalised name -------------------------------------------------
 _SIDE_PATTERNS = (
-    re.compile(r"(?i)^(left|right)[._\- ]?"),          # left_hip, LeftUpLeg, Left Arm
-    re.compile(r"^([LR])[._\- ]"),                      # L_Hip, R.arm
-    re.compile(r"^([lr])_"),                            # l_hip
-    re.compile(r"(?i)[._\- ](left|right|l|r)$"),        # thigh.L, UpperLeg_R, foot_l
-    re.compile(r"(?i)(left|right)$"),                   # ThighLeft
+    re.compile(r"(?i)^(left|right)[._\- ]?"),  # left_hip, LeftUpLeg, Left Arm
+    re.compile(r"^([LR])[._\- ]"),  # L_Hip, R.arm
+    re.compile(r"^([lr])_"),  # l_hip
+    re.compile(r"(?i)[._\- ](left|right|l|r)$"),  # thigh.L, UpperLeg_R, foot_l
+    re.compile(r"(?i)(left|right)$"),  # ThighLeft
 )
 # Sided cores (after lower-casing and removing separators) -> SMPL joint suffix.
 _SIDED_CORES = {
-    "upleg": "hip", "thigh": "hip", "upperleg": "hip", "hip": "hip", "legupper": "hip",
-    "leg": "knee", "shin": "knee", "lowerleg": "knee", "knee": "knee", "calf": "knee", "leglower": "knee",
-    "ankle": "ankle", "foot": "ankle?",
-    "toe": "foot", "toes": "foot", "toebase": "foot", "ball": "foot",
-    "collar": "collar", "clavicle": "collar", "shoulder": "collar?",
-    "arm": "shoulder", "upperarm": "shoulder", "armupper": "shoulder",
-    "forearm": "elbow", "lowerarm": "elbow", "elbow": "elbow", "armlower": "elbow",
-    "hand": "wrist", "wrist": "wrist",
+    "upleg": "hip",
+    "thigh": "hip",
+    "upperleg": "hip",
+    "hip": "hip",
+    "legupper": "hip",
+    "leg": "knee",
+    "shin": "knee",
+    "lowerleg": "knee",
+    "knee": "knee",
+    "calf": "knee",
+    "leglower": "knee",
+    "ankle": "ankle",
+    "foot": "ankle?",
+    "toe": "foot",
+    "toes": "foot",
+    "toebase": "foot",
+    "ball": "foot",
+    "collar": "collar",
+    "clavicle": "collar",
+    "shoulder": "collar?",
+    "arm": "shoulder",
+    "upperarm": "shoulder",
+    "armupper": "shoulder",
+    "forearm": "elbow",
+    "lowerarm": "elbow",
+    "elbow": "elbow",
+    "armlower": "elbow",
+    "hand": "wrist",
+    "wrist": "wrist",
 }
 _CENTRE_CORES = {"hips": "pelvis", "pelvis": "pelvis", "hip": "pelvis", "neck": "neck", "head": "head"}
 _SPINE_CORE = re.compile(r"^(spine|chest|upperchest)(\d*)$")
@@ -229,7 +319,7 @@ def normalise_name(name: str) -> tuple[str | None, str]:
         match = pattern.search(name)
         if match:
             side = "left" if match.group(1)[0].lower() == "l" else "right"
-            name = name[:match.start()] + name[match.end():]
+            name = name[: match.start()] + name[match.end() :]
             break
     return side, re.sub(r"[._\- ]", "", name).lower()
 
@@ -247,7 +337,7 @@ def auto_match(names: Sequence[str]) -> dict[str, dict[int, float]]:
             if s != side or core not in _SIDED_CORES:
                 continue
             joint = _SIDED_CORES[core]
-            if joint == "ankle?":   # "foot" is SMPL's ankle unless the rig also names an ankle
+            if joint == "ankle?":  # "foot" is SMPL's ankle unless the rig also names an ankle
                 joint = "foot" if has_ankle else "ankle"
             elif joint == "collar?":  # "shoulder" is the collar unless a collar/clavicle exists
                 joint = "shoulder" if has_collar else "collar"
@@ -286,25 +376,29 @@ def detect_preset(names: Sequence[str]) -> str | None:
     return best
 
 
-def _explicit_entries(explicit: Mapping[str, object], names: Sequence[str],
-                      source: str) -> dict[str, dict[int, float]]:
+def _explicit_entries(explicit: Mapping[str, object], names: Sequence[str], source: str) -> dict[str, dict[int, float]]:
     table = _lookup_table(names)
     entries: dict[str, dict[int, float]] = {}
     for joint, value in explicit.items():
         if joint not in JOINT_INDEX:
-            raise InputError(f"{source}: explicit joint map key '{joint}' is not an SMPL joint; use one of "
-                             f"{', '.join(JOINT_NAMES)}.")
+            raise InputError(
+                f"{source}: explicit joint map key '{joint}' is not an SMPL joint; use one of {', '.join(JOINT_NAMES)}."
+            )
         if isinstance(value, str):
             blend = {value: 1.0}
         elif isinstance(value, Mapping) and all(isinstance(w, (int, float)) for w in value.values()):
             blend = dict(value)
         else:
-            raise InputError(f"{source}: explicit joint map for '{joint}' must be a bone name or "
-                             f"{{bone name: weight}}, got {value!r}.")
+            raise InputError(
+                f"{source}: explicit joint map for '{joint}' must be a bone name or "
+                f"{{bone name: weight}}, got {value!r}."
+            )
         unknown = [name for name in blend if name not in table]
         if unknown:
-            raise InputError(f"{source}: explicit joint map for '{joint}' names unknown source joint(s) "
-                             f"{unknown}; the skeleton has: {', '.join(names)}.")
+            raise InputError(
+                f"{source}: explicit joint map for '{joint}' names unknown source joint(s) "
+                f"{unknown}; the skeleton has: {', '.join(names)}."
+            )
         total = float(sum(blend.values()))
         if total <= 0:
             raise InputError(f"{source}: explicit joint map for '{joint}': weights must sum to a positive number.")
@@ -330,8 +424,12 @@ def _derive_missing(entries: dict[str, dict[int, float]]) -> list[str]:
     return derived
 
 
-def resolve_map(names: Sequence[str], preset: str | None = None,
-                explicit: Mapping[str, object] | None = None, source: str = "skeleton") -> JointMap:
+def resolve_map(
+    names: Sequence[str],
+    preset: str | None = None,
+    explicit: Mapping[str, object] | None = None,
+    source: str = "skeleton",
+) -> JointMap:
     """Map a source skeleton's joint names onto SMPL-22.
 
     preset: one of PRESET_NAMES, "auto" (name matching only) or None (detect a preset, else auto).
@@ -353,6 +451,7 @@ def resolve_map(names: Sequence[str], preset: str | None = None,
         raise InputError(
             f"{source}: {how} left these required SMPL joints unmapped: {', '.join(missing)}. "
             f"Pass another preset ({', '.join(PRESET_NAMES)}) or an explicit map of SMPL joint -> "
-            f"bone name (spine1-3 and collars are optional). Joints found: {', '.join(names)}.")
+            f"bone name (spine1-3 and collars are optional). Joints found: {', '.join(names)}."
+        )
     blends = tuple(tuple(sorted(entries[joint].items())) for joint in JOINT_NAMES)
     return JointMap(tuple(names), blends, chosen, tuple(derived))

@@ -15,14 +15,16 @@ The offset is added to the root track rather than to the positions because retar
 motion's pelvis by rig leg length / motion leg length about the origin: an edited pose on the
 editor's default skeleton (other proportions) would drift by scale * offset far from the origin.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from engine.describe.joints import heading_angle
 from engine.errors import InputError
+from engine.motion.heading import heading_angle, turn_about_y
 from engine.rig.description import RigDescription
 
 MAX_OFFSET_METRES = 1.0e5  # 100 km: beyond this a float32 pose key loses millimetres
@@ -42,18 +44,23 @@ def placement_of(positions: np.ndarray) -> dict[str, Any]:
 def check_placement(value: Any) -> tuple[float, np.ndarray]:
     """(yaw, offset `(3,)`) of a placement argument; InputError naming what is wrong."""
     if not isinstance(value, Mapping) or set(value) != {"yaw", "offset"}:
-        raise InputError("placement must be an object {\"yaw\": radians, \"offset\": [x, y, z]} as "
-                         "rig_to_canonical returns it.")
+        raise InputError(
+            'placement must be an object {"yaw": radians, "offset": [x, y, z]} as rig_to_canonical returns it.'
+        )
     yaw, offset = value["yaw"], value["offset"]
     if isinstance(yaw, bool) or not isinstance(yaw, (int, float)) or not np.isfinite(yaw):
         raise InputError(f"placement: 'yaw' must be a finite number of radians, got {yaw!r}.")
-    if (not isinstance(offset, list) or len(offset) != 3
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in offset)):
+    if (
+        not isinstance(offset, list)
+        or len(offset) != 3
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in offset)
+    ):
         raise InputError(f"placement: 'offset' must be a list of 3 numbers (metres), got {offset!r}.")
     offset = np.asarray(offset, dtype=np.float64)
     if not np.isfinite(offset).all() or np.abs(offset).max() > MAX_OFFSET_METRES:
-        raise InputError(f"placement: 'offset' must be finite metres within {MAX_OFFSET_METRES:g}, "
-                         f"got {offset.tolist()}.")
+        raise InputError(
+            f"placement: 'offset' must be finite metres within {MAX_OFFSET_METRES:g}, got {offset.tolist()}."
+        )
     return float(yaw), offset
 
 
@@ -66,10 +73,7 @@ def turn_to(positions: np.ndarray, yaw: float) -> np.ndarray:
     positions = np.asarray(positions, dtype=np.float64)
     first = positions[0]
     moved = positions - np.array([first[0, 0], first[:, 1].min(), first[0, 2]])
-    cos, sin = np.cos(yaw), np.sin(yaw)
-    # Rotation about +Y taking +Z to (sin, 0, cos): the inverse of describe.joints.normalise.
-    turn = np.array([[cos, 0.0, sin], [0.0, 1.0, 0.0], [-sin, 0.0, cos]])
-    return moved @ turn.T
+    return turn_about_y(moved, yaw)  # the inverse of describe.joints.normalise
 
 
 def root_track_offset(rig: RigDescription, root_bone: str, offset: np.ndarray) -> np.ndarray:

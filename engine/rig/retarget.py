@@ -29,6 +29,7 @@ the N bones. 196 frames x 60 bones take about 17 ms of CPU time on one core (hal
 about 1/90 of a per-frame loop (`python benchmarks/bench_retarget.py`). Tests: `pytest -q tests/test_retarget.py`
 (and `tests/test_retarget_blender.py`, which checks the keys inside real Blender).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,8 +69,14 @@ class RigAnimation:
     driven_bones: tuple[str, ...] = ()
 
     def to_wire(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        header = {"kind": WIRE_KIND, "bone_names": list(self.bone_names), "root_bone": self.root_bone,
-                  "fps": self.fps, "scale": self.scale, "driven_bones": list(self.driven_bones)}
+        header = {
+            "kind": WIRE_KIND,
+            "bone_names": list(self.bone_names),
+            "root_bone": self.root_bone,
+            "fps": self.fps,
+            "scale": self.scale,
+            "driven_bones": list(self.driven_bones),
+        }
         arrays = {"rotations": self.rotations, "root_location": self.root_location}
         return header, {k: np.ascontiguousarray(v, dtype="<f8") for k, v in arrays.items()}
 
@@ -129,8 +136,9 @@ def rig_joint_map(rig: RigDescription) -> JointMap:
     """The joint map the rig description asks for (its mapping_preset and explicit mapping)."""
     preset = (rig.mapping_preset or "").strip().lower()
     # The add-on's "Auto" means detect a preset, then fall back to names: resolve_map's None.
-    return resolve_map(rig.names, preset=None if preset in ("", "auto", "custom") else preset,
-                       explicit=rig.mapping, source="rig")
+    return resolve_map(
+        rig.names, preset=None if preset in ("", "auto", "custom") else preset, explicit=rig.mapping, source="rig"
+    )
 
 
 def bind(rig: RigDescription, joint_map: JointMap | None = None) -> RigBinding:
@@ -138,10 +146,10 @@ def bind(rig: RigDescription, joint_map: JointMap | None = None) -> RigBinding:
     if joint_map is None:
         joint_map = rig_joint_map(rig)
     if tuple(joint_map.source_names) != rig.names:
-        raise InputError("joint map was built for other bone names than the rig's; build it with "
-                         "resolve_map(rig.names, ...).")
-    joint_bone = np.array([rig.names.index(b) if (b := joint_map.direct_source(n)) else -1
-                           for n in JOINT_NAMES])
+        raise InputError(
+            "joint map was built for other bone names than the rig's; build it with resolve_map(rig.names, ...)."
+        )
+    joint_bone = np.array([rig.names.index(b) if (b := joint_map.direct_source(n)) else -1 for n in JOINT_NAMES])
     mapped = joint_bone[joint_bone >= 0]
     if len(set(mapped.tolist())) != len(mapped):
         dupes = sorted({rig.names[b] for b in mapped if (mapped == b).sum() > 1})
@@ -151,8 +159,10 @@ def bind(rig: RigDescription, joint_map: JointMap | None = None) -> RigBinding:
         raise InputError("joint map: the pelvis must be one bone (it carries the root motion), not a blend.")
     mapped_set = set(mapped.tolist())
     if mapped_set.intersection(_ancestors(rig.parents, root)):
-        raise InputError(f"rig: the pelvis bone '{rig.names[root]}' lies below another mapped bone; "
-                         "map the pelvis to the top of the body's hierarchy.")
+        raise InputError(
+            f"rig: the pelvis bone '{rig.names[root]}' lies below another mapped bone; "
+            "map the pelvis to the top of the body's hierarchy."
+        )
     weights = joint_map.weight_matrix()
     rest = _armature_to_canonical(rig, weights @ rig.rest_heads)
     origin = np.array([rest[0, 0], rest[:, 1].min(), rest[0, 2]])
@@ -193,8 +203,9 @@ def _ancestors(parents: tuple[int, ...], bone: int) -> list[int]:
 def _check_positions(positions: Any) -> np.ndarray:
     positions = np.asarray(positions, dtype=np.float64)
     if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3) or positions.shape[0] == 0:
-        raise InputError(f"motion positions must have shape (T, 22, 3) with T >= 1 (metres, Y up), "
-                         f"got {positions.shape}.")
+        raise InputError(
+            f"motion positions must have shape (T, 22, 3) with T >= 1 (metres, Y up), got {positions.shape}."
+        )
     if not np.isfinite(positions).all():
         raise InputError("motion positions contain NaN or infinite values; clean or drop those frames first.")
     return positions
@@ -280,8 +291,9 @@ def _root_location(pelvis: np.ndarray, binding: RigBinding, scale: float, lift: 
     return (target - rig.rest_heads[root]) @ rig.rest_rotations[root]
 
 
-def _floor_lift(positions: np.ndarray, binding: RigBinding, local: np.ndarray, location: np.ndarray,
-                scale: float) -> float:
+def _floor_lift(
+    positions: np.ndarray, binding: RigBinding, local: np.ndarray, location: np.ndarray, scale: float
+) -> float:
     """Metres to raise the rig so that its lowest joint is as high as the motion's (scaled).
 
     Scaling by leg length alone leaves the feet off the floor when the rig's hip height, foot height
@@ -295,8 +307,13 @@ def _floor_lift(positions: np.ndarray, binding: RigBinding, local: np.ndarray, l
     return float(np.median(scale * positions[..., 1].min(axis=1) - joints[..., 1].min(axis=1)))
 
 
-def rig_pose_to_canonical(rig: RigDescription, local_quats: np.ndarray, root_location: np.ndarray | None = None,
-                          joint_map: JointMap | None = None, location_bone: str | None = None) -> np.ndarray:
+def rig_pose_to_canonical(
+    rig: RigDescription,
+    local_quats: np.ndarray,
+    root_location: np.ndarray | None = None,
+    joint_map: JointMap | None = None,
+    location_bone: str | None = None,
+) -> np.ndarray:
     """A rig's pose -> canonical joint positions (forward kinematics on the rig, then the joint map).
 
     local_quats: `(T, N, 4)` (w, x, y, z) `pose_bone.rotation_quaternion` of every bone, or `(N, 4)`
@@ -313,8 +330,10 @@ def rig_pose_to_canonical(rig: RigDescription, local_quats: np.ndarray, root_loc
     single = quats.ndim == 2
     quats = quats[None] if single else quats
     if quats.ndim != 3 or quats.shape[1:] != (n, 4) or not np.isfinite(quats).all():
-        raise InputError(f"local_quats must be finite with shape (T, {n}, 4) or ({n}, 4) for the rig's "
-                         f"{n} bones, got {np.shape(local_quats)}.")
+        raise InputError(
+            f"local_quats must be finite with shape (T, {n}, 4) or ({n}, 4) for the rig's "
+            f"{n} bones, got {np.shape(local_quats)}."
+        )
     num_frames = quats.shape[0]
     locations = np.zeros((num_frames, n, 3))
     if root_location is not None:
@@ -326,8 +345,10 @@ def rig_pose_to_canonical(rig: RigDescription, local_quats: np.ndarray, root_loc
         elif loc.shape == (num_frames, n, 3):
             locations = loc
         else:
-            raise InputError(f"root_location must have shape {(num_frames, 3)[single:]} or "
-                             f"{(num_frames, n, 3)[single:]}, got {np.shape(root_location)}.")
+            raise InputError(
+                f"root_location must have shape {(num_frames, 3)[single:]} or "
+                f"{(num_frames, n, 3)[single:]}, got {np.shape(root_location)}."
+            )
         if not np.isfinite(locations).all():
             raise InputError("root_location contains NaN or infinite values.")
     heads = _rig_forward_kinematics(rig, R.quat_normalize(quats), locations, binding.posed_bones)
@@ -336,8 +357,9 @@ def rig_pose_to_canonical(rig: RigDescription, local_quats: np.ndarray, root_loc
     return positions[0] if single else positions
 
 
-def _rig_forward_kinematics(rig: RigDescription, quats: np.ndarray, locations: np.ndarray,
-                            bones: tuple[int, ...] | None = None) -> np.ndarray:
+def _rig_forward_kinematics(
+    rig: RigDescription, quats: np.ndarray, locations: np.ndarray, bones: tuple[int, ...] | None = None
+) -> np.ndarray:
     """Posed bone heads `(T, N, 3)` armature units, Blender's pose-matrix recursion (no scale).
 
     bones: the bones to pose, parents first (default all); the others' heads are left at zero.

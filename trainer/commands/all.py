@@ -1,4 +1,5 @@
 """`motion-train all`: raw data -> every stage -> a model bundle that `motion-engine serve --bundle` loads."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,18 +8,25 @@ import sys
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "all", help="run the whole pipeline from raw data to a model bundle",
+        "all",
+        help="run the whole pipeline from raw data to a model bundle",
         description="Build the data, train tokenizer, evaluators, motion-language model (pretrain + instruct), "
-                    "pose editor and correction writer with the shipped CPU configs, and assemble a bundle. "
-                    "Re-running continues: the data is kept and each stage resumes from its checkpoint.")
+        "pose editor and correction writer with the shipped CPU configs, and assemble a bundle. "
+        "Re-running continues: the data is kept and each stage resumes from its checkpoint.",
+    )
     parser.add_argument("--work", default="out/pipeline", help="folder for the data and the runs")
     parser.add_argument("--bundle", default="out/bundle", help="where the bundle is written")
     parser.add_argument("--bandai", help="Bandai-Namco dataset-2 folder")
     parser.add_argument("--humanml3d", help="HumanML3D or KIT-ML folder")
     parser.add_argument("--procedural", type=int, default=1000, help="procedural motions to add (default 1000)")
     parser.add_argument("--skip", default="", help="comma-separated stages to leave out (e.g. pretrain,feedback)")
-    parser.add_argument("--set", action="append", default=[], metavar="STAGE:KEY=VALUE",
-                        help="config override for one stage, e.g. --set tokenizer:max_steps=100 (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="STAGE:KEY=VALUE",
+        help="config override for one stage, e.g. --set tokenizer:max_steps=100 (repeatable)",
+    )
     parser.set_defaults(run=run)
 
 

@@ -1,10 +1,11 @@
 """`motion-train data`: build the training dataset (HumanML3D layout, pose pairs, instructions).
 
-    motion-train data --out data/built --bandai ../shared/data/bandai-namco-2 --procedural 2000
-    motion-train data --out data/h3d --humanml3d ~/HumanML3D
-    motion-train data --out data/mine --bvh-dir my_bvh/ --labels labels.csv
-    motion-train data --out data/amass --amass ~/AMASS --body-models ~/smplh --labels captions.json
+motion-train data --out data/built --bandai ../shared/data/bandai-namco-2 --procedural 2000
+motion-train data --out data/h3d --humanml3d ~/HumanML3D
+motion-train data --out data/mine --bvh-dir my_bvh/ --labels labels.csv
+motion-train data --out data/amass --amass ~/AMASS --body-models ~/smplh --labels captions.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,13 +13,19 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("data", help="build training data: motions+captions, splits, pairs, instructions",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "data",
+        help="build training data: motions+captions, splits, pairs, instructions",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--out", type=Path, required=True, help="new, empty output folder")
     parser.add_argument("--bandai", type=Path, help="Bandai-Namco dataset-2 folder (data/, cfg/)")
     parser.add_argument("--humanml3d", type=Path, help="HumanML3D or KIT-ML folder to copy in (keeps its splits)")
     parser.add_argument("--bvh-dir", type=Path, help="folder of .bvh files (searched recursively)")
-    parser.add_argument("--labels", type=Path, help="JSON or CSV label file: file -> caption(s) (for --bvh-dir/--amass)")
+    parser.add_argument(
+        "--labels", type=Path, help="JSON or CSV label file: file -> caption(s) (for --bvh-dir/--amass)"
+    )
     parser.add_argument("--amass", type=Path, help="folder of AMASS .npz files (needs --body-models)")
     parser.add_argument("--body-models", type=Path, help="folder with your SMPL-H/SMPL-X model files")
     parser.add_argument("--procedural", type=int, default=0, metavar="N", help="add N procedural motions")
@@ -41,13 +48,27 @@ def run(args: argparse.Namespace) -> int:
     if args.procedural < 0:
         raise InputError(f"--procedural must be >= 0, got {args.procedural}.")
     options = BuildOptions(
-        out=args.out, bandai=args.bandai, humanml3d=args.humanml3d, bvh_dir=args.bvh_dir, labels=args.labels,
-        amass=args.amass, body_models=args.body_models, procedural=args.procedural, seed=args.seed,
-        captions_per_clip=args.captions_per_clip, limit_per_cell=args.limit_per_cell, mirror=not args.no_mirror,
-        pairs=not args.no_pairs, pair_config=PairConfig(pose_set=args.pose_set, seed=args.seed),
-        instructions_per_motion=args.instructions_per_motion, progress=not args.quiet)
+        out=args.out,
+        bandai=args.bandai,
+        humanml3d=args.humanml3d,
+        bvh_dir=args.bvh_dir,
+        labels=args.labels,
+        amass=args.amass,
+        body_models=args.body_models,
+        procedural=args.procedural,
+        seed=args.seed,
+        captions_per_clip=args.captions_per_clip,
+        limit_per_cell=args.limit_per_cell,
+        mirror=not args.no_mirror,
+        pairs=not args.no_pairs,
+        pair_config=PairConfig(pose_set=args.pose_set, seed=args.seed),
+        instructions_per_motion=args.instructions_per_motion,
+        progress=not args.quiet,
+    )
     report = build_dataset(options)
-    print(f"wrote {args.out}: {report['clips']} clips, {report['hours']} h, {report['captions']} captions, "
-          f"vocabulary {report['vocabulary_size']}, splits {report['splits']}; "
-          f"{report['seconds']['total_s']} s. Report: {args.out / 'stats.md'}")
+    print(
+        f"wrote {args.out}: {report['clips']} clips, {report['hours']} h, {report['captions']} captions, "
+        f"vocabulary {report['vocabulary_size']}, splits {report['splits']}; "
+        f"{report['seconds']['total_s']} s. Report: {args.out / 'stats.md'}"
+    )
     return 0

@@ -1,4 +1,5 @@
 """`motion-train evaluator --config FILE [--key=value ...]`: train the frozen metric evaluators."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,10 +7,12 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "evaluator", help="train the text/motion and text/pose-pair evaluators used by the metrics",
+        "evaluator",
+        help="train the text/motion and text/pose-pair evaluators used by the metrics",
         description="Train the contrastive evaluators (Guo et al. style text<->motion, PoseFix-style "
-                    "text<->pose pair). Config keys may be overridden as --key=value "
-                    "(e.g. --data_dir=out/data --kinds='[\"text_motion\"]').")
+        "text<->pose pair). Config keys may be overridden as --key=value "
+        "(e.g. --data_dir=out/data --kinds='[\"text_motion\"]').",
+    )
     parser.add_argument("--config", default="evaluator_cpu", help="config file or shipped config name")
     parser.set_defaults(run=run, accepts_overrides=True)
 

@@ -1,4 +1,5 @@
 """`motion-train feedback --config FILE [--key=value ...]`: train the correction writer (PoseFix)."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,11 +7,13 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "feedback", help="train the correction writer (pose pair -> instruction)",
+        "feedback",
+        help="train the correction writer (pose pair -> instruction)",
         description="Train the PoseFix correction writer on automatically labelled pose pairs, or finetune it "
-                    "on human texts in PoseFix's JSON format (--human_annotations=... --human_pair_ids=... "
-                    "--human_poses=... --init_from=MODEL_DIR). Config keys may be overridden as --key=value. "
-                    "Resumes from RUN_DIR/checkpoints/last.")
+        "on human texts in PoseFix's JSON format (--human_annotations=... --human_pair_ids=... "
+        "--human_poses=... --init_from=MODEL_DIR). Config keys may be overridden as --key=value. "
+        "Resumes from RUN_DIR/checkpoints/last.",
+    )
     parser.add_argument("--config", default="feedback_cpu", help="config file or shipped config name")
     parser.set_defaults(run=run, accepts_overrides=True)
 

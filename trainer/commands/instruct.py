@@ -1,4 +1,5 @@
 """`motion-train instruct --config FILE [--key=value ...]`: stage 3: instruction-tune the motion-language model on the task mixture."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,10 +7,12 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "instruct", help="stage 3: instruction-tune the motion-language model on the task mixture",
+        "instruct",
+        help="stage 3: instruction-tune the motion-language model on the task mixture",
         description="Stage 3: instruction-tune the motion-language model on the task mixture. Config keys may be "
-                    "overridden as --key=value (e.g. --max_steps=100 --data_dir=out/data --tokenizer_dir=runs/tokenizer_cpu/model). "
-                    "Resumes from RUN_DIR/checkpoints/last.")
+        "overridden as --key=value (e.g. --max_steps=100 --data_dir=out/data --tokenizer_dir=runs/tokenizer_cpu/model). "
+        "Resumes from RUN_DIR/checkpoints/last.",
+    )
     parser.add_argument("--config", default="instruct_cpu", help="config file or shipped config name")
     parser.set_defaults(run=run, accepts_overrides=True)
 

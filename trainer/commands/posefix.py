@@ -1,4 +1,5 @@
 """`motion-train posefix --config FILE [--key=value ...]`: train the pose editor (PoseFix CVAE)."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,11 +7,13 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "posefix", help="train the pose editor (text-conditioned pose correction)",
+        "posefix",
+        help="train the pose editor (text-conditioned pose correction)",
         description="Train the PoseFix pose editor on automatically labelled pose pairs, or finetune it on "
-                    "human texts in PoseFix's JSON format (--human_annotations=... --human_pair_ids=... "
-                    "--human_poses=... --init_from=MODEL_DIR). Config keys may be overridden as --key=value "
-                    "(e.g. --max_steps=100 --data_dir=out/data). Resumes from RUN_DIR/checkpoints/last.")
+        "human texts in PoseFix's JSON format (--human_annotations=... --human_pair_ids=... "
+        "--human_poses=... --init_from=MODEL_DIR). Config keys may be overridden as --key=value "
+        "(e.g. --max_steps=100 --data_dir=out/data). Resumes from RUN_DIR/checkpoints/last.",
+    )
     parser.add_argument("--config", default="posefix_cpu", help="config file or shipped config name")
     parser.set_defaults(run=run, accepts_overrides=True)
 

@@ -1,4 +1,5 @@
 """`motion-train pretrain --config FILE [--key=value ...]`: stage 2: pretrain the motion-language model (span corruption + text/motion translation)."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,10 +7,12 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "pretrain", help="stage 2: pretrain the motion-language model (span corruption + text/motion translation)",
+        "pretrain",
+        help="stage 2: pretrain the motion-language model (span corruption + text/motion translation)",
         description="Stage 2: pretrain the motion-language model (span corruption + text/motion translation). Config keys may be "
-                    "overridden as --key=value (e.g. --max_steps=100 --data_dir=out/data --tokenizer_dir=runs/tokenizer_cpu/model). "
-                    "Resumes from RUN_DIR/checkpoints/last.")
+        "overridden as --key=value (e.g. --max_steps=100 --data_dir=out/data --tokenizer_dir=runs/tokenizer_cpu/model). "
+        "Resumes from RUN_DIR/checkpoints/last.",
+    )
     parser.add_argument("--config", default="pretrain_cpu", help="config file or shipped config name")
     parser.set_defaults(run=run, accepts_overrides=True)
 

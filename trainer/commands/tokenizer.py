@@ -1,4 +1,5 @@
 """`motion-train tokenizer --config FILE [--key=value ...]`: stage 1, the motion tokenizer."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,9 +7,11 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "tokenizer", help="train the motion tokenizer (VQ-VAE)",
+        "tokenizer",
+        help="train the motion tokenizer (VQ-VAE)",
         description="Train the VQ-VAE motion tokenizer. Config keys may be overridden as --key=value "
-                    "(e.g. --max_steps=100 --data_dir=out/data). Resumes from RUN_DIR/checkpoints/last.")
+        "(e.g. --max_steps=100 --data_dir=out/data). Resumes from RUN_DIR/checkpoints/last.",
+    )
     parser.add_argument("--config", default="tokenizer_cpu", help="config file or shipped config name")
     parser.set_defaults(run=run, accepts_overrides=True)
 

@@ -10,6 +10,7 @@ for "normal" some of the time, since a normal-style clip is just the plain actio
 
 Run: `python -m trainer.data.bandai DATA_DIR` prints the captions of the first clip of each cell.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -28,31 +29,69 @@ SUBJECTS = ("a person", "someone", "the person", "a human")
 # content label -> verb phrases (third person singular, present simple or progressive).
 CONTENT_PHRASES: dict[str, tuple[str, ...]] = {
     "walk": ("walks", "is walking", "takes a walk", "goes for a walk"),
-    "walk-turn-left": ("walks and turns left", "walks and turns to the left",
-                       "is walking and turns left", "walks and makes a left turn"),
-    "walk-turn-right": ("walks and turns right", "walks and turns to the right",
-                        "is walking and turns right", "walks and makes a right turn"),
+    "walk-turn-left": (
+        "walks and turns left",
+        "walks and turns to the left",
+        "is walking and turns left",
+        "walks and makes a left turn",
+    ),
+    "walk-turn-right": (
+        "walks and turns right",
+        "walks and turns to the right",
+        "is walking and turns right",
+        "walks and makes a right turn",
+    ),
     "run": ("runs", "is running", "goes for a run"),
-    "wave-both-hands": ("waves both hands", "waves with both hands", "is waving both hands",
-                        "waves both of their hands"),
-    "wave-left-hand": ("waves the left hand", "waves with the left hand", "is waving the left hand",
-                       "waves their left hand"),
-    "wave-right-hand": ("waves the right hand", "waves with the right hand",
-                        "is waving the right hand", "waves their right hand"),
-    "raise-up-both-hands": ("raises both hands", "raises both hands up", "lifts both hands up",
-                            "is raising both hands", "puts both hands up"),
-    "raise-up-left-hand": ("raises the left hand", "raises the left hand up", "lifts the left hand up",
-                           "is raising the left hand", "puts the left hand up"),
-    "raise-up-right-hand": ("raises the right hand", "raises the right hand up",
-                            "lifts the right hand up", "is raising the right hand",
-                            "puts the right hand up"),
+    "wave-both-hands": (
+        "waves both hands",
+        "waves with both hands",
+        "is waving both hands",
+        "waves both of their hands",
+    ),
+    "wave-left-hand": (
+        "waves the left hand",
+        "waves with the left hand",
+        "is waving the left hand",
+        "waves their left hand",
+    ),
+    "wave-right-hand": (
+        "waves the right hand",
+        "waves with the right hand",
+        "is waving the right hand",
+        "waves their right hand",
+    ),
+    "raise-up-both-hands": (
+        "raises both hands",
+        "raises both hands up",
+        "lifts both hands up",
+        "is raising both hands",
+        "puts both hands up",
+    ),
+    "raise-up-left-hand": (
+        "raises the left hand",
+        "raises the left hand up",
+        "lifts the left hand up",
+        "is raising the left hand",
+        "puts the left hand up",
+    ),
+    "raise-up-right-hand": (
+        "raises the right hand",
+        "raises the right hand up",
+        "lifts the right hand up",
+        "is raising the right hand",
+        "puts the right hand up",
+    ),
 }
 
 # style label -> adverbials placed after the verb phrase. "normal" also allows no adverbial.
 STYLE_PHRASES: dict[str, tuple[str, ...]] = {
     "active": ("in an active way", "energetically", "actively", "with energy", "in a lively way"),
-    "elderly": ("in an elderly way", "like an elderly person", "like an old person",
-                "in the manner of an elderly person"),
+    "elderly": (
+        "in an elderly way",
+        "like an elderly person",
+        "like an old person",
+        "in the manner of an elderly person",
+    ),
     "exhausted": ("in an exhausted way", "wearily", "as if exhausted", "tiredly", "like someone worn-out"),
     "feminine": ("in a feminine way", "in a feminine style", "with a feminine manner"),
     "masculine": ("in a masculine way", "in a masculine style", "with a masculine manner"),
@@ -79,7 +118,7 @@ def _read_labels(path: Path) -> list[str]:
     if not path.is_file():
         raise InputError(f"Bandai label file {path} is missing; pass the dataset folder that holds cfg/.")
     labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [label[len(LABEL_PREFIX):] if label.startswith(LABEL_PREFIX) else label for label in labels]
+    return [label[len(LABEL_PREFIX) :] if label.startswith(LABEL_PREFIX) else label for label in labels]
 
 
 def list_clips(bandai_dir: Path, limit_per_cell: int | None = None) -> list[BandaiClip]:
@@ -102,11 +141,15 @@ def list_clips(bandai_dir: Path, limit_per_cell: int | None = None) -> list[Band
             label = json.loads(label_path.read_text(encoding="utf-8"))
             content, style = contents[int(label["content"])], styles[int(label["style"])]
         except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
-            raise InputError(f"label file {label_path} is missing or invalid ({error}); it must hold "
-                             '{"content": i, "style": j} indexing cfg/*.txt.') from None
+            raise InputError(
+                f"label file {label_path} is missing or invalid ({error}); it must hold "
+                '{"content": i, "style": j} indexing cfg/*.txt.'
+            ) from None
         if content not in CONTENT_PHRASES or style not in STYLE_PHRASES:
-            raise InputError(f"{label_path}: no caption phrases for content {content!r} / style "
-                             f"{style!r}; add them to trainer/data/bandai.py.")
+            raise InputError(
+                f"{label_path}: no caption phrases for content {content!r} / style "
+                f"{style!r}; add them to trainer/data/bandai.py."
+            )
         clip = BandaiClip(bvh, content, style)
         per_cell[clip.cell] = per_cell.get(clip.cell, 0) + 1
         if limit_per_cell is None or per_cell[clip.cell] <= limit_per_cell:

@@ -14,6 +14,7 @@ Output folder:
 Ids: B (Bandai), P (procedural), V (BVH folder), A (AMASS) + 6 digits; HumanML3D/KIT folders keep
 their own ids (they already hold their mirrors).
 """
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,7 @@ class BuildOptions:
     procedural: int = 0
     seed: int = 0
     captions_per_clip: int = 3
-    limit_per_cell: int | None = None   # Bandai: first N clips per content x style cell
+    limit_per_cell: int | None = None  # Bandai: first N clips per content x style cell
     mirror: bool = True
     pairs: bool = True
     pair_config: PairConfig = field(default_factory=PairConfig)
@@ -59,22 +60,28 @@ def _sources(options: BuildOptions) -> list[Source]:
 
     found = []
     if options.bandai:
-        found.append(sources.bandai_source(options.bandai, options.captions_per_clip, options.seed,
-                                           options.limit_per_cell))
+        found.append(
+            sources.bandai_source(options.bandai, options.captions_per_clip, options.seed, options.limit_per_cell)
+        )
     if options.bvh_dir:
         found.append(sources.files_source(options.bvh_dir, options.labels, "*.bvh", "bvh", "V"))
     if options.amass:
         if not options.body_models:
-            raise InputError("--amass needs --body-models: the folder with your SMPL-H model files "
-                             "(they are licensed and not shipped).")
-        found.append(sources.files_source(options.amass, options.labels, "*.npz", "amass", "A",
-                                          body_model=options.body_models))
+            raise InputError(
+                "--amass needs --body-models: the folder with your SMPL-H model files "
+                "(they are licensed and not shipped)."
+            )
+        found.append(
+            sources.files_source(options.amass, options.labels, "*.npz", "amass", "A", body_model=options.body_models)
+        )
     if options.procedural > 0:
         try:
             found.append(sources.procedural_source(options.procedural, options.seed))
         except ImportError as error:
-            raise InputError(f"--procedural {options.procedural}: the procedural generator is not "
-                             f"available in this installation ({error}).") from None
+            raise InputError(
+                f"--procedural {options.procedural}: the procedural generator is not "
+                f"available in this installation ({error})."
+            ) from None
     return found
 
 
@@ -114,8 +121,9 @@ def _plausibility_checker():
     return check_plausibility
 
 
-def _write_source_motions(options: BuildOptions, out: Path, meta: list[dict], skipped: list[dict],
-                          checks: dict[str, list[dict]]) -> dict[str, str]:
+def _write_source_motions(
+    options: BuildOptions, out: Path, meta: list[dict], skipped: list[dict], checks: dict[str, list[dict]]
+) -> dict[str, str]:
     """Convert every source motion (and its mirror); returns base id -> cell. Plausibility results
     per source are appended to `checks` (mirrors are not re-checked: the checks are symmetric)."""
     from tqdm import tqdm
@@ -135,9 +143,15 @@ def _write_source_motions(options: BuildOptions, out: Path, meta: list[dict], sk
                     skipped.append({"source": motion.source, "origin": motion.origin, "reason": problem})
                     continue
                 frames = _write_clip(out, motion.name, motion.positions, motion.captions)
-                entry = {"id": motion.name, "source": motion.source, "origin": motion.origin,
-                         "cell": motion.cell, "frames": frames, "captions": len(motion.captions),
-                         "labels": motion.labels}
+                entry = {
+                    "id": motion.name,
+                    "source": motion.source,
+                    "origin": motion.origin,
+                    "cell": motion.cell,
+                    "frames": frames,
+                    "captions": len(motion.captions),
+                    "labels": motion.labels,
+                }
                 meta.append(entry)
                 cells[motion.name] = motion.cell
                 if check is not None:
@@ -145,7 +159,9 @@ def _write_source_motions(options: BuildOptions, out: Path, meta: list[dict], sk
                 if options.mirror:
                     mirrored = np.asarray(mirror_joints(motion.positions), dtype=np.float32)
                     _write_clip(out, "M" + motion.name, mirrored, [cap.mirror_text(t) for t in motion.captions])
-                    labels = {k: cap.mirror_text(v) if isinstance(v, str) else v for k, v in (motion.labels or {}).items()}
+                    labels = {
+                        k: cap.mirror_text(v) if isinstance(v, str) else v for k, v in (motion.labels or {}).items()
+                    }
                     meta.append({**entry, "id": "M" + motion.name, "mirror_of": motion.name, "labels": labels})
     return cells
 
@@ -156,16 +172,25 @@ def _copy_humanml3d(folder: Path, out: Path, meta: list[dict]) -> dict[str, list
 
     source = open_dataset(folder)
     if source.kind == "kit" and len(list(out.glob("new_joints/*.npy"))):
-        raise InputError(f"{folder} is KIT-ML (21 joints, 251-dim features) and cannot be mixed with "
-                         "SMPL-22 sources; build it into its own --out folder.")
+        raise InputError(
+            f"{folder} is KIT-ML (21 joints, 251-dim features) and cannot be mixed with "
+            "SMPL-22 sources; build it into its own --out folder."
+        )
     splits = {split: source.ids(split) for split in SPLITS}
     for split, ids in splits.items():
         for clip_id in ids:
             joints = source.joints(clip_id)
-            write_motion(out, clip_id, features=source.features(clip_id), joints=joints,
-                         texts=source.texts(clip_id))
-            meta.append({"id": clip_id, "source": source.kind, "origin": str(folder), "cell": split,
-                         "frames": int(joints.shape[0]), "split": split})
+            write_motion(out, clip_id, features=source.features(clip_id), joints=joints, texts=source.texts(clip_id))
+            meta.append(
+                {
+                    "id": clip_id,
+                    "source": source.kind,
+                    "origin": str(folder),
+                    "cell": split,
+                    "frames": int(joints.shape[0]),
+                    "split": split,
+                }
+            )
     return splits
 
 

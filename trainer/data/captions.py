@@ -9,6 +9,7 @@ word/POS features, and every caption we write ourselves only uses lexicon words 
 
 Run: `python -m trainer.data.captions "a person waves the left hand"` prints the text line.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,36 +27,57 @@ def _add(pos: str, words: str) -> None:
 
 _add("DET", "a an the their his her its both each one's")
 _add("PRON", "someone somebody they it he she person's")
-_add("NOUN", "person:person people:person human:human figure:figure character:character "
-     "hand:hand hands:hand arm:arm arms:arm way:way manner:manner style:style energy:energy "
-     "man:man woman:woman body:body motion:motion air:air head:head side:side left:left "
-     "right:right walk:walk run:run turn:turn pace:pace vigour:vigour mood:mood adult:adult "
-     "fatigue:fatigue grace:grace strength:strength spring:spring step:step")
-_add("VERB", "walks:walk walking:walk walk:walk runs:run running:run run:run turns:turn "
-     "turning:turn turn:turn waves:wave waving:wave wave:wave raises:raise raising:raise "
-     "raise:raise lifts:lift lifting:lift lift:lift puts:put putting:put put:put holds:hold "
-     "is:be are:be moves:move moving:move move:move goes:go going:go go:go makes:make "
-     "strolls:stroll takes:take seems:seem looks:look tired:tire exhausted:exhaust "
-     "heads:head bends:bend keeps:keep")
-_add("ADJ", "left right active energetic elderly old exhausted tired weary feminine masculine "
-     "normal ordinary youthful young lively worn-out calm relaxed aged spirited upward")
-_add("ADV", "energetically actively vigorously wearily tiredly youthfully normally up upward "
-     "upwards overhead around then while slowly briskly")
+_add(
+    "NOUN",
+    "person:person people:person human:human figure:figure character:character "
+    "hand:hand hands:hand arm:arm arms:arm way:way manner:manner style:style energy:energy "
+    "man:man woman:woman body:body motion:motion air:air head:head side:side left:left "
+    "right:right walk:walk run:run turn:turn pace:pace vigour:vigour mood:mood adult:adult "
+    "fatigue:fatigue grace:grace strength:strength spring:spring step:step",
+)
+_add(
+    "VERB",
+    "walks:walk walking:walk walk:walk runs:run running:run run:run turns:turn "
+    "turning:turn turn:turn waves:wave waving:wave wave:wave raises:raise raising:raise "
+    "raise:raise lifts:lift lifting:lift lift:lift puts:put putting:put put:put holds:hold "
+    "is:be are:be moves:move moving:move move:move goes:go going:go go:go makes:make "
+    "strolls:stroll takes:take seems:seem looks:look tired:tire exhausted:exhaust "
+    "heads:head bends:bend keeps:keep",
+)
+_add(
+    "ADJ",
+    "left right active energetic elderly old exhausted tired weary feminine masculine "
+    "normal ordinary youthful young lively worn-out calm relaxed aged spirited upward",
+)
+_add(
+    "ADV",
+    "energetically actively vigorously wearily tiredly youthfully normally up upward "
+    "upwards overhead around then while slowly briskly",
+)
 _add("ADP", "in with like of to as at into over above while for")
 # Words of the procedural generator's captions and of common user labels.
-_add("VERB", "steps:step jogs:jog jumps:jump stands:stand reaches:reach does:do squats:squat "
-     "stretches:stretch throws:throw punches:punch claps:clap hops:hop marches:march crouches:crouch "
-     "bows:bow kicks:kick lowers:lower balances:balance rises:rise gets:get sits:sit winds:wind "
-     "performs:perform extends:extend bending:bend lunges:lunge leans:lean shuffles:shuffle "
-     "folds:fold hanging:hang taking:take raised:raise sitting:sit rotates:rotate throwing:throw "
-     "jumping:jump circles:circle stretch:stretch squat:squat crouch:crouch kick:kick punch:punch "
-     "lunge:lunge bow:bow jog:jog jump:jump sit:sit stand:stand")
-_add("NOUN", "leg:leg legs:leg foot:foot feet:foot front:front times:time knees:knee knee:knee "
-     "place:place line:line jacks:jack seat:seat path:path toes:toe curve:curve spot:spot fist:fist "
-     "fists:fist chair:chair shoulder:shoulder height:height waist:waist chest:chest guard:guard "
-     "hello:hello direction:direction degrees:degree face:face lunge:lunge squat:squat")
-_add("ADV", "forward down twice steadily straight ahead slightly backward back out off overhand "
-     "leisurely deeply diagonally together sideways away backwards once high low")
+_add(
+    "VERB",
+    "steps:step jogs:jog jumps:jump stands:stand reaches:reach does:do squats:squat "
+    "stretches:stretch throws:throw punches:punch claps:clap hops:hop marches:march crouches:crouch "
+    "bows:bow kicks:kick lowers:lower balances:balance rises:rise gets:get sits:sit winds:wind "
+    "performs:perform extends:extend bending:bend lunges:lunge leans:lean shuffles:shuffle "
+    "folds:fold hanging:hang taking:take raised:raise sitting:sit rotates:rotate throwing:throw "
+    "jumping:jump circles:circle stretch:stretch squat:squat crouch:crouch kick:kick punch:punch "
+    "lunge:lunge bow:bow jog:jog jump:jump sit:sit stand:stand",
+)
+_add(
+    "NOUN",
+    "leg:leg legs:leg foot:foot feet:foot front:front times:time knees:knee knee:knee "
+    "place:place line:line jacks:jack seat:seat path:path toes:toe curve:curve spot:spot fist:fist "
+    "fists:fist chair:chair shoulder:shoulder height:height waist:waist chest:chest guard:guard "
+    "hello:hello direction:direction degrees:degree face:face lunge:lunge squat:squat",
+)
+_add(
+    "ADV",
+    "forward down twice steadily straight ahead slightly backward back out off overhand "
+    "leisurely deeply diagonally together sideways away backwards once high low",
+)
 _add("ADP", "on after toward towards from along by onto")
 _add("ADJ", "easy slow small upper shallow large deep other straight")
 _add("NUM", "one two three four five six seven eight nine ten eleven")
@@ -67,12 +89,19 @@ _add("PUNCT", ", .")
 
 # Left/right words and what they become in a mirrored clip (HumanML3D mirrors text this way).
 _MIRROR_WORDS = {
-    "left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT",
-    "RIGHT": "LEFT", "clockwise": "counterclockwise", "counterclockwise": "clockwise",
-    "counter-clockwise": "clockwise", "anticlockwise": "clockwise", "anti-clockwise": "clockwise",
+    "left": "right",
+    "right": "left",
+    "Left": "Right",
+    "Right": "Left",
+    "LEFT": "RIGHT",
+    "RIGHT": "LEFT",
+    "clockwise": "counterclockwise",
+    "counterclockwise": "clockwise",
+    "counter-clockwise": "clockwise",
+    "anticlockwise": "clockwise",
+    "anti-clockwise": "clockwise",
 }
-_MIRROR_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _MIRROR_WORDS), key=len,
-                                                       reverse=True)) + r")\b")
+_MIRROR_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _MIRROR_WORDS), key=len, reverse=True)) + r")\b")
 _WORD_PATTERN = re.compile(r"[A-Za-z][A-Za-z'\-]*|\d+(?:\.\d+)?|[,.;:!?]")
 
 

@@ -10,6 +10,7 @@ stage substitutes `<motion_id_k>` strings for them; reference/motiongpt.md secti
 Run: `python -m trainer.data.instructions DATASET_DIR [--per-motion K]` writes
 DATASET_DIR/instructions/{train,val,test}.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,10 +29,17 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 FPS = 20.0
 UNIT = 4  # tokenizer temporal down-sampling: motion spans are cut on multiples of 4 frames
 
-CAPTION, MOTION, FRAMES, SECONDS = ("<Caption_Placeholder>", "<Motion_Placeholder>",
-                                    "<Frame_Placeholder>", "<Second_Placeholder>")
-MOTION_PREFIX, MOTION_SUFFIX, MOTION_MASKED = ("<Motion_Placeholder_s1>", "<Motion_Placeholder_s2>",
-                                               "<Motion_Placeholder_Masked>")
+CAPTION, MOTION, FRAMES, SECONDS = (
+    "<Caption_Placeholder>",
+    "<Motion_Placeholder>",
+    "<Frame_Placeholder>",
+    "<Second_Placeholder>",
+)
+MOTION_PREFIX, MOTION_SUFFIX, MOTION_MASKED = (
+    "<Motion_Placeholder_s1>",
+    "<Motion_Placeholder_s2>",
+    "<Motion_Placeholder_Masked>",
+)
 PLACEHOLDERS = (CAPTION, MOTION, FRAMES, SECONDS, MOTION_PREFIX, MOTION_SUFFIX, MOTION_MASKED)
 _PLACEHOLDER_PATTERN = re.compile(r"<[A-Za-z_0-9]+>")
 
@@ -53,26 +61,29 @@ def _spec(name: str, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> TaskS
     return TaskSpec(name, frozenset(inputs), frozenset(outputs))
 
 
-TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
-    _spec("t2m", (CAPTION,), (MOTION,)),
-    _spec("t2m_frames", (CAPTION, FRAMES), (MOTION,)),
-    _spec("t2m_seconds", (CAPTION, SECONDS), (MOTION,)),
-    _spec("l2m_frames", (FRAMES,), (MOTION,)),
-    _spec("l2m_seconds", (SECONDS,), (MOTION,)),
-    _spec("n2m", (), (MOTION,)),
-    _spec("m2t", (MOTION,), (CAPTION,)),
-    _spec("m2t_frames", (MOTION, FRAMES), (CAPTION,)),
-    _spec("m2t_seconds", (MOTION, SECONDS), (CAPTION,)),
-    _spec("m2l_frames", (MOTION,), (FRAMES,)),
-    _spec("m2l_seconds", (MOTION,), (SECONDS,)),
-    _spec("t2l_frames", (CAPTION,), (FRAMES,)),
-    _spec("t2l_seconds", (CAPTION,), (SECONDS,)),
-    _spec("l2t_frames", (FRAMES,), (CAPTION,)),
-    _spec("l2t_seconds", (SECONDS,), (CAPTION,)),
-    _spec("n2t", (), (CAPTION,)),
-    _spec("predict", (MOTION_PREFIX,), (MOTION_SUFFIX,)),
-    _spec("inbetween", (MOTION_MASKED,), (MOTION,)),
-)}
+TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        _spec("t2m", (CAPTION,), (MOTION,)),
+        _spec("t2m_frames", (CAPTION, FRAMES), (MOTION,)),
+        _spec("t2m_seconds", (CAPTION, SECONDS), (MOTION,)),
+        _spec("l2m_frames", (FRAMES,), (MOTION,)),
+        _spec("l2m_seconds", (SECONDS,), (MOTION,)),
+        _spec("n2m", (), (MOTION,)),
+        _spec("m2t", (MOTION,), (CAPTION,)),
+        _spec("m2t_frames", (MOTION, FRAMES), (CAPTION,)),
+        _spec("m2t_seconds", (MOTION, SECONDS), (CAPTION,)),
+        _spec("m2l_frames", (MOTION,), (FRAMES,)),
+        _spec("m2l_seconds", (MOTION,), (SECONDS,)),
+        _spec("t2l_frames", (CAPTION,), (FRAMES,)),
+        _spec("t2l_seconds", (CAPTION,), (SECONDS,)),
+        _spec("l2t_frames", (FRAMES,), (CAPTION,)),
+        _spec("l2t_seconds", (SECONDS,), (CAPTION,)),
+        _spec("n2t", (), (CAPTION,)),
+        _spec("predict", (MOTION_PREFIX,), (MOTION_SUFFIX,)),
+        _spec("inbetween", (MOTION_MASKED,), (MOTION,)),
+    )
+}
 
 
 def placeholders_in(template: str) -> set[str]:
@@ -96,9 +107,11 @@ def load_templates(directory: Path = TEMPLATE_DIR) -> dict[str, dict[str, list[s
             expected = getattr(TASKS[task], side)
             for template in data[side]:
                 if placeholders_in(template) != expected:
-                    raise InputError(f"{path}: {side} template {template!r} uses placeholders "
-                                     f"{sorted(placeholders_in(template))}, task {task} needs "
-                                     f"exactly {sorted(expected)}.")
+                    raise InputError(
+                        f"{path}: {side} template {template!r} uses placeholders "
+                        f"{sorted(placeholders_in(template))}, task {task} needs "
+                        f"exactly {sorted(expected)}."
+                    )
         templates[task] = {"input": list(data["input"]), "output": list(data["output"])}
     missing = set(TASKS) - set(templates)
     if missing:
@@ -122,12 +135,16 @@ def _unit_floor(frames: float) -> int:
 
 def fill(template: str, record: MotionRecord, caption: str) -> str:
     """Put caption, frame count and seconds (one decimal) into a template; motion slots stay."""
-    return (template.replace(CAPTION, caption).replace(FRAMES, str(record.frames))
-            .replace(SECONDS, f"{record.frames / FPS:.1f}"))
+    return (
+        template.replace(CAPTION, caption)
+        .replace(FRAMES, str(record.frames))
+        .replace(SECONDS, f"{record.frames / FPS:.1f}")
+    )
 
 
-def make_example(task: str, record: MotionRecord, templates: dict[str, dict[str, list[str]]],
-                 rng: random.Random) -> dict:
+def make_example(
+    task: str, record: MotionRecord, templates: dict[str, dict[str, list[str]]], rng: random.Random
+) -> dict:
     """One (task, input, output) example for a motion, with a random template and caption.
 
     Motion spans are given in frames of the motion (multiples of UNIT): `prefix_frames` for
@@ -135,9 +152,13 @@ def make_example(task: str, record: MotionRecord, templates: dict[str, dict[str,
     in-between (input = the motion with that span masked, output = the whole motion).
     """
     caption = rng.choice(record.captions)
-    example = {"task": task, "motion_id": record.motion_id, "frames": record.frames,
-               "input": fill(rng.choice(templates[task]["input"]), record, caption),
-               "output": fill(rng.choice(templates[task]["output"]), record, caption)}
+    example = {
+        "task": task,
+        "motion_id": record.motion_id,
+        "frames": record.frames,
+        "input": fill(rng.choice(templates[task]["input"]), record, caption),
+        "output": fill(rng.choice(templates[task]["output"]), record, caption),
+    }
     if task == "predict":
         example["prefix_frames"] = max(UNIT, _unit_floor(record.frames * PREDICT_PREFIX))
     elif task == "inbetween":
@@ -146,8 +167,9 @@ def make_example(task: str, record: MotionRecord, templates: dict[str, dict[str,
     return example
 
 
-def build_examples(records: Iterable[MotionRecord], per_motion: int = 4, seed: int = 0,
-                   tasks: Iterable[str] | None = None) -> Iterator[dict]:
+def build_examples(
+    records: Iterable[MotionRecord], per_motion: int = 4, seed: int = 0, tasks: Iterable[str] | None = None
+) -> Iterator[dict]:
     """`per_motion` examples for each motion, tasks drawn without replacement (cycling when
     per_motion exceeds the number of tasks), deterministic from `seed`."""
     templates = load_templates()

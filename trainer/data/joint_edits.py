@@ -10,6 +10,7 @@ Texts come from the same automatic describer as every other pair (engine.describ
 
 Frames: A faces +Z (heading removed), +X is the body's left, Y up; metres.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from engine.motion.heading import face_forward, heading_angle
 from engine.motion.skeleton import JOINT_INDEX, PARENTS
 
 X_AXIS, Z_AXIS = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])
@@ -72,8 +74,8 @@ def edit_hinge(pose: np.ndarray, side: str, limb: str, rng: np.random.Generator)
 def edit_swing(pose: np.ndarray, side: str, limb: str, rng: np.random.Generator) -> np.ndarray:
     """Swing a whole leg at the hip or a whole arm at the shoulder: forwards/backwards or out/in."""
     joint = JOINT_INDEX[f"{side}_{'hip' if limb == 'leg' else 'shoulder'}"]
-    outward = 1.0 if side == "left" else -1.0       # rotation about +Z that moves the limb away from the body
-    if rng.random() < 0.6:                          # forwards (flexion) or backwards, about the lateral axis
+    outward = 1.0 if side == "left" else -1.0  # rotation about +Z that moves the limb away from the body
+    if rng.random() < 0.6:  # forwards (flexion) or backwards, about the lateral axis
         forward = rng.random() < (0.75 if limb == "leg" else 0.6)
         degrees = rng.uniform(15.0, 90.0 if limb == "leg" else 120.0) if forward else rng.uniform(10.0, 35.0)
         return rotate_subtree(pose, joint, _subtree(joint)[1:], X_AXIS, -degrees if forward else degrees)
@@ -112,8 +114,6 @@ def joint_edit_pairs(frames: np.ndarray, count: int, seed: int = 0):
 def split_frames(data_dir: str | Path, split: str, count: int, seed: int = 0) -> np.ndarray:
     """`count` random frames `(count, 22, 3)` of the split's clips (`DATA/new_joints`), each turned to
     face +Z with its pelvis at x = z = 0."""
-    from engine.describe.joints import heading_angle
-    from trainer.data.pairs import rotate_y
     from trainer.stages.pair_data import pick_clips, split_clips
 
     clips = split_clips(data_dir, split)
@@ -122,4 +122,4 @@ def split_frames(data_dir: str | Path, split: str, count: int, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     poses = np.stack([clips[c][int(rng.integers(len(clips[c])))] for c in pick_clips(clips, count, rng)])
     poses = poses.astype(np.float64)
-    return rotate_y(poses, heading_angle(poses), poses[:, 0])
+    return face_forward(poses, heading_angle(poses), poses[:, 0])

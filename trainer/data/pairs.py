@@ -20,6 +20,7 @@ pose set almost no in-sequence pair would survive on a dataset the size of ours.
 
 Run: `python -m trainer.data.pairs DATASET_DIR` mines pairs from a built HumanML3D-layout folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.motion.heading import face_forward, heading_angle
+
 FPS = 20.0
 SIGNATURE_CHUNK = 20000  # poses per posecode evaluation (35 code joints x float64 intermediates)
 
@@ -38,22 +41,23 @@ SIGNATURE_CHUNK = 20000  # poses per posecode evaluation (35 code joints x float
 class PairConfig:
     """Pair-mining parameters (PoseFix defaults where it has them)."""
 
-    max_seconds: float = 0.5        # in-sequence time gap (PoseFix MAX_TIMEDIFF)
-    pose_set: int = 4000            # at most this many farthest-point-sampled poses per split
-    pose_fraction: float = 0.15     # ... and at most this fraction of the candidate poses
-    stride: int = 4                 # candidate frames: every `stride` frames (5 per second)
-    min_similarity: float = 0.7     # PoseFix MIN_SIM
-    max_similarity: float = 0.9     # PoseFix MAX_SIM
-    top_k: int = 100                # PoseFix FT_TOP
-    window: int = 3                 # PoseFix PC_CONSTRAINT_WINDOW
-    min_diff_in: int = 15           # PoseFix MIN_PCDIFF in-sequence (strictly more than this)
-    min_diff_out: int = 20          # PoseFix MIN_PCDIFF out-of-sequence
+    max_seconds: float = 0.5  # in-sequence time gap (PoseFix MAX_TIMEDIFF)
+    pose_set: int = 4000  # at most this many farthest-point-sampled poses per split
+    pose_fraction: float = 0.15  # ... and at most this fraction of the candidate poses
+    stride: int = 4  # candidate frames: every `stride` frames (5 per second)
+    min_similarity: float = 0.7  # PoseFix MIN_SIM
+    max_similarity: float = 0.9  # PoseFix MAX_SIM
+    top_k: int = 100  # PoseFix FT_TOP
+    window: int = 3  # PoseFix PC_CONSTRAINT_WINDOW
+    min_diff_in: int = 15  # PoseFix MIN_PCDIFF in-sequence (strictly more than this)
+    min_diff_out: int = 20  # PoseFix MIN_PCDIFF out-of-sequence
     seed: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_similarity < self.max_similarity <= 1:
-            raise ValueError(f"similarity band must satisfy 0 <= min < max <= 1, got "
-                             f"{self.min_similarity}, {self.max_similarity}")
+            raise ValueError(
+                f"similarity band must satisfy 0 <= min < max <= 1, got {self.min_similarity}, {self.max_similarity}"
+            )
         if not 0 < self.pose_fraction <= 1:
             raise ValueError(f"pose_fraction must be in (0, 1], got {self.pose_fraction}")
         for name in ("pose_set", "stride", "top_k", "window"):
@@ -69,23 +73,11 @@ class PairSet:
     pose_b: np.ndarray
     id_a: list[str]
     id_b: list[str]
-    kind: list[str]               # 'in', 'out_one_way' or 'out_two_way'
-    yaw_change_deg: np.ndarray    # (N,) heading of B minus A; 0 for out-of-sequence pairs
+    kind: list[str]  # 'in', 'out_one_way' or 'out_two_way'
+    yaw_change_deg: np.ndarray  # (N,) heading of B minus A; 0 for out-of-sequence pairs
 
     def __len__(self) -> int:
         return len(self.kind)
-
-
-def rotate_y(poses: np.ndarray, yaw: np.ndarray, origin: np.ndarray) -> np.ndarray:
-    """Rotate `(N, 22, 3)` poses by `-yaw` (radians, `(N,)`) about the vertical line through
-    `origin` `(N, 3)` and move that line to x = z = 0, so a pose with heading `yaw` faces +Z."""
-    cos, sin = np.cos(-yaw)[:, None], np.sin(-yaw)[:, None]
-    x = poses[..., 0] - origin[:, None, 0]
-    z = poses[..., 2] - origin[:, None, 2]
-    out = poses.astype(np.float64, copy=True)
-    out[..., 0] = cos * x + sin * z
-    out[..., 2] = -sin * x + cos * z
-    return out
 
 
 def farthest_point_sampling(points: np.ndarray, count: int) -> np.ndarray:
@@ -116,7 +108,7 @@ def _posecode_signature(poses: np.ndarray) -> np.ndarray:
 
     chunks = []
     for start in range(0, len(poses), SIGNATURE_CHUNK):  # bounded memory on large datasets
-        classes, _, supers = evaluate_posecodes(poses[start:start + SIGNATURE_CHUNK], None, absolute_only=False)
+        classes, _, supers = evaluate_posecodes(poses[start : start + SIGNATURE_CHUNK], None, absolute_only=False)
         chunks.append(np.concatenate([classes, supers], axis=1).astype(np.int8))
     return np.concatenate(chunks)
 
@@ -132,7 +124,7 @@ def _base_clip(clip_id: str) -> str:
 
 def mine_pairs(clips: Sequence[tuple[str, np.ndarray]], config: PairConfig = PairConfig()) -> PairSet:
     """Mine PoseFix pairs from clips of one split: `(clip_id, positions (T, 22, 3) metres 20 fps)`."""
-    from engine.describe.joints import heading_angle, normalise
+    from engine.describe.joints import normalise
 
     rng = np.random.default_rng(config.seed)
     # Every frame of every clip, normalised (faces +Z, pelvis at x = z = 0, lowest joint at y = 0).
@@ -154,21 +146,37 @@ def mine_pairs(clips: Sequence[tuple[str, np.ndarray]], config: PairConfig = Pai
     kinds = [p[2] for p in pairs]
     in_seq = np.array([k == "in" for k in kinds], dtype=bool)
     yaw = heading_angle(frames)
-    pose_a = rotate_y(frames[a], yaw[a], frames[a, 0])
+    pose_a = face_forward(frames[a], yaw[a], frames[a, 0])
     # In-sequence B keeps A's frame (the turn between them is part of the correction).
-    pose_b = np.where(in_seq[:, None, None], rotate_y(frames[b], yaw[a], frames[a, 0]),
-                      rotate_y(frames[b], yaw[b], frames[b, 0]))
+    pose_b = np.where(
+        in_seq[:, None, None],
+        face_forward(frames[b], yaw[a], frames[a, 0]),
+        face_forward(frames[b], yaw[b], frames[b, 0]),
+    )
     floor_a = frames[a, :, 1].min(axis=1)
     pose_a[..., 1] -= floor_a[:, None]
     pose_b[..., 1] -= np.where(in_seq, floor_a, frames[b, :, 1].min(axis=1))[:, None]
     name = lambda i: f"{clips[clip_of[i]][0]}:{i - offsets[clip_of[i]]}"  # noqa: E731
     change = np.where(in_seq, np.degrees(np.angle(np.exp(1j * (yaw[b] - yaw[a])))), 0.0)
-    return PairSet(pose_a.astype(np.float32), pose_b.astype(np.float32), [name(i) for i in a],
-                   [name(i) for i in b], kinds, change.astype(np.float32))
+    return PairSet(
+        pose_a.astype(np.float32),
+        pose_b.astype(np.float32),
+        [name(i) for i in a],
+        [name(i) for i in b],
+        kinds,
+        change.astype(np.float32),
+    )
 
 
-def _in_sequence(pose_set: np.ndarray, normal: np.ndarray, mean: np.ndarray, signature: np.ndarray,
-                 offsets: np.ndarray, clip_of: np.ndarray, config: PairConfig) -> list[tuple[int, int, str]]:
+def _in_sequence(
+    pose_set: np.ndarray,
+    normal: np.ndarray,
+    mean: np.ndarray,
+    signature: np.ndarray,
+    offsets: np.ndarray,
+    clip_of: np.ndarray,
+    config: PairConfig,
+) -> list[tuple[int, int, str]]:
     """In-sequence pairs (A before B, gap <= max_seconds); B in FPS order, A and B used once each."""
     max_gap = int(round(config.max_seconds * FPS))
     used_a, used_b, pairs = set(), set(), []
@@ -180,7 +188,7 @@ def _in_sequence(pose_set: np.ndarray, normal: np.ndarray, mean: np.ndarray, sig
         options = options[[a not in used_a and a not in used_b for a in options]] if len(options) else options
         if not len(options):
             continue
-        sim = _features(normal[options], mean) @ _features(normal[b:b + 1], mean)[0]
+        sim = _features(normal[options], mean) @ _features(normal[b : b + 1], mean)[0]
         diff = (signature[options] != signature[b]).sum(axis=1)
         ok = (sim > config.min_similarity) & (sim < config.max_similarity) & (diff > config.min_diff_in)
         if ok.any():
@@ -191,8 +199,14 @@ def _in_sequence(pose_set: np.ndarray, normal: np.ndarray, mean: np.ndarray, sig
     return pairs
 
 
-def _out_of_sequence(pose_set: np.ndarray, feats: np.ndarray, signature: np.ndarray, base: np.ndarray,
-                     config: PairConfig, rng: np.random.Generator) -> list[tuple[int, int, str]]:
+def _out_of_sequence(
+    pose_set: np.ndarray,
+    feats: np.ndarray,
+    signature: np.ndarray,
+    base: np.ndarray,
+    config: PairConfig,
+    rng: np.random.Generator,
+) -> list[tuple[int, int, str]]:
     """Out-of-sequence pairs among the FPS set; indices returned are frame indices."""
     sim = feats @ feats.T  # (S, S) cosine
     np.fill_diagonal(sim, 0.0)
@@ -207,7 +221,7 @@ def _out_of_sequence(pose_set: np.ndarray, feats: np.ndarray, signature: np.ndar
         s = sim[b, cand]
         cand = cand[(s > config.min_similarity) & (s < config.max_similarity)]
         cand = cand[(sig[cand] != sig[b]).sum(axis=1) > config.min_diff_out]
-        candidates.append(cand[:config.window])  # top is sorted by similarity already
+        candidates.append(cand[: config.window])  # top is sorted by similarity already
     times_candidate = np.bincount(np.concatenate(candidates + [np.zeros(0, np.int64)]), minlength=len(pose_set))
     waiting = np.ones(len(pose_set), dtype=bool)
     pairs = []
@@ -219,8 +233,10 @@ def _out_of_sequence(pose_set: np.ndarray, feats: np.ndarray, signature: np.ndar
         a = int(rng.choice(candidates[b], p=weights / weights.sum()))
         if waiting[a]:
             waiting[a] = False
-            pairs += [(int(pose_set[a]), int(pose_set[b]), "out_two_way"),
-                      (int(pose_set[b]), int(pose_set[a]), "out_two_way")]
+            pairs += [
+                (int(pose_set[a]), int(pose_set[b]), "out_two_way"),
+                (int(pose_set[b]), int(pose_set[a]), "out_two_way"),
+            ]
         else:
             pairs.append((int(pose_set[a]), int(pose_set[b]), "out_one_way"))
     return pairs
@@ -237,17 +253,26 @@ def save_pairs(pairs: PairSet, texts: list[str], out_dir: Path, split: str) -> N
     """Write `pairs_{split}.npz` (pose_a, pose_b, yaw_change_deg, kind, id_a, id_b; no pickle) and
     `pairs_{split}.jsonl` (one line per pair with its correction text)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(out_dir / f"pairs_{split}.npz", pose_a=pairs.pose_a, pose_b=pairs.pose_b,
-             yaw_change_deg=pairs.yaw_change_deg, kind=np.array(pairs.kind, dtype=np.str_),
-             id_a=np.array(pairs.id_a, dtype=np.str_), id_b=np.array(pairs.id_b, dtype=np.str_))
+    np.savez(
+        out_dir / f"pairs_{split}.npz",
+        pose_a=pairs.pose_a,
+        pose_b=pairs.pose_b,
+        yaw_change_deg=pairs.yaw_change_deg,
+        kind=np.array(pairs.kind, dtype=np.str_),
+        id_a=np.array(pairs.id_a, dtype=np.str_),
+        id_b=np.array(pairs.id_b, dtype=np.str_),
+    )
     with open(out_dir / f"pairs_{split}.jsonl", "w", encoding="utf-8") as handle:
         for i, text in enumerate(texts):
-            handle.write(json.dumps({"index": i, "a": pairs.id_a[i], "b": pairs.id_b[i],
-                                     "kind": pairs.kind[i], "text": text}) + "\n")
+            handle.write(
+                json.dumps({"index": i, "a": pairs.id_a[i], "b": pairs.id_b[i], "kind": pairs.kind[i], "text": text})
+                + "\n"
+            )
 
 
-def mine_dataset(dataset_dir: Path, config: PairConfig = PairConfig(),
-                 progress: bool = False) -> dict[str, dict[str, int]]:
+def mine_dataset(
+    dataset_dir: Path, config: PairConfig = PairConfig(), progress: bool = False
+) -> dict[str, dict[str, int]]:
     """Mine and save pairs for each split of a built dataset; returns counts per split and kind."""
     from tqdm import tqdm
 
@@ -257,9 +282,13 @@ def mine_dataset(dataset_dir: Path, config: PairConfig = PairConfig(),
         ids = (dataset_dir / f"{split}.txt").read_text(encoding="utf-8").split()
         clips = [(i, np.load(dataset_dir / "new_joints" / f"{i}.npy")) for i in ids]
         clips = [(i, p) for i, p in clips if len(p) > 1]
-        pairs = mine_pairs(clips, config) if clips else PairSet(np.zeros((0, 22, 3), np.float32),
-                                                              np.zeros((0, 22, 3), np.float32), [], [], [],
-                                                              np.zeros(0, np.float32))
+        pairs = (
+            mine_pairs(clips, config)
+            if clips
+            else PairSet(
+                np.zeros((0, 22, 3), np.float32), np.zeros((0, 22, 3), np.float32), [], [], [], np.zeros(0, np.float32)
+            )
+        )
         save_pairs(pairs, describe_pairs(pairs, config.seed), dataset_dir / "pairs", split)
         counts[split] = {kind: pairs.kind.count(kind) for kind in ("in", "out_one_way", "out_two_way")}
     (dataset_dir / "pairs" / "config.json").write_text(json.dumps(asdict(config), indent=1), encoding="utf-8")

@@ -12,6 +12,7 @@ left, Y up), so a crouch does not read as "lower your hands". A joint qualifies 
 least `min_move` metres along the direction and that direction carries at least half of its motion
 (40 % for up and down, which win over a larger forward or sideways move: see moved_parts).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,10 +24,13 @@ from engine.motion.skeleton import JOINT_INDEX
 
 VOCABULARY_PATH = Path(__file__).with_name("short_commands.json")
 # (joint kind, side) -> joint index; a wrist/elbow/knee/ankle on each side.
-CANDIDATES = [(kind, side, JOINT_INDEX[f"{side}_{kind}"]) for kind in ("wrist", "elbow", "knee", "ankle")
-              for side in ("left", "right")]
-SMALL_M, LARGE_M = 0.15, 0.35   # below: "a little"; above: "a lot"
-VERTICAL_SHARE = 0.4            # a rise or drop carrying this share of a joint's move names the direction
+CANDIDATES = [
+    (kind, side, JOINT_INDEX[f"{side}_{kind}"])
+    for kind in ("wrist", "elbow", "knee", "ankle")
+    for side in ("left", "right")
+]
+SMALL_M, LARGE_M = 0.15, 0.35  # below: "a little"; above: "a lot"
+VERTICAL_SHARE = 0.4  # a rise or drop carrying this share of a joint's move names the direction
 
 
 def load_vocabulary(path: Path = VOCABULARY_PATH) -> dict:
@@ -39,12 +43,13 @@ def direction_of(axis: int, sign: float, side: str) -> str:
         return "up" if sign > 0 else "down"
     if axis == 2:
         return "forward" if sign > 0 else "back"
-    outward = sign > 0 if side == "left" else sign < 0   # +X is the body's left
+    outward = sign > 0 if side == "left" else sign < 0  # +X is the body's left
     return "out" if outward else "in"
 
 
-def moved_parts(pose_a: np.ndarray, pose_b: np.ndarray, min_move: float = 0.08,
-                rng: np.random.Generator | None = None) -> list[tuple[str, str, str, float]]:
+def moved_parts(
+    pose_a: np.ndarray, pose_b: np.ndarray, min_move: float = 0.08, rng: np.random.Generator | None = None
+) -> list[tuple[str, str, str, float]]:
     """The qualifying (kind, side, direction, metres) of one pair, at most one per limb, limbs by
     largest move first. Poses `(22, 3)` metres, B in A's frame.
 
@@ -77,11 +82,11 @@ def phrase(kind: str, side: str, direction: str, metres: float, vocabulary: dict
     """One clause, e.g. 'lift your left knee a little' or 'move your right foot back'."""
     entry = vocabulary["directions"][direction]
     part = str(rng.choice(vocabulary["parts"][kind]))
-    if rng.random() < 0.6:   # a verb that names the direction, sometimes with a destination
+    if rng.random() < 0.6:  # a verb that names the direction, sometimes with a destination
         words = [str(rng.choice(entry["verbs"]))]
-        if kind in ("wrist", "elbow") and rng.random() < 0.25:   # destinations are for hands
+        if kind in ("wrist", "elbow") and rng.random() < 0.25:  # destinations are for hands
             words.append(str(rng.choice(entry["destinations"])))
-    else:                    # a plain verb and a direction word
+    else:  # a plain verb and a direction word
         words = [str(rng.choice(vocabulary["plain_verbs"])), str(rng.choice(entry["words"]))]
     if metres < SMALL_M and rng.random() < 0.5:
         words.append(str(rng.choice(vocabulary["small"])))
@@ -90,8 +95,9 @@ def phrase(kind: str, side: str, direction: str, metres: float, vocabulary: dict
     return " ".join(words).format(side=side, part=part)
 
 
-def short_command(pose_a: np.ndarray, pose_b: np.ndarray, vocabulary: dict, rng: np.random.Generator,
-                  min_move: float = 0.08) -> str | None:
+def short_command(
+    pose_a: np.ndarray, pose_b: np.ndarray, vocabulary: dict, rng: np.random.Generator, min_move: float = 0.08
+) -> str | None:
     """A short command for one pair (one clause, sometimes two joined), or None when no extremity
     moved clearly along one direction."""
     parts = moved_parts(pose_a, pose_b, min_move, rng)
@@ -122,8 +128,9 @@ def all_clauses(vocabulary: dict | None = None):
                             yield (head + size).format(side=side, part=part).lower()
 
 
-def add_short_commands(pose_a: np.ndarray, pose_b: np.ndarray, texts: list[list[str]], seed: int = 0,
-                       min_move: float = 0.08) -> tuple[list[list[str]], int]:
+def add_short_commands(
+    pose_a: np.ndarray, pose_b: np.ndarray, texts: list[list[str]], seed: int = 0, min_move: float = 0.08
+) -> tuple[list[list[str]], int]:
     """Each pair's text options plus one short command when one applies: `(N, 22, 3)` poses, B in
     A's frame. Returns the new option lists and how many pairs got a command."""
     vocabulary = load_vocabulary()

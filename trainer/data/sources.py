@@ -11,6 +11,7 @@ Label files: JSON `{"file name or stem": "caption" | ["caption", ...]}` or CSV w
 holding `file` and `caption` columns (one row per caption; an optional `cell` column groups
 clips for the stratified split; without it all clips of the source share one cell).
 """
+
 from __future__ import annotations
 
 import csv
@@ -29,12 +30,12 @@ from trainer.data import bandai
 class SourceMotion:
     """One motion to write: canonical positions `(T, 22, 3)` float32 m 20 fps, and its text."""
 
-    name: str                     # output id, e.g. 'B000012' (the mirror becomes 'MB000012')
+    name: str  # output id, e.g. 'B000012' (the mirror becomes 'MB000012')
     positions: np.ndarray
     captions: list[str]
-    cell: str                     # stratification cell for the split
-    source: str                   # 'bandai', 'bvh', 'amass', 'procedural'
-    origin: str                   # file or generator parameters it came from
+    cell: str  # stratification cell for the split
+    source: str  # 'bandai', 'bvh', 'amass', 'procedural'
+    origin: str  # file or generator parameters it came from
     labels: dict = field(default_factory=dict)
 
 
@@ -47,8 +48,9 @@ class Source:
     motions: Iterator[SourceMotion]
 
 
-def bandai_source(bandai_dir: Path, captions_per_clip: int = 3, seed: int = 0,
-                  limit_per_cell: int | None = None) -> Source:
+def bandai_source(
+    bandai_dir: Path, captions_per_clip: int = 3, seed: int = 0, limit_per_cell: int | None = None
+) -> Source:
     """The Bandai-Namco dataset-2 folder; captions from content x style labels."""
     from engine.formats.canonical import load_motion
 
@@ -57,11 +59,16 @@ def bandai_source(bandai_dir: Path, captions_per_clip: int = 3, seed: int = 0,
     def motions() -> Iterator[SourceMotion]:
         for i, clip in enumerate(clips):
             motion = load_motion(clip.bvh_path, preset="bandai")
-            yield SourceMotion(f"B{i:06d}", motion.positions.astype(np.float32),
-                               bandai.captions_for(clip.content, clip.style, captions_per_clip,
-                                                   f"{seed}/{clip.bvh_path.stem}"),
-                               clip.cell, "bandai", clip.bvh_path.name,
-                               {"content": clip.content, "style": clip.style})
+            yield SourceMotion(
+                f"B{i:06d}",
+                motion.positions.astype(np.float32),
+                bandai.captions_for(clip.content, clip.style, captions_per_clip, f"{seed}/{clip.bvh_path.stem}"),
+                clip.cell,
+                "bandai",
+                clip.bvh_path.name,
+                {"content": clip.content, "style": clip.style},
+            )
+
     return Source("bandai", len(clips), motions())
 
 
@@ -85,8 +92,10 @@ def read_label_file(path: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             if not reader.fieldnames or not {"file", "caption"} <= set(reader.fieldnames):
-                raise InputError(f"label file {path} needs a CSV header with 'file' and 'caption' "
-                                 f"columns, found {reader.fieldnames}.")
+                raise InputError(
+                    f"label file {path} needs a CSV header with 'file' and 'caption' "
+                    f"columns, found {reader.fieldnames}."
+                )
             for row in reader:
                 captions.setdefault(row["file"], []).append(row["caption"])
                 if row.get("cell"):
@@ -101,8 +110,15 @@ def _lookup(table: dict, path: Path, root: Path):
     return None
 
 
-def files_source(folder: Path, labels_file: Path | None, pattern: str, kind: str, prefix: str,
-                 preset: str | None = None, body_model: Path | None = None) -> Source:
+def files_source(
+    folder: Path,
+    labels_file: Path | None,
+    pattern: str,
+    kind: str,
+    prefix: str,
+    preset: str | None = None,
+    body_model: Path | None = None,
+) -> Source:
     """Motion files under `folder` (recursive `pattern`) with captions from a label file.
 
     A file with no entry in the label file is still used (motion-only data, e.g. for the
@@ -121,8 +137,15 @@ def files_source(folder: Path, labels_file: Path | None, pattern: str, kind: str
             motion = load_motion(path, preset=preset, body_model=body_model)
             texts = _lookup(captions, path, folder) or []
             cell = _lookup(cells, path, folder) or kind
-            yield SourceMotion(f"{prefix}{i:06d}", motion.positions.astype(np.float32), list(texts), cell,
-                               kind, str(path.relative_to(folder)))
+            yield SourceMotion(
+                f"{prefix}{i:06d}",
+                motion.positions.astype(np.float32),
+                list(texts),
+                cell,
+                kind,
+                str(path.relative_to(folder)),
+            )
+
     return Source(kind, len(files), motions())
 
 
@@ -133,8 +156,16 @@ def procedural_source(count: int, seed: int = 0) -> Source:
     def motions() -> Iterator[SourceMotion]:
         for i, (positions, texts, params) in enumerate(generate_procedural(count, seed)):
             kind = str(params.get("kind", params.get("name", "procedural")))
-            yield SourceMotion(f"P{i:06d}", np.asarray(positions, dtype=np.float32), list(texts), kind,
-                               "procedural", kind, {k: v for k, v in params.items() if _jsonable(v)})
+            yield SourceMotion(
+                f"P{i:06d}",
+                np.asarray(positions, dtype=np.float32),
+                list(texts),
+                kind,
+                "procedural",
+                kind,
+                {k: v for k, v in params.items() if _jsonable(v)},
+            )
+
     return Source("procedural", count, motions())
 
 

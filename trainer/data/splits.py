@@ -7,6 +7,7 @@ cell never reshuffles the others, and cut so that val and test each get at least
 test split then covers every cell. Cells with fewer than three clips cannot be split that way;
 they are pooled into one cell (SMALL_CELLS) and split together.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,9 @@ def _cell_counts(size: int, fractions: tuple[float, float, float]) -> tuple[int,
     return size - n_val - n_test, n_val, n_test
 
 
-def split_by_cell(cells: Mapping[str, str], seed: int = 0,
-                  fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> dict[str, str]:
+def split_by_cell(
+    cells: Mapping[str, str], seed: int = 0, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+) -> dict[str, str]:
     """Assign each clip id to 'train', 'val' or 'test'.
 
     `cells` maps clip id -> cell name (clips without labels can share one cell). The result is a

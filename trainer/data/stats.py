@@ -5,6 +5,7 @@ pairs, instruction examples, skipped inputs, plausibility failures per source (t
 generator's checks, trainer.data.procedural.plausibility, run on every motion so real and
 procedural data are judged alike) and the build time of each phase.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,16 @@ def vocabulary(captions: list[str]) -> Counter:
     return Counter(w for c in captions for w in re.findall(r"[a-z][a-z'\-]*", c.lower()))
 
 
-def collect(out: Path, meta: list[dict], skipped: list[dict], pair_counts: dict | None,
-            instruction_counts: dict | None, timings: dict, options, plausibility: dict | None = None) -> dict:
+def collect(
+    out: Path,
+    meta: list[dict],
+    skipped: list[dict],
+    pair_counts: dict | None,
+    instruction_counts: dict | None,
+    timings: dict,
+    options,
+    plausibility: dict | None = None,
+) -> dict:
     """Assemble the report from the build's index (`meta.jsonl` entries) and phase results."""
     from engine.formats.humanml3d import open_dataset
 
@@ -48,7 +57,8 @@ def collect(out: Path, meta: list[dict], skipped: list[dict], pair_counts: dict 
         "frames": int(frames.sum()),
         "hours": round(float(frames.sum()) / FPS / 3600, 4),
         "frames_per_clip": {"min": int(frames.min()), "median": float(np.median(frames)), "max": int(frames.max())}
-        if len(frames) else {},
+        if len(frames)
+        else {},
         "clips_below_40_frames": int((frames < HUMANML3D_MIN_FRAMES).sum()),
         "clips_above_196_frames": int((frames > HUMANML3D_MAX_FRAMES).sum()),
         "captions": len(captions),
@@ -69,32 +79,54 @@ def collect(out: Path, meta: list[dict], skipped: list[dict], pair_counts: dict 
 
 
 def _markdown(report: dict) -> str:
-    lines = ["# Dataset statistics", "",
-             "| quantity | value |", "|---|---|"]
-    for key in ("clips", "clips_without_mirrors", "frames", "hours", "captions", "distinct_captions",
-                "vocabulary_size", "cells", "cells_in_test", "clips_below_40_frames", "clips_above_196_frames"):
+    lines = ["# Dataset statistics", "", "| quantity | value |", "|---|---|"]
+    for key in (
+        "clips",
+        "clips_without_mirrors",
+        "frames",
+        "hours",
+        "captions",
+        "distinct_captions",
+        "vocabulary_size",
+        "cells",
+        "cells_in_test",
+        "clips_below_40_frames",
+        "clips_above_196_frames",
+    ):
         lines.append(f"| {key.replace('_', ' ')} | {report[key]} |")
-    lines.append(f"| frames per clip (min / median / max) | {report['frames_per_clip'].get('min')} / "
-                 f"{report['frames_per_clip'].get('median')} / {report['frames_per_clip'].get('max')} |")
+    lines.append(
+        f"| frames per clip (min / median / max) | {report['frames_per_clip'].get('min')} / "
+        f"{report['frames_per_clip'].get('median')} / {report['frames_per_clip'].get('max')} |"
+    )
     lines += ["", "## Splits", "", "| split | ids |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in report["splits"].items()]
     lines += ["", "## Sources", "", "| source | clips | frames | hours |", "|---|---|---|---|"]
     lines += [f"| {k} | {v['clips']} | {v['frames']} | {v['hours']} |" for k, v in report["sources"].items()]
     if report["pairs"]:
-        lines += ["", "## Pose pairs (PoseFix)", "", "| split | in-sequence | out one-way | out two-way |",
-                  "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Pose pairs (PoseFix)",
+            "",
+            "| split | in-sequence | out one-way | out two-way |",
+            "|---|---|---|---|",
+        ]
         lines += [f"| {s} | {c['in']} | {c['out_one_way']} | {c['out_two_way']} |" for s, c in report["pairs"].items()]
     if report["instructions"]:
         lines += ["", "## Instruction examples", "", "| split | examples |", "|---|---|"]
         lines += [f"| {s} | {n} |" for s, n in report["instructions"].items()]
     if report["plausibility"]:
-        lines += ["", "## Plausibility failures (trainer.data.procedural.plausibility)", "",
-                  "| source | samples | failed any | " + " | ".join(_checks(report)) + " |",
-                  "|---|---|---|" + "---|" * len(_checks(report))]
+        lines += [
+            "",
+            "## Plausibility failures (trainer.data.procedural.plausibility)",
+            "",
+            "| source | samples | failed any | " + " | ".join(_checks(report)) + " |",
+            "|---|---|---|" + "---|" * len(_checks(report)),
+        ]
         for source, agg in report["plausibility"].items():
             cells = " | ".join(f"{agg['failed'][c]} ({100 * agg['failed_rate'][c]:.1f}%)" for c in _checks(report))
-            lines.append(f"| {source} | {agg['samples']} | {agg['failed_any']} "
-                         f"({100 * agg['failed_any_rate']:.1f}%) | {cells} |")
+            lines.append(
+                f"| {source} | {agg['samples']} | {agg['failed_any']} ({100 * agg['failed_any_rate']:.1f}%) | {cells} |"
+            )
     if report["skipped"]:
         lines += ["", f"## Skipped inputs ({len(report['skipped'])})", ""]
         lines += [f"- {s['source']} {s['origin']}: {s['reason']}" for s in report["skipped"][:50]]

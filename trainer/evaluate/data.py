@@ -5,6 +5,7 @@ than `max_frames` (196) is cropped at a random start, and its length is rounded 
 `unit` (4), one unit shorter with probability 1/3. These random crops are why the "Real" row's FID
 is small but not zero.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,15 +17,15 @@ import torch
 
 from engine.errors import InputError
 
-MAX_FRAMES = 196   # HumanML3D max_motion_length
+MAX_FRAMES = 196  # HumanML3D max_motion_length
 UNIT = 4
 
 
 @dataclass
 class CaptionedMotions:
     ids: list[str]
-    features: list[np.ndarray]     # each (T, 263) float32, raw (not normalised)
-    captions: list[list[str]]      # every caption of each motion
+    features: list[np.ndarray]  # each (T, 263) float32, raw (not normalised)
+    captions: list[list[str]]  # every caption of each motion
 
 
 def clip_sources(data_dir: str | Path) -> dict[str, str]:
@@ -47,8 +48,9 @@ def keep_source(data_dir: str | Path, ids: list[str], source: str | None) -> lis
     return [sources.get(i.split(":")[0]) == source for i in ids]
 
 
-def load_captioned_split(data_dir: str | Path, split: str, min_frames: int = 2 * UNIT,
-                         source: str | None = None) -> CaptionedMotions:
+def load_captioned_split(
+    data_dir: str | Path, split: str, min_frames: int = 2 * UNIT, source: str | None = None
+) -> CaptionedMotions:
     """Motions of `split` with at least `min_frames` frames and at least one caption, only those of
     `source` (meta.jsonl) when given: e.g. the held-out procedural motions of a mixed build."""
     from engine.formats.humanml3d import open_dataset
@@ -60,20 +62,25 @@ def load_captioned_split(data_dir: str | Path, split: str, min_frames: int = 2 *
         if not kept:
             continue
         vectors = dataset.features(clip_id)
-        texts = [t.caption for t in dataset.texts(clip_id)] if (dataset.root / "texts" / f"{clip_id}.txt").is_file() else []
+        texts = (
+            [t.caption for t in dataset.texts(clip_id)] if (dataset.root / "texts" / f"{clip_id}.txt").is_file() else []
+        )
         if len(vectors) >= min_frames and texts:
             ids.append(clip_id)
             features.append(vectors)
             captions.append(texts)
     if not ids:
         which = f"{source} " if source else ""
-        raise InputError(f"split {split!r} of {data_dir} has no captioned {which}motion of at least {min_frames} "
-                         "frames; build the data with `motion-train data`")
+        raise InputError(
+            f"split {split!r} of {data_dir} has no captioned {which}motion of at least {min_frames} "
+            "frames; build the data with `motion-train data`"
+        )
     return CaptionedMotions(ids, features, captions)
 
 
-def random_crop(features: np.ndarray, rng: np.random.Generator, max_frames: int = MAX_FRAMES,
-                unit: int = UNIT) -> np.ndarray:
+def random_crop(
+    features: np.ndarray, rng: np.random.Generator, max_frames: int = MAX_FRAMES, unit: int = UNIT
+) -> np.ndarray:
     """Guo et al.'s evaluation crop of a `(T, C)` motion (see the module docstring)."""
     length = min(len(features), max_frames)
     if length // unit > 1 and rng.random() < 1 / 3:
@@ -81,7 +88,7 @@ def random_crop(features: np.ndarray, rng: np.random.Generator, max_frames: int 
     else:
         length = length // unit * unit
     start = int(rng.integers(0, len(features) - length + 1))
-    return features[start:start + length]
+    return features[start : start + length]
 
 
 def pad_batch(motions: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,7 +96,7 @@ def pad_batch(motions: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     lengths = torch.tensor([len(m) for m in motions])
     batch = torch.zeros(len(motions), int(lengths.max()), motions[0].shape[-1])
     for i, motion in enumerate(motions):
-        batch[i, :len(motion)] = torch.from_numpy(np.asarray(motion, np.float32))
+        batch[i, : len(motion)] = torch.from_numpy(np.asarray(motion, np.float32))
     return batch, lengths
 
 
@@ -100,9 +107,9 @@ def caption_matches(queries: list[str], captions: list[list[str]]) -> np.ndarray
 
 @dataclass
 class PosePairs:
-    pose_a: np.ndarray   # (N, 22, 3) float32 metres
-    pose_b: np.ndarray   # (N, 22, 3)
-    texts: list[str]     # correction text of each pair
+    pose_a: np.ndarray  # (N, 22, 3) float32 metres
+    pose_b: np.ndarray  # (N, 22, 3)
+    texts: list[str]  # correction text of each pair
 
 
 def load_pairs(data_dir: str | Path, split: str, source: str | None = None) -> PosePairs:

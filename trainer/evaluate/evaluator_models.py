@@ -17,6 +17,7 @@ Guo's released evaluator (MM-Dist ~3, diversity ~9.5); only numbers from the sam
 Saved as a directory: `config.json` (EvaluatorConfig incl. the vocabulary and a version string) and
 `model.safetensors` (weights plus the feature mean/std buffers the motion encoder normalises with).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,21 +36,21 @@ from engine.errors import InputError
 EVALUATOR_VERSION = "motion-copilot-evaluator-1"
 KINDS = ("text_motion", "text_pair")
 PAD, UNK = 0, 1
-CONTACT_DIMS = 4   # Guo's evaluator drops the foot contacts (feats[..., :-4])
+CONTACT_DIMS = 4  # Guo's evaluator drops the foot contacts (feats[..., :-4])
 WORD = re.compile(r"[a-z0-9']+")
 
 
 @dataclass
 class EvaluatorConfig:
     kind: str = "text_motion"
-    vocab: list[str] = field(default_factory=list)   # index 0 <pad>, 1 <unk>, then words
+    vocab: list[str] = field(default_factory=list)  # index 0 <pad>, 1 <unk>, then words
     max_words: int = 20
     word_dim: int = 128
     hidden: int = 256
     embed_dim: int = 256
-    feature_dim: int = 263        # motion features (text_motion)
-    num_joints: int = 22          # pose joints (text_pair)
-    unit: int = 4                 # temporal down-sampling of the motion encoder
+    feature_dim: int = 263  # motion features (text_motion)
+    num_joints: int = 22  # pose joints (text_pair)
+    unit: int = 4  # temporal down-sampling of the motion encoder
     version: str = EVALUATOR_VERSION
 
     def __post_init__(self) -> None:
@@ -74,7 +75,7 @@ def encode_texts(texts: list[str], vocab: list[str], max_words: int) -> tuple[to
     rows = [[index.get(w, UNK) for w in WORD.findall(t.lower())][:max_words] or [UNK] for t in texts]
     ids = torch.zeros(len(rows), max(map(len, rows)), dtype=torch.long)
     for i, row in enumerate(rows):
-        ids[i, :len(row)] = torch.tensor(row)
+        ids[i, : len(row)] = torch.tensor(row)
     return ids, torch.tensor([len(r) for r in rows])
 
 
@@ -84,7 +85,9 @@ def _head(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
 
 def _bigru_final(gru: nn.GRU, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Concatenated final hidden states `(B, 2H)` of a bidirectional GRU over packed sequences."""
-    packed = nn.utils.rnn.pack_padded_sequence(inputs, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False)
+    packed = nn.utils.rnn.pack_padded_sequence(
+        inputs, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False
+    )
     _, hidden = gru(packed)  # (2, B, H)
     return torch.cat([hidden[0], hidden[1]], dim=-1)
 
@@ -111,9 +114,12 @@ class MotionEncoder(nn.Module):
         super().__init__()
         inputs = c.feature_dim - CONTACT_DIMS
         self.unit = c.unit
-        self.convs = nn.ModuleList([
-            nn.Sequential(nn.Conv1d(inputs, c.hidden, 4, 2, 1), nn.Dropout(0.2), nn.LeakyReLU(0.2)),
-            nn.Sequential(nn.Conv1d(c.hidden, c.hidden, 4, 2, 1), nn.Dropout(0.2), nn.LeakyReLU(0.2))])
+        self.convs = nn.ModuleList(
+            [
+                nn.Sequential(nn.Conv1d(inputs, c.hidden, 4, 2, 1), nn.Dropout(0.2), nn.LeakyReLU(0.2)),
+                nn.Sequential(nn.Conv1d(c.hidden, c.hidden, 4, 2, 1), nn.Dropout(0.2), nn.LeakyReLU(0.2)),
+            ]
+        )
         self.gru = nn.GRU(c.hidden, c.hidden, batch_first=True, bidirectional=True)
         self.head = _head(2 * c.hidden, c.hidden, c.embed_dim)
 
@@ -133,9 +139,15 @@ class PoseEncoder(nn.Module):
 
     def __init__(self, c: EvaluatorConfig) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(c.num_joints * 3, c.hidden), nn.LayerNorm(c.hidden), nn.LeakyReLU(0.2),
-                                 nn.Dropout(0.1), nn.Linear(c.hidden, c.hidden), nn.LeakyReLU(0.2),
-                                 nn.Linear(c.hidden, c.hidden))
+        self.net = nn.Sequential(
+            nn.Linear(c.num_joints * 3, c.hidden),
+            nn.LayerNorm(c.hidden),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(0.1),
+            nn.Linear(c.hidden, c.hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(c.hidden, c.hidden),
+        )
 
     def forward(self, poses: torch.Tensor) -> torch.Tensor:
         centred = poses - poses[:, :1]
@@ -188,19 +200,24 @@ class Evaluator(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "config.json").write_text(json.dumps(asdict(self.config), indent=1))
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, directory / "model.safetensors")
+        save_file(
+            {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, directory / "model.safetensors"
+        )
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "Evaluator":
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> Evaluator:
         directory = Path(directory)
         if not (directory / "config.json").is_file():
-            raise InputError(f"{directory} is not an evaluator directory (no config.json); train one with "
-                             "`motion-train evaluator`")
+            raise InputError(
+                f"{directory} is not an evaluator directory (no config.json); train one with `motion-train evaluator`"
+            )
         config = EvaluatorConfig(**json.loads((directory / "config.json").read_text()))
         if config.version != EVALUATOR_VERSION:
-            raise InputError(f"{directory}: evaluator version {config.version!r} differs from this code's "
-                             f"{EVALUATOR_VERSION!r}; retrain it with `motion-train evaluator`")
+            raise InputError(
+                f"{directory}: evaluator version {config.version!r} differs from this code's "
+                f"{EVALUATOR_VERSION!r}; retrain it with `motion-train evaluator`"
+            )
         model = cls(config)
         model.load_state_dict(load_file(directory / "model.safetensors"), strict=True)
         return model.to(device).eval()

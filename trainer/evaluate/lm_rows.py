@@ -5,19 +5,20 @@ Generation works on motion codes and decodes them to `(T, 263)` features with th
 generated motions go through the same evaluator as the real ones (no joints round trip). As in
 T2M-GPT, the model decides the length (no ground-truth length is given).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from trainer.evaluate import metrics as M
-from trainer.evaluate.embedding import embed_motions, embed_texts
 from trainer.evaluate.data import random_crop
+from trainer.evaluate.embedding import embed_motions, embed_texts
 from trainer.evaluate.rows import MotionContext, Row, summarize
 from trainer.evaluate.text_metrics import caption_scores
 
 BATCH = 16
-MIN_CODES = 2   # the evaluator's convolutions need at least 8 frames
+MIN_CODES = 2  # the evaluator's convolutions need at least 8 frames
 
 
 class LanguageModelTasks:
@@ -44,8 +45,8 @@ class LanguageModelTasks:
 
         out = []
         for start in range(0, len(texts), BATCH):
-            prompts = [PROMPTS["t2m"].format(caption=t.strip()) for t in texts[start:start + BATCH]]
-            sampling = Sampling(seed=int(rng.integers(2 ** 31)))
+            prompts = [PROMPTS["t2m"].format(caption=t.strip()) for t in texts[start : start + BATCH]]
+            sampling = Sampling(seed=int(rng.integers(2**31)))
             try:
                 batch = self.lm.generate_motion(prompts, None, sampling)
             except NoMotionError:
@@ -79,8 +80,11 @@ class LanguageModelTasks:
             ids, _ = self.vq.encode(self.vq.normalize(torch.from_numpy(clip).float())[None])
             codes = [int(i) for i in ids[0].tolist()][: self.lm.config.max_motion_codes]
             prompts.append(PROMPTS["m2t"].format(motion=self.lm.vocab.serialize(codes)))
-        return [text for start in range(0, len(prompts), BATCH)
-                for text in self.lm.generate_text(prompts[start:start + BATCH])]
+        return [
+            text
+            for start in range(0, len(prompts), BATCH)
+            for text in self.lm.generate_text(prompts[start : start + BATCH])
+        ]
 
 
 def same_captions(captions: list[list[str]]) -> np.ndarray:
@@ -103,4 +107,3 @@ def motion_to_text_row(ctx: MotionContext, name: str, generated: list[str]) -> R
     row = Row(name, summarize(runs), "greedy")
     row.values.update({k: (v, 0.0) for k, v in caption_scores(generated, ctx.data.captions).items()})
     return row
-

@@ -12,17 +12,18 @@ Pure numpy/scipy on embeddings or joints; no model here. Conventions follow the 
     >>> dist = euclidean_distance_matrix(text_emb, motion_emb)
     >>> r_precision(dist, top_k=3)   # array([R@1, R@2, R@3])
 """
+
 from __future__ import annotations
 
 import numpy as np
-
-from engine.errors import InputError
 from scipy import linalg
 
-R_PRECISION_BATCH = 32   # Guo et al. / T2M-GPT eval loader batch size
-DIVERSITY_PAIRS = 300    # Guo et al. diversity_times
+from engine.errors import InputError
+
+R_PRECISION_BATCH = 32  # Guo et al. / T2M-GPT eval loader batch size
+DIVERSITY_PAIRS = 300  # Guo et al. diversity_times
 MULTIMODALITY_PAIRS = 10  # MotionGPT MM_NUM_TIMES
-FID_EPS = 1e-6           # added to the covariance diagonals when sqrtm is singular (pytorch-fid)
+FID_EPS = 1e-6  # added to the covariance diagonals when sqrtm is singular (pytorch-fid)
 
 
 def euclidean_distance_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -48,9 +49,14 @@ def r_precision(dist: np.ndarray, top_k: int = 3, matches: np.ndarray | None = N
     return np.logical_or.accumulate(hit, axis=1).mean(0)
 
 
-def batched_retrieval(queries: np.ndarray, items: np.ndarray, rng: np.random.Generator,
-                      matches: np.ndarray | None = None, batch_size: int = R_PRECISION_BATCH,
-                      top_k: int = 3) -> dict[str, float]:
+def batched_retrieval(
+    queries: np.ndarray,
+    items: np.ndarray,
+    rng: np.random.Generator,
+    matches: np.ndarray | None = None,
+    batch_size: int = R_PRECISION_BATCH,
+    top_k: int = 3,
+) -> dict[str, float]:
     """R-precision (top 1..top_k) and MM-Dist over shuffled groups of `batch_size` (last partial group
     dropped, as the reference eval loaders with drop_last). queries[i] belongs to items[i].
 
@@ -59,13 +65,15 @@ def batched_retrieval(queries: np.ndarray, items: np.ndarray, rng: np.random.Gen
     """
     count = len(queries)
     if count < batch_size:
-        raise InputError(f"R-precision is computed over groups of {batch_size} (as in the literature) but the split "
-                         f"has only {count} items; build more data (e.g. more --procedural motions) or evaluate "
-                         "on a larger split")
+        raise InputError(
+            f"R-precision is computed over groups of {batch_size} (as in the literature) but the split "
+            f"has only {count} items; build more data (e.g. more --procedural motions) or evaluate "
+            "on a larger split"
+        )
     order = rng.permutation(count)
     scores, mm_dist = [], []
     for start in range(0, count - batch_size + 1, batch_size):
-        group = order[start:start + batch_size]
+        group = order[start : start + batch_size]
         dist = euclidean_distance_matrix(queries[group], items[group])
         sub = None if matches is None else np.asarray(matches)[np.ix_(group, group)]
         scores.append(r_precision(dist, top_k, sub))
@@ -154,8 +162,10 @@ def codebook_usage(ids: np.ndarray, code_num: int) -> dict[str, float]:
     counts = np.bincount(ids, minlength=code_num).astype(np.float64)
     probs = counts / max(counts.sum(), 1.0)
     nonzero = probs[probs > 0]
-    return {"usage": float((counts > 0).sum() / code_num),
-            "perplexity": float(np.exp(-(nonzero * np.log(nonzero)).sum()))}
+    return {
+        "usage": float((counts > 0).sum() / code_num),
+        "perplexity": float(np.exp(-(nonzero * np.log(nonzero)).sum())),
+    }
 
 
 def best_of_n_joint_error(samples: np.ndarray, target: np.ndarray) -> dict[str, float]:

@@ -10,13 +10,14 @@ convention: the recovered root height puts the lowest foot of the clip on the fl
 - Jitter: mean magnitude of the third time derivative of joint positions (jerk, m/s^3), the
   smoothness measure used by e.g. PhysDiff and motion-in-betweening papers.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from engine.motion import skeleton as S
 
-CONTACT_HEIGHT = 0.05   # m; GMD's foot-contact height threshold
+CONTACT_HEIGHT = 0.05  # m; GMD's foot-contact height threshold
 SKATE_DISTANCE = 0.025  # m per frame transition; GMD's skating threshold at 20 fps
 FOOT_JOINTS = S.FOOT_JOINTS_LEFT + S.FOOT_JOINTS_RIGHT
 
@@ -28,15 +29,19 @@ def _check(joints: np.ndarray) -> np.ndarray:
     return joints
 
 
-def foot_skating_ratio(joints: np.ndarray, contact_height: float = CONTACT_HEIGHT,
-                       skate_distance: float = SKATE_DISTANCE, feet: tuple[int, ...] = FOOT_JOINTS) -> float:
+def foot_skating_ratio(
+    joints: np.ndarray,
+    contact_height: float = CONTACT_HEIGHT,
+    skate_distance: float = SKATE_DISTANCE,
+    feet: tuple[int, ...] = FOOT_JOINTS,
+) -> float:
     """Share of (frame transition, foot joint) samples that skate; 0.0 for a one-frame motion."""
     joints = _check(joints)
     if len(joints) < 2:
         return 0.0
-    feet_xyz = joints[:, list(feet)]                                  # (T, F, 3)
-    grounded = feet_xyz[..., 1] < contact_height                      # (T, F)
-    in_contact = grounded[1:] & grounded[:-1]                         # (T-1, F)
+    feet_xyz = joints[:, list(feet)]  # (T, F, 3)
+    grounded = feet_xyz[..., 1] < contact_height  # (T, F)
+    in_contact = grounded[1:] & grounded[:-1]  # (T-1, F)
     slide = np.linalg.norm(np.diff(feet_xyz[..., [0, 2]], axis=0), axis=-1)  # (T-1, F) horizontal
     return float((in_contact & (slide > skate_distance)).mean())
 
@@ -44,7 +49,7 @@ def foot_skating_ratio(joints: np.ndarray, contact_height: float = CONTACT_HEIGH
 def floor_penetration(joints: np.ndarray, floor: float = 0.0) -> dict[str, float]:
     """Depth (m) of the lowest joint below `floor`, per frame: its mean and max over frames."""
     joints = _check(joints)
-    depth = np.maximum(floor - joints[..., 1].min(axis=1), 0.0)      # (T,)
+    depth = np.maximum(floor - joints[..., 1].min(axis=1), 0.0)  # (T,)
     return {"mean": float(depth.mean()), "max": float(depth.max())}
 
 
@@ -53,7 +58,7 @@ def jitter(joints: np.ndarray, fps: float = S.FPS) -> float:
     joints = _check(joints)
     if len(joints) < 4:
         return 0.0
-    jerk = np.diff(joints, n=3, axis=0) * fps ** 3                    # (T-3, J, 3)
+    jerk = np.diff(joints, n=3, axis=0) * fps**3  # (T-3, J, 3)
     return float(np.linalg.norm(jerk, axis=-1).mean())
 
 
@@ -61,6 +66,8 @@ def plausibility(motions: list[np.ndarray], fps: float = S.FPS) -> dict[str, flo
     """The three measures averaged over a list of `(T, 22, 3)` motions (each motion weighs the same)."""
     if not motions:
         raise ValueError("plausibility needs at least one motion")
-    return {"skating": float(np.mean([foot_skating_ratio(m) for m in motions])),
-            "penetration_m": float(np.mean([floor_penetration(m)["mean"] for m in motions])),
-            "jitter": float(np.mean([jitter(m, fps) for m in motions]))}
+    return {
+        "skating": float(np.mean([foot_skating_ratio(m) for m in motions])),
+        "penetration_m": float(np.mean([floor_penetration(m)["mean"] for m in motions])),
+        "jitter": float(np.mean([jitter(m, fps) for m in motions])),
+    }

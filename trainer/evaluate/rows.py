@@ -4,6 +4,7 @@ values over `repeats` random draws (captions and crops), as mean and 95% CI.
 Rows plug in by taking motions: a new model (the motion-language model, the pose editor) only has to
 produce `(T, 263)` features or poses; the metric code stays here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -14,15 +15,21 @@ import torch
 
 from trainer.evaluate import metrics as M
 from trainer.evaluate.data import CaptionedMotions, PosePairs, random_crop
-from trainer.evaluate.embedding import (embed_captioned, embed_motions, embed_pairs, embed_poses, embed_texts,
-                                        sample_captions)
+from trainer.evaluate.embedding import (
+    embed_captioned,
+    embed_motions,
+    embed_pairs,
+    embed_poses,
+    embed_texts,
+    sample_captions,
+)
 from trainer.evaluate.evaluator_models import Evaluator
 from trainer.evaluate.plausibility import plausibility
 from trainer.evaluate.table import Row
 
 # texts -> one generated `(T, 263)` raw feature array per text (the motion-language model's hook)
 TextToMotion = Callable[[list[str], np.random.Generator], list[np.ndarray]]
-MM_TEXTS, MM_GENERATIONS = 100, 10   # multimodality: 100 texts as Guo et al.; 10 generations (paper 30)
+MM_TEXTS, MM_GENERATIONS = 100, 10  # multimodality: 100 texts as Guo et al.; 10 generations (paper 30)
 
 
 @dataclass
@@ -31,7 +38,7 @@ class MotionContext:
     evaluator: Evaluator
     repeats: int
     seed: int
-    reference: tuple[np.ndarray, np.ndarray] | None = None   # FID statistics of the real motions
+    reference: tuple[np.ndarray, np.ndarray] | None = None  # FID statistics of the real motions
 
     def __post_init__(self) -> None:
         if self.reference is None:
@@ -52,17 +59,24 @@ def caption_equal(chosen: list[str]) -> np.ndarray:
     return array[:, None] == array[None, :]
 
 
-def text_to_motion_draw(ctx: MotionContext, rng: np.random.Generator, motions: list[np.ndarray] | None = None,
-                        chosen: list[str] | None = None) -> dict[str, float]:
+def text_to_motion_draw(
+    ctx: MotionContext,
+    rng: np.random.Generator,
+    motions: list[np.ndarray] | None = None,
+    chosen: list[str] | None = None,
+) -> dict[str, float]:
     """One draw: R-precision (caption-equal and paper-strict), FID, MM-Dist, diversity of `motions`
     (default: the real ones) against the test captions (`chosen`: the caption of each, else drawn)."""
     texts, motion_emb, chosen = embed_captioned(ctx.evaluator, ctx.data, rng, motions, chosen)
-    order_seed = int(rng.integers(2 ** 31))
+    order_seed = int(rng.integers(2**31))
     lenient = M.batched_retrieval(texts, motion_emb, np.random.default_rng(order_seed), caption_equal(chosen))
     strict = M.batched_retrieval(texts, motion_emb, np.random.default_rng(order_seed))
-    return {**{k: lenient[k] for k in ("R@1", "R@2", "R@3", "MM-Dist")}, "R@3 strict": strict["R@3"],
-            "FID": M.frechet_distance(*M.gaussian_statistics(motion_emb), *ctx.reference),
-            "Diversity": M.diversity(motion_emb, rng)}
+    return {
+        **{k: lenient[k] for k in ("R@1", "R@2", "R@3", "MM-Dist")},
+        "R@3 strict": strict["R@3"],
+        "FID": M.frechet_distance(*M.gaussian_statistics(motion_emb), *ctx.reference),
+        "Diversity": M.diversity(motion_emb, rng),
+    }
 
 
 def motion_to_text_draw(ctx: MotionContext, rng: np.random.Generator) -> dict[str, float]:
@@ -93,8 +107,9 @@ def generated_row(ctx: MotionContext, name: str, generate: TextToMotion) -> Row:
     row = Row(name, summarize(runs))
     rng = np.random.default_rng(ctx.seed)
     texts = [caps[0] for caps in ctx.data.captions[:MM_TEXTS]]
-    generations = [embed_motions(ctx.evaluator, [random_crop(m, rng) for m in generate(texts, rng)])
-                   for _ in range(MM_GENERATIONS)]
+    generations = [
+        embed_motions(ctx.evaluator, [random_crop(m, rng) for m in generate(texts, rng)]) for _ in range(MM_GENERATIONS)
+    ]
     row.values["MModality"] = (M.multimodality(np.stack(generations, axis=1), rng), 0.0)
     return row
 
@@ -150,7 +165,7 @@ def canonical_pairs(pairs: PosePairs) -> PosePairs:
     """
     from engine.models.pose_codec import positions_to_sixd, sixd_to_positions
 
-    def canonical(poses: np.ndarray) -> np.ndarray:   # (N, 22, 3) -> (N, 22, 3); heading and pose kept
+    def canonical(poses: np.ndarray) -> np.ndarray:  # (N, 22, 3) -> (N, 22, 3); heading and pose kept
         sixd = positions_to_sixd(np.asarray(poses, np.float64), independent=False)
         return sixd_to_positions(torch.from_numpy(sixd)).numpy()
 
@@ -163,8 +178,9 @@ PoseEdit = Callable[[np.ndarray, list[str], int, np.random.Generator], np.ndarra
 MotionCompletion = Callable[[list[np.ndarray], str, np.random.Generator], list[np.ndarray]]
 
 
-def pose_editor_row(evaluator: Evaluator, pairs: PosePairs, name: str, edit: PoseEdit, samples: int = 30,
-                    seed: int = 0) -> Row:
+def pose_editor_row(
+    evaluator: Evaluator, pairs: PosePairs, name: str, edit: PoseEdit, samples: int = 30, seed: int = 0
+) -> Row:
     """PoseFix editing metrics: best-of-N and mean joint error (mm, pelvis-centred) of the edited poses
     against `pairs.pose_b`, and pose FID of the first sample per query against those B poses. Give
     `canonical_pairs(...)` to measure an editor that outputs FK on the default skeleton."""
@@ -172,8 +188,11 @@ def pose_editor_row(evaluator: Evaluator, pairs: PosePairs, name: str, edit: Pos
     centred = edited - edited[:, :, :1]
     errors = M.best_of_n_joint_error(centred, pairs.pose_b - pairs.pose_b[:, :1])
     fid = M.fid(embed_poses(evaluator, edited[:, 0]), embed_poses(evaluator, pairs.pose_b))
-    return Row(name, {"Joint error (mm)": (1000.0 * errors["best"], 0.0), "Pose FID": (fid, 0.0)},
-               f"best of {samples}; mean {1000.0 * errors['mean']:.0f} mm")
+    return Row(
+        name,
+        {"Joint error (mm)": (1000.0 * errors["best"], 0.0), "Pose FID": (fid, 0.0)},
+        f"best of {samples}; mean {1000.0 * errors['mean']:.0f} mm",
+    )
 
 
 def completion_row(ctx: MotionContext, name: str, complete: MotionCompletion, task: str) -> Row:
@@ -182,12 +201,15 @@ def completion_row(ctx: MotionContext, name: str, complete: MotionCompletion, ta
     from engine.motion.features import features_to_joints
 
     motions = complete(ctx.data.features, task, np.random.default_rng(ctx.seed))
-    errors = [M.ade_fde(np.asarray(features_to_joints(m)), np.asarray(features_to_joints(t)), task)
-              for m, t in zip(motions, ctx.data.features)]
+    errors = [
+        M.ade_fde(np.asarray(features_to_joints(m)), np.asarray(features_to_joints(t)), task)
+        for m, t in zip(motions, ctx.data.features)
+    ]
     runs = [text_to_motion_draw(ctx, np.random.default_rng(ctx.seed + r), motions) for r in range(ctx.repeats)]
     values = {k: v for k, v in summarize(runs).items() if k in ("FID", "Diversity")}
-    values.update({"ADE": (float(np.mean([e[0] for e in errors])), 0.0),
-                   "FDE": (float(np.mean([e[1] for e in errors])), 0.0)})
+    values.update(
+        {"ADE": (float(np.mean([e[0] for e in errors])), 0.0), "FDE": (float(np.mean([e[1] for e in errors])), 0.0)}
+    )
     return Row(name, values)
 
 
@@ -208,9 +230,9 @@ def load_pose_edit(directory) -> PoseEdit:
 
     @torch.no_grad()
     def edit(pose_a: np.ndarray, texts: list[str], samples: int, rng: np.random.Generator) -> np.ndarray:
-        torch.manual_seed(int(rng.integers(2 ** 31)))
+        torch.manual_seed(int(rng.integers(2**31)))
         sixd = torch.from_numpy(positions_to_sixd(normalise(np.asarray(pose_a, np.float64))))
-        out = editor.sample(sixd, texts, samples)                     # (Q, S, 22, 6)
+        out = editor.sample(sixd, texts, samples)  # (Q, S, 22, 6)
         return sixd_to_positions(out.reshape(-1, *out.shape[2:])).reshape(*out.shape[:2], -1, 3).numpy()
 
     return edit

@@ -7,6 +7,7 @@ Sections: text-to-motion (Real, tokenizer reconstruction, motion-language model)
 tokenizer reconstruction, physical plausibility, pose pairs (PoseFix). A component the bundle lacks
 becomes a "skipped" line naming the command that trains it; the table never fails for it.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -23,19 +24,23 @@ from trainer.evaluate.data import PosePairs, data_version, load_captioned_split,
 from trainer.evaluate.evaluator_models import EVALUATOR_VERSION, Evaluator
 from trainer.evaluate.table import Report, Section, write_table
 
-EDIT_QUERIES, EDIT_SAMPLES = 500, 30   # pose-editor queries drawn from the split; samples per query (PoseFix)
+EDIT_QUERIES, EDIT_SAMPLES = 500, 30  # pose-editor queries drawn from the split; samples per query (PoseFix)
 T2M_COLUMNS = ["R@1", "R@2", "R@3", "R@3 strict", "FID", "MM-Dist", "Diversity", "MModality"]
 M2T_COLUMNS = ["R@1", "R@2", "R@3", "MM-Dist", "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr"]
 TOKENIZER_COLUMNS = ["MPJPE (mm)", "MPJPE root-aligned (mm)", "FID", "Code usage", "Perplexity"]
 PLAUSIBILITY_COLUMNS = ["skating", "penetration_m", "jitter"]
 POSE_COLUMNS = ["R@1", "R@2", "R@3", "MM-Dist", "Joint error (mm)", "Pose FID"]
-RETRIEVAL_NOTE = ("R@k counts a hit when the retrieved item's caption text equals the query's: Bandai has only "
-                  "70 label combinations (10 contents x 7 styles), so several test motions share a caption and the "
-                  "paper protocol (only the motion's own index counts, 'R@3 strict') penalises ties it cannot break. "
-                  "Otherwise as Guo et al.: groups of 32, one random caption and crop per motion per repeat.")
-SCALE_NOTE = ("Embeddings are unit vectors (InfoNCE evaluator), so distances lie in [0, 2]: FID, MM-Dist and "
-              "diversity are not on the scale of Guo et al.'s evaluator (HumanML3D Real: R@3 0.797 under the strict "
-              "protocol over free-form captions, MM-Dist 2.97, diversity 9.50); only rows of one table compare.")
+RETRIEVAL_NOTE = (
+    "R@k counts a hit when the retrieved item's caption text equals the query's: Bandai has only "
+    "70 label combinations (10 contents x 7 styles), so several test motions share a caption and the "
+    "paper protocol (only the motion's own index counts, 'R@3 strict') penalises ties it cannot break. "
+    "Otherwise as Guo et al.: groups of 32, one random caption and crop per motion per repeat."
+)
+SCALE_NOTE = (
+    "Embeddings are unit vectors (InfoNCE evaluator), so distances lie in [0, 2]: FID, MM-Dist and "
+    "diversity are not on the scale of Guo et al.'s evaluator (HumanML3D Real: R@3 0.797 under the strict "
+    "protocol over free-form captions, MM-Dist 2.97, diversity 9.50); only rows of one table compare."
+)
 
 
 @dataclass
@@ -48,7 +53,7 @@ class EvaluationRequest:
     repeats: int = 20
     split: str = "test"
     seed: int = 0
-    source: str | None = None     # only motions / pairs of this meta.jsonl source (e.g. "procedural")
+    source: str | None = None  # only motions / pairs of this meta.jsonl source (e.g. "procedural")
 
 
 def _component_dir(request: EvaluationRequest, name: str, override: Path | None) -> Path | None:
@@ -75,22 +80,39 @@ def evaluate_bundle(request: EvaluationRequest) -> Path:
     torch.set_num_threads(1)  # see trainer.stages.evaluator: one thread is fastest on a shared CPU
     evaluators = _component_dir(request, "evaluators", request.evaluators)
     if evaluators is None or not (evaluators / "text_motion").is_dir():
-        raise InputError("no text/motion evaluator: pass --evaluators DIR (made by `motion-train evaluator`) "
-                         "or a --bundle whose manifest lists 'evaluators'")
+        raise InputError(
+            "no text/motion evaluator: pass --evaluators DIR (made by `motion-train evaluator`) "
+            "or a --bundle whose manifest lists 'evaluators'"
+        )
     data = load_captioned_split(request.data, request.split, source=request.source)
     evaluator = Evaluator.load(evaluators / "text_motion")
     ctx = R.MotionContext(data, evaluator, request.repeats, request.seed)
     t2m = Section("Text-to-motion", T2M_COLUMNS, [R.real_text_to_motion_row(ctx)], [RETRIEVAL_NOTE, SCALE_NOTE])
-    m2t = Section("Motion-to-text", M2T_COLUMNS, [R.real_motion_to_text_row(ctx)],
-                  ["R@k: each motion against 32 drawn captions, hits by equal caption text as above; "
-                   "BLEU/ROUGE-L x100, CIDEr-D x100 (pycocoevalcap formulas, hand-written)."])
+    m2t = Section(
+        "Motion-to-text",
+        M2T_COLUMNS,
+        [R.real_motion_to_text_row(ctx)],
+        [
+            "R@k: each motion against 32 drawn captions, hits by equal caption text as above; "
+            "BLEU/ROUGE-L x100, CIDEr-D x100 (pycocoevalcap formulas, hand-written)."
+        ],
+    )
     tok = Section("Tokenizer reconstruction", TOKENIZER_COLUMNS)
-    plaus = Section("Physical plausibility", PLAUSIBILITY_COLUMNS, [R.plausibility_row("Real", _joints(data.features))],
-                    ["skating: share of foot-contact transitions sliding > 2.5 cm (GMD); penetration_m: mean depth of "
-                     "the lowest joint below the floor (m); jitter: mean jerk (m/s^3)."])
-    versions = {"data": data_version(request.data), "split": f"{request.split}{' / ' + request.source if request.source else ''} ({len(data.ids)} motions)",
-                "evaluator": f"{EVALUATOR_VERSION}, weights sha1 {_digest(evaluators / 'text_motion' / 'model.safetensors')}",
-                "repeats": str(request.repeats)}
+    plaus = Section(
+        "Physical plausibility",
+        PLAUSIBILITY_COLUMNS,
+        [R.plausibility_row("Real", _joints(data.features))],
+        [
+            "skating: share of foot-contact transitions sliding > 2.5 cm (GMD); penetration_m: mean depth of "
+            "the lowest joint below the floor (m); jitter: mean jerk (m/s^3)."
+        ],
+    )
+    versions = {
+        "data": data_version(request.data),
+        "split": f"{request.split}{' / ' + request.source if request.source else ''} ({len(data.ids)} motions)",
+        "evaluator": f"{EVALUATOR_VERSION}, weights sha1 {_digest(evaluators / 'text_motion' / 'model.safetensors')}",
+        "repeats": str(request.repeats),
+    }
     _tokenizer_rows(request, ctx, t2m, tok, plaus, versions)
     _language_model_rows(request, ctx, t2m, m2t, versions)
     sections = [t2m, m2t, tok, plaus, _pose_section(request, evaluators, versions)]
@@ -101,14 +123,25 @@ def evaluate_bundle(request: EvaluationRequest) -> Path:
 def _command_line(request: EvaluationRequest) -> str:
     """The command that reproduces this table."""
     words = ["motion-train", "evaluate", "--data", str(request.data)]
-    for flag, value in (("--bundle", request.bundle), ("--evaluators", request.evaluators),
-                        ("--tokenizer", request.tokenizer)):
+    for flag, value in (
+        ("--bundle", request.bundle),
+        ("--evaluators", request.evaluators),
+        ("--tokenizer", request.tokenizer),
+    ):
         if value is not None:
             words += [flag, str(value)]
     if request.source:
         words += ["--source", request.source]
-    words += ["--split", request.split, "--repeats", str(request.repeats), "--seed", str(request.seed),
-              "--out", str(request.out)]
+    words += [
+        "--split",
+        request.split,
+        "--repeats",
+        str(request.repeats),
+        "--seed",
+        str(request.seed),
+        "--out",
+        str(request.out),
+    ]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -131,14 +164,27 @@ def _tokenizer_rows(request, ctx, t2m: Section, tok: Section, plaus: Section, ve
     usage = M.codebook_usage(ids, tokenizer.config.code_num)
     mpjpe = float(np.mean([M.mpjpe(a, b) for a, b in zip(recon_joints, real_joints)])) * 1000.0
     aligned = float(np.mean([M.mpjpe(a - a[:, :1], b - b[:, :1]) for a, b in zip(recon_joints, real_joints)])) * 1000.0
-    tok.rows.append(R.Row(name, {"MPJPE (mm)": (mpjpe, 0.0), "MPJPE root-aligned (mm)": (aligned, 0.0),
-                                 "FID": row.values["FID"],
-                                 "Code usage": (usage["usage"], 0.0), "Perplexity": (usage["perplexity"], 0.0)}))
-    tok.notes.append(f"{len(ctx.data.ids)} {request.split} motions encoded whole (cropped to a multiple of 4 frames); "
-                     "MPJPE on joints recovered from the features, with the root trajectory (errors of the integrated "
-                     "root velocities accumulate) and with the pelvis subtracted per frame; FID as in text-to-motion.")
+    tok.rows.append(
+        R.Row(
+            name,
+            {
+                "MPJPE (mm)": (mpjpe, 0.0),
+                "MPJPE root-aligned (mm)": (aligned, 0.0),
+                "FID": row.values["FID"],
+                "Code usage": (usage["usage"], 0.0),
+                "Perplexity": (usage["perplexity"], 0.0),
+            },
+        )
+    )
+    tok.notes.append(
+        f"{len(ctx.data.ids)} {request.split} motions encoded whole (cropped to a multiple of 4 frames); "
+        "MPJPE on joints recovered from the features, with the root trajectory (errors of the integrated "
+        "root velocities accumulate) and with the pelvis subtracted per frame; FID as in text-to-motion."
+    )
     plaus.rows.append(R.plausibility_row(name, recon_joints))
-    versions["tokenizer"] = f"{path} ({tokenizer.config.code_num} codes, weights sha1 {_digest(path / 'model.safetensors')})"
+    versions["tokenizer"] = (
+        f"{path} ({tokenizer.config.code_num} codes, weights sha1 {_digest(path / 'model.safetensors')})"
+    )
 
 
 def _digest(path: Path) -> str:
@@ -151,8 +197,10 @@ def _language_model_rows(request, ctx, t2m: Section, m2t: Section, versions: dic
     lm_dir = _component_dir(request, "language_model", None)
     tokenizer_dir = _component_dir(request, "tokenizer", request.tokenizer)
     if lm_dir is None or tokenizer_dir is None:
-        reason = ("needs a motion-language model and a tokenizer in the bundle "
-                  "(`motion-train pretrain && motion-train instruct`, `motion-train tokenizer`)")
+        reason = (
+            "needs a motion-language model and a tokenizer in the bundle "
+            "(`motion-train pretrain && motion-train instruct`, `motion-train tokenizer`)"
+        )
         t2m.skipped.append("Text-to-motion model: " + reason)
         m2t.skipped.append("Motion-to-text model: " + reason)
         return
@@ -160,8 +208,10 @@ def _language_model_rows(request, ctx, t2m: Section, m2t: Section, versions: dic
 
     tasks = LanguageModelTasks(lm_dir, tokenizer_dir)
     t2m.rows.append(R.generated_row(ctx, "Motion-language model", tasks.text_to_motion))
-    t2m.notes.append(f"Motion-language model: the model picks the length; {R.MM_GENERATIONS} generations for "
-                     f"MModality (Guo et al.: 30); prompts with no motion: {tasks.failures}.")
+    t2m.notes.append(
+        f"Motion-language model: the model picks the length; {R.MM_GENERATIONS} generations for "
+        f"MModality (Guo et al.: 30); prompts with no motion: {tasks.failures}."
+    )
     m2t.rows.append(motion_to_text_row(ctx, "Motion-language model", tasks.motion_to_text(ctx.data.features)))
     m2t.notes.append("Motion-language model: R@k hits a motion with the same caption set as the captioned one.")
     versions["language_model"] = f"{lm_dir} (weights sha1 {_digest(lm_dir / 'model.safetensors')})"
@@ -186,16 +236,23 @@ def _pose_section(request, evaluators: Path, versions: dict) -> Section:
     if editor is None:
         section.skipped.append("Pose editor: no pose_editor in the bundle (`motion-train posefix`)")
     else:
-        section.rows.append(R.pose_editor_row(evaluator, subset, "Pose editor", R.load_pose_edit(editor),
-                                              EDIT_SAMPLES, request.seed))
-        section.notes.append(f"Pose editor: {EDIT_SAMPLES} samples per pair (PoseFix: 30); joint error of the best "
-                             "sample, pose FID of the first.")
+        section.rows.append(
+            R.pose_editor_row(evaluator, subset, "Pose editor", R.load_pose_edit(editor), EDIT_SAMPLES, request.seed)
+        )
+        section.notes.append(
+            f"Pose editor: {EDIT_SAMPLES} samples per pair (PoseFix: 30); joint error of the best "
+            "sample, pose FID of the first."
+        )
         versions["pose_editor"] = f"{editor} (weights sha1 {_digest(editor / 'model.safetensors')})"
-    section.notes.append(f"Edits: {len(picks)} random pairs, poses in the editor's representation (canonical "
-                         "rotations, FK on the default skeleton) for 'No edit' and the editor alike; see "
-                         "trainer.evaluate.rows.canonical_pairs.")
-    section.notes.append(f"{len(pairs.texts)} {request.split} pairs; text->pair R@k in groups of 32, hits by equal "
-                         "correction text; joint error on pelvis-centred poses; pose FID on the pair evaluator's "
-                         "pose-encoder features.")
+    section.notes.append(
+        f"Edits: {len(picks)} random pairs, poses in the editor's representation (canonical "
+        "rotations, FK on the default skeleton) for 'No edit' and the editor alike; see "
+        "trainer.evaluate.rows.canonical_pairs."
+    )
+    section.notes.append(
+        f"{len(pairs.texts)} {request.split} pairs; text->pair R@k in groups of 32, hits by equal "
+        "correction text; joint error on pelvis-centred poses; pose FID on the pair evaluator's "
+        "pose-encoder features."
+    )
     versions["pairs"] = f"{len(pairs.texts)} {request.split} pairs"
     return section

@@ -1,9 +1,10 @@
 """The results table: sections of rows of metric values with confidence intervals, as Markdown and JSON.
 
-    >>> section = Section("Text-to-motion", ["R@1", "FID"])
-    >>> section.rows.append(Row("Real", {"R@1": (0.51, 0.003)}))
-    >>> write_table(Report(title="...", sections=[section]), Path("runs/evaluate/results"))
+>>> section = Section("Text-to-motion", ["R@1", "FID"])
+>>> section.rows.append(Row("Real", {"R@1": (0.51, 0.003)}))
+>>> write_table(Report(title="...", sections=[section]), Path("runs/evaluate/results"))
 """
+
 from __future__ import annotations
 
 import json
@@ -24,14 +25,14 @@ class Section:
     columns: list[str]
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)   # rows not computed, with the reason
+    skipped: list[str] = field(default_factory=list)  # rows not computed, with the reason
 
 
 @dataclass
 class Report:
     title: str
     sections: list[Section] = field(default_factory=list)
-    versions: dict[str, str] = field(default_factory=dict)   # data / evaluator / component versions
+    versions: dict[str, str] = field(default_factory=dict)  # data / evaluator / component versions
     command: str = ""
 
 

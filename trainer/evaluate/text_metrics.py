@@ -14,6 +14,7 @@ Tokenisation: lower case, words and digits only (punctuation dropped), the same 
 
     >>> bleu(["the cat sat"], [["the cat sat on the mat"]], max_order=1)
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,8 @@ import re
 from collections import Counter
 
 WORD = re.compile(r"[a-z0-9']+")
-ROUGE_BETA = 1.2    # pycocoevalcap Rouge
-CIDER_SIGMA = 6.0   # pycocoevalcap CiderD
+ROUGE_BETA = 1.2  # pycocoevalcap Rouge
+CIDER_SIGMA = 6.0  # pycocoevalcap CiderD
 CIDER_ORDER = 4
 
 
@@ -31,13 +32,15 @@ def tokenize(text: str) -> list[str]:
 
 
 def ngrams(words: list[str], n: int) -> Counter:
-    return Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+    return Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
 
 
 def _check(candidates: list[str], references: list[list[str]]) -> None:
     if len(candidates) != len(references) or not candidates:
-        raise ValueError(f"need one reference list per candidate; got {len(candidates)} candidates "
-                         f"and {len(references)} reference lists")
+        raise ValueError(
+            f"need one reference list per candidate; got {len(candidates)} candidates "
+            f"and {len(references)} reference lists"
+        )
     if any(not refs for refs in references):
         raise ValueError("every candidate needs at least one reference")
 
@@ -89,7 +92,7 @@ def rouge_l_sentence(candidate: str, references: list[str], beta: float = ROUGE_
     p, r = max(precisions), max(recalls)
     if p == 0 or r == 0:
         return 0.0
-    return (1 + beta ** 2) * p * r / (r + beta ** 2 * p)
+    return (1 + beta**2) * p * r / (r + beta**2 * p)
 
 
 def rouge_l(candidates: list[str], references: list[list[str]], beta: float = ROUGE_BETA) -> float:
@@ -101,8 +104,9 @@ def rouge_l(candidates: list[str], references: list[list[str]], beta: float = RO
 def _tfidf(words: list[str], document_frequency: Counter, log_documents: float) -> tuple[list[dict], list[float], int]:
     vectors, norms = [], []
     for n in range(1, CIDER_ORDER + 1):
-        vector = {g: c * (log_documents - math.log(max(1.0, document_frequency[g])))
-                  for g, c in ngrams(words, n).items()}
+        vector = {
+            g: c * (log_documents - math.log(max(1.0, document_frequency[g]))) for g, c in ngrams(words, n).items()
+        }
         vectors.append(vector)
         norms.append(math.sqrt(sum(v * v for v in vector.values())))
     return vectors, norms, len(words)
@@ -110,7 +114,7 @@ def _tfidf(words: list[str], document_frequency: Counter, log_documents: float) 
 
 def _cider_similarity(candidate, reference, sigma: float) -> list[float]:
     (cand_vectors, cand_norms, cand_len), (ref_vectors, ref_norms, ref_len) = candidate, reference
-    penalty = math.exp(-((cand_len - ref_len) ** 2) / (2 * sigma ** 2))
+    penalty = math.exp(-((cand_len - ref_len) ** 2) / (2 * sigma**2))
     scores = []
     for vc, vr, nc, nr in zip(cand_vectors, ref_vectors, cand_norms, ref_norms):
         dot = sum(min(value, vr[g]) * vr[g] for g, value in vc.items() if g in vr)  # CIDEr-D clipping
@@ -137,5 +141,9 @@ def cider(candidates: list[str], references: list[list[str]], sigma: float = CID
 
 def caption_scores(candidates: list[str], references: list[list[str]]) -> dict[str, float]:
     """BLEU-1, BLEU-4, ROUGE-L (x100, as papers report) and CIDEr (pycocoevalcap scale x100)."""
-    return {"BLEU-1": 100 * bleu(candidates, references, 1), "BLEU-4": 100 * bleu(candidates, references, 4),
-            "ROUGE-L": 100 * rouge_l(candidates, references), "CIDEr": 100 * cider(candidates, references)}
+    return {
+        "BLEU-1": 100 * bleu(candidates, references, 1),
+        "BLEU-4": 100 * bleu(candidates, references, 4),
+        "ROUGE-L": 100 * rouge_l(candidates, references),
+        "CIDEr": 100 * cider(candidates, references),
+    }

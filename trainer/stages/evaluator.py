@@ -11,6 +11,7 @@ pushing those apart would teach the encoders noise (a caption j is a positive fo
 one of i's captions; a correction text for a pair when the texts are equal). Single process: the
 models are tiny, so there is no data parallelism here.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainer.evaluate.data import (caption_matches, load_captioned_split, load_pairs, pad_batch,
-                                   random_crop)
+from trainer.evaluate.data import caption_matches, load_captioned_split, load_pairs, pad_batch, random_crop
 from trainer.evaluate.evaluator_models import EVALUATOR_VERSION, KINDS, Evaluator, EvaluatorConfig, build_vocab
 from trainer.logging_utils import MetricsLogger, plot_curves, progress_bar
 
@@ -41,8 +41,8 @@ class EvaluatorTrainConfig:
     word_dim: int = 128
     hidden: int = 256
     embed_dim: int = 256
-    max_words: int = 20           # caption words kept (Guo et al.: 20)
-    pair_max_words: int = 64      # correction texts are several sentences long
+    max_words: int = 20  # caption words kept (Guo et al.: 20)
+    pair_max_words: int = 64  # correction texts are several sentences long
     eval_every: int = 200
     seed: int = 0
 
@@ -106,8 +106,9 @@ def validate_text_pair(model: Evaluator, pairs, seed: int = 0) -> dict[str, floa
     return {f"val/{k}": v for k, v in result.items()}
 
 
-def _train_loop(model: Evaluator, config: EvaluatorTrainConfig, steps: int, run_dir: Path,
-                make_batch, validate) -> dict[str, float]:
+def _train_loop(
+    model: Evaluator, config: EvaluatorTrainConfig, steps: int, run_dir: Path, make_batch, validate
+) -> dict[str, float]:
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     # Every run starts afresh (minutes long, so no resume): an old log would mix two runs' curves.
     (run_dir / "metrics.jsonl").unlink(missing_ok=True)
@@ -146,9 +147,17 @@ def train_text_motion(config: EvaluatorTrainConfig, out_dir: Path) -> dict[str, 
     mean, std = open_dataset(config.data_dir).mean_std()
     vocab = build_vocab([c for caps in train.captions for c in caps])
     torch.manual_seed(config.seed)
-    model = Evaluator(EvaluatorConfig(kind="text_motion", vocab=vocab, max_words=config.max_words,
-                                      word_dim=config.word_dim, hidden=config.hidden, embed_dim=config.embed_dim,
-                                      feature_dim=train.features[0].shape[-1]))
+    model = Evaluator(
+        EvaluatorConfig(
+            kind="text_motion",
+            vocab=vocab,
+            max_words=config.max_words,
+            word_dim=config.word_dim,
+            hidden=config.hidden,
+            embed_dim=config.embed_dim,
+            feature_dim=train.features[0].shape[-1],
+        )
+    )
     model.set_normalization_(mean, std)
     rng = np.random.default_rng(config.seed)
     batch = min(config.batch_size, len(train.ids))
@@ -160,8 +169,14 @@ def train_text_motion(config: EvaluatorTrainConfig, out_dir: Path) -> dict[str, 
         positives = torch.from_numpy(caption_matches(texts, [train.captions[i] for i in picks]))
         return model.encode_text(texts), model.encode_motion(features, lengths), positives
 
-    scores = _train_loop(model, config, config.max_steps, Path(config.run_dir) / "text_motion", make_batch,
-                         lambda: validate_text_motion(model, val, config.seed))
+    scores = _train_loop(
+        model,
+        config,
+        config.max_steps,
+        Path(config.run_dir) / "text_motion",
+        make_batch,
+        lambda: validate_text_motion(model, val, config.seed),
+    )
     model.eval().save(out_dir / "text_motion")
     return scores
 
@@ -170,10 +185,17 @@ def train_text_pair(config: EvaluatorTrainConfig, out_dir: Path) -> dict[str, fl
     train = load_pairs(config.data_dir, "train")
     val = load_pairs(config.data_dir, "val")
     torch.manual_seed(config.seed)
-    model = Evaluator(EvaluatorConfig(kind="text_pair", vocab=build_vocab(train.texts),
-                                      max_words=config.pair_max_words, word_dim=config.word_dim,
-                                      hidden=config.hidden, embed_dim=config.embed_dim,
-                                      num_joints=train.pose_a.shape[1]))
+    model = Evaluator(
+        EvaluatorConfig(
+            kind="text_pair",
+            vocab=build_vocab(train.texts),
+            max_words=config.pair_max_words,
+            word_dim=config.word_dim,
+            hidden=config.hidden,
+            embed_dim=config.embed_dim,
+            num_joints=train.pose_a.shape[1],
+        )
+    )
     rng = np.random.default_rng(config.seed)
     batch = min(config.pair_batch_size, len(train.texts))
     pose_a, pose_b, texts = torch.from_numpy(train.pose_a), torch.from_numpy(train.pose_b), np.array(train.texts)
@@ -184,8 +206,14 @@ def train_text_pair(config: EvaluatorTrainConfig, out_dir: Path) -> dict[str, fl
         positives = torch.from_numpy(chosen[:, None] == chosen[None, :])
         return model.encode_text(list(chosen)), model.encode_pair(pose_a[picks], pose_b[picks]), positives
 
-    scores = _train_loop(model, config, config.pair_max_steps, Path(config.run_dir) / "text_pair", make_batch,
-                         lambda: validate_text_pair(model, val, config.seed))
+    scores = _train_loop(
+        model,
+        config,
+        config.pair_max_steps,
+        Path(config.run_dir) / "text_pair",
+        make_batch,
+        lambda: validate_text_pair(model, val, config.seed),
+    )
     model.eval().save(out_dir / "text_pair")
     return scores
 
@@ -204,8 +232,9 @@ def train_evaluators(config: EvaluatorTrainConfig) -> Path:
     validation = {kind: trainers[kind](config, out_dir) for kind in config.kinds}
     manifest_path = out_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"components": {}}
-    manifest.update({"version": EVALUATOR_VERSION, "data_dir": str(config.data_dir),
-                     "data_version": data_version(config.data_dir)})
+    manifest.update(
+        {"version": EVALUATOR_VERSION, "data_dir": str(config.data_dir), "data_version": data_version(config.data_dir)}
+    )
     for kind, scores in validation.items():
         manifest["components"][kind] = {"path": kind, "validation": scores}
     manifest_path.write_text(json.dumps(manifest, indent=1))

@@ -6,6 +6,7 @@ flips for pretraining, or human pairs in PoseFix's JSON format plus `init_from` 
 The word-level tokenizer is trained on the training texts (and their flips) at the start and kept
 in `run_dir/tokenizer.json` so a resumed run uses the same ids. Output: `run_dir/model/`.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,18 @@ import torch
 from engine.models.correction_writer import CorrectionWriter, CorrectionWriterConfig
 from engine.models.text_encoder import WordTokenizer
 from trainer.checkpoint import load_checkpoint, save_checkpoint
-from trainer.distributed import (mean_across_ranks, replica_divergence, setup_distributed, teardown_distributed,
-                                 unwrap_model, wrap_model)
+from trainer.distributed import (
+    mean_across_ranks,
+    replica_divergence,
+    setup_distributed,
+    teardown_distributed,
+    unwrap_model,
+    wrap_model,
+)
+from trainer.evaluate.text_metrics import bleu, rouge_l
 from trainer.logging_utils import MetricsLogger, plot_curves, progress_bar
 from trainer.stages import pair_data
 from trainer.stages.posefix import PairTensors, learning_rate_at
-from trainer.evaluate.text_metrics import bleu, rouge_l
 
 
 @dataclass
@@ -33,7 +40,7 @@ class FeedbackTrainConfig:
     extra_pairs: int = 20000
     max_gap: int = 10
     flip: bool = True
-    val_pairs: int = 512             # validation pairs used (the first ones of the val split)
+    val_pairs: int = 512  # validation pairs used (the first ones of the val split)
     human_annotations: str = ""
     human_pair_ids: str = ""
     human_poses: str = ""
@@ -49,7 +56,7 @@ class FeedbackTrainConfig:
     learning_rate: float = 3e-4
     weight_decay: float = 1e-4
     eval_every: int = 500
-    eval_pairs: int = 64             # validation pairs decoded greedily for BLEU/ROUGE at each eval
+    eval_pairs: int = 64  # validation pairs decoded greedily for BLEU/ROUGE at each eval
     save_every: int = 500
     seed: int = 0
     device: str = "auto"
@@ -63,35 +70,43 @@ class FeedbackTrainConfig:
             raise ValueError("finetuning needs all of human_annotations, human_pair_ids and human_poses")
 
 
-
 def build_writer(config: FeedbackTrainConfig, texts: list[str], run_dir: Path) -> CorrectionWriter:
     if config.init_from:
         return CorrectionWriter.load(config.init_from).train()
     saved = run_dir / "tokenizer.json"
     tokenizer = WordTokenizer.load(saved) if saved.is_file() else WordTokenizer.train(texts)
-    model_config = CorrectionWriterConfig(vocab_size=tokenizer.vocab_size, d_model=config.d_model, layers=config.layers,
-                                          heads=config.heads, ff=config.ff, joint_tokens=config.joint_tokens)
+    model_config = CorrectionWriterConfig(
+        vocab_size=tokenizer.vocab_size,
+        d_model=config.d_model,
+        layers=config.layers,
+        heads=config.heads,
+        ff=config.ff,
+        joint_tokens=config.joint_tokens,
+    )
     return CorrectionWriter(model_config, tokenizer)
 
 
 @torch.no_grad()
-def evaluate_writer(model: CorrectionWriter, data: PairTensors, device: torch.device, eval_pairs: int
-                    ) -> dict[str, float]:
+def evaluate_writer(
+    model: CorrectionWriter, data: PairTensors, device: torch.device, eval_pairs: int
+) -> dict[str, float]:
     """Validation cross-entropy (all pairs) and greedy BLEU-4 / ROUGE-L on the first `eval_pairs`."""
     model.eval()
     losses = []
     for start in range(0, len(data.texts), 256):
         stop = min(start + 256, len(data.texts))
         texts = [data.texts[i][0] for i in range(start, stop)]
-        losses.append(model(data.sixd_a[start:stop].to(device), data.sixd_b[start:stop].to(device), texts).item()
-                      * (stop - start))
+        losses.append(
+            model(data.sixd_a[start:stop].to(device), data.sixd_b[start:stop].to(device), texts).item() * (stop - start)
+        )
     n = min(eval_pairs, len(data.texts))
     generated = model.generate(data.sixd_a[:n].to(device), data.sixd_b[:n].to(device)) if n else []
     model.train()
-    return {"val/cross_entropy": sum(losses) / max(1, len(data.texts)),
-            "val/bleu4": bleu(generated, data.texts[:n]) if n else 0.0,
-            "val/rouge_l": rouge_l(generated, data.texts[:n], beta=1.0) if n else 0.0}
-
+    return {
+        "val/cross_entropy": sum(losses) / max(1, len(data.texts)),
+        "val/bleu4": bleu(generated, data.texts[:n]) if n else 0.0,
+        "val/rouge_l": rouge_l(generated, data.texts[:n], beta=1.0) if n else 0.0,
+    }
 
 
 def train_feedback(config: FeedbackTrainConfig) -> Path:
@@ -113,8 +128,10 @@ def train_feedback(config: FeedbackTrainConfig) -> Path:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
             model.tokenizer.save(run_dir / "tokenizer.json")
-            print(f"feedback: {len(train.texts)} training pairs, {len(val.texts)} validation pairs, "
-                  f"vocabulary {model.tokenizer.vocab_size}")
+            print(
+                f"feedback: {len(train.texts)} training pairs, {len(val.texts)} validation pairs, "
+                f"vocabulary {model.tokenizer.vocab_size}"
+            )
         trained = wrap_model(model, context)
         rng = np.random.default_rng(config.seed * 1000 + context.rank + step)
         logger = MetricsLogger(run_dir, enabled=context.is_main)
@@ -134,8 +151,10 @@ def train_feedback(config: FeedbackTrainConfig) -> Path:
             bar.set_postfix(loss=f"{metrics['train/cross_entropy']:.3f}")
             if (step % config.eval_every == 0 or step == config.max_steps) and context.is_main and len(val.texts):
                 metrics.update(evaluate_writer(unwrap_model(trained), val, context.device, config.eval_pairs))
-                bar.write(f"step {step}: val cross-entropy {metrics['val/cross_entropy']:.3f}, "
-                          f"BLEU-4 {metrics['val/bleu4']:.3f}, ROUGE-L {metrics['val/rouge_l']:.3f}")
+                bar.write(
+                    f"step {step}: val cross-entropy {metrics['val/cross_entropy']:.3f}, "
+                    f"BLEU-4 {metrics['val/bleu4']:.3f}, ROUGE-L {metrics['val/rouge_l']:.3f}"
+                )
             logger.log(step, metrics)
             if context.is_main and (step % config.save_every == 0 or step == config.max_steps):
                 save_checkpoint(run_dir, step, model, optimizer)

@@ -8,6 +8,7 @@ motion tokens. Motion placeholders become motion token strings here, where the c
 
     motion-train instruct --config instruct_cpu --init_dir=runs/pretrain_cpu/model --data_dir=out/data
 """
+
 from __future__ import annotations
 
 import random
@@ -31,8 +32,8 @@ MOTION_TASKS_MIN_CODES = 3  # in-between needs a prefix, a masked span and a suf
 class InstructConfig(LMTrainConfig):
     run_dir: str = "runs/instruct"
     init_dir: str = "runs/pretrain_cpu/model"  # the stage-2 model (a MotionLM directory)
-    learning_rate: float = 1e-4               # MotionGPT stage 3
-    tasks: str = ""                           # comma-separated task kinds; empty: all of them
+    learning_rate: float = 1e-4  # MotionGPT stage 3
+    tasks: str = ""  # comma-separated task kinds; empty: all of them
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -95,8 +96,10 @@ def train_instruct(config: InstructConfig) -> Path:
         code_num = tokenizer_code_num(config.tokenizer_dir)
         lm = prepare_lm(run_dir, lambda: MotionLM.load(config.init_dir), context)
         if lm.vocab.code_num != code_num:
-            raise InputError(f"the model in {config.init_dir} has {lm.vocab.code_num} motion codes, the tokenizer "
-                             f"{config.tokenizer_dir} has {code_num}: pretrain with the same tokenizer")
+            raise InputError(
+                f"the model in {config.init_dir} has {lm.vocab.code_num} motion codes, the tokenizer "
+                f"{config.tokenizer_dir} has {code_num}: pretrain with the same tokenizer"
+            )
         examples = InstructionExamples(lm, train, config)
         try:
             val = InstructionExamples(lm, load_entries(config.tokenizer_dir, config.data_dir, "val", cache), config)

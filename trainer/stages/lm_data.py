@@ -5,6 +5,7 @@ and cached as safetensors next to the run (`code_cache/<split>.safetensors` + a 
 tokenizer weights' hash and the data folder, so a changed tokenizer is never served stale codes).
 Clips longer than `max_codes` are cropped at a random offset each time they are drawn.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,8 @@ from engine.errors import InputError
 @dataclass
 class MotionEntry:
     motion_id: str
-    codes: np.ndarray            # (L,) int64 codes of the whole clip
-    captions: tuple[str, ...]    # may be empty (motion-only data)
+    codes: np.ndarray  # (L,) int64 codes of the whole clip
+    captions: tuple[str, ...]  # may be empty (motion-only data)
 
 
 def _tokenizer_key(tokenizer_dir: Path, data_dir: Path, split: str) -> dict:
@@ -49,7 +50,9 @@ def encode_split(tokenizer, data_dir: Path, split: str) -> dict[str, np.ndarray]
     return codes
 
 
-def cached_codes(tokenizer_dir: str | Path, data_dir: str | Path, split: str, cache_dir: str | Path) -> dict[str, np.ndarray]:
+def cached_codes(
+    tokenizer_dir: str | Path, data_dir: str | Path, split: str, cache_dir: str | Path
+) -> dict[str, np.ndarray]:
     """Motion codes of a split, read from the cache when its key matches, else encoded and cached."""
     from safetensors.numpy import load_file, save_file
 
@@ -57,8 +60,10 @@ def cached_codes(tokenizer_dir: str | Path, data_dir: str | Path, split: str, ca
 
     tokenizer_dir, data_dir, cache_dir = Path(tokenizer_dir), Path(data_dir), Path(cache_dir)
     if not (tokenizer_dir / "model.safetensors").is_file():
-        raise InputError(f"--tokenizer_dir {tokenizer_dir} holds no trained motion tokenizer; "
-                         "train one with `motion-train tokenizer`")
+        raise InputError(
+            f"--tokenizer_dir {tokenizer_dir} holds no trained motion tokenizer; "
+            "train one with `motion-train tokenizer`"
+        )
     key = _tokenizer_key(tokenizer_dir, data_dir, split)
     path, key_path = cache_dir / f"{split}.safetensors", cache_dir / f"{split}.json"
     if path.is_file() and key_path.is_file() and json.loads(key_path.read_text()) == key:
@@ -72,7 +77,9 @@ def cached_codes(tokenizer_dir: str | Path, data_dir: str | Path, split: str, ca
     return codes
 
 
-def load_entries(tokenizer_dir: str | Path, data_dir: str | Path, split: str, cache_dir: str | Path) -> list[MotionEntry]:
+def load_entries(
+    tokenizer_dir: str | Path, data_dir: str | Path, split: str, cache_dir: str | Path
+) -> list[MotionEntry]:
     """Every clip of a split with its codes and distinct captions."""
     from engine.formats.humanml3d import open_dataset
 
@@ -98,8 +105,10 @@ def tokenizer_code_num(tokenizer_dir: str | Path) -> int:
 
     path = Path(tokenizer_dir) / CONFIG_FILE
     if not path.is_file():
-        raise InputError(f"--tokenizer_dir {tokenizer_dir} holds no motion tokenizer ({CONFIG_FILE} missing); "
-                         "train one with `motion-train tokenizer`")
+        raise InputError(
+            f"--tokenizer_dir {tokenizer_dir} holds no motion tokenizer ({CONFIG_FILE} missing); "
+            "train one with `motion-train tokenizer`"
+        )
     return TokenizerConfig(**json.loads(path.read_text())).code_num
 
 
@@ -108,7 +117,7 @@ def crop(codes: np.ndarray, max_codes: int, rng: np.random.Generator) -> list[in
     if len(codes) <= max_codes:
         return codes.tolist()
     start = int(rng.integers(0, len(codes) - max_codes + 1))
-    return codes[start:start + max_codes].tolist()
+    return codes[start : start + max_codes].tolist()
 
 
 @dataclass
@@ -133,8 +142,8 @@ def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
     input_ids = torch.full((len(examples), width_in), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), width_out), -100, dtype=torch.long)
     for row, example in enumerate(examples):
-        input_ids[row, :len(example.inputs)] = torch.tensor(example.inputs)
-        labels[row, :len(example.targets)] = torch.tensor(example.targets)
+        input_ids[row, : len(example.inputs)] = torch.tensor(example.inputs)
+        labels[row, : len(example.targets)] = torch.tensor(example.targets)
     return {"input_ids": input_ids, "attention_mask": (input_ids != pad_id).long(), "labels": labels}
 
 

@@ -8,6 +8,7 @@ also reported per example kind (e.g. span corruption vs supervised) so each bran
 The run directory keeps `init/` (the model as first built, with its tokenizer, so that a resumed run
 rebuilds the same vocabulary) and ends with `model/`, a MotionLM directory.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,13 +36,13 @@ class LMTrainConfig:
     """Fields every language-model stage has."""
 
     data_dir: str = "out/data"
-    tokenizer_dir: str = "runs/tokenizer_cpu/model"   # the frozen motion tokenizer
+    tokenizer_dir: str = "runs/tokenizer_cpu/model"  # the frozen motion tokenizer
     run_dir: str = "runs/lm"
-    code_cache: str = ""              # folder of cached motion codes; empty: RUN_DIR/code_cache
-    max_motion_codes: int = 50        # longer clips are cropped (50 codes = 200 frames)
+    code_cache: str = ""  # folder of cached motion codes; empty: RUN_DIR/code_cache
+    max_motion_codes: int = 50  # longer clips are cropped (50 codes = 200 frames)
     max_input_tokens: int = 256
     max_target_tokens: int = 128
-    batch_size: int = 16              # MotionGPT stages 2 and 3
+    batch_size: int = 16  # MotionGPT stages 2 and 3
     max_steps: int = 2000
     learning_rate: float = 2e-4
     weight_decay: float = 0.0
@@ -52,7 +53,7 @@ class LMTrainConfig:
     save_every: int = 250
     seed: int = 0
     device: str = "auto"
-    threads: int = 0                  # CPU intra-op threads; 0 keeps torch's default (see bench_motion_lm.py)
+    threads: int = 0  # CPU intra-op threads; 0 keeps torch's default (see bench_motion_lm.py)
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_steps", "max_motion_codes", "eval_every", "save_every"):
@@ -118,13 +119,14 @@ def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tens
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, examples: list[Example], pad_id: int, device: torch.device,
-             batch_size: int) -> dict[str, float]:
+def evaluate(
+    model: torch.nn.Module, examples: list[Example], pad_id: int, device: torch.device, batch_size: int
+) -> dict[str, float]:
     """Validation loss overall and per kind."""
     model.eval()
     sums, counts = defaultdict(float), Counter()
     for start in range(0, len(examples), batch_size):
-        chunk = examples[start:start + batch_size]
+        chunk = examples[start : start + batch_size]
         batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
         _, per_example = token_losses(model(**batch).logits, batch["labels"])
         for example, loss in zip(chunk, per_example.tolist()):
@@ -136,8 +138,14 @@ def evaluate(model: torch.nn.Module, examples: list[Example], pad_id: int, devic
     return metrics
 
 
-def train_lm(config: LMTrainConfig, lm: MotionLM, draw: Draw, val_examples: list[Example],
-             context: DistributedContext, stage: str) -> Path:
+def train_lm(
+    config: LMTrainConfig,
+    lm: MotionLM,
+    draw: Draw,
+    val_examples: list[Example],
+    context: DistributedContext,
+    stage: str,
+) -> Path:
     """Train `lm` on batches from `draw`; resumable; returns `run_dir/model`."""
     run_dir = Path(config.run_dir)
     model = lm.model
@@ -182,7 +190,9 @@ def train_lm(config: LMTrainConfig, lm: MotionLM, draw: Draw, val_examples: list
         if context.is_main and (step % config.save_every == 0 or step == config.max_steps):
             save_checkpoint(run_dir, step, TiedWeightsView(model), optimizer, extra_state={"examples": dict(seen)})
     bar.close()
-    logger.log(step, {"ddp/replica_divergence": replica_divergence(model, context), "ddp/world_size": context.world_size})
+    logger.log(
+        step, {"ddp/replica_divergence": replica_divergence(model, context), "ddp/world_size": context.world_size}
+    )
     logger.close()
     if context.is_main:
         unwrap_model(trained).eval()

@@ -8,6 +8,7 @@ removed) and one or more correction texts per pair:
 - human-written pairs in PoseFix's released JSON format (`read_posefix_json`), for finetuning.
 Left/right flip augmentation mirrors both poses (skeleton.MIRROR_MAP) and swaps the side words.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
+from engine.motion.heading import face_forward, heading_angle
 
 # PoseFix (data_augmentations.py) leaves texts about clocks and axes unflipped: "to the right" there
 # is not a body side. Our automatic texts never contain them; human texts may.
@@ -38,12 +40,15 @@ class PairTexts:
         return len(self.texts)
 
     @staticmethod
-    def concat(parts: list["PairTexts"]) -> "PairTexts":
+    def concat(parts: list[PairTexts]) -> PairTexts:
         parts = [p for p in parts if len(p)]
         if not parts:
             return PairTexts(np.zeros((0, 22, 3), np.float32), np.zeros((0, 22, 3), np.float32), [])
-        return PairTexts(np.concatenate([p.pose_a for p in parts]), np.concatenate([p.pose_b for p in parts]),
-                         [t for p in parts for t in p.texts])
+        return PairTexts(
+            np.concatenate([p.pose_a for p in parts]),
+            np.concatenate([p.pose_b for p in parts]),
+            [t for p in parts for t in p.texts],
+        )
 
 
 def flip_text(text: str) -> str | None:
@@ -74,8 +79,9 @@ def mirror_pairs(pairs: PairTexts) -> PairTexts:
             keep.append(i)
             texts.append(flipped)
     keep = np.array(keep, dtype=np.int64)
-    return PairTexts(mirror_poses(pairs.pose_a[keep]).astype(np.float32),
-                     mirror_poses(pairs.pose_b[keep]).astype(np.float32), texts)
+    return PairTexts(
+        mirror_poses(pairs.pose_a[keep]).astype(np.float32), mirror_poses(pairs.pose_b[keep]).astype(np.float32), texts
+    )
 
 
 def load_mined_pairs(data_dir: str | Path, split: str) -> PairTexts:
@@ -83,8 +89,10 @@ def load_mined_pairs(data_dir: str | Path, split: str) -> PairTexts:
     folder = Path(data_dir) / "pairs"
     npz, jsonl = folder / f"pairs_{split}.npz", folder / f"pairs_{split}.jsonl"
     if not npz.is_file() or not jsonl.is_file():
-        raise InputError(f"{folder} has no pairs_{split}.npz/.jsonl; build the data with "
-                         f"`motion-train data --out {data_dir} ...` (without --no-pairs).")
+        raise InputError(
+            f"{folder} has no pairs_{split}.npz/.jsonl; build the data with "
+            f"`motion-train data --out {data_dir} ...` (without --no-pairs)."
+        )
     with np.load(npz, allow_pickle=False) as data:
         pose_a, pose_b = data["pose_a"].astype(np.float32), data["pose_b"].astype(np.float32)
     lines = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -115,12 +123,11 @@ def described_pairs(a: np.ndarray, b: np.ndarray, seed: int) -> PairTexts:
     return PairTexts(a[keep].astype(np.float32), b[keep].astype(np.float32), [[texts[i]] for i in keep])
 
 
-def sample_clip_pairs(data_dir: str | Path, split: str, count: int, max_gap: int = 10, min_gap: int = 2,
-                      seed: int = 0) -> PairTexts:
+def sample_clip_pairs(
+    data_dir: str | Path, split: str, count: int, max_gap: int = 10, min_gap: int = 2, seed: int = 0
+) -> PairTexts:
     """`count` random in-sequence pairs (B `min_gap..max_gap` frames after A, 20 fps) from the split's
     clips, turned to A's heading, labelled by engine.describe; unchanged pairs are dropped."""
-    from engine.describe.joints import heading_angle
-    from trainer.data.pairs import rotate_y
 
     clips = split_clips(data_dir, split, min_gap + 1)
     if count <= 0 or not clips:
@@ -135,11 +142,12 @@ def sample_clip_pairs(data_dir: str | Path, split: str, count: int, max_gap: int
         b_list.append(clip[start + gap])
     a, b = np.stack(a_list).astype(np.float64), np.stack(b_list).astype(np.float64)
     yaw = heading_angle(a)
-    return described_pairs(rotate_y(a, yaw, a[:, 0]), rotate_y(b, yaw, a[:, 0]), seed)
+    return described_pairs(face_forward(a, yaw, a[:, 0]), face_forward(b, yaw, a[:, 0]), seed)
 
 
-def read_posefix_json(annotations: str | Path, pair_ids: str | Path, poses: np.ndarray,
-                      split_ids: str | Path | None = None) -> PairTexts:
+def read_posefix_json(
+    annotations: str | Path, pair_ids: str | Path, poses: np.ndarray, split_ids: str | Path | None = None
+) -> PairTexts:
     """Pairs in PoseFix's released format (../shared/reference/posefix.md 5).
 
     annotations: `{"<pair_id>": [text, ...] or text}` (e.g. posefix_human_6157.json);
@@ -148,6 +156,7 @@ def read_posefix_json(annotations: str | Path, pair_ids: str | Path, poses: np.n
     makes them from AMASS with `motion-train data --amass`, PoseFix ships no poses);
     split_ids: optional `{split}_..._pair_ids.json` list restricting the pairs.
     """
+
     def read(path: str | Path):
         try:
             return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -156,8 +165,10 @@ def read_posefix_json(annotations: str | Path, pair_ids: str | Path, poses: np.n
 
     texts, mapping = read(annotations), read(pair_ids)
     if not isinstance(texts, dict) or not isinstance(mapping, list):
-        raise InputError(f"{annotations} must map pair ids to texts and {pair_ids} must be a list of "
-                         f"[pose_A_id, pose_B_id] pairs (PoseFix release layout).")
+        raise InputError(
+            f"{annotations} must map pair ids to texts and {pair_ids} must be a list of "
+            f"[pose_A_id, pose_B_id] pairs (PoseFix release layout)."
+        )
     wanted = [str(i) for i in read(split_ids)] if split_ids else sorted(texts, key=lambda k: int(k))
     poses = np.asarray(poses, dtype=np.float32)
     rows_a, rows_b, out_texts = [], [], []
@@ -187,20 +198,28 @@ def pose_rotations(pairs: PairTexts) -> tuple[np.ndarray, np.ndarray]:
 
     if not len(pairs):
         return np.zeros((0, 22, 6), np.float32), np.zeros((0, 22, 6), np.float32)
-    return (positions_to_sixd(pairs.pose_a, independent=False),
-            positions_to_sixd(pairs.pose_b, independent=False))
+    return (positions_to_sixd(pairs.pose_a, independent=False), positions_to_sixd(pairs.pose_b, independent=False))
 
 
-def training_pairs(data_dir: str | Path, extra_pairs: int, max_gap: int, flip: bool, seed: int,
-                   joint_edits: int = 0) -> PairTexts:
+def training_pairs(
+    data_dir: str | Path, extra_pairs: int, max_gap: int, flip: bool, seed: int, joint_edits: int = 0
+) -> PairTexts:
     """The train split's mined pairs plus `extra_pairs` random in-sequence ones and `joint_edits`
     single-joint edits of train poses (trainer.data.joint_edits), plus their mirrors."""
     from trainer.data.joint_edits import joint_edit_pairs, split_frames
 
-    edits = joint_edit_pairs(split_frames(data_dir, "train", joint_edits, seed), joint_edits, seed) if joint_edits > 0 \
+    edits = (
+        joint_edit_pairs(split_frames(data_dir, "train", joint_edits, seed), joint_edits, seed)
+        if joint_edits > 0
         else PairTexts.concat([])
-    pairs = PairTexts.concat([load_mined_pairs(data_dir, "train"),
-                              sample_clip_pairs(data_dir, "train", extra_pairs, max_gap=max_gap, seed=seed), edits])
+    )
+    pairs = PairTexts.concat(
+        [
+            load_mined_pairs(data_dir, "train"),
+            sample_clip_pairs(data_dir, "train", extra_pairs, max_gap=max_gap, seed=seed),
+            edits,
+        ]
+    )
     return PairTexts.concat([pairs, mirror_pairs(pairs)]) if flip else pairs
 
 
@@ -209,8 +228,10 @@ def human_pairs(annotations: str, pair_ids: str, poses: str, split_ids: str = ""
     try:
         positions = np.load(poses, allow_pickle=False)
     except (OSError, ValueError) as error:
-        raise InputError(f"cannot read the poses file {poses} ({error}); give a .npy of (P, 22, 3) joint "
-                         f"positions in metres indexed by PoseScript pose id.") from None
+        raise InputError(
+            f"cannot read the poses file {poses} ({error}); give a .npy of (P, 22, 3) joint "
+            f"positions in metres indexed by PoseScript pose id."
+        ) from None
     if positions.ndim != 3 or positions.shape[1:] != (22, 3):
         raise InputError(f"{poses} holds an array of shape {positions.shape}; expected (P, 22, 3).")
     pairs = read_posefix_json(annotations, pair_ids, positions, split_ids or None)
@@ -219,15 +240,14 @@ def human_pairs(annotations: str, pair_ids: str, poses: str, split_ids: str = ""
 
 def face_front(pairs: PairTexts) -> PairTexts:
     """Turn each pair so that A faces +Z with its pelvis at x = z = 0; B gets A's turn (PoseFix 1.2)."""
-    from engine.describe.joints import heading_angle
-    from trainer.data.pairs import rotate_y
 
     if not len(pairs):
         return pairs
     a, b = pairs.pose_a.astype(np.float64), pairs.pose_b.astype(np.float64)
     yaw = heading_angle(a)
-    return PairTexts(rotate_y(a, yaw, a[:, 0]).astype(np.float32), rotate_y(b, yaw, a[:, 0]).astype(np.float32),
-                     pairs.texts)
+    return PairTexts(
+        face_forward(a, yaw, a[:, 0]).astype(np.float32), face_forward(b, yaw, a[:, 0]).astype(np.float32), pairs.texts
+    )
 
 
 def load_stage_pairs(config) -> tuple[PairTexts, PairTexts]:
@@ -239,18 +259,23 @@ def load_stage_pairs(config) -> tuple[PairTexts, PairTexts]:
     finetuning on human pairs), texts unchanged.
     """
     if config.human_annotations:
-        pairs = human_pairs(config.human_annotations, config.human_pair_ids, config.human_poses,
-                            config.human_split_ids)
+        pairs = human_pairs(config.human_annotations, config.human_pair_ids, config.human_poses, config.human_split_ids)
         train = PairTexts.concat([pairs, mirror_pairs(pairs)]) if config.flip else pairs
         val = PairTexts.concat([])
     else:
-        train = training_pairs(config.data_dir, config.extra_pairs, config.max_gap, config.flip, config.seed,
-                               getattr(config, "joint_edits", 0))
+        train = training_pairs(
+            config.data_dir,
+            config.extra_pairs,
+            config.max_gap,
+            config.flip,
+            config.seed,
+            getattr(config, "joint_edits", 0),
+        )
         val = load_mined_pairs(config.data_dir, "val")
     if getattr(config, "short_commands", False):
         from trainer.data.short_commands import add_short_commands
 
         texts, _ = add_short_commands(train.pose_a, train.pose_b, train.texts, seed=config.seed)
         train = PairTexts(train.pose_a, train.pose_b, texts)
-    val = PairTexts(val.pose_a[:config.val_pairs], val.pose_b[:config.val_pairs], val.texts[:config.val_pairs])
+    val = PairTexts(val.pose_a[: config.val_pairs], val.pose_b[: config.val_pairs], val.texts[: config.val_pairs])
     return train, val

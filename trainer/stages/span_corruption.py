@@ -10,13 +10,14 @@ numpy Generator (not the global RNG) so that data-parallel ranks and resumed run
 Inputs keep the non-noise tokens with each noise span replaced by one sentinel (`<extra_id_i>`);
 targets list each sentinel followed by the tokens it hides; both end with `</s>`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
 
-NOISE_DENSITY = 0.15   # T5 and MotionGPT (reference/motiongpt.md 3.3)
+NOISE_DENSITY = 0.15  # T5 and MotionGPT (reference/motiongpt.md 3.3)
 MEAN_NOISE_SPAN = 3.0
 
 
@@ -28,8 +29,12 @@ def _random_segmentation(items: int, segments: int, rng: np.random.Generator) ->
     return np.diff(np.append(np.flatnonzero(first_in_segment), items))
 
 
-def random_spans_noise_mask(length: int, rng: np.random.Generator, noise_density: float = NOISE_DENSITY,
-                            mean_noise_span_length: float = MEAN_NOISE_SPAN) -> np.ndarray:
+def random_spans_noise_mask(
+    length: int,
+    rng: np.random.Generator,
+    noise_density: float = NOISE_DENSITY,
+    mean_noise_span_length: float = MEAN_NOISE_SPAN,
+) -> np.ndarray:
     """`(length,)` bool, True on noise tokens: about `noise_density` of them, in spans of mean length
     `mean_noise_span_length`, never all or none (length >= 2)."""
     if length < 2:
@@ -45,9 +50,14 @@ def random_spans_noise_mask(length: int, rng: np.random.Generator, noise_density
     return np.cumsum(indicator) % 2 == 1
 
 
-def corrupt_spans(token_ids: Sequence[int], sentinels: Sequence[int], eos_id: int, rng: np.random.Generator,
-                  noise_density: float = NOISE_DENSITY, mean_noise_span_length: float = MEAN_NOISE_SPAN
-                  ) -> tuple[list[int], list[int]]:
+def corrupt_spans(
+    token_ids: Sequence[int],
+    sentinels: Sequence[int],
+    eos_id: int,
+    rng: np.random.Generator,
+    noise_density: float = NOISE_DENSITY,
+    mean_noise_span_length: float = MEAN_NOISE_SPAN,
+) -> tuple[list[int], list[int]]:
     """(inputs, targets) token ids for one sequence (given without `</s>`).
 
     Spans beyond the number of sentinels are left uncorrupted (never happens at T5 lengths).

@@ -5,6 +5,7 @@ Run alone (`motion-train tokenizer --config tokenizer_cpu`) or under
 `run_dir/checkpoints/last` when it exists. Output: `run_dir/model/` (MotionTokenizer.save layout),
 TensorBoard logs in `run_dir/tb`, `metrics.jsonl`, `curves.png`.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,15 @@ import torch
 from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.datasets import RandomWindows, load_feature_split, whole_clips
-from trainer.distributed import (DistributedContext, mean_across_ranks, replica_divergence, setup_distributed,
-                                 teardown_distributed, unwrap_model, wrap_model)
+from trainer.distributed import (
+    DistributedContext,
+    mean_across_ranks,
+    replica_divergence,
+    setup_distributed,
+    teardown_distributed,
+    unwrap_model,
+    wrap_model,
+)
 from trainer.logging_utils import MetricsLogger, plot_curves, progress_bar
 
 
@@ -29,12 +37,12 @@ class TokenizerTrainConfig:
     data_dir: str = "out/data"
     run_dir: str = "runs/tokenizer"
     preset: str = "cpu"
-    code_num: int | None = None      # override the preset's codebook size
+    code_num: int | None = None  # override the preset's codebook size
     code_dim: int | None = None
     width: int | None = None
     quantizer: str | None = None
-    lambda_root_path: float | None = None   # running-mean root-velocity error weight (engine.models.tokenizer)
-    autoencoder: bool = False        # plain autoencoder baseline: skip quantisation
+    lambda_root_path: float | None = None  # running-mean root-velocity error weight (engine.models.tokenizer)
+    autoencoder: bool = False  # plain autoencoder baseline: skip quantisation
     window: int = 64
     batch_size: int = 64
     max_steps: int = 3000
@@ -46,8 +54,8 @@ class TokenizerTrainConfig:
     save_every: int = 500
     seed: int = 0
     device: str = "auto"
-    mixed_precision: bool = False    # bf16 autocast on CUDA
-    compile: bool = False            # torch.compile (GPU)
+    mixed_precision: bool = False  # bf16 autocast on CUDA
+    compile: bool = False  # torch.compile (GPU)
 
     def __post_init__(self) -> None:
         if self.window % 4:
@@ -56,9 +64,17 @@ class TokenizerTrainConfig:
             raise ValueError("batch_size and max_steps must be positive")
 
     def model_config(self, nfeats: int) -> TokenizerConfig:
-        overrides = {k: v for k, v in {"code_num": self.code_num, "code_dim": self.code_dim,
-                                       "width": self.width, "quantizer": self.quantizer,
-                                       "lambda_root_path": self.lambda_root_path}.items() if v is not None}
+        overrides = {
+            k: v
+            for k, v in {
+                "code_num": self.code_num,
+                "code_dim": self.code_dim,
+                "width": self.width,
+                "quantizer": self.quantizer,
+                "lambda_root_path": self.lambda_root_path,
+            }.items()
+            if v is not None
+        }
         return TokenizerConfig.preset(self.preset, nfeats=nfeats, **overrides)
 
 
@@ -67,12 +83,15 @@ def learning_rate_at(step: int, config: TokenizerTrainConfig) -> float:
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
     progress = (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps)
-    return config.min_learning_rate + 0.5 * (config.learning_rate - config.min_learning_rate) * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return config.min_learning_rate + 0.5 * (config.learning_rate - config.min_learning_rate) * (
+        1 + math.cos(math.pi * min(progress, 1.0))
+    )
 
 
 @torch.no_grad()
-def evaluate_reconstruction(model: MotionTokenizer, clips: list[np.ndarray], device: torch.device,
-                            autoencoder: bool = False) -> dict[str, float]:
+def evaluate_reconstruction(
+    model: MotionTokenizer, clips: list[np.ndarray], device: torch.device, autoencoder: bool = False
+) -> dict[str, float]:
     """MPJPE (mm) of joints recovered from reconstructed features, code usage and perplexity.
 
     `mpjpe_mm` is global (the root trajectory integrated from the reconstructed root velocities, so
@@ -83,8 +102,8 @@ def evaluate_reconstruction(model: MotionTokenizer, clips: list[np.ndarray], dev
     baseline, whose decoder reads the encoder's latents directly (its codebook is never trained),
     so usage and perplexity are NaN for it.
     """
-    from engine.motion.features import features_to_joints
     from engine.models.quantize import perplexity
+    from engine.motion.features import features_to_joints
 
     model.eval()
     errors, aligned, all_ids = [], [], []
@@ -131,8 +150,9 @@ def train_tokenizer(config: TokenizerTrainConfig) -> Path:
         model.set_normalization_(torch.from_numpy(train.mean), torch.from_numpy(train.std))
         if config.autoencoder:
             model.config.commit_beta = 0.0
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=(0.9, 0.99),
-                                      weight_decay=config.weight_decay)
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.learning_rate, betas=(0.9, 0.99), weight_decay=config.weight_decay
+        )
         resumed = load_checkpoint(run_dir, model, optimizer)
         step = 0
         if resumed is not None:
@@ -167,9 +187,11 @@ def train_tokenizer(config: TokenizerTrainConfig) -> Path:
             if step % config.eval_every == 0 or step == config.max_steps:
                 if context.is_main:
                     metrics.update(evaluate_reconstruction(model, val_clips, context.device, config.autoencoder))
-                    bar.write(f"step {step}: val MPJPE {metrics['val/mpjpe_mm']:.1f} mm "
-                              f"(root-aligned {metrics['val/mpjpe_aligned_mm']:.1f} mm), "
-                              f"code usage {metrics['val/code_usage']:.0%}")
+                    bar.write(
+                        f"step {step}: val MPJPE {metrics['val/mpjpe_mm']:.1f} mm "
+                        f"(root-aligned {metrics['val/mpjpe_aligned_mm']:.1f} mm), "
+                        f"code usage {metrics['val/code_usage']:.0%}"
+                    )
             logger.log(step, metrics)
             if context.is_main and (step % config.save_every == 0 or step == config.max_steps):
                 save_checkpoint(run_dir, step, model, optimizer, extra_tensors=model.quantizer.ema_state())
@@ -188,6 +210,7 @@ def train_tokenizer(config: TokenizerTrainConfig) -> Path:
 def _skip_quantizer(model: MotionTokenizer, features: torch.Tensor):
     """Forward pass of the plain-autoencoder baseline (same layers, no codebook)."""
     import torch.nn.functional as F
+
     from engine.models.tokenizer import RIC_SLICE, TokenizerOutput
 
     latents = model.encoder(features.permute(0, 2, 1))
@@ -196,5 +219,10 @@ def _skip_quantizer(model: MotionTokenizer, features: torch.Tensor):
     velocity = F.smooth_l1_loss(reconstruction[..., RIC_SLICE], features[..., RIC_SLICE])
     loss = recon + model.config.lambda_velocity * velocity
     zero = torch.zeros((), device=features.device)
-    return TokenizerOutput(reconstruction, torch.zeros(0, dtype=torch.long), loss,
-                           {"reconstruction": recon, "velocity": velocity, "commitment": zero}, zero)
+    return TokenizerOutput(
+        reconstruction,
+        torch.zeros(0, dtype=torch.long),
+        loss,
+        {"reconstruction": recon, "velocity": velocity, "commitment": zero},
+        zero,
+    )

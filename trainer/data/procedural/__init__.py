@@ -8,10 +8,19 @@
 
 Run `python -m trainer.data.procedural N SEED` to print captions and the plausibility statistics.
 """
+
 from __future__ import annotations
 
 from .generator import KINDS, PRIMITIVES, ProceduralSample, generate_procedural, sample_kind
 from .plausibility import CHECKS, aggregate_plausibility, check_plausibility
 
-__all__ = ["KINDS", "PRIMITIVES", "CHECKS", "ProceduralSample", "generate_procedural", "sample_kind",
-           "check_plausibility", "aggregate_plausibility"]
+__all__ = [
+    "KINDS",
+    "PRIMITIVES",
+    "CHECKS",
+    "ProceduralSample",
+    "generate_procedural",
+    "sample_kind",
+    "check_plausibility",
+    "aggregate_plausibility",
+]

@@ -4,6 +4,7 @@ Run: python -m trainer.data.procedural --count 1000 --seed 0 [--real DIR --real-
 DIR is a Bandai-Namco dataset-2 folder (its data/*.bvh are loaded with engine.formats.canonical);
 the real clips' figures are what the thresholds in plausibility.py were calibrated against.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,13 +21,17 @@ from .plausibility import CHECKS, aggregate_plausibility, check_plausibility
 
 def _summary(name: str, results: list[dict], seconds: float) -> None:
     agg = aggregate_plausibility(results)
-    print(f"{name}: {agg['samples']} motions in {seconds:.1f} s; failed any check: {agg['failed_any']} "
-          f"({100 * agg['failed_any_rate']:.2f}%)")
+    print(
+        f"{name}: {agg['samples']} motions in {seconds:.1f} s; failed any check: {agg['failed_any']} "
+        f"({100 * agg['failed_any_rate']:.2f}%)"
+    )
     for check in CHECKS:
         print(f"  {check:9s} failed {agg['failed'][check]:5d} ({100 * agg['failed_rate'][check]:.2f}%)")
     skate = np.array([r["skate_ratio"] for r in results])
-    print(f"  skate ratio per motion: median {np.median(skate):.3f}, p99 {np.percentile(skate, 99):.3f}, "
-          f"max {skate.max():.3f}")
+    print(
+        f"  skate ratio per motion: median {np.median(skate):.3f}, p99 {np.percentile(skate, 99):.3f}, "
+        f"max {skate.max():.3f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

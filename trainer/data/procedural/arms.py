@@ -3,12 +3,12 @@
 Feet stay planted (both contacts on) so the root never moves. Each primitive takes a numpy
 Generator and returns `(Body, params)`; `side` is "left", "right" or "both".
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from .body import (SIDES, X_AXIS, Body, bend_elbow, bend_spine, bump, envelope, neutral_body, raise_arm,
-                   side_sign)
+from .body import SIDES, X_AXIS, Body, bend_elbow, bend_spine, bump, envelope, neutral_body, raise_arm, side_sign
 
 HOLD = 8  # frames of quiet standing before and after an action, so it starts and ends at rest
 
@@ -104,7 +104,9 @@ def throw(rng: np.random.Generator) -> tuple[Body, dict]:
 
 
 REACH_TARGETS = {  # direction -> (forward flexion, sideways abduction, trunk forward lean) degrees
-    "forward": (85.0, 0.0, 15.0), "up": (165.0, 10.0, -5.0), "to the side": (10.0, 85.0, 0.0),
+    "forward": (85.0, 0.0, 15.0),
+    "up": (165.0, 10.0, -5.0),
+    "to the side": (10.0, 85.0, 0.0),
     "down": (40.0, 0.0, 55.0),
 }
 
@@ -144,8 +146,12 @@ def raise_arms(rng: np.random.Generator) -> tuple[Body, dict]:
             twist_arm(body, arm, -60.0 * lift * (height > 100))  # the arm turns out to go overhead
             raise_arm(body, arm, sideways=height * lift)
         bend_elbow(body, arm, -8.0 * lift)
-    return body, {"side": side, "direction": plane, "repetitions": reps,
-                  "amplitude": "overhead" if height > 100 else "shoulder height"}
+    return body, {
+        "side": side,
+        "direction": plane,
+        "repetitions": reps,
+        "amplitude": "overhead" if height > 100 else "shoulder height",
+    }
 
 
 def arm_circles(rng: np.random.Generator) -> tuple[Body, dict]:
@@ -159,8 +165,16 @@ def arm_circles(rng: np.random.Generator) -> tuple[Body, dict]:
     angle = 2 * np.pi * (t - HOLD - 12) / rep_frames * (1.0 if direction == "forward" else -1.0)
     active = np.clip((t - HOLD - 12) / 6.0, 0.0, 1.0) * weight
     for arm in _arms(side):
-        raise_arm(body, arm, forward=radius * np.sin(angle) * active,
-                  sideways=85.0 * weight + radius * (np.cos(angle) - 1.0) * active)
+        raise_arm(
+            body,
+            arm,
+            forward=radius * np.sin(angle) * active,
+            sideways=85.0 * weight + radius * (np.cos(angle) - 1.0) * active,
+        )
         bend_elbow(body, arm, -8.0 * weight)
-    return body, {"side": side, "direction": direction, "repetitions": reps,
-                  "amplitude": "large" if radius > 25 else "small"}
+    return body, {
+        "side": side,
+        "direction": direction,
+        "repetitions": reps,
+        "amplitude": "large" if radius > 25 else "small",
+    }

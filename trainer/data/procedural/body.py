@@ -13,6 +13,7 @@ rest frame is the world frame, so these signs hold in the parent's frame:
   rotated -80 deg (left) / +80 deg (right) about Z. Raising an arm then rotates in the torso frame:
   forward flexion about -X, sideways abduction away from the body about +Z (left) / -Z (right).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -64,13 +65,13 @@ class Body:
     def frames(self) -> int:
         return len(self.quats)
 
-    def rotate(self, joint: str, axis: np.ndarray, degrees: np.ndarray | float) -> "Body":
+    def rotate(self, joint: str, axis: np.ndarray, degrees: np.ndarray | float) -> Body:
         """Apply a rotation in the joint's parent frame after the ones already there (left-multiply)."""
         j = J[joint]
         self.quats[:, j] = R.quat_multiply(axis_quats(axis, degrees, self.frames), self.quats[:, j])
         return self
 
-    def rotate_local(self, joint: str, axis: np.ndarray, degrees: np.ndarray | float) -> "Body":
+    def rotate_local(self, joint: str, axis: np.ndarray, degrees: np.ndarray | float) -> Body:
         """Apply a rotation about an axis fixed in the joint's own frame (right-multiply)."""
         j = J[joint]
         self.quats[:, j] = R.quat_multiply(self.quats[:, j], axis_quats(axis, degrees, self.frames))
@@ -110,8 +111,14 @@ def raise_arm(body: Body, side: str, forward: np.ndarray | float = 0.0, sideways
     return body.rotate(f"{side}_shoulder", -X_AXIS, forward)
 
 
-def leg(body: Body, side: str, hip: np.ndarray | float = 0.0, knee: np.ndarray | float = 0.0,
-        ankle: np.ndarray | float = 0.0, abduct: np.ndarray | float = 0.0) -> Body:
+def leg(
+    body: Body,
+    side: str,
+    hip: np.ndarray | float = 0.0,
+    knee: np.ndarray | float = 0.0,
+    ankle: np.ndarray | float = 0.0,
+    abduct: np.ndarray | float = 0.0,
+) -> Body:
     """Leg angles in degrees: hip flexion, knee flexion, ankle dorsiflexion, hip abduction."""
     s = side_sign(side)
     body.rotate(f"{side}_hip", Z_AXIS, s * np.asarray(abduct))
@@ -120,8 +127,9 @@ def leg(body: Body, side: str, hip: np.ndarray | float = 0.0, knee: np.ndarray |
     return body.rotate(f"{side}_ankle", -X_AXIS, ankle)
 
 
-def bend_spine(body: Body, forward: np.ndarray | float = 0.0, right: np.ndarray | float = 0.0,
-               twist_left: np.ndarray | float = 0.0) -> Body:
+def bend_spine(
+    body: Body, forward: np.ndarray | float = 0.0, right: np.ndarray | float = 0.0, twist_left: np.ndarray | float = 0.0
+) -> Body:
     """Spread a trunk bend over the three spine joints (degrees in total)."""
     for joint, share in (("spine1", 0.4), ("spine2", 0.3), ("spine3", 0.3)):
         body.rotate(joint, Y_AXIS, share * np.asarray(twist_left))

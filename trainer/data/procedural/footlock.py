@@ -7,6 +7,7 @@ ankle and ball of the foot move together by the correction, and the knee is re-s
 two-bone IK in the leg's own bend plane so every bone keeps its length. After lift-off the
 correction fades over a few frames instead of popping.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,9 @@ def _corrections(positions: np.ndarray, contact: np.ndarray, ankle: int, toe: in
     return delta
 
 
-def _two_bone(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.ndarray,
-              front: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _two_bone(
+    hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.ndarray, front: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """New knee and reachable ankle `(T, 3)` for an ankle target, bones keeping their lengths.
 
     The knee keeps the bend plane it had, unless that plane would fold it away from `front`
@@ -65,8 +67,9 @@ def _two_bone(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.n
     d = np.linalg.norm(to_target, axis=-1, keepdims=True)
     u = to_target / np.maximum(d, 1e-9)
     d = np.clip(d, np.abs(l1 - l2) + 1e-6, l1 + l2 - 1e-6)
-    along = (l1 ** 2 - l2 ** 2 + d ** 2) / (2 * d)
-    height = np.sqrt(np.maximum(l1 ** 2 - along ** 2, 0.0))
+    along = (l1**2 - l2**2 + d**2) / (2 * d)
+    height = np.sqrt(np.maximum(l1**2 - along**2, 0.0))
+
     def across(v: np.ndarray) -> np.ndarray:
         return v - np.sum(v * u, axis=-1, keepdims=True) * u
 
@@ -86,8 +89,9 @@ def lock_feet(positions: np.ndarray, contacts: np.ndarray) -> np.ndarray:
         if not moved.any():
             continue
         front = out[moved, toe] - out[moved, ankle]
-        new_knee, new_ankle = _two_bone(out[moved, hip], out[moved, knee], out[moved, ankle],
-                                        out[moved, ankle] + delta[moved], front)
+        new_knee, new_ankle = _two_bone(
+            out[moved, hip], out[moved, knee], out[moved, ankle], out[moved, ankle] + delta[moved], front
+        )
         shift = new_ankle - out[moved, ankle]
         out[moved, knee] = new_knee
         out[moved, ankle] = new_ankle

@@ -10,12 +10,26 @@ so that the stance foot stays planted, so the speed is whatever stride length x 
 
 Each primitive takes a numpy Generator and returns `(Body, params)`.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from .body import (SIDES, Y_AXIS, Body, bend_elbow, bend_spine, bump, envelope, leg, neutral_body,
-                   raise_arm, side_sign, smooth_step, tilt_pelvis)
+from .body import (
+    SIDES,
+    Y_AXIS,
+    Body,
+    bend_elbow,
+    bend_spine,
+    bump,
+    envelope,
+    leg,
+    neutral_body,
+    raise_arm,
+    side_sign,
+    smooth_step,
+    tilt_pelvis,
+)
 from .solve import DT
 
 # name: (steps per minute range, hip swing amplitude deg, knee swing peak deg, knee stance bump deg,
@@ -27,7 +41,7 @@ GAITS = {
 }
 
 
-SWING_SLOPE = 0.25 # swing-end hip speed relative to stance: keeps the late-swing overshoot human-sized
+SWING_SLOPE = 0.25  # swing-end hip speed relative to stance: keeps the late-swing overshoot human-sized
 
 
 def _periodic_bump(phase: np.ndarray, centre: float, width: float) -> np.ndarray:
@@ -36,8 +50,9 @@ def _periodic_bump(phase: np.ndarray, centre: float, width: float) -> np.ndarray
     return np.exp(-0.5 * (d / width) ** 2)
 
 
-def leg_curves(phase: np.ndarray, hip_amp: float, knee_peak: float, knee_stance: float,
-               stance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def leg_curves(
+    phase: np.ndarray, hip_amp: float, knee_peak: float, knee_stance: float, stance: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hip flexion, knee flexion and ankle dorsiflexion (degrees) over the gait phase `(T,)`."""
     phase = phase % 1.0
     # Hip: swept back at a constant rate through stance (the body then moves at a steady speed
@@ -46,14 +61,24 @@ def leg_curves(phase: np.ndarray, hip_amp: float, knee_peak: float, knee_stance:
     slope = -2.0 * hip_amp / stance
     s = (phase - stance) / (1.0 - stance)
     m = SWING_SLOPE * slope * (1.0 - stance)
-    swing = (-hip_amp * (2 * s ** 3 - 3 * s ** 2 + 1) + hip_amp * (-2 * s ** 3 + 3 * s ** 2)
-             + m * (s ** 3 - 2 * s ** 2 + s) + m * (s ** 3 - s ** 2))
+    swing = (
+        -hip_amp * (2 * s**3 - 3 * s**2 + 1)
+        + hip_amp * (-2 * s**3 + 3 * s**2)
+        + m * (s**3 - 2 * s**2 + s)
+        + m * (s**3 - s**2)
+    )
     # Offset: gait hips flex more than they extend (about +30 / -10 deg in walking).
     hip = np.where(phase < stance, hip_amp + slope * phase, swing) + 0.5 * hip_amp
-    knee = (3.0 + knee_stance * _periodic_bump(phase, 0.25 * stance, 0.07)
-            + knee_peak * _periodic_bump(phase, stance + 0.5 * (1.0 - stance), 0.11))
-    ankle = (8.0 * _periodic_bump(phase, 0.65 * stance, 0.1) - 18.0 * _periodic_bump(phase, stance, 0.05)
-             - 4.0 * _periodic_bump(phase, 0.05, 0.04))
+    knee = (
+        3.0
+        + knee_stance * _periodic_bump(phase, 0.25 * stance, 0.07)
+        + knee_peak * _periodic_bump(phase, stance + 0.5 * (1.0 - stance), 0.11)
+    )
+    ankle = (
+        8.0 * _periodic_bump(phase, 0.65 * stance, 0.1)
+        - 18.0 * _periodic_bump(phase, stance, 0.05)
+        - 4.0 * _periodic_bump(phase, 0.05, 0.04)
+    )
     return hip, knee, ankle
 
 
@@ -160,9 +185,9 @@ def side_steps(rng: np.random.Generator) -> tuple[Body, dict]:
     trail_abd = np.zeros(frames)
     for k in range(steps):
         s0 = k * step_frames
-        out = smooth_step((t - s0) / (0.35 * step_frames))            # lead swings out
+        out = smooth_step((t - s0) / (0.35 * step_frames))  # lead swings out
         shift = smooth_step((t - s0 - 0.35 * step_frames) / (0.15 * step_frames))  # weight moves across
-        close = smooth_step((t - s0 - 0.5 * step_frames) / (0.35 * step_frames))   # trail closes in
+        close = smooth_step((t - s0 - 0.5 * step_frames) / (0.35 * step_frames))  # trail closes in
         lead_abd += spread * (out - 0.5 * shift - 0.5 * close)
         trail_abd += spread * (0.5 * shift - 0.5 * close)
         lift_lead = bump(t, s0, s0 + 0.35 * step_frames)

@@ -3,9 +3,11 @@
 `generate_procedural(n, seed)` yields `n` samples; sample i depends only on (seed, i), so any
 sample can be regenerated alone and the output is identical run to run.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,24 +22,56 @@ from .solve import DT, solve
 Primitive = Callable[[np.random.Generator], "tuple[Body, dict]"]
 
 PRIMITIVES: dict[str, Primitive] = {
-    "walk": gait.walk, "jog": gait.jog, "run": gait.run, "walk_backward": gait.walk_backward,
-    "walk_curve": gait.walk_curve, "jog_curve": gait.jog_curve,
-    "walk_toward": gait.walk_toward, "run_toward": gait.run_toward, "side_steps": gait.side_steps,
-    "turn": gait.turn, "march": gait.march,
-    "wave": arms.wave, "clap": arms.clap, "punch": arms.punch, "throw": arms.throw, "reach": arms.reach,
-    "raise_arms": arms.raise_arms, "arm_circles": arms.arm_circles,
-    "squat": whole.squat, "crouch": whole.crouch, "sit_down": whole.sit_down, "stand_up": whole.stand_up,
-    "lunge": whole.lunge, "jump_up": whole.jump_up, "jump_forward": whole.jump_forward, "hop": whole.hop,
-    "jumping_jacks": whole.jumping_jacks, "kick": whole.kick, "balance": whole.balance, "bow": whole.bow,
-    "stretch_up": whole.stretch_up, "side_stretch": whole.side_stretch, "toe_touch": whole.toe_touch,
+    "walk": gait.walk,
+    "jog": gait.jog,
+    "run": gait.run,
+    "walk_backward": gait.walk_backward,
+    "walk_curve": gait.walk_curve,
+    "jog_curve": gait.jog_curve,
+    "walk_toward": gait.walk_toward,
+    "run_toward": gait.run_toward,
+    "side_steps": gait.side_steps,
+    "turn": gait.turn,
+    "march": gait.march,
+    "wave": arms.wave,
+    "clap": arms.clap,
+    "punch": arms.punch,
+    "throw": arms.throw,
+    "reach": arms.reach,
+    "raise_arms": arms.raise_arms,
+    "arm_circles": arms.arm_circles,
+    "squat": whole.squat,
+    "crouch": whole.crouch,
+    "sit_down": whole.sit_down,
+    "stand_up": whole.stand_up,
+    "lunge": whole.lunge,
+    "jump_up": whole.jump_up,
+    "jump_forward": whole.jump_forward,
+    "hop": whole.hop,
+    "jumping_jacks": whole.jumping_jacks,
+    "kick": whole.kick,
+    "balance": whole.balance,
+    "bow": whole.bow,
+    "stretch_up": whole.stretch_up,
+    "side_stretch": whole.side_stretch,
+    "toe_touch": whole.toe_touch,
 }
 COMPOSITION = "composition"
 KINDS: tuple[str, ...] = tuple(PRIMITIVES) + (COMPOSITION,)
-COMPOSITION_SHARE = 0.25   # a quarter of the samples chain two or three primitives
+COMPOSITION_SHARE = 0.25  # a quarter of the samples chain two or three primitives
 MIN_FRAMES, MAX_FRAMES = 40, 196  # 2 s to 9.8 s at 20 fps, HumanML3D's clip length range
-BLEND_FRAMES = 8           # 0.4 s of slerp between consecutive primitives
-LOCOMOTION = ("walk", "jog", "run", "walk_backward", "walk_curve", "jog_curve", "walk_toward", "run_toward",
-              "side_steps")
+BLEND_FRAMES = 8  # 0.4 s of slerp between consecutive primitives
+LOCOMOTION = (
+    "walk",
+    "jog",
+    "run",
+    "walk_backward",
+    "walk_curve",
+    "jog_curve",
+    "walk_toward",
+    "run_toward",
+    "side_steps",
+)
 
 
 class ProceduralSample(NamedTuple):
@@ -71,19 +105,26 @@ def _next_allowed(previous: str | None) -> list[str]:
 
 def _concat(bodies: list[Body]) -> Body:
     """Chain bodies: each starts where the last one faced, with a slerp blend between poses."""
-    quats, heading, contacts, flight = [bodies[0].quats], [bodies[0].heading], [bodies[0].contacts], [bodies[0].flight_velocity]
+    quats, heading, contacts, flight = (
+        [bodies[0].quats],
+        [bodies[0].heading],
+        [bodies[0].contacts],
+        [bodies[0].flight_velocity],
+    )
     for body in bodies[1:]:
         last_q, last_h = quats[-1][-1], heading[-1][-1]
         w = ((np.arange(BLEND_FRAMES) + 1) / (BLEND_FRAMES + 1))[:, None]
-        blend = R.quat_slerp(np.broadcast_to(last_q, (BLEND_FRAMES,) + last_q.shape),
-                             np.broadcast_to(body.quats[0], (BLEND_FRAMES,) + last_q.shape), w)
+        blend = R.quat_slerp(
+            np.broadcast_to(last_q, (BLEND_FRAMES,) + last_q.shape),
+            np.broadcast_to(body.quats[0], (BLEND_FRAMES,) + last_q.shape),
+            w,
+        )
         quats += [blend, body.quats]
         heading += [np.full(BLEND_FRAMES, last_h), body.heading + last_h]
         both = contacts[-1][-1] | body.contacts[0]
         contacts += [np.broadcast_to(both, (BLEND_FRAMES, 2)), body.contacts]
         flight += [np.full((BLEND_FRAMES, 3), np.nan), body.flight_velocity]
-    return Body(np.concatenate(quats), np.concatenate(heading), np.concatenate(contacts).copy(),
-                np.concatenate(flight))
+    return Body(np.concatenate(quats), np.concatenate(heading), np.concatenate(contacts).copy(), np.concatenate(flight))
 
 
 def _build(kind: str, rng: np.random.Generator) -> tuple[Body, list[tuple[str, dict]]]:
@@ -108,8 +149,10 @@ def _pad(body: Body) -> Body:
     missing = MIN_FRAMES - body.frames
     if missing <= 0:
         return body
+
     def tail(a: np.ndarray) -> np.ndarray:
         return np.concatenate([a, np.repeat(a[-1:], missing, axis=0)])
+
     contacts = tail(body.contacts)
     contacts[-missing:] = True
     flight = tail(body.flight_velocity)
@@ -127,8 +170,11 @@ def sample_kind(kind: str, seed: int, caption_count: int = 4) -> ProceduralSampl
     positions = solve(body)[:MAX_FRAMES]
     parts = [(k, _measure(k, p, positions)) for k, p in parts]
     captions = captions_for(parts, rng, caption_count)
-    params = dict(parts[0][1], kind=kind) if len(parts) == 1 else {
-        "kind": kind, "parts": [dict(p, kind=k) for k, p in parts]}
+    params = (
+        dict(parts[0][1], kind=kind)
+        if len(parts) == 1
+        else {"kind": kind, "parts": [dict(p, kind=k) for k, p in parts]}
+    )
     params["frames"] = len(positions)
     return ProceduralSample(positions.astype(np.float32), captions, params)
 
@@ -143,4 +189,4 @@ def generate_procedural(n: int, seed: int) -> Iterator[ProceduralSample]:
             kind = COMPOSITION
         else:
             kind = tuple(PRIMITIVES)[rng.integers(len(PRIMITIVES))]
-        yield sample_kind(kind, int(rng.integers(2 ** 62)))
+        yield sample_kind(kind, int(rng.integers(2**62)))

@@ -6,6 +6,7 @@ component alone, so placing the ankle in the sagittal (Y, Z) plane is an exact t
 solved here in closed form (law of cosines) on the rest skeleton's own bone vectors. Hand-written
 because it is ten lines of planar geometry; no library solves this exact convention.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,7 +41,7 @@ def leg_angles(target: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
     l1, l2 = np.linalg.norm(u1), np.linalg.norm(u2)
     reach = np.clip(np.linalg.norm(target, axis=-1), abs(l1 - l2) + 1e-3, l1 + l2 - 1e-4)
     rest_bend = _angle(u2) - _angle(u1)  # the rest shin is already turned a little from the thigh
-    inner = np.arccos(np.clip((reach ** 2 - l1 ** 2 - l2 ** 2) / (2 * l1 * l2), -1.0, 1.0))
+    inner = np.arccos(np.clip((reach**2 - l1**2 - l2**2) / (2 * l1 * l2), -1.0, 1.0))
     knee = np.maximum(inner - rest_bend, 0.0)
     chain = u1 + _rotate(np.broadcast_to(u2, target.shape), knee)
     hip = _angle(target) - _angle(chain)
@@ -55,9 +56,15 @@ def heel_lift(side: str, degrees: np.ndarray) -> np.ndarray:
     return turned - ankle_from_toe
 
 
-def place_legs(body: Body, pelvis_drop: np.ndarray, pelvis_forward: np.ndarray, pitch: np.ndarray,
-               ankle_shift: dict[str, np.ndarray] | None = None, flat_feet: bool = True,
-               heel_raise: dict[str, np.ndarray] | None = None) -> Body:
+def place_legs(
+    body: Body,
+    pelvis_drop: np.ndarray,
+    pelvis_forward: np.ndarray,
+    pitch: np.ndarray,
+    ankle_shift: dict[str, np.ndarray] | None = None,
+    flat_feet: bool = True,
+    heel_raise: dict[str, np.ndarray] | None = None,
+) -> Body:
     """Move the pelvis (metres, `(T,)`, down and forward from standing) and pitch it forward
     (`(T,)` degrees) while each ankle goes to its rest spot plus `ankle_shift[side]` `(T, 2)` (up, forward).
 
@@ -67,8 +74,13 @@ def place_legs(body: Body, pelvis_drop: np.ndarray, pelvis_forward: np.ndarray, 
     frames = body.frames
     pitch_rad = np.radians(np.broadcast_to(pitch, (frames,)))
     body.rotate("pelvis", X_AXIS, np.degrees(pitch_rad))
-    pelvis = np.stack([_REST[0, 1] - np.broadcast_to(pelvis_drop, (frames,)),
-                       np.broadcast_to(pelvis_forward, (frames,)) + _REST[0, 2]], axis=-1)
+    pelvis = np.stack(
+        [
+            _REST[0, 1] - np.broadcast_to(pelvis_drop, (frames,)),
+            np.broadcast_to(pelvis_forward, (frames,)) + _REST[0, 2],
+        ],
+        axis=-1,
+    )
     for side in ("left", "right"):
         hip_j, ankle_j = (1, 7) if side == "left" else (2, 8)
         hip_pos = pelvis + _rotate(np.broadcast_to(_OFFSETS[hip_j, 1:], (frames, 2)), pitch_rad)

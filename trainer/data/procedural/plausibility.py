@@ -18,9 +18,10 @@ Thresholds and why:
   abduction -35..80 deg, upper arm at most 70 deg behind the trunk's frontal plane.
 - bones: every bone length within 1% of its first-frame length.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -28,9 +29,9 @@ from engine.errors import InputError
 from engine.motion.skeleton import NUM_JOINTS, bone_lengths
 
 FLOOR_TOLERANCE = -0.01
-CONTACT_DISPLACEMENT_SQ = 0.002   # HumanML3D feet_thre
+CONTACT_DISPLACEMENT_SQ = 0.002  # HumanML3D feet_thre
 CONTACT_HEIGHT = {7: 0.085, 8: 0.085, 10: 0.03, 11: 0.03}  # ankle, ankle, ball, ball (metres)
-SKATE_STEP = 0.025                # metres per frame
+SKATE_STEP = 0.025  # metres per frame
 SKATE_RATIO = 0.10
 KNEE_RANGE = (-10.0, 160.0)
 ELBOW_MAX = 160.0
@@ -59,10 +60,10 @@ def _components(v: np.ndarray, frame: tuple[np.ndarray, ...]) -> np.ndarray:
 def skating(positions: np.ndarray) -> tuple[float, int]:
     """Fraction of contact foot-frames that slide more than SKATE_STEP, and the contact count."""
     feet = list(CONTACT_HEIGHT)
-    step = positions[1:, feet] - positions[:-1, feet]                   # (T-1, 4, 3)
+    step = positions[1:, feet] - positions[:-1, feet]  # (T-1, 4, 3)
     height = np.maximum(positions[1:, feet, 1], positions[:-1, feet, 1])
     limit = np.array([CONTACT_HEIGHT[j] for j in feet])
-    contact = (np.sum(step ** 2, axis=-1) < CONTACT_DISPLACEMENT_SQ) & (height < limit)
+    contact = (np.sum(step**2, axis=-1) < CONTACT_DISPLACEMENT_SQ) & (height < limit)
     slide = np.linalg.norm(step[..., [0, 2]], axis=-1)
     count = int(contact.sum())
     return (float((slide[contact] > SKATE_STEP).sum()) / count if count else 0.0), count
@@ -74,7 +75,10 @@ def joint_angles(positions: np.ndarray) -> dict[str, np.ndarray]:
     pelvis = _frame(p[:, 1] - p[:, 2], p[:, 3] - p[:, 0])
     torso = _frame(p[:, 16] - p[:, 17], p[:, 12] - p[:, 9])
     out: dict[str, list] = {"knee": [], "elbow": [], "hip_flexion": [], "hip_abduction": [], "shoulder_behind": []}
-    for sign, (hip, knee, ankle, shoulder, elbow, wrist) in ((1.0, (1, 4, 7, 16, 18, 20)), (-1.0, (2, 5, 8, 17, 19, 21))):
+    for sign, (hip, knee, ankle, shoulder, elbow, wrist) in (
+        (1.0, (1, 4, 7, 16, 18, 20)),
+        (-1.0, (2, 5, 8, 17, 19, 21)),
+    ):
         thigh, shin = _unit(p[:, knee] - p[:, hip]), _unit(p[:, ankle] - p[:, knee])
         bend = np.degrees(np.arccos(np.clip(np.sum(thigh * shin, axis=-1), -1, 1)))
         # Flexion leans the thigh towards the shin's front, which the foot points to; in
@@ -112,8 +116,10 @@ def check_plausibility(positions: np.ndarray) -> dict[str, bool | float]:
     """Run every check on `(T, 22, 3)` positions; `<check>_ok` flags plus the measured values."""
     positions = np.asarray(positions, dtype=np.float64)
     if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3) or len(positions) < 2:
-        raise InputError(f"plausibility checks need joint positions of shape (T >= 2, 22, 3), got "
-                         f"{positions.shape}; convert the motion to the SMPL-22 skeleton first")
+        raise InputError(
+            f"plausibility checks need joint positions of shape (T >= 2, 22, 3), got "
+            f"{positions.shape}; convert the motion to the SMPL-22 skeleton first"
+        )
     if not np.isfinite(positions).all():
         raise InputError("plausibility checks got NaN or infinite joint positions; fix the motion first")
     angles = joint_angles(positions)
@@ -124,10 +130,13 @@ def check_plausibility(positions: np.ndarray) -> dict[str, bool | float]:
     bone_dev = float(np.max(np.abs(lengths / np.maximum(lengths[:1], 1e-9) - 1.0)))
     result: dict[str, bool | float] = {
         "min_height": float(positions[..., 1].min()),
-        "skate_ratio": skate, "contact_frames": float(contacts),
-        "knee_min": float(angles["knee"].min()), "knee_max": float(angles["knee"].max()),
+        "skate_ratio": skate,
+        "contact_frames": float(contacts),
+        "knee_min": float(angles["knee"].min()),
+        "knee_max": float(angles["knee"].max()),
         "elbow_max": float(angles["elbow"].max()),
-        "hip_flexion_min": float(angles["hip_flexion"].min()), "hip_flexion_max": float(angles["hip_flexion"].max()),
+        "hip_flexion_min": float(angles["hip_flexion"].min()),
+        "hip_flexion_max": float(angles["hip_flexion"].max()),
         "hip_abduction_min": float(angles["hip_abduction"].min()),
         "hip_abduction_max": float(angles["hip_abduction"].max()),
         "shoulder_behind_max": float(angles["shoulder_behind"].max()),
@@ -137,10 +146,12 @@ def check_plausibility(positions: np.ndarray) -> dict[str, bool | float]:
     result["skating_ok"] = skate <= SKATE_RATIO
     result["knee_ok"] = KNEE_RANGE[0] <= result["knee_min"] and result["knee_max"] <= KNEE_RANGE[1]
     result["elbow_ok"] = result["elbow_max"] <= ELBOW_MAX
-    result["hip_ok"] = (HIP_FLEXION_RANGE[0] <= result["hip_flexion_min"]
-                        and result["hip_flexion_max"] <= HIP_FLEXION_RANGE[1]
-                        and HIP_ABDUCTION_RANGE[0] <= result["hip_abduction_min"]
-                        and result["hip_abduction_max"] <= HIP_ABDUCTION_RANGE[1])
+    result["hip_ok"] = (
+        HIP_FLEXION_RANGE[0] <= result["hip_flexion_min"]
+        and result["hip_flexion_max"] <= HIP_FLEXION_RANGE[1]
+        and HIP_ABDUCTION_RANGE[0] <= result["hip_abduction_min"]
+        and result["hip_abduction_max"] <= HIP_ABDUCTION_RANGE[1]
+    )
     result["shoulder_ok"] = result["shoulder_behind_max"] <= SHOULDER_BEHIND_MAX
     result["bones_ok"] = bone_dev <= BONE_TOLERANCE
     result["plausible"] = all(bool(result[f"{name}_ok"]) for name in CHECKS)

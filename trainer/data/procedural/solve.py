@@ -6,6 +6,7 @@ floor. While no foot is in contact the root follows a ballistic arc (g = 9.81 m/
 take-off and landing, so jump heights follow from flight times. After FK a final clamp lifts
 the body wherever any joint would go below the floor.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,12 +5,13 @@ Closed-chain poses (both feet down while the pelvis moves) go through `legs.plac
 feet stay where they are; airborne phases clear the contacts and `solve` flies the root on a
 ballistic arc. Each primitive takes a numpy Generator and returns `(Body, params)`.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from .arms import HOLD, twist_arm
-from .body import (SIDES, Body, bend_elbow, bend_spine, bump, leg, neutral_body, raise_arm, smooth_step)
+from .body import SIDES, Body, bend_elbow, bend_spine, bump, leg, neutral_body, raise_arm, smooth_step
 from .legs import place_legs
 from .solve import DT
 
@@ -89,17 +90,23 @@ def lunge(rng: np.random.Generator) -> tuple[Body, dict]:
     hold = int(rng.integers(4, 20))
     frames = 2 * HOLD + 64 + hold
     t = np.arange(frames, dtype=np.float64)
-    a, b = HOLD, HOLD + 16          # front foot swings out
-    c, d = b + 16, b + 16 + hold     # sink, hold
-    e, f = d + 16, d + 32            # rise, step back
+    a, b = HOLD, HOLD + 16  # front foot swings out
+    c, d = b + 16, b + 16 + hold  # sink, hold
+    e, f = d + 16, d + 32  # rise, step back
     out = _keys(frames, [a, b, e, f], [0, 1, 1, 0])
     lift = bump(t, a, b) + bump(t, e, f)
     sink = _keys(frames, [b, c, d, e], [0, 1, 1, 0])
     shift = {side: np.stack([0.12 * lift, step * out], axis=-1)}
     body = neutral_body(frames)
     # The back heel rises as the body sinks: a flat back foot would need an impossible ankle bend.
-    place_legs(body, 0.05 * out + 0.27 * sink, 0.45 * step * out, 5.0 * sink, ankle_shift=shift,
-               heel_raise={_other(side): 45.0 * np.maximum(out, sink)})
+    place_legs(
+        body,
+        0.05 * out + 0.27 * sink,
+        0.45 * step * out,
+        5.0 * sink,
+        ankle_shift=shift,
+        heel_raise={_other(side): 45.0 * np.maximum(out, sink)},
+    )
     body.contacts[:, SIDES.index(side)] = lift < 0.02
     for arm in SIDES:
         raise_arm(body, arm, sideways=15.0 * sink)
@@ -109,14 +116,14 @@ def lunge(rng: np.random.Generator) -> tuple[Body, dict]:
 def _flights(frames: int, starts: list[int], airtime: int) -> np.ndarray:
     air = np.zeros(frames, dtype=bool)
     for s in starts:
-        air[s:s + airtime] = True
+        air[s : s + airtime] = True
     return air
 
 
 def jump(rng: np.random.Generator, forward: bool = False) -> tuple[Body, dict]:
     """Crouch, spring off both feet, fly (ballistic), land and absorb; `reps` jumps in a row."""
     reps = int(rng.integers(1, 4))
-    airtime = int(rng.integers(6, 10))   # 0.30-0.45 s in the air: 11-25 cm of rise
+    airtime = int(rng.integers(6, 10))  # 0.30-0.45 s in the air: 11-25 cm of rise
     rep_frames = airtime + 20
     frames = 2 * HOLD + reps * rep_frames + 6
     t = np.arange(frames, dtype=np.float64)
@@ -138,8 +145,12 @@ def jump(rng: np.random.Generator, forward: bool = False) -> tuple[Body, dict]:
         speed = float(rng.uniform(1.2, 2.4))
         body.flight_velocity = np.where(air[:, None], [0.0, 0.0, speed], np.nan)
         distance = round(speed * airtime * DT, 2)
-    return body, {"repetitions": reps, "direction": "forward" if forward else "up",
-                  "distance": distance, "airtime": round(airtime * DT, 2)}
+    return body, {
+        "repetitions": reps,
+        "direction": "forward" if forward else "up",
+        "distance": distance,
+        "airtime": round(airtime * DT, 2),
+    }
 
 
 def jump_up(rng: np.random.Generator) -> tuple[Body, dict]:
