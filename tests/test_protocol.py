@@ -39,7 +39,7 @@ def test_protocol_module_imports_only_stdlib_and_numpy():
     imported |= {
         node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }
-    assert imported <= {"__future__", "json", "math", "uuid", "dataclasses", "typing", "numpy"}
+    assert imported <= {"__future__", "collections", "json", "math", "uuid", "dataclasses", "typing", "numpy"}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
