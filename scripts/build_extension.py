@@ -170,11 +170,14 @@ def fetch_wheels(names: list[str], cache: Path) -> list[Path]:
                     for got in Path(tmp).glob("*.whl"):
                         shutil.move(str(got), cache / got.name)
                 sources = [p for p in sorted(cache.glob("*.whl")) if serves(p.name, path.name)]
-            if not sources:
+            if path.exists():  # pip fetched exactly this file: keep PyPI's bytes
+                pass
+            elif not sources:
                 raise SystemExit(
                     f"pip gave no wheel that serves {path.name}; update the wheels list in {MANIFEST.name}"
                 )
-            retag_wheel(max(sources, key=lambda p: python_version_of_tag(wheel_tags(p.name)[2])), path)
+            else:
+                retag_wheel(max(sources, key=lambda p: python_version_of_tag(wheel_tags(p.name)[2])), path)
         paths.append(path)
     return paths
 

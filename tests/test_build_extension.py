@@ -133,12 +133,12 @@ def test_exactly_one_pyzmq_wheel_per_python_and_platform(ext, platform):
     assert len(wheels) == 4
 
 
-def fake_wheel(path: Path, tag_lines: list[str]) -> Path:
+def fake_wheel(path: Path, tag_lines: list[str], compresslevel: int | None = None) -> Path:
     """A minimal valid wheel: a module, WHEEL (email-style header with a trailing blank line), RECORD."""
     dist, version = path.name.split("-")[:2]
     info = f"{dist}-{version}.dist-info"
     files = {
-        "fakezmq/__init__.py": b"VERSION = 1\n",
+        "fakezmq/__init__.py": b"VERSION = 1\n" + b"# padding\n" * 200,
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n".encode(),
         f"{info}/WHEEL": (
             "Wheel-Version: 1.0\nRoot-Is-Purelib: false\n" + "".join(t + "\n" for t in tag_lines) + "\n"
@@ -146,7 +146,7 @@ def fake_wheel(path: Path, tag_lines: list[str]) -> Path:
     }
     rows = [f"{name},sha256={_b64_sha(data)},{len(data)}" for name, data in files.items()] + [f"{info}/RECORD,,"]
     files[f"{info}/RECORD"] = ("\n".join(rows) + "\n").encode()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
         for name, data in files.items():
             zf.writestr(name, data)
     return path
@@ -299,3 +299,22 @@ def test_bpy_installs_linux_zip_with_the_wheel_for_its_python(real_zips, tmp_pat
         [sys.executable, "-c", BPY_INSTALL, str(linux)], env=env, capture_output=True, text=True, timeout=120
     )
     assert "RESULT True [2]" in out.stdout, (out.stdout + out.stderr)[-2000:]
+
+
+def test_fetched_exact_wheel_keeps_pypi_bytes(tmp_path, monkeypatch):
+    """A wheel pip fetches under its own name is cached as is (not rewritten), so the zip carries
+    PyPI's file. pip is stood in for by a function that 'downloads' a synthetic wheel (no network)."""
+    name = "pyzmq-27.1.0-cp311-cp311-win_amd64.whl"
+    # Deflate level 1: bytes a rewrite (level 6) would change.
+    original = fake_wheel(tmp_path / name, ["Tag: cp311-cp311-win_amd64"], compresslevel=1).read_bytes()
+    real_run = subprocess.run
+
+    def fake_pip(cmd, *args, **kwargs):
+        if "pip" not in cmd:
+            return real_run(cmd, *args, **kwargs)
+        (Path(cmd[cmd.index("-d") + 1]) / name).write_bytes(original)
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(build_extension.subprocess, "run", fake_pip)
+    (path,) = build_extension.fetch_wheels([f"./wheels/{name}"], tmp_path / "cache")
+    assert path.read_bytes() == original
