@@ -1,12 +1,88 @@
-"""The "Motion Copilot" tab in the 3D View sidebar (N panel): rig, generate, pose, progress."""
+"""The "Motion Copilot" tab in the 3D View sidebar (N panel): rig, generate, pose, progress.
+
+Messages (errors, descriptions, long progress status) are wrapped over as many label lines as the
+sidebar's width needs: a single `layout.label` is clipped in the middle with an ellipsis, which
+cut engine errors to "Generate failed: ri...re optional). Joints".
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import blf
 import bpy
 
 from .operators import target_armature
 
 CATEGORY = "Motion Copilot"
+UNIT_PX = 20  # Blender's widget unit (UI_UNIT_X) at UI scale 1.0, in pixels
+# Label width lost to the panel's side padding (style.panelspace, 8 px a side), the text margin
+# inside a label (UI_TEXT_MARGIN_X, 0.4 units a side), the icon column (1 unit) and the region's
+# scroll bar, in widget units: an estimate from Blender's layout constants with slack for sub-panels
+# and themes (not measured in a windowed Blender), erring towards wrapping early over clipping.
+LABEL_MARGIN_UNITS = 4.0
+FALLBACK_REGION_PX = 300  # the sidebar's default width, for drawing without a region (scripts, tests)
+UI_FONT_ID = 0  # blf's id of Blender's default UI font
+
+
+def ui_scale(context: bpy.types.Context) -> float:
+    """The resolution scale UI widgets are drawn with (0 in background mode, so fall back)."""
+    prefs = context.preferences
+    return prefs.system.ui_scale or prefs.view.ui_scale or 1.0
+
+
+def text_measure(font_px: float) -> Callable[[str], float]:
+    """Width in pixels of a string in the UI font at font_px, via blf; a 0.6 em per character
+    estimate where blf cannot measure (it has no font)."""
+    try:
+        blf.size(UI_FONT_ID, font_px)
+        if blf.dimensions(UI_FONT_ID, "Wm")[0] > 0:
+            return lambda text: blf.dimensions(UI_FONT_ID, text)[0]
+    except Exception:  # noqa: BLE001 - any blf failure falls back to the estimate, never breaks drawing
+        pass
+    return lambda text: 0.6 * font_px * len(text)
+
+
+def wrap_text(text: str, max_px: float, measure: Callable[[str], float]) -> list[str]:
+    """Greedy word wrap of text into lines no wider than max_px (measure gives pixels).
+
+    Line breaks in text are kept; a word wider than a line (a path, a JSON blob) is cut by
+    characters. Joining the lines with spaces gives back the words of text in order."""
+    lines: list[str] = []
+    for paragraph in text.splitlines():
+        line = ""
+        for word in paragraph.split():
+            candidate = f"{line} {word}" if line else word
+            if measure(candidate) <= max_px:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            while len(word) > 1 and measure(word) > max_px:
+                cut = max(1, next((n for n in range(len(word) - 1, 0, -1) if measure(word[:n]) <= max_px), 1))
+                lines.append(word[:cut])
+                word = word[cut:]
+            line = word
+        if line:
+            lines.append(line)
+    return lines
+
+
+def message_lines(text: str, region_width_px: float | None, scale: float = 1.0, font_points: float = 11.0) -> list[str]:
+    """text wrapped for a sidebar label region_width_px wide (None: the default sidebar width)."""
+    width = region_width_px or FALLBACK_REGION_PX * scale
+    max_px = max(width - LABEL_MARGIN_UNITS * UNIT_PX * scale, 4 * UNIT_PX * scale)
+    return wrap_text(text, max_px, text_measure(font_points * scale))
+
+
+def draw_message(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: str = "NONE") -> None:
+    """Labels for text, one per wrapped line; the icon on the first, later lines indented alike."""
+    region = context.region
+    scale = ui_scale(context)
+    points = context.preferences.ui_styles[0].widget.points
+    col = layout.column(align=True)
+    for i, line in enumerate(message_lines(text, region.width if region else None, scale, points)):
+        col.label(text=line, icon=icon if i == 0 else ("BLANK1" if icon != "NONE" else "NONE"))
 
 
 class _Panel:
@@ -36,10 +112,15 @@ class MOTIONCOPILOT_PT_main(_Panel, bpy.types.Panel):
         layout.operator("motion_copilot.create_smpl_armature", icon="ARMATURE_DATA")
         if state.running:
             box = layout.box()
-            box.progress(factor=state.progress, type="BAR", text=state.status or "Working...")
+            status = state.status or "Working..."
+            region = context.region
+            if len(message_lines(status, region.width if region else None, ui_scale(context))) > 1:
+                draw_message(box, context, status)
+                status = f"{round(100 * state.progress)}%"
+            box.progress(factor=state.progress, type="BAR", text=status)
             box.operator("motion_copilot.cancel", icon="CANCEL")
         if state.last_error:
-            layout.label(text=state.last_error, icon="ERROR")
+            draw_message(layout, context, state.last_error, icon="ERROR")
 
 
 class MOTIONCOPILOT_PT_generate(_Panel, bpy.types.Panel):
@@ -81,7 +162,7 @@ class MOTIONCOPILOT_PT_pose(_Panel, bpy.types.Panel):
         row.operator("motion_copilot.describe_change", text="Describe Change")
         text = context.window_manager.motion_copilot_job.last_text
         if text:
-            layout.label(text=text, icon="INFO")
+            draw_message(layout, context, text, icon="INFO")
 
 
 CLASSES = (MOTIONCOPILOT_PT_main, MOTIONCOPILOT_PT_generate, MOTIONCOPILOT_PT_pose)

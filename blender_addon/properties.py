@@ -77,6 +77,11 @@ class MOTIONCOPILOT_PG_job_state(bpy.types.PropertyGroup):
     last_error: bpy.props.StringProperty(name="Last error", default="")
     last_text: bpy.props.StringProperty(name="Last description", default="")
 
+    def begin_job(self) -> None:
+        """Call when a job starts: the previous job's error no longer applies, so the panel stops
+        showing it (a later success would otherwise sit under a stale error label)."""
+        self.last_error = ""
+
 
 _CLASSES = (MOTIONCOPILOT_PG_settings, MOTIONCOPILOT_PG_job_state)
 

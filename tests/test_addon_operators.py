@@ -63,11 +63,11 @@ def test_manifest_lists_pyzmq_for_every_platform_and_python():
 
     wheels = build_extension.manifest_wheels((ROOT / "blender_manifest.toml").read_text())
     for platform in ("manylinux", "win_amd64", "macosx"):
-        for abi in ("cp311-cp311", "cp312-abi3"):  # Blender 4.2-5.0 / 5.1+
+        for abi in ("cp311-cp311", "cp313-cp313", "cp314-cp314"):  # Blender 4.2-5.0 / 5.1+ / distributions
             assert any(platform in w and abi in w for w in wheels), (platform, abi)
-    args = build_extension.pip_download_args(Path(wheels[3]).name)
-    assert args[:1] == ["pyzmq==" + Path(wheels[3]).name.split("-")[1]]
-    assert args[args.index("--python-version") + 1] == "3.13" and args[args.index("--abi") + 1] == "abi3"
+    args = build_extension.pip_download_args(Path(wheels[2]).name)
+    assert args[:1] == ["pyzmq==" + Path(wheels[2]).name.split("-")[1]]
+    assert args[args.index("--python-version") + 1] == "3.13" and args[args.index("--abi") + 1] == "cp313"
 
 
 def test_build_validate_install_enable():
