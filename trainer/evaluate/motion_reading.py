@@ -5,7 +5,7 @@ model with a second model trained on the same captions. These readings are measu
 themselves: does the pelvis travel, which way relative to where the body faces, how fast, how far
 it turns, which hands go above the head and how often they swing while up, how long both feet are
 off the floor, how far the pelvis drops, how far the trunk bends, how high a foot goes. A prompt's
-rule (benchmarks/prompts/text_to_motion_held_out.json) is checked against them by `check_rule`.
+rule (the held-out prompts under benchmarks/prompts/) is checked against them by `check_rule`.
 
 Input: canonical motion, joints `(T, 22, 3)` float32/float64, metres, Y up, 20 fps, SMPL-22 order
 (engine.motion.skeleton); frame 0 need not face +Z (directions are taken in the body's own frame,
