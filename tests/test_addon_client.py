@@ -58,9 +58,10 @@ def tick_until(client, jobs, timeout=3.0):
         time.sleep(0.005)
 
 
-def test_protocol_copy_is_byte_identical():
-    assert (ROOT / "blender_addon" / "protocol.py").read_bytes() == (ROOT / "engine" / "protocol.py").read_bytes(), (
-        "blender_addon/protocol.py must be a copy of engine/protocol.py: cp engine/protocol.py blender_addon/"
+@pytest.mark.parametrize("name", ["protocol.py", "protocol_ops.py", "protocol_wire.py"])
+def test_protocol_copy_is_byte_identical(name):
+    assert (ROOT / "blender_addon" / name).read_bytes() == (ROOT / "engine" / name).read_bytes(), (
+        f"blender_addon/{name} must be a copy of engine/{name}: cp engine/protocol*.py blender_addon/"
     )
 
 

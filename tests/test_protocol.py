@@ -12,6 +12,7 @@ import pytest
 from engine import protocol as p
 
 PROTOCOL_FILE = Path(p.__file__)
+PROTOCOL_MODULES = ("protocol", "protocol_ops", "protocol_wire")
 
 
 def _header(frames: list[bytes]) -> dict:
@@ -31,15 +32,26 @@ def _code(frames, limits=p.DEFAULT_LIMITS) -> str:
     return caught.value.code
 
 
-def test_protocol_module_imports_only_stdlib_and_numpy():
-    tree = ast.parse(PROTOCOL_FILE.read_text())
-    imported = {
+@pytest.mark.parametrize("name", PROTOCOL_MODULES)
+def test_protocol_modules_import_only_stdlib_numpy_and_each_other(name):
+    tree = ast.parse((PROTOCOL_FILE.parent / f"{name}.py").read_text())
+    absolute = {
         alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     }
-    imported |= {
-        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    absolute |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
     }
-    assert imported <= {"__future__", "json", "math", "uuid", "dataclasses", "typing", "numpy"}
+    assert absolute <= {"__future__", "json", "math", "uuid", "collections", "dataclasses", "typing", "numpy"}
+    # Siblings only, relative (the add-on's copies import each other the same way).
+    relative = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
+    assert relative <= set(PROTOCOL_MODULES) - {name}
+
+
+@pytest.mark.parametrize("name", PROTOCOL_MODULES)
+def test_protocol_modules_stay_under_400_lines(name):
+    assert len((PROTOCOL_FILE.parent / f"{name}.py").read_text().splitlines()) <= 400
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
