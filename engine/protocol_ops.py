@@ -97,7 +97,7 @@ OPERATIONS: dict[str, OperationSpec] = {
     for spec in (
         OperationSpec(
             "ping",
-            result=(ResultSpec("pong", "bool"), ResultSpec("time", "float"), ResultSpec("queued", "int")),
+            result=(ResultSpec("pong", "bool"), ResultSpec("time", "float", False), ResultSpec("queued", "int", False)),
             doc="liveness check; result {'pong': true}",
         ),
         OperationSpec("info", result=None, doc="versions, device, bundle components and their configs, operations"),
