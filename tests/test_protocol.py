@@ -193,3 +193,76 @@ def test_every_operation_has_a_doc_and_consistent_specs():
         assert len({a.name for a in spec.args}) == len(spec.args)
         for array in spec.arrays:
             assert set(array.dtypes) <= set(p.DTYPES)
+
+
+# ----------------------------------------------------------------------------- reply schemas
+
+
+def _retarget_reply(frames: int = 5, bones: int = 7) -> tuple[dict, dict]:
+    result = {
+        "kind": "rig_animation",
+        "bone_names": [f"b{i}" for i in range(bones)],
+        "root_bone": "b0",
+        "fps": 20.0,
+        "scale": 1.0,
+        "driven_bones": ["b0"],
+    }
+    return result, {"rotations": np.zeros((frames, bones, 4)), "root_location": np.zeros((frames, 3))}
+
+
+def test_every_operation_names_its_reply():
+    for spec in p.OPERATIONS.values():
+        assert spec.result is not None or spec.name == "info", spec.name
+        for array in spec.reply:  # reply arrays have exact dtypes: the reader knows what it gets
+            assert array.dtypes and all(d in p.DTYPES for d in array.dtypes), (spec.name, array.name)
+    assert p.OPERATIONS["text_to_motion"].reply[0].shape == ("T", 22, 3)
+    assert p.OPERATIONS["text_to_motion"].reply[0].dtypes == ("float32",)
+    assert {a.name for a in p.OPERATIONS["retarget"].reply} == {"rotations", "root_location"}
+
+
+def test_a_good_reply_passes_both_sides_of_the_wire():
+    result, arrays = _retarget_reply()
+    message = p.decode_message(p.encode_ok("r", "retarget", result, arrays))
+    assert p.validate_reply(message, {"N": 7}).name == "retarget"
+
+
+@pytest.mark.parametrize(
+    "change,words",
+    [
+        (lambda r, a: a.pop("root_location"), "missing required array 'root_location'"),
+        (lambda r, a: a.update(rotations=np.zeros((5, 7, 4), np.float32)), "must be float64, got float32"),
+        (lambda r, a: a.update(rotations=np.zeros((5, 7, 3))), "must have shape (T, N, 4), got (5, 7, 3)"),
+        (lambda r, a: a.update(root_location=np.zeros((6, 3))), "has 6 along T but"),
+        (lambda r, a: a.update(extra=np.zeros(2)), "unexpected array(s) ['extra']"),
+        (lambda r, a: a.update(rotations=np.full((5, 7, 4), np.nan)), "NaN"),
+        (lambda r, a: r.pop("root_bone"), "the result has no 'root_bone'"),
+        (lambda r, a: r.update(root_bone=3), "result 'root_bone' must be of type str, got int"),
+        (lambda r, a: r.update(scale=True), "result 'scale' must be of type float, got bool"),
+        (lambda r, a: r.update(colour="red"), "unexpected result key(s) ['colour']"),
+    ],
+)
+def test_a_reply_off_its_schema_is_named(change, words):
+    result, arrays = _retarget_reply()
+    change(result, arrays)
+    with pytest.raises(p.ProtocolError) as caught:
+        p.check_reply("retarget", result, arrays)
+    assert caught.value.code == p.ERR_BAD_REPLY and words in caught.value.message
+
+
+def test_caller_bound_dimensions_and_nullable_results():
+    result, arrays = _retarget_reply(bones=7)
+    with pytest.raises(p.ProtocolError, match="has 7 along N but the caller has 8"):
+        p.check_reply("retarget", result, arrays, {"N": 8})
+    positions = {"positions": np.zeros((3, 22, 3), np.float32)}
+    placement = {"yaw": 0.0, "offset": [0.0, 0.0, 0.0]}
+    p.check_reply("rig_to_canonical", {"root_bone": "hips", "location_bone": None, "placement": placement}, positions)
+    with pytest.raises(p.ProtocolError, match="'root_bone' must be of type str, got NoneType"):
+        p.check_reply("rig_to_canonical", {"root_bone": None, "location_bone": None, "placement": placement}, positions)
+    assert p.check_reply("info", {"anything": [1, 2]}, {}).name == "info"  # info is free-form
+    with pytest.raises(p.ProtocolError, match="unknown operation 'dance'"):
+        p.check_reply("dance", {}, {})
+
+
+def test_only_ok_replies_are_validated():
+    with pytest.raises(p.ProtocolError, match="only ok replies"):
+        p.validate_reply(p.decode_message(p.encode_progress("r", "sleep", 0.5)))
