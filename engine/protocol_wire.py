@@ -259,9 +259,11 @@ def _descriptor(entry: Any, index: int, limits: Limits) -> tuple[str, np.dtype, 
             f"array '{name}' shape must be a list of at most {MAX_NDIM} non-negative integers, got {shape!r}",
         )
     elements = math.prod(shape)  # Python ints: a lying shape cannot overflow here
-    if elements > limits.max_elements:
+    # max(shape): an empty array may still claim a dimension numpy cannot index ([0, 10**15]).
+    if elements > limits.max_elements or max(shape, default=0) > limits.max_elements:
         raise ProtocolError(
-            ERR_TOO_LARGE, f"array '{name}' claims {elements} elements; the limit is {limits.max_elements}"
+            ERR_TOO_LARGE,
+            f"array '{name}' claims shape {shape} ({elements} elements); the limit is {limits.max_elements} elements",
         )
     nbytes = elements * DTYPES[dtype_name].itemsize
     if nbytes > limits.max_array_bytes:

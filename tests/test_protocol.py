@@ -266,3 +266,10 @@ def test_caller_bound_dimensions_and_nullable_results():
 def test_only_ok_replies_are_validated():
     with pytest.raises(p.ProtocolError, match="only ok replies"):
         p.validate_reply(p.decode_message(p.encode_progress("r", "sleep", 0.5)))
+
+
+def test_an_empty_array_claiming_an_absurd_dimension_is_too_large():
+    # 0 elements, 0 bytes, but numpy cannot build a view with a 10**15 dimension (found by the fuzzer).
+    header = {"v": 1, "id": "r", "op": "ping", "args": {}}
+    header["arrays"] = [{"name": "pose", "dtype": "float32", "shape": [0, 5, 10**15]}]
+    assert _code([json.dumps(header).encode(), b""]) == p.ERR_TOO_LARGE
