@@ -81,7 +81,7 @@ SMPL_REST_YUP = np.array(
     ],
     dtype=np.float64,
 )
-SMPL_BONE_LENGTH = 0.1  # metres; SMPL add-ons point every bone +Z with this length (blender.md 4.1)
+SMPL_BONE_LENGTH = 0.1  # metres; every bone points +Z with this length, as in SMPL-made armatures
 
 
 @dataclass
@@ -379,7 +379,7 @@ def create_smpl_armature(
 
 # ----------------------------------------------------------------------------- wire forms
 
-# Mixamo bone (namespace stripped) for each SMPL joint (reference/blender.md 4.2); the add-on itself
+# Mixamo bone (the 'mixamorig:' namespace stripped) for each SMPL joint; the add-on itself
 # leaves joint maps to the engine, this table builds Mixamo test rigs (scripts/render_addon_preview.py).
 MIXAMO_NAMES: tuple[str, ...] = (
     "Hips",

@@ -123,7 +123,11 @@ def test_reply_arrays_arrive_under_their_schema_names(ctx):
     "result,arrays,words",
     [
         ({"sampled": False}, {"pose": np.zeros((22, 3), np.float32)}, "missing required array 'quats'"),
-        ({"sampled": False}, {"pose": np.zeros((22, 3)), "quats": np.ones((22, 4), np.float32)}, "float32, got float64"),
+        (
+            {"sampled": False},
+            {"pose": np.zeros((22, 3)), "quats": np.ones((22, 4), np.float32)},
+            "float32, got float64",
+        ),
         (
             {"sampled": False},
             {"pose": np.zeros((21, 3), np.float32), "quats": np.ones((22, 4), np.float32)},
