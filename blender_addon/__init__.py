@@ -16,7 +16,7 @@ from __future__ import annotations
 
 
 def _modules() -> tuple:
-    from . import operators, panels, preferences, properties
+    from . import operators, panels, preferences, properties  # noqa: PLC0415 - they import bpy; client/protocol must not
 
     return (preferences, properties, operators, panels)
 

@@ -6,6 +6,10 @@ threads) and `tick()` drains whatever arrived with `poll(0)`. In Blender, `tick(
 `bpy.app.timers` callback or a modal operator on the main thread; headless tests call it in a
 loop (timers never fire in the `bpy` module).
 
+Every `ok` reply is checked against its operation's reply schema (protocol.check_reply) before
+its job is marked done: a job's `result` keys and `arrays` are then those the schema names, with
+their dtypes and shapes, and a mismatch fails the job with a sentence naming what is wrong.
+
 Timeouts follow the ZeroMQ guide's Lazy Pirate: each job has a deadline, refreshed by every
 progress reply; when it passes the job fails with a sentence naming the address, and once no job
 is in flight the socket is closed with linger 0 and re-created, so messages queued for a dead
@@ -174,6 +178,15 @@ class EngineClient:
             job.progress_message = str(progress.get("message", ""))
             job.deadline = time.monotonic() + self.timeout  # the engine is alive and working
         elif message.status == "ok":
+            try:  # against the op this job asked for: its arrays are then read by name
+                protocol.check_reply(job.op, message.result or {}, message.arrays)
+            except protocol.ProtocolError as error:
+                job.fail(
+                    error.code,
+                    f"the engine's answer to '{job.op}' does not match this add-on's protocol "
+                    f"({error.message}); update the add-on and the engine to matching versions",
+                )
+                return job
             job.state, job.result, job.arrays = OK, message.result or {}, message.arrays
         else:
             error = message.error or {}

@@ -5,6 +5,10 @@ Clicking a button runs `invoke`: a modal operator that watches its task, reports
 sentence when it ends, cancels on Esc, and finishes as one undo step. `execute` (scripts, tests,
 F3 search) starts the task and returns; with `wait=True` it ticks until the task ends and reports
 like the modal would, which is how headless tests drive every operator.
+
+Blender data access and UI only: reply arrays are read by the names the protocol's reply schemas
+give them (the client has checked each reply against its schema), and every placement and
+quaternion computation happens in the engine (retarget's `placement`, `in_place`, `previous_key`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import subprocess
 import bpy
 import numpy as np
 
-from . import rig_io, tasks
+from . import protocol, rig_io, tasks
 from .preferences import local_engine_command
 
 ENGINE_FPS = rig_io.ENGINE_FPS
@@ -45,18 +49,6 @@ def _mapping(context: bpy.types.Context) -> tuple[str, dict | None]:
     return "CUSTOM", mapping
 
 
-def _pick(arrays: dict, ndim: int, last: int, what: str) -> np.ndarray:
-    """The one reply array with `ndim` dims and last dim `last` (reply names are the engine's)."""
-    hits = [a for a in arrays.values() if a.ndim == ndim and a.shape[-1] == last]
-    if len(hits) != 1:
-        shapes = {k: tuple(v.shape) for k, v in arrays.items()}
-        raise ValueError(
-            f"the engine's reply has no single {what} array (got {shapes}); "
-            "update the add-on and the engine to matching versions"
-        )
-    return np.asarray(hits[0], dtype=np.float64)
-
-
 def _rig(context, obj) -> tuple[dict, dict, dict]:
     """(retarget args, rig arrays, rig header) with the panel's mapping preset / custom mapping."""
     preset, custom = _mapping(context)
@@ -69,31 +61,27 @@ def _rig(context, obj) -> tuple[dict, dict, dict]:
     return args, arrays, header
 
 
-def _retarget_request(rig_args: dict, rig_arrays: dict, positions: np.ndarray, placement: dict | None = None) -> tuple:
-    """A retarget request; `placement` (from rig_to_canonical) puts a model's answer, which starts
-    at the origin facing +Z, where the rig stood."""
-    args = dict(rig_args, placement=placement) if placement is not None else rig_args
-    return (
-        "retarget",
-        args,
-        {
-            "positions": np.asarray(positions, dtype=np.float32).reshape(-1, 22, 3),
-            "rest_matrices": rig_arrays["rest_matrices"],
-        },
-    )
-
-
-def _in_place(motion: np.ndarray) -> dict:
-    """retarget's `placement` that leaves `motion` (T, 22, 3) where it is: heading kept (yaw 0),
-    frame 0's pelvis x/z and lowest joint height as the offset.
-
-    For predict/inbetween replies, which already lie in the rig's frame. Without it, retarget scales
-    the pelvis track about the canonical origin (rig leg length / motion leg length,
-    engine/rig/retarget.py): a reply 8 m from the origin with scale 1.1 would start 0.8 m away from
-    the rig. With it, the engine takes frame 0 to the origin, scales, and adds the offset back after.
-    """
-    first = np.asarray(motion, dtype=np.float64).reshape(-1, 22, 3)[0]
-    return {"yaw": 0.0, "offset": [float(first[0, 0]), float(first[:, 1].min()), float(first[0, 2])]}
+def _retarget_request(
+    rig_args: dict,
+    rig_arrays: dict,
+    positions: np.ndarray,
+    placement: dict | None = None,
+    in_place: bool = False,
+    previous_key: np.ndarray | None = None,
+) -> tuple:
+    """A retarget request. `placement` (from rig_to_canonical) puts a model's answer, which starts at
+    the origin facing +Z, where the rig stood; `in_place` keeps an answer that already lies in the
+    rig's frame (predict, inbetween) where it is; `previous_key` (N, 4), the animator's key the motion
+    follows, lets the engine match the first key's quaternion signs to it."""
+    args = dict(rig_args)
+    if placement is not None:
+        args["placement"] = placement
+    if in_place:
+        args["in_place"] = True
+    arrays = {"positions": np.asarray(positions, dtype=np.float32), "rest_matrices": rig_arrays["rest_matrices"]}
+    if previous_key is not None:
+        arrays["previous_key"] = np.asarray(previous_key, dtype=np.float64)
+    return "retarget", args, arrays
 
 
 def _canonical_request(rig_args: dict, rig_arrays: dict, heads: np.ndarray) -> tuple:
@@ -109,9 +97,9 @@ def _canonical_request(rig_args: dict, rig_arrays: dict, heads: np.ndarray) -> t
     )
 
 
-def _canonical(job) -> tuple[np.ndarray, dict | None]:
+def _canonical(job) -> tuple[np.ndarray, dict]:
     """(positions (T, 22, 3) float32, placement of frame 0) from a rig_to_canonical reply."""
-    return _pick(job.arrays, 3, 3, "(T, 22, 3) positions").astype(np.float32), job.result.get("placement")
+    return job.arrays["positions"], job.result["placement"]
 
 
 def _current_heads(context, obj) -> np.ndarray:
@@ -119,22 +107,14 @@ def _current_heads(context, obj) -> np.ndarray:
     return rig_io.read_pose_heads(obj)[None]
 
 
-def _retargeted(job, rig_args: dict) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """(quats (T, N, 4), root track (T, 3) or None, root bone) from a retarget reply."""
-    quats = _pick(job.arrays, 3, 4, "(T, N, 4) rotation")
-    rig = rig_args["rig"]
-    if quats.shape[1] != len(rig["names"]):
-        raise ValueError(f"the engine returned rotations for {quats.shape[1]} bones, the rig has {len(rig['names'])}")
-    roots = [a for a in job.arrays.values() if a.ndim == 2 and a.shape == (quats.shape[0], 3)]
-    root_bone = job.result.get("root_bone") or rig["names"][rig["parents"].index(-1)]
-    return quats, (np.asarray(roots[0], np.float64) if roots else None), root_bone
+def _retargeted(job, rig_args: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    """(rotations (T, N, 4), root track (T, 3), root bone) from a retarget reply, N = the rig's bones."""
+    protocol.check_reply(job.op, job.result, job.arrays, {"N": len(rig_args["rig"]["names"])})
+    return job.arrays["rotations"], job.arrays["root_location"], job.result["root_bone"]
 
 
 def _text(job) -> str:
-    text = job.result.get("text")
-    if isinstance(text, list):
-        text = text[0] if text else ""
-    return str(text or "").strip()
+    return job.result["text"].strip()
 
 
 def _show_text(context: bpy.types.Context, label: str, text: str) -> str:
@@ -161,8 +141,7 @@ def generate_steps(context, obj, settings):
     jobs = yield [
         ("text_to_motion", {"text": prompt, "frames": frames, "seed": seed + v}, {}) for v in range(settings.variations)
     ]
-    motions = [_pick(j.arrays, 3, 3, "(T, 22, 3) motion") for j in jobs]
-    jobs = yield [_retarget_request(rig_args, rig_arrays, m) for m in motions]
+    jobs = yield [_retarget_request(rig_args, rig_arrays, j.arrays["positions"]) for j in jobs]
     obj, written = _live(obj.name), []
     for v, job in enumerate(jobs):
         quats, root, root_bone = _retargeted(job, rig_args)
@@ -195,13 +174,13 @@ def continue_steps(context, obj, settings):
     samples = int(min((span[1] - span[0]) / step + 1e-6, 2.0 * ENGINE_FPS))
     rig_args, rig_arrays, rig = _rig(context, obj)
     heads = rig_io.sample_pose_heads(obj, scene, span[1] - samples * step, span[1])
+    last_key = rig_io.pose_quats_at(obj, scene, span[1])
     (job,) = yield [_canonical_request(rig_args, rig_arrays, heads)]
     motion, _ = _canonical(job)
     frames = int(round(settings.continue_seconds * ENGINE_FPS))
     (job,) = yield [("predict", {"text": settings.prompt, "frames": frames, "seed": settings.seed}, {"motion": motion})]
-    # The reply continues the history in the rig's own frame: keep it there (see _in_place).
-    motion = _pick(job.arrays, 3, 3, "(T, 22, 3) motion")
-    (job,) = yield [_retarget_request(rig_args, rig_arrays, motion, _in_place(motion))]
+    # The reply continues the history in the rig's own frame: the engine keeps it there.
+    (job,) = yield [_retarget_request(rig_args, rig_arrays, job.arrays["positions"], None, True, last_key)]
     quats, root, root_bone = _retargeted(job, rig_args)
     action = rig_io.write_motion(
         _live(obj.name),
@@ -240,6 +219,7 @@ def inbetween_steps(context, obj, settings):
     frames = inbetween_frames(a, b, fps)
     rig_args, rig_arrays, rig = _rig(context, obj)
     heads = np.concatenate([rig_io.sample_pose_heads(obj, scene, f, f) for f in (a, b)])
+    first_key = rig_io.pose_quats_at(obj, scene, a)
     (job,) = yield [_canonical_request(rig_args, rig_arrays, heads)]
     (start, end), _ = _canonical(job)
     (job,) = yield [
@@ -249,9 +229,8 @@ def inbetween_steps(context, obj, settings):
             {"start": start[None], "end": end[None]},
         )
     ]
-    # The reply lies between the two poses in the rig's own frame: keep it there (see _in_place).
-    motion = _pick(job.arrays, 3, 3, "(T, 22, 3) motion")
-    (job,) = yield [_retarget_request(rig_args, rig_arrays, motion, _in_place(motion))]
+    # The reply lies between the two poses in the rig's own frame: the engine keeps it there.
+    (job,) = yield [_retarget_request(rig_args, rig_arrays, job.arrays["positions"], None, True, first_key)]
     quats, root, root_bone = _retargeted(job, rig_args)
     # The engine spreads its frames evenly over frames + 1 steps from a to b; keying them at that
     # spacing (1/20 s when b - a is a whole number of engine frames) ends them one step before b
@@ -285,20 +264,21 @@ def describe_motion_steps(context, obj, settings):
 def correct_pose_steps(context, obj, settings):
     rig_args, rig_arrays, rig = _rig(context, obj)
     frame = context.scene.frame_current
+    current_key = rig_io.read_pose_quats(obj)
     (job,) = yield [_canonical_request(rig_args, rig_arrays, _current_heads(context, obj))]
     pose, placement = _canonical(job)
     (job,) = yield [("edit_pose", {"text": settings.pose_prompt, "seed": settings.seed}, {"pose": pose[0]})]
     # The editor answers at the origin facing +Z (PoseFix drops the heading and translation):
-    # the placement turns and moves the edited pose back to where the animator's pose stood.
-    (job,) = yield [_retarget_request(rig_args, rig_arrays, _pick(job.arrays, 2, 3, "(22, 3) pose"), placement)]
+    # the placement turns and moves the edited pose back to where the animator's pose stood, and
+    # the new key takes the quaternion signs of the pose it replaces (its neighbours' hemisphere).
+    pose = job.arrays["pose"][None]
+    (job,) = yield [_retarget_request(rig_args, rig_arrays, pose, placement, previous_key=current_key)]
     quats, root, root_bone = _retargeted(job, rig_args)
     # Key only the bones the engine drives: the others (fingers, twist bones) come back at rest,
     # and keying that would flatten the animator's hands.
-    driven = job.result.get("driven_bones") or rig["names"]
+    driven = job.result["driven_bones"]
     keep = [rig["names"].index(b) for b in driven]
-    rig_io.write_pose_key(
-        _live(obj.name), frame, list(driven), quats[0, keep], None if root is None else root[0], root_bone
-    )
+    rig_io.write_pose_key(_live(obj.name), frame, list(driven), quats[0, keep], root[0], root_bone)
     return f"Pose corrected and keyed at frame {frame}"
 
 

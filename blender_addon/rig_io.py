@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import bpy
 import numpy as np
+from mathutils import Quaternion  # importable wherever bpy is
 
 ENGINE_FPS = 20.0  # HumanML3D frame rate of every engine motion
 NLA_TRACK_NAME = "Motion Copilot"
@@ -80,7 +81,7 @@ SMPL_REST_YUP = np.array(
     ],
     dtype=np.float64,
 )
-SMPL_BONE_LENGTH = 0.1  # metres; SMPL add-ons point every bone +Z with this length (blender.md 4.1)
+SMPL_BONE_LENGTH = 0.1  # metres; every bone points +Z with this length, as in SMPL-made armatures
 
 
 @dataclass
@@ -130,8 +131,6 @@ def _local_quaternion(pb: bpy.types.PoseBone) -> tuple[float, float, float, floa
     if pb.rotation_mode == "QUATERNION":
         q = pb.rotation_quaternion
     elif pb.rotation_mode == "AXIS_ANGLE":
-        from mathutils import Quaternion
-
         angle, *axis = pb.rotation_axis_angle
         q = Quaternion(axis, angle)
     else:
@@ -158,19 +157,6 @@ def unique_action_name(prompt: str) -> str:
     while f"{stem}_{n:03d}" in bpy.data.actions:
         n += 1
     return f"{stem}_{n:03d}"
-
-
-def _continuous(quats: np.ndarray) -> np.ndarray:
-    """Flip quaternion signs along time so neighbours have dot >= 0; (T, N, 4) -> (T, N, 4).
-
-    q and -q are the same rotation, but F-curves interpolate components: a sign jump would spin
-    the bone the long way round between two keys.
-    """
-    out = np.array(quats, dtype=np.float64, copy=True)
-    dots = np.einsum("tnc,tnc->tn", out[1:], out[:-1])
-    flips = np.cumprod(np.where(dots < 0, -1.0, 1.0), axis=0)
-    out[1:] *= flips[..., None]
-    return out
 
 
 def _channel_container(action: bpy.types.Action, obj: bpy.types.Object):
@@ -215,7 +201,8 @@ def write_motion(
 ) -> bpy.types.Action:
     """Key a motion onto `obj` as a NEW action; the animator's action is never modified.
 
-    quats: (T, N, 4) wxyz local rotations for `bone_names` (N bones); root_location: (T, 3) local
+    quats: (T, N, 4) wxyz local rotations for `bone_names` (N bones), keyed as they are (the engine's
+    retarget makes them sign-continuous, which F-curve interpolation needs); root_location: (T, 3) local
     location of `root_bone` (Blender units) or None; start_frame defaults to the current frame.
     Without `push_to_nla` the new action is assigned and the previous one is kept (fake user, and
     its name stored in the new action's "previous_action"); with it the new action goes onto an
@@ -229,7 +216,6 @@ def write_motion(
         raise ValueError(f"bones {missing[:5]} are not in armature {obj.name!r}")
     start = float(scene.frame_current if start_frame is None else start_frame)
     frames = sample_frames(quats.shape[0], start, scene_fps(scene), source_fps)
-    quats = _continuous(quats)
 
     action = bpy.data.actions.new(name)  # may come back as name.001: use the returned object
     action.use_fake_user = True  # unassigned takes survive save/reload
@@ -307,6 +293,22 @@ def keyed_frame_range(obj: bpy.types.Object) -> tuple[float, float] | None:
     return float(start), float(end)
 
 
+def read_pose_quats(obj: bpy.types.Object) -> np.ndarray:
+    """Local quaternions of the current pose, (N, 4) float64 (w, x, y, z), in `armature.bones` order
+    (the rig description's): the key a new motion follows, for retarget's `previous_key`."""
+    return read_pose(obj)[0][_bone_order(obj)]
+
+
+def pose_quats_at(obj: bpy.types.Object, scene: bpy.types.Scene, frame: float) -> np.ndarray:
+    """`read_pose_quats` at `frame` (fractional allowed); the scene's current frame is restored."""
+    current = scene.frame_current
+    try:
+        scene.frame_set(int(frame), subframe=float(frame - int(frame)))
+        return read_pose_quats(obj)
+    finally:
+        scene.frame_set(current)
+
+
 def read_pose_heads(obj: bpy.types.Object) -> np.ndarray:
     """Posed bone heads of the current (evaluated) pose, (N, 3) float32, armature space, bone order.
 
@@ -377,7 +379,7 @@ def create_smpl_armature(
 
 # ----------------------------------------------------------------------------- wire forms
 
-# Mixamo bone (namespace stripped) for each SMPL joint (reference/blender.md 4.2); the add-on itself
+# Mixamo bone (the 'mixamorig:' namespace stripped) for each SMPL joint; the add-on itself
 # leaves joint maps to the engine, this table builds Mixamo test rigs (scripts/render_addon_preview.py).
 MIXAMO_NAMES: tuple[str, ...] = (
     "Hips",

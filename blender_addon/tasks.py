@@ -11,6 +11,7 @@ writes come after the last reply, so a failed or cancelled task leaves the scene
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
@@ -143,8 +144,6 @@ def _timer() -> float | None:
 
 def wait_for(context: bpy.types.Context, task: Task, poll_interval: float = 0.01) -> None:
     """Tick until `task` is done. Every job has a deadline, so this ends; for scripts and tests."""
-    import time
-
     while not task.done:
         RUNNER.tick(context)
         if not task.done:

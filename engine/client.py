@@ -9,7 +9,9 @@ Numpy + pyzmq + engine/protocol.py only, so the Blender add-on can use the same 
 Every wait has a deadline. When it passes, the socket is closed with linger 0 and reopened (a
 confused socket is never reused) and `EngineTimeout` is raised, or the request is resent if
 `retries` allows (only do that for idempotent ops). Replies to other requests that arrive while
-waiting are kept, so several requests can be in flight (`send` + `wait`).
+waiting are kept, so several requests can be in flight (`send` + `wait`). An `ok` reply is
+checked against its operation's reply schema (`protocol.check_reply`): one that is not raises
+`protocol.ProtocolError` with code `bad_reply`, naming the key or array.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class CurveKeys:
 
     @classmethod
     def from_files(cls, server_public_file: str, client_secret_file: str) -> CurveKeys:
-        import zmq.auth
+        import zmq.auth  # noqa: PLC0415 - 21 ms (asyncio, logging) only for CURVE users
 
         server_public, _ = zmq.auth.load_certificate(server_public_file)
         client_public, client_secret = zmq.auth.load_certificate(client_secret_file)
@@ -136,7 +138,8 @@ class EngineClient:
         return messages
 
     def wait(self, request_id: str, timeout: float | None = None, progress: ProgressCallback | None = None) -> Reply:
-        """Block until the final reply of `request_id`; raises RemoteError or EngineTimeout."""
+        """Block until the final reply of `request_id`; raises RemoteError, EngineTimeout or
+        ProtocolError (an `ok` reply off its schema)."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
             for message in self.inbox.pop(request_id, []):
@@ -166,6 +169,8 @@ class EngineClient:
                 message.op,
                 message.id,
             )
+        # The reply's schema (engine/protocol_ops.py): result keys and arrays by name, dtype, shape.
+        protocol.check_reply(message.op, message.result or {}, message.arrays)
         return Reply(message.id, message.op, message.result or {}, dict(message.arrays))
 
     def request(

@@ -180,20 +180,31 @@ def _rig_and_map(job: Job) -> tuple:
 
 
 def retarget(job: Job) -> Outcome:
-    """Canonical positions -> rig keys; with `placement` (from rig_to_canonical) the motion, whose
-    frame 0 the models put at the origin facing +Z, is turned and moved to where the rig stood."""
+    """Canonical positions -> rig keys. `placement` (from rig_to_canonical) turns and moves the motion,
+    whose frame 0 the models put at the origin facing +Z, to where the rig stood; `in_place` keeps a
+    motion already in the rig's frame where it is; `previous_key` `(N, 4)` (the animator's key the
+    motion follows) sets the first key's quaternion signs. engine/rig/placement.py does the maths."""
     rig, joint_map, rig_retarget = _rig_and_map(job)
+    place = _import("engine.rig.placement", "rig placement", "engine/rig/placement.py")
     positions = np.asarray(job.arrays["positions"], np.float64)
-    if "placement" in job.args:
-        place = _import("engine.rig.placement", "rig placement", "engine/rig/placement.py")
-        yaw, offset = place.check_placement(job.args["placement"])
-        positions = place.turn_to(positions, yaw)
+    placement = place.placement_arg(job.args, positions)
+    previous = job.arrays.get("previous_key")
+    if previous is not None and previous.shape[0] != rig.num_bones:
+        raise InputError(
+            f"retarget: 'previous_key' has {previous.shape[0]} bones but the rig description names "
+            f"{rig.num_bones}; send one quaternion per bone, in the order of 'names'."
+        )
+    if placement is not None:
+        positions = place.turn_to(positions, placement[0])
     job.check_cancelled()
     animation = rig_retarget.retarget(positions, rig, joint_map)
     result, arrays = animation.to_wire()
-    if "placement" in job.args:  # after scaling, so a rig of other proportions does not drift
-        shift = place.root_track_offset(rig, animation.root_bone, offset)
-        arrays["root_location"] = arrays["root_location"] + shift
+    if placement is not None:  # after scaling, so a rig of other proportions does not drift
+        arrays["root_location"] = arrays["root_location"] + place.root_track_offset(
+            rig, animation.root_bone, placement[1]
+        )
+    if previous is not None:
+        arrays["rotations"] = place.follow_key(arrays["rotations"], previous)
     return result, arrays
 
 

@@ -1,493 +1,121 @@
-"""Motion Copilot wire protocol: the single source of truth of the bytes between add-on and engine.
+"""Motion Copilot protocol: validation of requests and replies against the operation schemas
+(`protocol_ops.py`) over the wire format (`protocol_wire.py`). Re-exports both: import this module.
 
-Stdlib + numpy only. The Blender add-on ships a byte-identical copy as `blender_addon/protocol.py`
-(a test checks the copy), so this module must never import torch or anything from `engine`.
+Stdlib + numpy only. The Blender add-on ships byte-identical copies of the three modules
+(tests/test_addon_client.py checks them), so none may import torch or anything from `engine`; the
+sibling imports are relative for that reason. Split in three to keep each module under 400 lines.
 
-A message is a ZeroMQ multipart message:
-    frame 0      UTF-8 JSON header (an object)
-    frames 1..n  raw little-endian array buffers, described in order by header["arrays"] as
-                 [{"name": str, "dtype": "float32"|"float64"|"int32"|"int64", "shape": [int, ...]}]
-
-Request header fields:  v (int), id (str), op (str), args (object), arrays (list).
-Reply header fields:    v, id, op, status ("progress" | "ok" | "error"), arrays, and
-                        result (object, with "ok"), error {"code", "message"} (with "error"),
-                        progress {"fraction" in [0, 1], "message"} (with "progress").
-A request gets zero or more `progress` replies, then exactly one `ok` or `error` reply, all carrying
-the request id ("" in the error reply to a request whose header could not be read). Unknown header fields, ops and arguments are rejected, never ignored. Every size is
-checked against `Limits` before anything is allocated; decoded arrays are read-only views on the
-received frames. No pickle anywhere.
+The engine's tests check each operation's outcome against its reply schema (`check_reply`); the
+add-on's client runs `validate_reply` on every `ok` reply and reads reply arrays by their schema
+names, never by their shapes. Unknown ops, arguments, arrays and result keys are rejected, never
+ignored.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-PROTOCOL_VERSION = 1
-
-# Little-endian on the wire whatever the host is ("<"); the names are what headers carry.
-DTYPES: dict[str, np.dtype] = {
-    "float32": np.dtype("<f4"),
-    "float64": np.dtype("<f8"),
-    "int32": np.dtype("<i4"),
-    "int64": np.dtype("<i8"),
-}
-FLOAT_DTYPES = ("float32", "float64")
-STATUSES = ("progress", "ok", "error")
-REQUEST_FIELDS = frozenset({"v", "id", "op", "args", "arrays"})
-REPLY_FIELDS = frozenset({"v", "id", "op", "status", "arrays", "result", "error", "progress"})
-MAX_ID_CHARS = 128  # uuid4 hex is 32; leave room for client prefixes
-MAX_NAME_CHARS = 64
-MAX_NDIM = 6
-
-# Machine-readable error codes carried in reply["error"]["code"].
-ERR_BAD_MESSAGE = "bad_message"  # framing or header JSON is malformed
-ERR_BAD_VERSION = "bad_version"
-ERR_TOO_LARGE = "too_large"
-ERR_BAD_ARRAY = "bad_array"
-ERR_UNKNOWN_FIELD = "unknown_field"
-ERR_UNKNOWN_OP = "unknown_op"
-ERR_BAD_ARGS = "bad_args"
-ERR_BAD_INPUT = "bad_input"
-ERR_MODEL_UNAVAILABLE = "model_unavailable"
-ERR_CANCELLED = "cancelled"
-ERR_BUSY = "busy"
-ERR_INTERNAL = "internal_error"
-ERR_TIMEOUT = "timeout"  # raised client-side only: no reply within the deadline
-
-
-class ProtocolError(Exception):
-    """A message violates the wire format; `code` is one of the ERR_* constants."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Size limits, checked before allocation. Defaults fit a 5-minute 20 fps motion easily."""
-
-    max_header_bytes: int = 64 * 1024
-    max_frames: int = 17  # header + 16 arrays
-    max_array_bytes: int = 64 * 1024 * 1024
-    max_total_bytes: int = 128 * 1024 * 1024
-    max_elements: int = 16 * 1024 * 1024  # per array
-    max_prompt_chars: int = 1000
-
-
-DEFAULT_LIMITS = Limits()
-
-
-@dataclass
-class Message:
-    """A decoded, validated message. `arrays` maps name -> read-only little-endian ndarray."""
-
-    version: int
-    id: str
-    op: str
-    args: dict = field(default_factory=dict)
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
-    status: str | None = None  # None for requests
-    result: dict | None = None
-    error: dict | None = None
-    progress: dict | None = None
-
-    @property
-    def is_request(self) -> bool:
-        return self.status is None
-
-
-# ----------------------------------------------------------------------------- operation schemas
-
-
-@dataclass(frozen=True)
-class ArgSpec:
-    """One JSON argument. kind: str | prompt | int | float | bool | object | list."""
-
-    name: str
-    kind: str
-    required: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple = ()
-    max_length: int = 256  # for str; prompts use Limits.max_prompt_chars
-
-
-@dataclass(frozen=True)
-class ArraySpec:
-    """One array frame. `shape` uses None for a free dimension, e.g. (None, 22, 3) = (T, 22, 3)."""
-
-    name: str
-    shape: tuple
-    dtypes: tuple = FLOAT_DTYPES
-    required: bool = True
-    finite: bool = True
-
-
-@dataclass(frozen=True)
-class OperationSpec:
-    name: str
-    args: tuple = ()
-    arrays: tuple = ()
-    batchable: bool = False  # requests of this op may be grouped into one model call
-    test_only: bool = False  # served only with `motion-engine serve --enable-test-ops`
-    doc: str = ""
-
-
-_SEED = ArgSpec("seed", "int", minimum=0, maximum=2**31 - 1)
-_FRAMES = ArgSpec("frames", "int", minimum=1, maximum=2000)
-_MOTION = ArraySpec("motion", (None, 22, 3))  # (T, 22, 3) joint positions, metres, Y up, 20 fps
-_POSE = ArraySpec("pose", (22, 3))  # (22, 3) joint positions, metres, Y up
-# rig: engine/rig/description.py RigDescription.to_wire() header; its arrays travel beside the
-# op's own. mapping: SMPL joint name -> bone name (or {bone: weight}), overriding the preset.
-_RIG_ARGS = (
-    ArgSpec("rig", "object", required=True),
-    ArgSpec("preset", "str", max_length=MAX_NAME_CHARS),
-    ArgSpec("mapping", "object"),
-)
-_RIG_ARRAYS = (
-    ArraySpec("rest_matrices", (None, 4, 4), dtypes=("float64", "float32")),
-    ArraySpec("heads", (None, 3), required=False),
-    ArraySpec("tails", (None, 3), required=False),
-    ArraySpec("rolls", (None,), required=False),
+from .protocol_ops import OPERATIONS, ArgSpec, ArraySpec, OperationSpec, ResultSpec
+from .protocol_wire import (
+    DEFAULT_LIMITS,
+    DTYPES,
+    ERR_BAD_ARGS,
+    ERR_BAD_ARRAY,
+    ERR_BAD_INPUT,
+    ERR_BAD_MESSAGE,
+    ERR_BAD_REPLY,
+    ERR_BAD_VERSION,
+    ERR_BUSY,
+    ERR_CANCELLED,
+    ERR_INTERNAL,
+    ERR_MODEL_UNAVAILABLE,
+    ERR_TIMEOUT,
+    ERR_TOO_LARGE,
+    ERR_UNKNOWN_FIELD,
+    ERR_UNKNOWN_OP,
+    FLOAT_DTYPES,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_NDIM,
+    PROTOCOL_VERSION,
+    REPLY_FIELDS,
+    REQUEST_FIELDS,
+    STATUSES,
+    Limits,
+    Message,
+    ProtocolError,
+    decode_message,
+    encode_error,
+    encode_ok,
+    encode_progress,
+    encode_reply,
+    encode_request,
+    new_request_id,
+    peek_request_id,
 )
 
-OPERATIONS: dict[str, OperationSpec] = {
-    spec.name: spec
-    for spec in (
-        OperationSpec("ping", doc="liveness check; result {'pong': true}"),
-        OperationSpec("info", doc="versions, device, bundle components and their configs, operations"),
-        OperationSpec(
-            "cancel",
-            (ArgSpec("target", "str", required=True, max_length=MAX_ID_CHARS),),
-            doc="cancel your own queued or running request `target`",
-        ),
-        OperationSpec(
-            "text_to_motion",
-            (
-                ArgSpec("text", "prompt", required=True),
-                _FRAMES,
-                _SEED,
-                ArgSpec("temperature", "float", minimum=0.0, maximum=10.0),
-                ArgSpec("top_k", "int", minimum=0, maximum=100000),
-                ArgSpec("top_p", "float", minimum=0.0, maximum=1.0),
-            ),
-            batchable=True,
-            doc="text -> positions (frames, 22, 3), frame 0 at the origin facing +Z",
-        ),
-        OperationSpec("motion_to_text", (_SEED,), (_MOTION,), batchable=True, doc="motion -> caption"),
-        OperationSpec(
-            "predict",
-            (ArgSpec("text", "prompt"), _FRAMES, _SEED),
-            (_MOTION,),
-            batchable=True,
-            doc="continue a motion: positions (frames, 22, 3), only the new frames, in the motion's own placement",
-        ),
-        OperationSpec(
-            "inbetween",
-            (ArgSpec("text", "prompt"), ArgSpec("frames", "int", required=True, minimum=1, maximum=2000), _SEED),
-            (ArraySpec("start", (None, 22, 3)), ArraySpec("end", (None, 22, 3))),
-            batchable=True,
-            doc="positions (frames, 22, 3) strictly between start[-1] and end[0], in their placement",
-        ),
-        OperationSpec(
-            "edit_pose",
-            (ArgSpec("text", "prompt", required=True), _SEED),
-            (_POSE,),
-            batchable=True,
-            doc="pose + correction text -> pose",
-        ),
-        OperationSpec(
-            "describe_pose",
-            (ArgSpec("deterministic", "bool"), _SEED),
-            (_POSE,),
-            batchable=True,
-            doc="pose -> description (rule-based posecodes)",
-        ),
-        OperationSpec(
-            "describe_change",
-            (ArgSpec("deterministic", "bool"), _SEED, ArgSpec("method", "str", choices=("rules", "model"))),
-            (ArraySpec("pose_a", (22, 3)), ArraySpec("pose_b", (22, 3))),
-            batchable=True,
-            doc="pose A, pose B -> correction instruction",
-        ),
-        # placement: {"yaw": radians, "offset": [x, y, z] metres} from rig_to_canonical: the motion's
-        # frame 0 (a model's answer, at the origin facing +Z) is turned and moved to where the rig stood.
-        OperationSpec(
-            "retarget",
-            (*_RIG_ARGS, ArgSpec("placement", "object")),
-            (ArraySpec("positions", (None, 22, 3)), *_RIG_ARRAYS),
-            doc="canonical motion (T, 22, 3) -> a described rig's local rotations (T, N, 4) and root track (T, 3)",
-        ),
-        # Either local_quats: pose_bone.rotation_quaternion (w, x, y, z) of every bone in the order of
-        # the rig's names, with root_location: pose_bone.location of `location_bone` (default: the
-        # pelvis bone); or pose_heads: every bone's evaluated pose_bone.head (armature space), which
-        # includes constraints (Rigify's DEF bones follow theirs) and bone scale.
-        OperationSpec(
-            "rig_to_canonical",
-            (*_RIG_ARGS, ArgSpec("location_bone", "str", max_length=MAX_NAME_CHARS)),
-            (
-                ArraySpec("local_quats", (None, None, 4), required=False),
-                ArraySpec("root_location", (None, 3), required=False),
-                ArraySpec("pose_heads", (None, None, 3), required=False),
-                *_RIG_ARRAYS,
-            ),
-            doc="a described rig's pose track (T, N, 4) + root track (T, 3), or its posed bone "
-            "heads (T, N, 3) -> canonical positions (T, 22, 3) in the rig's frame; "
-            "result: root_bone, location_bone, placement",
-        ),
-        OperationSpec(
-            "sleep",
-            (
-                ArgSpec("seconds", "float", required=True, minimum=0.0, maximum=60.0),
-                ArgSpec("steps", "int", minimum=1, maximum=1000),
-            ),
-            test_only=True,
-            doc="test op: a slow, cancellable job that reports progress",
-        ),
-        OperationSpec(
-            "synthetic_forward",
-            (
-                ArgSpec("fixed_ms", "float", minimum=0.0, maximum=1000.0),
-                ArgSpec("item_ms", "float", minimum=0.0, maximum=1000.0),
-            ),
-            (ArraySpec("x", (None,), required=False),),
-            batchable=True,
-            test_only=True,
-            doc="test op: sleeps fixed_ms per call + item_ms per item, mimicking a forward",
-        ),
-    )
-}
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DTYPES",
+    "ERR_BAD_ARGS",
+    "ERR_BAD_ARRAY",
+    "ERR_BAD_INPUT",
+    "ERR_BAD_MESSAGE",
+    "ERR_BAD_REPLY",
+    "ERR_BAD_VERSION",
+    "ERR_BUSY",
+    "ERR_CANCELLED",
+    "ERR_INTERNAL",
+    "ERR_MODEL_UNAVAILABLE",
+    "ERR_TIMEOUT",
+    "ERR_TOO_LARGE",
+    "ERR_UNKNOWN_FIELD",
+    "ERR_UNKNOWN_OP",
+    "FLOAT_DTYPES",
+    "MAX_ID_CHARS",
+    "MAX_NAME_CHARS",
+    "MAX_NDIM",
+    "OPERATIONS",
+    "PROTOCOL_VERSION",
+    "REPLY_FIELDS",
+    "REQUEST_FIELDS",
+    "STATUSES",
+    "ArgSpec",
+    "ArraySpec",
+    "Limits",
+    "Message",
+    "OperationSpec",
+    "ProtocolError",
+    "ResultSpec",
+    "check_reply",
+    "decode_message",
+    "encode_error",
+    "encode_ok",
+    "encode_progress",
+    "encode_reply",
+    "encode_request",
+    "new_request_id",
+    "peek_request_id",
+    "validate_reply",
+    "validate_request",
+]
 
 
-# ----------------------------------------------------------------------------- encoding
+# ----------------------------------------------------------------------------- validation
+
+_KINDS = {"str": str, "prompt": str, "int": int, "float": (int, float), "bool": bool, "object": dict, "list": list}
 
 
-def new_request_id() -> str:
-    return uuid.uuid4().hex
-
-
-def _encode(header: dict, arrays: dict[str, np.ndarray] | None) -> list[bytes]:
-    descriptors, buffers = [], []
-    for name, array in (arrays or {}).items():
-        array = np.asarray(array)
-        dtype_name = array.dtype.name
-        if dtype_name not in DTYPES:
-            raise ProtocolError(
-                ERR_BAD_ARRAY,
-                f"array '{name}' has dtype {dtype_name}; convert it to one of {', '.join(DTYPES)} before sending",
-            )
-        wire = np.ascontiguousarray(array, dtype=DTYPES[dtype_name])
-        descriptors.append({"name": name, "dtype": dtype_name, "shape": list(wire.shape)})
-        buffers.append(wire.tobytes())
-    header["arrays"] = descriptors
-    # allow_nan=False: NaN is not JSON; a float arg must be finite to be sent at all.
-    return [json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8"), *buffers]
-
-
-def encode_request(
-    op: str, args: dict | None = None, arrays: dict[str, np.ndarray] | None = None, request_id: str | None = None
-) -> list[bytes]:
-    """Frames of a request. Arrays keep their dtype (must be one of DTYPES) and are sent C-ordered."""
-    header = {"v": PROTOCOL_VERSION, "id": request_id or new_request_id(), "op": op, "args": dict(args or {})}
-    return _encode(header, arrays)
-
-
-def encode_reply(
-    request_id: str,
-    op: str,
-    status: str,
-    result: dict | None = None,
-    arrays: dict[str, np.ndarray] | None = None,
-    error: dict | None = None,
-    progress: dict | None = None,
-) -> list[bytes]:
-    """Frames of a reply; prefer the helpers encode_ok / encode_error / encode_progress."""
-    if status not in STATUSES:
-        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
-    header: dict[str, Any] = {"v": PROTOCOL_VERSION, "id": request_id, "op": op, "status": status}
-    if status == "ok":
-        header["result"] = dict(result or {})
-    elif status == "error":
-        header["error"] = dict(error or {})
-    else:
-        header["progress"] = dict(progress or {})
-    return _encode(header, arrays)
-
-
-def encode_ok(
-    request_id: str, op: str, result: dict | None = None, arrays: dict[str, np.ndarray] | None = None
-) -> list[bytes]:
-    return encode_reply(request_id, op, "ok", result=result, arrays=arrays)
-
-
-def encode_error(request_id: str, op: str, code: str, message: str) -> list[bytes]:
-    return encode_reply(request_id, op, "error", error={"code": code, "message": message})
-
-
-def encode_progress(request_id: str, op: str, fraction: float, message: str = "") -> list[bytes]:
-    fraction = min(max(float(fraction), 0.0), 1.0) if math.isfinite(fraction) else 0.0
-    return encode_reply(request_id, op, "progress", progress={"fraction": fraction, "message": str(message)})
-
-
-# ----------------------------------------------------------------------------- decoding
-
-
-def peek_request_id(header_frame: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str]:
-    """Best-effort (id, op) of a possibly invalid header, so an error reply can name the request."""
-    try:
-        if len(header_frame) > limits.max_header_bytes:
-            return "", ""
-        header = json.loads(header_frame.decode("utf-8"))
-        rid, op = header.get("id", ""), header.get("op", "")
-        rid = rid if isinstance(rid, str) and len(rid) <= MAX_ID_CHARS else ""
-        op = op if isinstance(op, str) and len(op) <= MAX_NAME_CHARS else ""
-        return rid, op
-    except Exception:  # anything unreadable simply has no id
-        return "", ""
-
-
-def _reject_constant(token: str) -> float:
-    raise ValueError(f"{token} is not valid JSON")
-
-
-def _parse_header(frame: bytes, limits: Limits) -> dict:
-    if len(frame) > limits.max_header_bytes:
-        raise ProtocolError(
-            ERR_TOO_LARGE,
-            f"header is {len(frame)} bytes; the limit is {limits.max_header_bytes}. Send large data as array frames.",
-        )
-    try:
-        header = json.loads(frame.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise ProtocolError(ERR_BAD_MESSAGE, f"frame 0 must be a UTF-8 JSON object: {error}") from None
-    if not isinstance(header, dict):
-        raise ProtocolError(ERR_BAD_MESSAGE, f"frame 0 must be a JSON object, got {type(header).__name__}")
-    return header
-
-
-def _check_header_fields(header: dict) -> None:
-    allowed = REPLY_FIELDS if "status" in header else REQUEST_FIELDS
-    unknown = sorted(set(header) - allowed)
-    if unknown:
-        raise ProtocolError(ERR_UNKNOWN_FIELD, f"unknown header field(s) {unknown}; allowed: {sorted(allowed)}")
-    version = header.get("v")
-    if type(version) is not int or version != PROTOCOL_VERSION:
-        raise ProtocolError(
-            ERR_BAD_VERSION,
-            f"protocol version {version!r} is not supported; this "
-            f"side speaks v{PROTOCOL_VERSION}. Update the add-on or the engine.",
-        )
-    for name in ("id", "op"):
-        value = header.get(name)
-        limit = MAX_ID_CHARS if name == "id" else MAX_NAME_CHARS
-        # A reply may carry "" when it answers a request whose id/op could not be read.
-        empty_ok = "status" in header
-        if not isinstance(value, str) or not (value or empty_ok) or len(value) > limit:
-            raise ProtocolError(
-                ERR_BAD_MESSAGE, f"header '{name}' must be a non-empty string of at most {limit} characters"
-            )
-    if "args" in header and not isinstance(header["args"], dict):
-        raise ProtocolError(ERR_BAD_ARGS, "header 'args' must be a JSON object")
-    status = header.get("status")
-    if status is not None and status not in STATUSES:
-        raise ProtocolError(ERR_BAD_MESSAGE, f"status must be one of {STATUSES}, got {status!r}")
-
-
-def _descriptor(entry: Any, index: int, limits: Limits) -> tuple[str, np.dtype, tuple, int]:
-    """(name, dtype, shape, nbytes) of one array descriptor, computed without allocating."""
-    if not isinstance(entry, dict) or set(entry) != {"name", "dtype", "shape"}:
-        raise ProtocolError(
-            ERR_BAD_ARRAY, f"arrays[{index}] must be an object with exactly 'name', 'dtype' and 'shape'"
-        )
-    name, dtype_name, shape = entry["name"], entry["dtype"], entry["shape"]
-    if not isinstance(name, str) or not name or len(name) > MAX_NAME_CHARS:
-        raise ProtocolError(ERR_BAD_ARRAY, f"arrays[{index}].name must be a short non-empty string")
-    if not isinstance(dtype_name, str) or dtype_name not in DTYPES:
-        raise ProtocolError(ERR_BAD_ARRAY, f"array '{name}' has dtype {dtype_name!r}; allowed: {', '.join(DTYPES)}")
-    if not isinstance(shape, list) or len(shape) > MAX_NDIM or not all(type(n) is int and n >= 0 for n in shape):
-        raise ProtocolError(
-            ERR_BAD_ARRAY,
-            f"array '{name}' shape must be a list of at most {MAX_NDIM} non-negative integers, got {shape!r}",
-        )
-    elements = math.prod(shape)  # Python ints: a lying shape cannot overflow here
-    if elements > limits.max_elements:
-        raise ProtocolError(
-            ERR_TOO_LARGE, f"array '{name}' claims {elements} elements; the limit is {limits.max_elements}"
-        )
-    nbytes = elements * DTYPES[dtype_name].itemsize
-    if nbytes > limits.max_array_bytes:
-        raise ProtocolError(
-            ERR_TOO_LARGE, f"array '{name}' claims {nbytes} bytes; the limit is {limits.max_array_bytes}"
-        )
-    return name, DTYPES[dtype_name], tuple(shape), nbytes
-
-
-def decode_message(frames: Sequence[bytes], limits: Limits = DEFAULT_LIMITS) -> Message:
-    """Validate and decode a request or reply (no routing frames). Raises ProtocolError.
-
-    Checks, in order and before any allocation: frame count, total bytes, header size and JSON,
-    header fields and version, each descriptor's dtype/shape/claimed size, and that each frame's byte
-    count equals prod(shape) * itemsize. Arrays are zero-copy read-only views on the frames.
-    """
-    if not frames:
-        raise ProtocolError(ERR_BAD_MESSAGE, "empty message: frame 0 must be a JSON header")
-    if len(frames) > limits.max_frames:
-        raise ProtocolError(
-            ERR_TOO_LARGE,
-            f"message has {len(frames)} frames; the limit is "
-            f"{limits.max_frames} (a header plus {limits.max_frames - 1} arrays)",
-        )
-    total = sum(len(frame) for frame in frames)
-    if total > limits.max_total_bytes:
-        raise ProtocolError(ERR_TOO_LARGE, f"message is {total} bytes; the limit is {limits.max_total_bytes}")
-    header = _parse_header(bytes(frames[0]), limits)
-    _check_header_fields(header)
-    entries = header.get("arrays", [])
-    if not isinstance(entries, list) or len(entries) != len(frames) - 1:
-        count = len(entries) if isinstance(entries, list) else "no valid"
-        raise ProtocolError(ERR_BAD_ARRAY, f"header describes {count} arrays but {len(frames) - 1} array frames follow")
-    arrays: dict[str, np.ndarray] = {}
-    for index, (entry, frame) in enumerate(zip(entries, frames[1:])):
-        name, dtype, shape, nbytes = _descriptor(entry, index, limits)
-        if name in arrays:
-            raise ProtocolError(ERR_BAD_ARRAY, f"array name '{name}' appears twice")
-        if len(frame) != nbytes:
-            raise ProtocolError(
-                ERR_BAD_ARRAY,
-                f"array '{name}' claims shape {list(shape)} "
-                f"{entry['dtype']} = {nbytes} bytes but its frame has {len(frame)}",
-            )
-        arrays[name] = np.frombuffer(frame, dtype=dtype).reshape(shape)
-    return Message(
-        version=header["v"],
-        id=header["id"],
-        op=header["op"],
-        args=header.get("args", {}),
-        arrays=arrays,
-        status=header.get("status"),
-        result=header.get("result"),
-        error=header.get("error"),
-        progress=header.get("progress"),
-    )
-
-
-# ----------------------------------------------------------------------------- request validation
+def _wrong_kind(kind: str, value: Any) -> bool:
+    # bool is an int subclass in Python; JSON true must not pass as 1.
+    return not isinstance(value, _KINDS[kind]) or (kind in ("int", "float") and isinstance(value, bool))
 
 
 def _check_arg(op: str, spec: ArgSpec, value: Any, limits: Limits) -> None:
     where = f"{op}: argument '{spec.name}'"
-    kinds = {"str": str, "prompt": str, "int": int, "float": (int, float), "bool": bool, "object": dict, "list": list}
-    # bool is an int subclass in Python; JSON true must not pass as 1.
-    if not isinstance(value, kinds[spec.kind]) or (spec.kind in ("int", "float") and isinstance(value, bool)):
+    if _wrong_kind(spec.kind, value):
         raise ProtocolError(ERR_BAD_ARGS, f"{where} must be of type {spec.kind}, got {type(value).__name__}")
     if spec.kind in ("str", "prompt"):
         limit = limits.max_prompt_chars if spec.kind == "prompt" else spec.max_length
@@ -502,17 +130,34 @@ def _check_arg(op: str, spec: ArgSpec, value: Any, limits: Limits) -> None:
             raise ProtocolError(ERR_BAD_ARGS, f"{where} = {value} is outside [{spec.minimum}, {spec.maximum}]")
 
 
-def _check_array(op: str, spec: ArraySpec, array: np.ndarray) -> None:
-    where = f"{op}: array '{spec.name}'"
+def _check_array(where: str, spec: ArraySpec, array: np.ndarray, dims: dict, code: str, request: bool) -> None:
+    """dtype, shape, named dimensions (bound in `dims`: name -> (size, where it was bound)), finiteness."""
     if array.dtype.name not in spec.dtypes:
-        raise ProtocolError(ERR_BAD_ARRAY, f"{where} must be {' or '.join(spec.dtypes)}, got {array.dtype.name}")
+        raise ProtocolError(code, f"{where} must be {' or '.join(spec.dtypes)}, got {array.dtype.name}")
     expected = "(" + ", ".join("N" if n is None else str(n) for n in spec.shape) + ")"
-    if array.ndim != len(spec.shape) or any(n is not None and n != got for n, got in zip(spec.shape, array.shape)):
-        raise ProtocolError(ERR_BAD_ARRAY, f"{where} must have shape {expected}, got {tuple(array.shape)}")
-    if spec.shape and spec.shape[0] is None and array.shape[0] == 0:
-        raise ProtocolError(ERR_BAD_ARRAY, f"{where} is empty; send at least one frame")
+    if array.ndim != len(spec.shape) or any(type(n) is int and n != got for n, got in zip(spec.shape, array.shape)):
+        raise ProtocolError(code, f"{where} must have shape {expected}, got {tuple(array.shape)}")
+    for dim, got in zip(spec.shape, array.shape):
+        if isinstance(dim, str):
+            size, source = dims.setdefault(dim, (got, where))
+            if got != size:
+                raise ProtocolError(code, f"{where} has {got} along {dim} but {source} has {size}")
+    if request and spec.shape and spec.shape[0] is None and array.shape[0] == 0:
+        raise ProtocolError(code, f"{where} is empty; send at least one frame")
     if spec.finite and array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ProtocolError(ERR_BAD_ARRAY, f"{where} contains NaN or infinite values; check the source animation")
+        raise ProtocolError(code, f"{where} contains NaN or infinite values; check the source animation")
+
+
+def _check_arrays(op: str, specs: tuple, arrays: dict, dims: dict, code: str, request: bool) -> None:
+    wanted = {spec.name: spec for spec in specs}
+    extra = sorted(set(arrays) - set(wanted))
+    if extra:
+        raise ProtocolError(code, f"{op}: unexpected array(s) {extra}; allowed: {sorted(wanted) or 'none'}")
+    for spec in specs:
+        if spec.name in arrays:
+            _check_array(f"{op}: array '{spec.name}'", spec, np.asarray(arrays[spec.name]), dims, code, request)
+        elif spec.required:
+            raise ProtocolError(code, f"{op}: missing required array '{spec.name}'")
 
 
 def validate_request(
@@ -535,15 +180,48 @@ def validate_request(
             _check_arg(spec.name, arg, message.args[arg.name], limits)
         elif arg.required:
             raise ProtocolError(ERR_BAD_ARGS, f"{spec.name}: missing required argument '{arg.name}'")
-    wanted = {array.name: array for array in spec.arrays}
-    extra = sorted(set(message.arrays) - set(wanted))
-    if extra:
-        raise ProtocolError(
-            ERR_BAD_ARRAY, f"{spec.name}: unexpected array(s) {extra}; allowed: {sorted(wanted) or 'none'}"
-        )
-    for array in spec.arrays:
-        if array.name in message.arrays:
-            _check_array(spec.name, array, message.arrays[array.name])
-        elif array.required:
-            raise ProtocolError(ERR_BAD_ARRAY, f"{spec.name}: missing required array '{array.name}'")
+    _check_arrays(spec.name, spec.arrays, message.arrays, {}, ERR_BAD_ARRAY, request=True)
     return spec
+
+
+def check_reply(
+    op: str,
+    result: dict,
+    arrays: dict[str, np.ndarray],
+    dims: dict[str, int] | None = None,
+    operations: dict[str, OperationSpec] = OPERATIONS,
+) -> OperationSpec:
+    """Check an `ok` reply's result keys and arrays (dtype, shape) against `op`'s reply schema.
+
+    dims binds dimension names the caller knows, e.g. {"N": number of rig bones}. Raises
+    ProtocolError(ERR_BAD_REPLY) naming the key or array; returns the op's spec.
+    """
+    spec = operations.get(op)
+    if spec is None:
+        raise ProtocolError(ERR_BAD_REPLY, f"a reply to unknown operation '{op}'")
+    if not isinstance(result, dict):
+        raise ProtocolError(ERR_BAD_REPLY, f"{op}: the result must be an object, got {type(result).__name__}")
+    if spec.result is not None:
+        known = {key.name: key for key in spec.result}
+        unknown = sorted(set(result) - set(known))
+        if unknown:
+            raise ProtocolError(ERR_BAD_REPLY, f"{op}: unexpected result key(s) {unknown}; allowed: {sorted(known)}")
+        for key in spec.result:
+            if key.name not in result:
+                if key.required:
+                    raise ProtocolError(ERR_BAD_REPLY, f"{op}: the result has no '{key.name}'")
+            elif not (key.nullable and result[key.name] is None) and _wrong_kind(key.kind, result[key.name]):
+                got = type(result[key.name]).__name__
+                raise ProtocolError(ERR_BAD_REPLY, f"{op}: result '{key.name}' must be of type {key.kind}, got {got}")
+    bound = {name: (size, "the caller") for name, size in (dims or {}).items()}
+    _check_arrays(f"{op} reply", spec.reply, arrays, bound, ERR_BAD_REPLY, request=False)
+    return spec
+
+
+def validate_reply(
+    message: Message, dims: dict[str, int] | None = None, operations: dict[str, OperationSpec] = OPERATIONS
+) -> OperationSpec:
+    """`check_reply` on a decoded `ok` reply (progress and error replies carry no result)."""
+    if message.status != "ok":
+        raise ProtocolError(ERR_BAD_REPLY, f"only ok replies carry a result; this one is {message.status!r}")
+    return check_reply(message.op, message.result or {}, message.arrays, dims, operations)

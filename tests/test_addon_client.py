@@ -58,9 +58,10 @@ def tick_until(client, jobs, timeout=3.0):
         time.sleep(0.005)
 
 
-def test_protocol_copy_is_byte_identical():
-    assert (ROOT / "blender_addon" / "protocol.py").read_bytes() == (ROOT / "engine" / "protocol.py").read_bytes(), (
-        "blender_addon/protocol.py must be a copy of engine/protocol.py: cp engine/protocol.py blender_addon/"
+@pytest.mark.parametrize("name", ["protocol.py", "protocol_ops.py", "protocol_wire.py"])
+def test_protocol_copy_is_byte_identical(name):
+    assert (ROOT / "blender_addon" / name).read_bytes() == (ROOT / "engine" / name).read_bytes(), (
+        f"blender_addon/{name} must be a copy of engine/{name}: cp engine/protocol*.py blender_addon/"
     )
 
 
@@ -93,12 +94,58 @@ def test_several_jobs_in_flight_answered_out_of_order_with_arrays(ctx):
     assert not a.done
     tick_until(client, [a], timeout=0.2)
     assert a.progress == pytest.approx(0.5) and a.progress_message == "half"
-    out = np.ones((3, 22, 4), np.float32)
-    server.send(ident, protocol.encode_ok(first.id, first.op, {"text": "arms up"}, {"q": out}))
+    server.send(ident, protocol.encode_ok(first.id, first.op, {"text": "arms up"}))
     tick_until(client, [a])
     assert a.state == mc_client.OK and a.result["text"] == "arms up"
-    np.testing.assert_array_equal(a.arrays["q"], out)
     client.close()
+
+
+def _edit_pose_answer(ctx, result: dict, arrays: dict) -> mc_client.Job:
+    """An edit_pose job answered by the stand-in with `result` and `arrays`."""
+    server = StandIn(ctx)
+    client = mc_client.EngineClient(server.address, timeout=5, context=ctx)
+    job = client.submit("edit_pose", {"text": "raise the left arm"}, {"pose": np.zeros((22, 3), np.float32)})
+    ((ident, req),) = server.receive(1)
+    server.send(ident, protocol.encode_ok(req.id, req.op, result, arrays))
+    tick_until(client, [job])
+    client.close()
+    return job
+
+
+def test_reply_arrays_arrive_under_their_schema_names(ctx):
+    pose, quats = np.arange(66, dtype=np.float32).reshape(22, 3), np.ones((22, 4), np.float32)
+    job = _edit_pose_answer(ctx, {"sampled": False}, {"pose": pose, "quats": quats})
+    assert job.state == mc_client.OK and sorted(job.arrays) == ["pose", "quats"]
+    np.testing.assert_array_equal(job.arrays["pose"], pose)
+
+
+@pytest.mark.parametrize(
+    "result,arrays,words",
+    [
+        ({"sampled": False}, {"pose": np.zeros((22, 3), np.float32)}, "missing required array 'quats'"),
+        (
+            {"sampled": False},
+            {"pose": np.zeros((22, 3)), "quats": np.ones((22, 4), np.float32)},
+            "float32, got float64",
+        ),
+        (
+            {"sampled": False},
+            {"pose": np.zeros((21, 3), np.float32), "quats": np.ones((22, 4), np.float32)},
+            "shape (22, 3), got (21, 3)",
+        ),
+        (
+            {"sampled": False},
+            {"pose": np.zeros((22, 3), np.float32), "quats": np.ones((22, 4), np.float32), "q": np.ones(2)},
+            "unexpected array(s) ['q']",
+        ),
+        ({}, {"pose": np.zeros((22, 3), np.float32), "quats": np.ones((22, 4), np.float32)}, "no 'sampled'"),
+    ],
+)
+def test_reply_off_its_schema_fails_the_job_naming_what_is_wrong(ctx, result, arrays, words):
+    job = _edit_pose_answer(ctx, result, arrays)
+    assert job.state == mc_client.ERROR and job.error_code == protocol.ERR_BAD_REPLY
+    assert words in job.error_message and "matching versions" in job.error_message
+    assert job.arrays == {}  # nothing half-read reaches the operator
 
 
 def test_engine_error_keeps_code_and_sentence(ctx):

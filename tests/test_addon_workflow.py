@@ -30,25 +30,31 @@ def server():
     def text_to_motion(job):
         seen.append((job.op, dict(job.args)))
         frames = job.args.get("frames", 60)
-        return {"frames": frames}, {"positions": walk[:frames]}
+        return {"frames": frames, "fps": 20.0}, {"positions": walk[:frames]}
 
     def predict(job):
         seen.append((job.op, dict(job.args), job.arrays["motion"].shape))
         frames = job.args["frames"]
-        return {}, {"positions": walk[1 : frames + 1] - walk[0, :1] + job.arrays["motion"][-1:, :1]}
+        return {"frames": frames, "fps": 20.0}, {
+            "positions": walk[1 : frames + 1] - walk[0, :1] + job.arrays["motion"][-1:, :1]
+        }
 
     def inbetween(job):
         seen.append((job.op, dict(job.args)))
         w = np.linspace(0, 1, job.args["frames"] + 2)[1:-1, None, None]  # strictly between the two poses
-        return {}, {"positions": ((1 - w) * job.arrays["start"][-1] + w * job.arrays["end"][0]).astype(np.float32)}
+        positions = ((1 - w) * job.arrays["start"][-1] + w * job.arrays["end"][0]).astype(np.float32)
+        return {"frames": len(positions), "fps": 20.0}, {"positions": positions}
 
     def edit_pose(job):
         seen.append((job.op, dict(job.args)))
         if job.args["text"] == "keep the pose":  # what the editor does with no change: pose A
             from engine.describe.joints import normalise  # turned to face +Z, at the origin
 
-            return {}, {"pose": normalise(np.asarray(job.arrays["pose"], np.float64)[None])[0]}
-        return {}, {"pose": walk[30]}
+            pose = normalise(np.asarray(job.arrays["pose"], np.float64)[None])[0].astype(np.float32)
+        else:
+            pose = walk[30]
+        # The real op's reply schema (engine/protocol_ops.py): pose and SMPL local quats, float32.
+        return {"sampled": False}, {"pose": pose, "quats": np.tile(np.float32([1, 0, 0, 0]), (22, 1))}
 
     def motion_to_text(job):
         seen.append((job.op, job.arrays["motion"].shape))

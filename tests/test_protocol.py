@@ -12,6 +12,7 @@ import pytest
 from engine import protocol as p
 
 PROTOCOL_FILE = Path(p.__file__)
+PROTOCOL_MODULES = ("protocol", "protocol_ops", "protocol_wire")
 
 
 def _header(frames: list[bytes]) -> dict:
@@ -31,15 +32,26 @@ def _code(frames, limits=p.DEFAULT_LIMITS) -> str:
     return caught.value.code
 
 
-def test_protocol_module_imports_only_stdlib_and_numpy():
-    tree = ast.parse(PROTOCOL_FILE.read_text())
-    imported = {
+@pytest.mark.parametrize("name", PROTOCOL_MODULES)
+def test_protocol_modules_import_only_stdlib_numpy_and_each_other(name):
+    tree = ast.parse((PROTOCOL_FILE.parent / f"{name}.py").read_text())
+    absolute = {
         alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     }
-    imported |= {
-        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    absolute |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
     }
-    assert imported <= {"__future__", "collections", "json", "math", "uuid", "dataclasses", "typing", "numpy"}
+    assert absolute <= {"__future__", "json", "math", "uuid", "collections", "dataclasses", "typing", "numpy"}
+    # Siblings only, relative (the add-on's copies import each other the same way).
+    relative = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
+    assert relative <= set(PROTOCOL_MODULES) - {name}
+
+
+@pytest.mark.parametrize("name", PROTOCOL_MODULES)
+def test_protocol_modules_stay_under_400_lines(name):
+    assert len((PROTOCOL_FILE.parent / f"{name}.py").read_text().splitlines()) <= 400
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
@@ -181,3 +193,83 @@ def test_every_operation_has_a_doc_and_consistent_specs():
         assert len({a.name for a in spec.args}) == len(spec.args)
         for array in spec.arrays:
             assert set(array.dtypes) <= set(p.DTYPES)
+
+
+# ----------------------------------------------------------------------------- reply schemas
+
+
+def _retarget_reply(frames: int = 5, bones: int = 7) -> tuple[dict, dict]:
+    result = {
+        "kind": "rig_animation",
+        "bone_names": [f"b{i}" for i in range(bones)],
+        "root_bone": "b0",
+        "fps": 20.0,
+        "scale": 1.0,
+        "driven_bones": ["b0"],
+    }
+    return result, {"rotations": np.zeros((frames, bones, 4)), "root_location": np.zeros((frames, 3))}
+
+
+def test_every_operation_names_its_reply():
+    for spec in p.OPERATIONS.values():
+        assert spec.result is not None or spec.name == "info", spec.name
+        for array in spec.reply:  # reply arrays have exact dtypes: the reader knows what it gets
+            assert array.dtypes and all(d in p.DTYPES for d in array.dtypes), (spec.name, array.name)
+    assert p.OPERATIONS["text_to_motion"].reply[0].shape == ("T", 22, 3)
+    assert p.OPERATIONS["text_to_motion"].reply[0].dtypes == ("float32",)
+    assert {a.name for a in p.OPERATIONS["retarget"].reply} == {"rotations", "root_location"}
+
+
+def test_a_good_reply_passes_both_sides_of_the_wire():
+    result, arrays = _retarget_reply()
+    message = p.decode_message(p.encode_ok("r", "retarget", result, arrays))
+    assert p.validate_reply(message, {"N": 7}).name == "retarget"
+
+
+@pytest.mark.parametrize(
+    "change,words",
+    [
+        (lambda r, a: a.pop("root_location"), "missing required array 'root_location'"),
+        (lambda r, a: a.update(rotations=np.zeros((5, 7, 4), np.float32)), "must be float64, got float32"),
+        (lambda r, a: a.update(rotations=np.zeros((5, 7, 3))), "must have shape (T, N, 4), got (5, 7, 3)"),
+        (lambda r, a: a.update(root_location=np.zeros((6, 3))), "has 6 along T but"),
+        (lambda r, a: a.update(extra=np.zeros(2)), "unexpected array(s) ['extra']"),
+        (lambda r, a: a.update(rotations=np.full((5, 7, 4), np.nan)), "NaN"),
+        (lambda r, a: r.pop("root_bone"), "the result has no 'root_bone'"),
+        (lambda r, a: r.update(root_bone=3), "result 'root_bone' must be of type str, got int"),
+        (lambda r, a: r.update(scale=True), "result 'scale' must be of type float, got bool"),
+        (lambda r, a: r.update(colour="red"), "unexpected result key(s) ['colour']"),
+    ],
+)
+def test_a_reply_off_its_schema_is_named(change, words):
+    result, arrays = _retarget_reply()
+    change(result, arrays)
+    with pytest.raises(p.ProtocolError) as caught:
+        p.check_reply("retarget", result, arrays)
+    assert caught.value.code == p.ERR_BAD_REPLY and words in caught.value.message
+
+
+def test_caller_bound_dimensions_and_nullable_results():
+    result, arrays = _retarget_reply(bones=7)
+    with pytest.raises(p.ProtocolError, match="has 7 along N but the caller has 8"):
+        p.check_reply("retarget", result, arrays, {"N": 8})
+    positions = {"positions": np.zeros((3, 22, 3), np.float32)}
+    placement = {"yaw": 0.0, "offset": [0.0, 0.0, 0.0]}
+    p.check_reply("rig_to_canonical", {"root_bone": "hips", "location_bone": None, "placement": placement}, positions)
+    with pytest.raises(p.ProtocolError, match="'root_bone' must be of type str, got NoneType"):
+        p.check_reply("rig_to_canonical", {"root_bone": None, "location_bone": None, "placement": placement}, positions)
+    assert p.check_reply("info", {"anything": [1, 2]}, {}).name == "info"  # info is free-form
+    with pytest.raises(p.ProtocolError, match="unknown operation 'dance'"):
+        p.check_reply("dance", {}, {})
+
+
+def test_only_ok_replies_are_validated():
+    with pytest.raises(p.ProtocolError, match="only ok replies"):
+        p.validate_reply(p.decode_message(p.encode_progress("r", "sleep", 0.5)))
+
+
+def test_an_empty_array_claiming_an_absurd_dimension_is_too_large():
+    # 0 elements, 0 bytes, but numpy cannot build a view with a 10**15 dimension (found by the fuzzer).
+    header = {"v": 1, "id": "r", "op": "ping", "args": {}}
+    header["arrays"] = [{"name": "pose", "dtype": "float32", "shape": [0, 5, 10**15]}]
+    assert _code([json.dumps(header).encode(), b""]) == p.ERR_TOO_LARGE

@@ -446,8 +446,8 @@ def test_a_registered_model_factory_serves_batches_and_info_shows_the_bundle(tmp
             time.sleep(0.05)  # one "forward" for the whole batch
             return [
                 (
-                    {"frames": job.args.get("frames", 40)},
-                    {"motion": np.zeros((job.args.get("frames", 40), 22, 3), np.float32)},
+                    {"frames": job.args.get("frames", 40), "fps": 20.0},  # text_to_motion's reply schema
+                    {"positions": np.zeros((job.args.get("frames", 40), 22, 3), np.float32)},
                 )
                 for job in jobs
             ]
@@ -469,7 +469,7 @@ def test_a_registered_model_factory_serves_batches_and_info_shows_the_bundle(tmp
         with EngineClient(server.endpoint, timeout=10) as client:
             ids = [client.send("text_to_motion", {"text": "walk", "frames": 10 + n}) for n in range(6)]
             replies = [client.wait(request_id) for request_id in ids]
-            assert [r.arrays["motion"].shape for r in replies] == [(10 + n, 22, 3) for n in range(6)]
+            assert [r.arrays["positions"].shape for r in replies] == [(10 + n, 22, 3) for n in range(6)]
             assert sum(calls) == 6 and max(calls) > 1  # batched
             info = client.request("info").result
             assert info["operations"]["text_to_motion"]["available"] is True

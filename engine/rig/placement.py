@@ -8,6 +8,10 @@ and answers a pose at the origin (PoseFix drops translation); motion models deco
 facing +Z. `placement_of` measures frame 0 of what was read; `retarget(..., placement)` turns the
 model's answer by the yaw, keys it, then shifts the root track by the offset in rig units.
 
+Motions that already lie in the rig's frame (predict, inbetween) keep their place with `keep_place`
+(retarget's `in_place` argument), and `follow_key` makes the first key's quaternion signs agree with
+the animator's key it follows (retarget's `previous_key` array), so the add-on does no maths.
+
 `heads_to_canonical` maps bone heads Blender evaluated (constraints included) into the same rig
 frame as `rig_pose_to_canonical`, for the add-on, which sends heads rather than keys.
 
@@ -25,6 +29,7 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.motion.heading import heading_angle, turn_about_y
+from engine.motion.rotations import quat_fix
 from engine.rig.description import RigDescription
 
 MAX_OFFSET_METRES = 1.0e5  # 100 km: beyond this a float32 pose key loses millimetres
@@ -62,6 +67,39 @@ def check_placement(value: Any) -> tuple[float, np.ndarray]:
             f"placement: 'offset' must be finite metres within {MAX_OFFSET_METRES:g}, got {offset.tolist()}."
         )
     return float(yaw), offset
+
+
+def keep_place(positions: np.ndarray) -> dict[str, Any]:
+    """The placement that leaves `(T, 22, 3)` positions where they are: heading kept (yaw 0), frame
+    0's pelvis x/z and lowest joint height as the offset.
+
+    For motions already in the rig's frame (predict and inbetween answers continue what
+    rig_to_canonical read). Without a placement, retarget scales the pelvis track about the canonical
+    origin (rig leg length / motion leg length, engine/rig/retarget.py): a motion 8 m from the origin
+    with scale 1.1 would start 0.8 m away from the rig. With it, frame 0 goes to the origin, is
+    scaled there, and the offset is added back to the root track after.
+    """
+    return {"yaw": 0.0, "offset": placement_of(positions)["offset"]}
+
+
+def placement_arg(args: Mapping[str, Any], positions: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """(yaw, offset `(3,)`) that retarget's `placement` or `in_place` argument asks for, or None."""
+    if args.get("in_place") and "placement" in args:
+        raise InputError("retarget: send either 'placement' or 'in_place': true, not both.")
+    if args.get("in_place"):
+        return check_placement(keep_place(positions))
+    return check_placement(args["placement"]) if "placement" in args else None
+
+
+def follow_key(rotations: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """Rotations `(T, N, 4)` (w, x, y, z), sign-continuous over time, with each bone's track negated
+    where its first key points away from `previous` `(N, 4)`, the key the motion follows.
+
+    q and -q are one rotation, but F-curves interpolate components: a sign jump between the
+    animator's key and the first new one would turn the bone the long way round.
+    """
+    previous = np.asarray(previous, dtype=np.float64)
+    return quat_fix(np.concatenate([previous[None], np.asarray(rotations, dtype=np.float64)]))[1:]
 
 
 def turn_to(positions: np.ndarray, yaw: float) -> np.ndarray:
