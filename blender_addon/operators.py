@@ -331,6 +331,7 @@ class _EngineOperator(bpy.types.Operator):
         raise NotImplementedError
 
     def _start(self, context):
+        context.window_manager.motion_copilot_job.begin_job()  # a new job: the old error no longer applies
         generator = self.steps(context, target_armature(context), context.scene.motion_copilot)
         return tasks.RUNNER.start(context, self.label or self.bl_label, generator)
 
