@@ -25,7 +25,8 @@ and label accuracy: a content or style label (Bandai) counts as recovered when a
 with the label's first word ("walk" -> "walks", "exhausted"; paraphrased styles are missed), a side
 label (procedural motions: "left"/"right") when the caption names that side and not the other; a clip
 counts when all its labels are recovered ("walk" + "exhausted"). Plus prediction and in-between
-ADE/FDE in metres (trainer/evaluate metrics, MotionGPT windows). `--source procedural` (or bandai)
+ADE/FDE in metres (trainer/evaluate metrics, MotionGPT windows) of the engine's own path
+(engine/models/motion_tasks.py continue_motion / fill_gap, what the server and CLI run), against the real clip. `--source procedural` (or bandai)
 keeps one source of a mixed build: the held-out procedural test motions.
 Text-to-motion R-precision / FID / diversity need the trained evaluator: `motion-train evaluate`.
 """
@@ -45,16 +46,24 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from transformers import T5Config, T5ForConditionalGeneration  # noqa: E402
+
+from engine.formats.humanml3d import open_dataset  # noqa: E402
+from engine.models import motion_tasks as tasks  # noqa: E402
+from engine.models.motion_lm import MotionLM, MotionLMConfig, Sampling  # noqa: E402
+from engine.models.motion_vocab import MotionVocab  # noqa: E402
+from engine.models.text_tokenizer import train_text_tokenizer  # noqa: E402
+from engine.models.tokenizer import MotionTokenizer, TokenizerConfig  # noqa: E402
+from trainer.evaluate.data import keep_source  # noqa: E402
+from trainer.evaluate.metrics import ade_fde  # noqa: E402
+from trainer.evaluate.text_metrics import caption_scores  # noqa: E402
+from trainer.stages.lm_data import text_corpus  # noqa: E402
 
 FRAMES = 196
 PROMPT = "a person walks forward, turns around and waves with the left hand"
 
 
 def build_small(code_num: int = 512):
-    from engine.models.motion_lm import MotionLM, MotionLMConfig
-    from engine.models.text_tokenizer import train_text_tokenizer
-    from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
-    from trainer.stages.lm_data import text_corpus
 
     text_tokenizer = train_text_tokenizer(text_corpus([]), vocab_size=2000)
     lm = MotionLM.create(MotionLMConfig.preset("small"), text_tokenizer, code_num, seed=0)
@@ -63,11 +72,6 @@ def build_small(code_num: int = 512):
 
 def build_motiongpt_base(text_tokenizer, code_num: int = 512):
     """FLAN-T5-base shapes with MotionGPT's 32,615-row vocabulary (motion tokens at 32,100.. like the release)."""
-    from transformers import T5Config, T5ForConditionalGeneration
-
-    from engine.models.motion_lm import MotionLM, MotionLMConfig
-    from engine.models.motion_vocab import MotionVocab
-    from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
 
     config = MotionLMConfig.preset("motiongpt_base")
     t5 = T5Config(
@@ -93,16 +97,13 @@ def build_motiongpt_base(text_tokenizer, code_num: int = 512):
 
 
 def time_text_to_motion(lm, vq, repeats: int) -> dict[str, float]:
-    from engine import motion_tasks as tasks
-    from engine.models.motion_lm import Sampling
 
     lm.model.eval()
     vq.eval()
     lm_times, total_times, cpu_times = [], [], []
     for run in range(repeats + 2):
         start, cpu_start = time.perf_counter(), time.process_time()
-        prompt = tasks.PROMPTS["t2m"].format(caption=PROMPT)
-        codes = lm.generate_motion([prompt], [FRAMES // 4], Sampling(seed=run))[0]
+        codes = tasks.generate_codes(lm, [PROMPT], [FRAMES // 4], Sampling(seed=run))[0]
         middle = time.perf_counter()
         joints = tasks.codes_to_joints(vq, codes)
         end, cpu_end = time.perf_counter(), time.process_time()
@@ -174,13 +175,6 @@ def label_hits(labels: dict, caption: str) -> list[bool]:
 
 
 def quality(lm_dir: Path, tokenizer_dir: Path, data_dir: Path, split: str, limit: int, source: str | None) -> None:
-    from engine import motion_tasks as tasks
-    from engine.formats.humanml3d import open_dataset
-    from engine.models.motion_lm import MotionLM, Sampling
-    from engine.models.tokenizer import MotionTokenizer
-    from trainer.evaluate.data import keep_source
-    from trainer.evaluate.metrics import ade_fde
-    from trainer.evaluate.text_metrics import caption_scores
 
     lm, vq, dataset = MotionLM.load(lm_dir), MotionTokenizer.load(tokenizer_dir), open_dataset(data_dir)
     labels = _labels(data_dir)
@@ -191,21 +185,23 @@ def quality(lm_dir: Path, tokenizer_dir: Path, data_dir: Path, split: str, limit
         if len(joints) < 41:
             continue
         refs = [t.caption for t in dataset.texts(motion_id)]
-        caption = tasks.motion_to_text(lm, vq, joints)
+        (caption,) = tasks.caption(lm, vq, [joints])
         captions.append(caption)
         references.append(refs)
         hits = label_hits(labels.get(motion_id, {}), caption)
         per_label += hits
         if hits:
             per_clip.append(all(hits))
-        frames = (len(joints) - 1) // 4 * 4
-        truth = tasks.codes_to_joints(vq, tasks.motion_codes(vq, joints))  # what the tokenizer can reach
-        cut = max(4, int(0.2 * frames) // 4 * 4)
-        guess = tasks.predict(lm, vq, joints[: cut + 1], frames=frames - cut, sampling=Sampling(seed=index))
-        pred.append(ade_fde(guess, truth, "prediction"))
-        a, b = max(4, int(0.25 * frames) // 4 * 4), frames - max(4, int(0.25 * frames) // 4 * 4)
-        filled = tasks.inbetween(lm, vq, joints[: a + 1], joints[b:], frames=b - a, sampling=Sampling(seed=index))
-        inb.append(ade_fde(filled, truth, "inbetween"))
+        # The engine's own path (what the server and the CLI run): the given frames stay as they are,
+        # the model's frames are placed after / between them, and the whole is scored against the
+        # real clip over MotionGPT's window, which is exactly the generated frames here.
+        frames = len(joints)
+        cut = int(0.2 * frames)
+        new = tasks.continue_motion(lm, vq, joints[:cut], frames - cut, Sampling(seed=index))
+        pred.append(ade_fde(np.concatenate([joints[:cut], new]), joints, "prediction"))
+        a, b = int(0.25 * frames), frames - int(0.25 * frames)
+        gap = tasks.fill_gap(lm, vq, joints[:a], joints[b:], b - a, Sampling(seed=index))
+        inb.append(ade_fde(np.concatenate([joints[:a], gap, joints[b:]]), joints, "inbetween"))
     scores = caption_scores(captions, references)
     print(f"{len(captions)} clips of split {split!r}{' / ' + source if source else ''} of {data_dir}")
     for key, value in scores.items():

@@ -8,13 +8,26 @@
 A component is *available* when the manifest lists it and its directory exists. A missing or broken
 component never stops the engine from starting: the operations that need it answer
 `model_unavailable` with a sentence saying what is missing and which `motion-train` command makes it.
+
+    bundle = load_bundle(default_bundle_dir())      # the bundle shipped inside the package
+    lm, vq = models_of(bundle, "cpu").language()    # loaded once per (bundle, device), on first use
+
+`Models` is where every model of a bundle is loaded (the motion-language model with its tokenizer, the
+pose editor, the correction writer); the engine's operations (engine/operations.py), the CLI commands
+and the benchmarks all take their models from it.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from engine.errors import InputError, ModelUnavailableError
+
+DEFAULT_LM_THREADS = 1  # 2 OpenMP threads on a busy 2-core box made decoding ~40x slower (docs/motion_lm.md)
 
 BUNDLE_FORMAT = "motion-copilot-bundle"
 BUNDLE_VERSION = 1
@@ -122,3 +135,104 @@ def _add_component(bundle: Bundle, name: str, entry: object) -> None:
         except (OSError, ValueError) as error:
             bundle.problems.append(f"component '{name}': unreadable {config_path} ({error})")
     bundle.components[name] = Component(name=name, path=path, config=config)
+
+
+def default_bundle_dir() -> Path:
+    """The bundle shipped inside the package (not relative to the working directory)."""
+    return Path(__file__).resolve().parent / "assets" / "default_bundle"
+
+
+def configure_torch(device: str, threads: int | None = None) -> None:
+    """On CPU, set torch's intra-op threads (default 1: the LM decodes many tiny matmuls)."""
+    if device != "cpu":
+        return
+    import torch  # noqa: PLC0415 - torch costs ~1.7 s; `motion-engine --help` and info never need it
+
+    torch.set_num_threads(max(1, int(threads or DEFAULT_LM_THREADS)))
+
+
+class Models:
+    """The models of one bundle on one device, each loaded on first use and then kept.
+
+    Thread-safe: the server's workers may ask at once; a model is loaded by one of them only. A
+    component the bundle lacks raises ModelUnavailableError with the bundle's own sentence.
+    """
+
+    def __init__(self, bundle: Bundle, device: str = "cpu") -> None:
+        self.bundle, self.device = bundle, device
+        self._loaded: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _path(self, component: str, operation: str) -> Path:
+        if not self.bundle.has(component):
+            raise ModelUnavailableError(self.bundle.missing_message(component, operation))
+        return self.bundle.components[component].path
+
+    def _get(self, name: str, load) -> Any:
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = load()
+            return self._loaded[name]
+
+    def load(self, component: str) -> Any:
+        """The model that serves `component` (the language model and the tokenizer load together)."""
+        loaders = {
+            "language_model": self.language,
+            "tokenizer": self.language,
+            "pose_editor": self.pose_editor,
+            "correction_writer": self.correction_writer,
+        }
+        return loaders[component]()
+
+    def language(self) -> tuple:
+        """(MotionLM, MotionTokenizer): the motion-language model and the motion tokenizer it speaks."""
+
+        def load() -> tuple:
+            # Local imports: torch + transformers cost several seconds (4.6 s measured on a busy
+            # 2-core box); the server starts, and answers non-model ops, without them.
+            from engine.models.motion_lm import MotionLM  # noqa: PLC0415 - torch + transformers, see above
+            from engine.models.tokenizer import MotionTokenizer  # noqa: PLC0415 - torch, see above
+
+            lm = MotionLM.load(self._path("language_model", "text_to_motion"), self.device)
+            vq = MotionTokenizer.load(self._path("tokenizer", "text_to_motion"), self.device).eval()
+            if lm.vocab.code_num != vq.config.code_num:
+                raise InputError(
+                    f"bundle {self.bundle.root}: the language model knows {lm.vocab.code_num} motion "
+                    f"codes but the tokenizer has {vq.config.code_num}; export them together"
+                )
+            return lm, vq
+
+        return self._get("language", load)
+
+    def pose_editor(self):
+        """The PoseFix pose editor (engine.models.pose_editor.PoseEditor)."""
+
+        def load():
+            from engine.models.pose_editor import PoseEditor  # noqa: PLC0415 - torch (~1.7 s), on first use only
+
+            return PoseEditor.load(self._path("pose_editor", "edit_pose"), self.device).eval()
+
+        return self._get("pose_editor", load)
+
+    def correction_writer(self):
+        """The PoseFix correction writer (engine.models.correction_writer.CorrectionWriter)."""
+
+        def load():
+            from engine.models.correction_writer import CorrectionWriter  # noqa: PLC0415 - torch, on first use only
+
+            return CorrectionWriter.load(self._path("correction_writer", "describe_change"), self.device).eval()
+
+        return self._get("correction_writer", load)
+
+
+_MODELS_LOCK = threading.Lock()
+_MODELS: dict[tuple[str, str], Models] = {}
+
+
+def models_of(bundle: Bundle, device: str = "cpu") -> Models:
+    """The one `Models` of (bundle directory, device): the server, the CLI and tests share loaded models."""
+    key = (str(bundle.root), device)
+    with _MODELS_LOCK:
+        if key not in _MODELS or _MODELS[key].bundle.components != bundle.components:
+            _MODELS[key] = Models(bundle, device)
+        return _MODELS[key]

@@ -2,21 +2,21 @@
 
 Every handler has the batch signature `handler(jobs: list[Job]) -> list[Outcome | Exception]`
 (one outcome per job, in order). Non-batchable ops always receive a one-job list; `single(fn)` wraps
-the simpler `fn(job) -> Outcome`. An Outcome is `(result: dict, arrays: dict[str, ndarray])`.
-A handler reports progress with `job.progress(fraction, message)` and polls `job.cancelled()` (or
-calls `job.check_cancelled()`, which raises JobCancelled). Raise `engine.errors.EngineError`
-subclasses for errors a person can act on; anything else becomes an `internal_error` reply.
+the simpler `fn(job) -> Outcome` (through `engine.jobs.run_each`: one bad job fails only itself).
+An Outcome is `(result: dict, arrays: dict[str, ndarray])`. A handler reports progress with
+`job.progress(fraction, message)` and polls `job.cancelled()` (or calls `job.check_cancelled()`,
+which raises JobCancelled). Raise `engine.errors.EngineError` subclasses for errors a person can act
+on; anything else becomes an `internal_error` reply.
 
-Plugging in a real model: add a factory to MODEL_FACTORIES,
-    MODEL_FACTORIES["text_to_motion"] = lambda bundle, device: make_t2m_handler(bundle, device)
-returning a batch handler. It is called once at start-up, only when the bundle has every component
-in REQUIRES[op]; otherwise the op answers `model_unavailable` naming the missing component.
+Model operations are plain functions `fn(models, jobs)` in MODEL_OPS, next to the bundle components
+they need; `models` is the bundle's `engine.bundle.Models`, which loads each model once. Adding a
+model op is one line here plus its function. An op whose component is missing from the bundle
+answers `model_unavailable` naming it (and the `motion-train` command that makes it).
 `ping`, `info` and `cancel` are answered by the I/O loop itself (engine/server.py), never queued.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Callable
@@ -24,25 +24,32 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.bundle import Bundle
+from engine import describe
+from engine.bundle import Bundle, Models, models_of
+from engine.describe.joints import validate_poses
 from engine.errors import EngineError, InputError, ModelUnavailableError
+from engine.jobs import run_batched, run_each
+from engine.models import lm_handlers, posefix_handlers
+from engine.rig import description, name_maps
+from engine.rig import placement as place
+from engine.rig import retarget as rig_retarget
 
 Outcome = tuple[dict, dict]
 Handler = Callable[[list["Job"]], list]
 
 # Bone-frames of rig forward kinematics per chunk in rig_to_canonical (72 bytes each: ~36 MB).
 FK_BONE_FRAMES = 500_000
-# Components each model operation needs from the bundle.
-REQUIRES: dict[str, tuple[str, ...]] = {
-    "text_to_motion": ("tokenizer", "language_model"),
-    "motion_to_text": ("tokenizer", "language_model"),
-    "predict": ("tokenizer", "language_model"),
-    "inbetween": ("tokenizer", "language_model"),
-    "edit_pose": ("pose_editor",),
-    "describe_change:model": ("correction_writer",),
+# Model operations: op -> (fn(models, jobs) -> outcomes, the bundle components it needs).
+MODEL_OPS: dict[str, tuple[Callable[[Models, list], list], tuple[str, ...]]] = {
+    "text_to_motion": (lm_handlers.text_to_motion, ("tokenizer", "language_model")),
+    "motion_to_text": (lm_handlers.motion_to_text, ("tokenizer", "language_model")),
+    "predict": (lm_handlers.predict, ("tokenizer", "language_model")),
+    "inbetween": (lm_handlers.inbetween, ("tokenizer", "language_model")),
+    "edit_pose": (posefix_handlers.edit_pose, ("pose_editor",)),
+    "describe_change:model": (posefix_handlers.describe_change, ("correction_writer",)),
 }
-# op -> factory(bundle, device) -> batch handler; the lead registers real models here.
-MODEL_FACTORIES: dict[str, Callable[[Bundle, str], Handler]] = {}
+# Components each model operation needs from the bundle (the CLI commands check these too).
+REQUIRES: dict[str, tuple[str, ...]] = {op: needs for op, (_, needs) in MODEL_OPS.items()}
 
 
 class JobCancelled(EngineError):
@@ -83,13 +90,7 @@ def single(fn: Callable[[Job], Outcome]) -> Handler:
     """Adapt a one-job function to the batch signature, keeping per-job errors apart."""
 
     def handler(jobs: list[Job]) -> list:
-        outcomes: list = []
-        for job in jobs:
-            try:
-                outcomes.append(fn(job))
-            except Exception as error:  # noqa: BLE001 - reported per job by the worker
-                outcomes.append(error)
-        return outcomes
+        return run_each(jobs, fn)
 
     handler.__name__ = getattr(fn, "__name__", "handler")
     return handler
@@ -106,55 +107,41 @@ def unavailable(message: str) -> Handler:
 # ----------------------------------------------------------------------------- rule-based ops
 
 
-def _import(module: str, what: str, build: str) -> object:
-    """Import a parallel-developed engine module lazily: its absence turns one op off, no more."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ModelUnavailableError(
-            f"{what} ({module}) is not installed in this engine build; update motion-copilot to a "
-            f"version that includes {build}."
-        ) from None
+def _describe_batch(jobs: list[Job], batch_fn: Callable, names: tuple[str, ...]) -> list:
+    """Rule-based descriptions under the seeding rule (engine/jobs.py): each job's poses are checked
+    alone; a seeded job runs alone (its text comes from its seed only), unseeded jobs with the same
+    `deterministic` flag share one call."""
 
+    def prepare(job: Job) -> list[np.ndarray]:
+        poses = []
+        for name in names:
+            label = {"pose_a": "pose A", "pose_b": "pose B"}.get(name, name)
+            if np.ndim(job.arrays[name]) != 2:
+                raise InputError(
+                    f"{label} has shape {np.shape(job.arrays[name])}, but one pose must be (22, 3) joint "
+                    "positions in metres; send one request per pose."
+                )
+            poses.append(validate_poses(job.arrays[name], label)[0])
+        return poses
 
-def _describe_batch(jobs: list[Job], single_fn: Callable, batch_fn: Callable, names: tuple[str, ...]) -> list:
-    """Rule-based descriptions; unseeded jobs with the same `deterministic` flag share one call.
+    def run_group(members: list[Job], items: list) -> list:
+        first = members[0].args
+        stacks = [np.stack([item[k] for item in items]) for k in range(len(names))]
+        texts = batch_fn(*stacks, seed=first.get("seed"), deterministic=bool(first.get("deterministic", False)))
+        return [({"text": t}, {}) for t in texts]
 
-    A seeded job runs alone so that its text never depends on what it was batched with.
-    """
-    outcomes: dict[int, object] = {}
-    groups: dict[bool, list[int]] = {}
-    for index, job in enumerate(jobs):
-        if job.args.get("seed") is None:
-            groups.setdefault(bool(job.args.get("deterministic", False)), []).append(index)
-            continue
-        try:
-            text = single_fn(
-                *(np.asarray(job.arrays[n], np.float64) for n in names),
-                seed=job.args["seed"],
-                deterministic=job.args.get("deterministic", False),
-            )
-            outcomes[index] = ({"text": text}, {})
-        except Exception as error:  # noqa: BLE001 - per-job error
-            outcomes[index] = error
-    for deterministic, indices in groups.items():
-        stacks = [np.stack([np.asarray(jobs[i].arrays[n], np.float64) for i in indices]) for n in names]
-        try:
-            texts = batch_fn(*stacks, seed=None, deterministic=deterministic)
-            outcomes.update({i: ({"text": t}, {}) for i, t in zip(indices, texts)})
-        except Exception as error:  # noqa: BLE001 - the whole group failed the same way
-            outcomes.update({i: error for i in indices})
-    return [outcomes[i] for i in range(len(jobs))]
+    def key(job: Job) -> tuple | None:
+        return None if job.args.get("seed") is not None else (bool(job.args.get("deterministic", False)),)
+
+    return run_batched(jobs, prepare, run_group, key)
 
 
 def describe_pose(jobs: list[Job]) -> list:
-    module = _import("engine.describe", "the rule-based pose describer", "engine/describe")
-    return _describe_batch(jobs, module.describe_pose, module.describe_poses, ("pose",))
+    return _describe_batch(jobs, describe.describe_poses, ("pose",))
 
 
 def describe_change_rules(jobs: list[Job]) -> list:
-    module = _import("engine.describe", "the rule-based change describer", "engine/describe")
-    return _describe_batch(jobs, module.describe_change, module.describe_changes, ("pose_a", "pose_b"))
+    return _describe_batch(jobs, describe.describe_changes, ("pose_a", "pose_b"))
 
 
 def _rig_and_map(job: Job) -> tuple:
@@ -163,9 +150,6 @@ def _rig_and_map(job: Job) -> tuple:
     `preset`/`mapping` args override the rig header's own choice, normalised like engine.rig
     ("auto"/"custom"/"" = detect); None means the header's choice.
     """
-    description = _import("engine.rig.description", "the rig description reader", "engine/rig")
-    rig_retarget = _import("engine.rig.retarget", "retargeting", "engine/rig/retarget.py")
-    name_maps = _import("engine.rig.name_maps", "the rig name maps", "engine/rig/name_maps.py")
     rig = description.RigDescription.from_wire(job.args["rig"], job.arrays)
     joint_map = None
     if "preset" in job.args or "mapping" in job.args:  # overrides the rig header's own choice
@@ -185,7 +169,6 @@ def retarget(job: Job) -> Outcome:
     motion already in the rig's frame where it is; `previous_key` `(N, 4)` (the animator's key the
     motion follows) sets the first key's quaternion signs. engine/rig/placement.py does the maths."""
     rig, joint_map, rig_retarget = _rig_and_map(job)
-    place = _import("engine.rig.placement", "rig placement", "engine/rig/placement.py")
     positions = np.asarray(job.arrays["positions"], np.float64)
     placement = place.placement_arg(job.args, positions)
     previous = job.arrays.get("previous_key")
@@ -254,7 +237,6 @@ def rig_to_canonical(job: Job) -> Outcome:
             f"rig_to_canonical: location_bone '{location_bone}' is not a bone of the rig; "
             "send the name of the bone whose location 'root_location' holds."
         )
-    place = _import("engine.rig.placement", "rig placement", "engine/rig/placement.py")
     binding = rig_retarget.bind(rig, joint_map)  # map errors surface here, once
     out = np.empty((frames, 22, 3), dtype=np.float32)
     if heads is not None:
@@ -320,27 +302,33 @@ class Operation:
     unavailable: str | None = None  # why the op is off, for `info`
 
 
-def _model_handler(op: str, bundle: Bundle, device: str, requires: tuple[str, ...]) -> Handler:
+def _model_handler(op: str, fn: Callable[[Models, list], list], models: Models, requires: tuple[str, ...]) -> Handler:
+    """`fn` bound to the bundle's models, which are loaded here, at start-up; `model_unavailable`
+    (naming the missing component, or why loading failed) when the bundle cannot serve `op`."""
+    name = op.split(":")[0]
     for component in requires:
-        if not bundle.has(component):
-            return unavailable(bundle.missing_message(component, op))
-    factory = MODEL_FACTORIES.get(op)
-    if factory is None:
-        return unavailable(
-            f"'{op}' has every bundle component it needs ({', '.join(requires)}) "
-            "but this engine build has no runner for it yet; update motion-copilot."
-        )
+        if not models.bundle.has(component):
+            return unavailable(models.bundle.missing_message(component, name))
     try:
-        return factory(bundle, device)
+        for component in requires:
+            models.load(component)
     except Exception as error:  # noqa: BLE001 - a broken component must not stop start-up
         return unavailable(
-            f"loading the model for '{op}' from {bundle.root} failed ({error}); "
+            f"loading the model for '{name}' from {models.bundle.root} failed ({error}); "
             "re-export the bundle with `motion-train all`."
         )
 
+    def handler(jobs: list[Job]) -> list:
+        return fn(models, jobs)
 
-def _describe_change_handler(bundle: Bundle, device: str) -> Handler:
-    model = _model_handler("describe_change", bundle, device, REQUIRES["describe_change:model"])
+    handler.__name__ = name
+    return handler
+
+
+def _describe_change_handler(models: Models) -> Handler:
+    """describe_change: method "rules" (default, rule-based) or "model" (the correction writer)."""
+    fn, requires = MODEL_OPS["describe_change:model"]
+    model = _model_handler("describe_change:model", fn, models, requires)
     rules = describe_change_rules
 
     def handler(jobs: list[Job]) -> list:
@@ -356,12 +344,14 @@ def build_operations(
     bundle: Bundle, device: str, enable_test_ops: bool = False, batching: bool = True
 ) -> dict[str, Operation]:
     """Handlers for every worker operation; `batching=False` hands each job over alone."""
+    models = models_of(bundle, device)
     table: dict[str, tuple[Handler, bool]] = {
-        op: (_model_handler(op, bundle, device, REQUIRES[op]), True)
-        for op in ("text_to_motion", "motion_to_text", "predict", "inbetween", "edit_pose")
+        op: (_model_handler(op, fn, models, requires), True)
+        for op, (fn, requires) in MODEL_OPS.items()
+        if ":" not in op
     }
     table["describe_pose"] = (describe_pose, True)
-    table["describe_change"] = (_describe_change_handler(bundle, device), True)
+    table["describe_change"] = (_describe_change_handler(models), True)
     table["retarget"] = (single(retarget), False)
     table["rig_to_canonical"] = (single(rig_to_canonical), False)
     if enable_test_ops:

@@ -12,9 +12,9 @@ import pytest
 from engine_process import EngineProcess
 from tiny_bundle import write_tiny_bundle
 
+from engine.bundle import default_bundle_dir
 from engine.client import EngineClient, RemoteError
 from engine.formats.canonical import load_motion
-from engine.model_registry import default_bundle_dir
 
 WALK = load_motion(default_bundle_dir().parent / "samples" / "dataset-2_walk_active_009.bvh").positions
 POSE = WALK[30]
@@ -149,7 +149,7 @@ def test_serve_without_bundle_option_loads_the_shipped_default_bundle():
 
 
 def test_align_puts_a_turned_and_moved_copy_back_on_its_original():
-    from engine.models.lm_handlers import _align
+    from engine.models.motion_tasks import align as _align
     from engine.motion.heading import yaw_matrix as _yaw_matrix
 
     moved = WALK[:20] @ _yaw_matrix(1.1).T + np.array([2.0, 0.0, -7.0])

@@ -179,7 +179,7 @@ def test_converter_on_a_synthetic_motiongpt_checkpoint(text_tokenizer_dir, tmp_p
     from safetensors.torch import save_file
 
     from engine.models.motion_lm_convert import convert_motiongpt
-    from engine.motion_tasks import codes_to_joints
+    from engine.models.motion_tasks import codes_to_joints
 
     tokenizer = AutoTokenizer.from_pretrained(str(text_tokenizer_dir))
     rows = len(tokenizer) + CODES + 3
@@ -221,42 +221,28 @@ def test_converter_names_a_checkpoint_without_a_language_model(text_tokenizer_di
 
 
 # --- tasks ----------------------------------------------------------------------------------------
-def test_task_functions_return_joint_positions(text_tokenizer_dir):
-    from engine import motion_tasks as tasks
+def test_task_functions_return_exactly_the_frames_asked_for(text_tokenizer_dir):
+    from engine.models import motion_tasks as tasks
     from engine.motion.features import features_to_joints
 
     lm, vq = tiny_lm(text_tokenizer_dir, seed=2), tiny_vq()
     sampling = Sampling(seed=0)
-    joints = tasks.text_to_motion(lm, vq, "a person walks", frames=30, sampling=sampling)
-    assert joints.shape == (28, 22, 3) and joints.dtype == np.float32 and np.isfinite(joints).all()
-    assert tasks.text_to_motion(lm, vq, "a person walks", seconds=1.0, sampling=sampling).shape == (20, 22, 3)
-    free = tasks.random_motion(lm, vq, sampling=sampling)
+    (joints,) = tasks.generate(lm, vq, ["a person walks"], [30], sampling)
+    assert joints.shape == (30, 22, 3) and joints.dtype == np.float32 and np.isfinite(joints).all()
+    (free,) = tasks.generate(lm, vq, ["a person walks"], [None], sampling)
     assert free.ndim == 3 and free.shape[1:] == (22, 3) and len(free) % 4 == 0
+    batch = tasks.generate(lm, vq, ["walk", "run fast"], [7, 16], sampling)
+    assert [m.shape for m in batch] == [(7, 22, 3), (16, 22, 3)]
     clip = features_to_joints(np.random.default_rng(0).normal(size=(41, 263)).astype(np.float32) * 0.1)
-    assert tasks.predict(lm, vq, clip, frames=16, sampling=sampling).shape == ((40 // 4 + 4) * 4, 22, 3)
-    filled = tasks.inbetween(lm, vq, clip[:21], clip[20:], frames=12, sampling=sampling)
-    assert filled.shape == ((5 + 3 + 5) * 4, 22, 3)
-    assert isinstance(tasks.motion_to_text(lm, vq, clip), str)
-    batch = tasks.text_to_motion_batch(lm, vq, ["walk", "run fast"], [8, 16], sampling)
-    assert [m.shape for m in batch] == [(8, 22, 3), (16, 22, 3)]
+    assert tasks.continue_motion(lm, vq, clip, 13, sampling).shape == (13, 22, 3)  # only the new frames
+    gap = tasks.fill_gap(lm, vq, clip[:21], clip[30:], 9, sampling)
+    assert gap.shape == (9, 22, 3)  # only the frames strictly between clip[20] and clip[30]
+    texts = tasks.caption(lm, vq, [clip, clip[:1]])
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
     with pytest.raises(InputError, match=r"\(T, 22, 3\)"):
-        tasks.motion_to_text(lm, vq, np.zeros((10, 21, 3)))
-    with pytest.raises(InputError, match="gap"):
-        tasks.inbetween(lm, vq, clip, clip)
-
-
-def test_estimate_length_reads_the_number_in_the_answer(text_tokenizer_dir, monkeypatch):
-    from engine import motion_tasks as tasks
-
-    lm = tiny_lm(text_tokenizer_dir)
-    prompts = []
-    monkeypatch.setattr(lm, "generate_text", lambda p, s=None: prompts.extend(p) or ["It would take about 84 frames."])
-    assert tasks.estimate_length(lm, "a person sits down") == 84
-    assert prompts == ["Predict the number of frames for: a person sits down"]
-    monkeypatch.setattr(lm, "generate_text", lambda p, s=None: ["a person sits"])
-    with pytest.raises(tasks.NoLengthError, match="no frame count") as caught:
-        tasks.estimate_length(lm, "a person sits down")
-    assert caught.value.code == "no_length"
+        tasks.caption(lm, vq, [np.zeros((10, 21, 3))])
+    with pytest.raises(InputError, match="non-empty"):
+        tasks.generate(lm, vq, ["  "], [8], sampling)
 
 
 def test_a_local_pretrained_t5_is_extended_by_the_motion_tokens(text_tokenizer_dir, tmp_path):

@@ -184,9 +184,9 @@ def test_frozen_minilm_text_encoder_is_frozen_cached_and_saved_by_name(tmp_path)
 
 
 def test_engine_handlers_answer_each_job(tmp_path):
-    from engine.bundle import Bundle, Component
+    from engine.bundle import Bundle, Component, Models
     from engine.models.correction_writer import CorrectionWriter, CorrectionWriterConfig
-    from engine.models.posefix_handlers import make_describe_change_handler, make_edit_pose_handler
+    from engine.models.posefix_handlers import describe_change, edit_pose
     from engine.operations import Job
 
     tiny_editor().save(tmp_path / "editor")
@@ -206,7 +206,7 @@ def test_engine_handlers_answer_each_job(tmp_path):
     )
     pose_a, pose_b = random_poses(2, seed=9)
     job = lambda op, args, arrays: Job(b"c", "1", op, args, arrays)  # noqa: E731
-    edit = make_edit_pose_handler(bundle)
+    edit = lambda jobs: edit_pose(Models(bundle), jobs)  # noqa: E731
     (ok, bad) = edit(
         [
             job("edit_pose", {"text": "Raise your left arm."}, {"pose": pose_a + 5.0}),
@@ -221,6 +221,6 @@ def test_engine_handlers_answer_each_job(tmp_path):
         for _ in range(2)
     ]
     np.testing.assert_array_equal(seeded[0], seeded[1])
-    describe = make_describe_change_handler(bundle)
+    describe = lambda jobs: describe_change(Models(bundle), jobs)  # noqa: E731
     (answer,) = describe([job("describe_change", {"method": "model"}, {"pose_a": pose_a, "pose_b": pose_b})])
     assert isinstance(answer[0]["text"], str)

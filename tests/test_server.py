@@ -419,46 +419,29 @@ def test_scheduler_refuses_beyond_its_job_and_byte_budget():
     assert (scheduler.queued, scheduler.queued_bytes) == (0, 0)
 
 
-def test_a_registered_model_factory_serves_batches_and_info_shows_the_bundle(tmp_path, monkeypatch):
-    """The lead's integration point: MODEL_FACTORIES[op](bundle, device) -> batch handler."""
-    from engine import operations
+def test_model_ops_are_wired_to_the_bundle_batch_and_info_shows_the_bundle(tmp_path, monkeypatch):
+    """build_operations binds each model op to the bundle's models: equal unseeded requests share one
+    model call, `info` shows the bundle, and an op whose component is missing names it."""
+    from tiny_bundle import write_tiny_bundle
+
+    from engine.bundle import models_of
+    from engine.operations import build_operations
     from engine.server import EngineServer, ServerConfig
 
-    for name in ("tokenizer", "language_model"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "config.json").write_text(json.dumps({"name": name}))
-    (tmp_path / "manifest.json").write_text(
-        json.dumps(
-            {
-                "format": "motion-copilot-bundle",
-                "version": 1,
-                "components": {"tokenizer": {"path": "tokenizer"}, "language_model": {"path": "language_model"}},
-            }
-        )
-    )
+    bundle = load_bundle(write_tiny_bundle(tmp_path, ("tokenizer", "language_model")))
+    lm, _ = models_of(bundle, "cpu").language()
     calls: list[int] = []
+    generate_motion = lm.generate_motion
 
-    def factory(bundle, device):
-        assert bundle.has("language_model") and device == "cpu"
+    def counted(prompts, lengths=None, sampling=None):
+        calls.append(len(prompts))
+        time.sleep(0.05)  # a slower "forward", so that the requests queue up behind it
+        return generate_motion(prompts, lengths, sampling)
 
-        def text_to_motion(jobs):
-            calls.append(len(jobs))
-            time.sleep(0.05)  # one "forward" for the whole batch
-            return [
-                (
-                    {"frames": job.args.get("frames", 40), "fps": 20.0},  # text_to_motion's reply schema
-                    {"positions": np.zeros((job.args.get("frames", 40), 22, 3), np.float32)},
-                )
-                for job in jobs
-            ]
-
-        return text_to_motion
-
-    monkeypatch.setitem(operations.MODEL_FACTORIES, "text_to_motion", factory)
-    bundle = load_bundle(tmp_path)
+    monkeypatch.setattr(lm, "generate_motion", counted)
     server = EngineServer(
         ServerConfig(bind="tcp://127.0.0.1:*"),
-        operations.build_operations(bundle, "cpu"),
+        build_operations(bundle, "cpu"),
         {"device": "cpu", "bundle": bundle.describe()},
     )
     ready = threading.Event()
@@ -466,14 +449,16 @@ def test_a_registered_model_factory_serves_batches_and_info_shows_the_bundle(tmp
     thread.start()
     assert ready.wait(10)
     try:
-        with EngineClient(server.endpoint, timeout=10) as client:
+        with EngineClient(server.endpoint, timeout=60) as client:
             ids = [client.send("text_to_motion", {"text": "walk", "frames": 10 + n}) for n in range(6)]
             replies = [client.wait(request_id) for request_id in ids]
             assert [r.arrays["positions"].shape for r in replies] == [(10 + n, 22, 3) for n in range(6)]
             assert sum(calls) == 6 and max(calls) > 1  # batched
             info = client.request("info").result
             assert info["operations"]["text_to_motion"]["available"] is True
-            assert info["bundle"]["components"]["tokenizer"]["config"] == {"name": "tokenizer"}
+            assert info["bundle"]["components"]["tokenizer"]["config"] == json.loads(
+                (tmp_path / "tokenizer" / "config.json").read_text()
+            )
             error = _error(client, "edit_pose", {"text": "raise the arm"}, {"pose": POSE})
             assert str(tmp_path) in error.message and "pose editor" in error.message
     finally:

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from tiny_bundle import write_tiny_bundle
 
+from engine.bundle import default_bundle_dir
 from engine.cli import main
 from engine.formats.canonical import load_motion
-from engine.model_registry import default_bundle_dir
 
 WALK = default_bundle_dir().parent / "samples" / "dataset-2_walk_active_009.bvh"
 

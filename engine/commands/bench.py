@@ -10,8 +10,19 @@ machine and bundle at hand; ops whose model is missing are listed as unavailable
 from __future__ import annotations
 
 import argparse
+import statistics
+import threading
+import time
 
+from engine import protocol
+from engine.bundle import configure_torch, default_bundle_dir, load_bundle
+from engine.client import EngineClient, RemoteError
+from engine.commands.serve import collect_info, resolve_device
 from engine.commands.task_common import add_model_options
+from engine.errors import InputError
+from engine.formats.canonical import load_motion
+from engine.operations import build_operations
+from engine.server import EngineServer, ServerConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,9 +38,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def requests_for(frames: int) -> dict[str, tuple[dict, dict]]:
     """op -> (args, arrays) of one representative request, on the shipped walk sample."""
-    from engine.formats.canonical import load_motion
-    from engine.model_registry import default_bundle_dir
-
     sample = default_bundle_dir().parent / "samples" / "dataset-2_walk_active_009.bvh"
     walk = load_motion(sample).positions.astype("float32")
     return {
@@ -46,9 +54,6 @@ def requests_for(frames: int) -> dict[str, tuple[dict, dict]]:
 
 def measure(client, op: str, args: dict, arrays: dict, requests: int, concurrency: int, timeout: float) -> dict:
     """{'median_ms', 'max_ms', 'burst_per_s'} of one op; raises the client's RemoteError."""
-    import statistics
-    import time
-
     wire_op = op.split(":")[0]
     client.request(wire_op, args, arrays, timeout=timeout)  # warm-up: first-call allocations
     latencies = []
@@ -69,20 +74,10 @@ def measure(client, op: str, args: dict, arrays: dict, requests: int, concurrenc
 
 
 def run(args: argparse.Namespace) -> int:
-    import threading
-
-    from engine import protocol
-    from engine.client import EngineClient, RemoteError
-    from engine.commands.serve import collect_info
-    from engine.errors import InputError
-    from engine.model_registry import register_model_factories
-    from engine.operations import build_operations
-    from engine.server import EngineServer, ServerConfig
 
     if args.requests < 1 or args.concurrency < 1:
         raise InputError("--requests and --concurrency must be at least 1")
     bundle, device = _bundle(args)
-    register_model_factories()
     operations = build_operations(bundle, device)
     server = EngineServer(ServerConfig(bind="tcp://127.0.0.1:*"), operations, collect_info(device, bundle))
     ready = threading.Event()
@@ -119,10 +114,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _bundle(args: argparse.Namespace) -> tuple:
     """(bundle, device) of --bundle (default: the shipped one); missing components only turn ops off."""
-    from engine.bundle import load_bundle
-    from engine.commands.serve import resolve_device
-    from engine.model_registry import configure_torch, default_bundle_dir
-
     device = resolve_device(args.device)
     configure_torch(device, args.threads)
     return load_bundle(args.bundle if args.bundle is not None else default_bundle_dir()), device

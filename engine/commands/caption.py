@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.commands.task_common import add_model_options
+from engine.commands.task_common import add_model_options, language_models, read_motion
+from engine.models.motion_tasks import caption, sampling_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,8 +17,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.commands.task_common import language_models, read_motion
-    from engine.models.lm_handlers import caption, sampling_of
 
     motion = read_motion(args.input)
     lm, vq = language_models(args, "motion_to_text")

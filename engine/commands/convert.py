@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from engine.errors import InputError
+from engine.formats.canonical import load_motion, save_motion
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("convert", help="convert motion files (.bvh, .npy, .npz) via SMPL-22")
@@ -49,8 +52,6 @@ def _units(value: str | None) -> str | float | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.errors import InputError
-    from engine.formats.canonical import load_motion, save_motion
 
     explicit = None
     if args.joint_map:

@@ -11,6 +11,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
+from engine.commands.task_common import add_model_options, language_models
+from engine.describe import describe_change, describe_pose
+from engine.errors import ModelUnavailableError
+from engine.formats.canonical import CanonicalMotion, load_motion, save_motion
+from engine.models.motion_tasks import generate, sampling_of
+from engine.motion import preview
+from engine.motion.features import features_to_joints, joints_to_features
+from engine.motion.skeleton import JOINT_INDEX
+
 SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples"
 DEFAULT_CLIP = SAMPLES / "dataset-2_wave-left-hand_exhausted_009.bvh"
 
@@ -25,20 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="text for the text-to-motion part (when the bundle has a language model)",
     )
     parser.add_argument("--seed", type=int, default=0, help="sampling seed of the generated motion")
-    from engine.commands.task_common import add_model_options
 
     add_model_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from engine.describe import describe_change, describe_pose
-    from engine.formats.canonical import CanonicalMotion, load_motion, save_motion
-    from engine.motion import preview
-    from engine.motion.features import features_to_joints, joints_to_features
-    from engine.motion.skeleton import JOINT_INDEX
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -77,18 +80,11 @@ def run(args: argparse.Namespace) -> int:
 
 def generate_from_prompt(args: argparse.Namespace, out: Path) -> list[str]:
     """Text -> motion with the bundle's language model (4 s); one summary line, or why it was skipped."""
-    from engine.commands.task_common import language_models
-    from engine.errors import ModelUnavailableError
-    from engine.formats.canonical import CanonicalMotion, save_motion
-    from engine.models.lm_handlers import generate
-    from engine.models.motion_lm import Sampling
-    from engine.motion import preview
-
     try:
         lm, vq = language_models(args, "text_to_motion")
     except ModelUnavailableError as error:
         return [f"text-to-motion    skipped: {error}"]
-    motion = generate(lm, vq, [args.prompt], [80], Sampling(seed=args.seed))[0]  # (80, 22, 3)
+    motion = generate(lm, vq, [args.prompt], [80], sampling_of({"seed": args.seed}))[0]  # (80, 22, 3)
     save_motion(CanonicalMotion(motion), out / "generated.bvh")
     preview.save_gif(motion, out / "generated.gif")
     return [

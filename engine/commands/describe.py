@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.describe import describe_change, describe_pose
 from engine.errors import InputError
+from engine.formats.canonical import load_motion
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,8 +47,6 @@ def split_spec(spec: str) -> tuple[Path, int]:
 
 def load_pose(spec: str, preset: str | None) -> np.ndarray:
     """The canonical `(22, 3)` pose named by FILE[:frame]."""
-    from engine.formats.canonical import load_motion
-
     path, frame = split_spec(spec)
     positions = load_motion(path, preset=preset).positions
     if not -len(positions) <= frame < len(positions):
@@ -58,7 +58,6 @@ def load_pose(spec: str, preset: str | None) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.describe import describe_change, describe_pose
 
     if args.count < 1:
         raise InputError(f"--count is {args.count}; it must be at least 1.")

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import argparse
 
-from engine.commands.task_common import add_model_options
+from engine.bundle import models_of
+from engine.commands.task_common import (
+    FRAME_RANGE,
+    add_model_options,
+    check_output,
+    open_bundle,
+    read_motion,
+    write_motion,
+)
+from engine.errors import InputError
+from engine.models.posefix_handlers import edit_pose
+from engine.operations import Job
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,10 +33,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.commands.task_common import FRAME_RANGE, check_output, open_bundle, read_motion, write_motion
-    from engine.errors import InputError
-    from engine.models.posefix_handlers import make_edit_pose_handler
-    from engine.operations import Job
 
     check_output(args.output)
     if not args.text.strip():
@@ -36,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.input}: edit-pose takes one frame (FILE:N), got {len(pose)}")
     bundle, device = open_bundle(args, "edit_pose")
     job_args = {"text": args.text} if args.seed is None else {"text": args.text, "seed": args.seed}
-    (outcome,) = make_edit_pose_handler(bundle, device)([Job(b"cli", "1", "edit_pose", job_args, {"pose": pose[0]})])
+    (outcome,) = edit_pose(models_of(bundle, device), [Job(b"cli", "1", "edit_pose", job_args, {"pose": pose[0]})])
     if isinstance(outcome, Exception):
         raise outcome
     path = write_motion(outcome[1]["pose"][None], args.output)

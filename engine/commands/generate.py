@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import argparse
 
-from engine.commands.task_common import add_model_options, add_sampling_options
+from engine.commands.task_common import (
+    add_model_options,
+    add_sampling_options,
+    check_output,
+    language_models,
+    sampling_args,
+    write_motion,
+)
+from engine.errors import InputError
+from engine.models.motion_tasks import generate, sampling_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,9 +32,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.commands.task_common import check_output, language_models, sampling_args, write_motion
-    from engine.errors import InputError
-    from engine.models.lm_handlers import generate, sampling_of
 
     check_output(args.output)
     frames = args.frames if args.seconds is None else round(args.seconds * 20)

@@ -7,6 +7,12 @@ import json
 import platform
 from pathlib import Path
 
+import numpy
+
+from engine import __version__
+from engine.bundle import default_bundle_dir, load_bundle
+from engine.motion import skeleton
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("info", help="print versions, device and loaded model components")
@@ -20,13 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def collect_info(bundle_dir: Path | None = None) -> dict:
     """Facts about this engine installation, as a JSON-serialisable dict; `bundle` describes
     `bundle_dir` (default: the shipped bundle) as engine.bundle.Bundle.describe() does."""
-    import numpy
-    import torch
-
-    from engine import __version__
-    from engine.bundle import load_bundle
-    from engine.model_registry import default_bundle_dir
-    from engine.motion import skeleton
+    import torch  # noqa: PLC0415 - torch costs ~1.7 s; `motion-engine --help` imports every command module
 
     return {
         "engine_version": __version__,

@@ -12,6 +12,8 @@ import argparse
 import shutil
 from pathlib import Path
 
+import zmq.auth
+
 from engine.errors import InputError
 
 
@@ -23,7 +25,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def generate_keys(directory: Path, force: bool = False) -> dict[str, Path]:
-    import zmq.auth
 
     if (directory / "server.key_secret").exists() and not force:
         raise InputError(

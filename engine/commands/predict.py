@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import argparse
 
-from engine.commands.task_common import add_model_options, add_sampling_options
+import numpy as np
+
+from engine.commands.task_common import (
+    add_model_options,
+    add_sampling_options,
+    check_output,
+    language_models,
+    read_motion,
+    sampling_args,
+    write_motion,
+)
+from engine.errors import InputError
+from engine.models.motion_tasks import continue_motion, sampling_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,11 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from engine.commands.task_common import check_output, language_models, read_motion, sampling_args, write_motion
-    from engine.errors import InputError
-    from engine.models.lm_handlers import continue_motion, sampling_of
 
     check_output(args.output)
     if args.frames < 1:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from engine.errors import InputError
+from engine.formats.canonical import load_motion
+from engine.motion import preview
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("preview", help="draw a motion file as a stick-figure GIF or PNG")
@@ -16,9 +20,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.errors import InputError
-    from engine.formats.canonical import load_motion
-    from engine.motion import preview
 
     motion = load_motion(args.input, preset=args.preset)
     if args.output.lower().endswith(".gif"):

@@ -27,6 +27,8 @@ import subprocess
 import sys
 import threading
 
+import zmq
+
 from engine.commands.serve import is_loopback
 from engine.errors import InputError
 from engine.protocol import DEFAULT_LIMITS
@@ -58,7 +60,6 @@ def start_engines(count: int, backend: str, serve_args: list[str], pin_gpus: boo
 
 
 def run(args: argparse.Namespace) -> int:
-    import zmq
 
     for endpoint in (args.frontend, args.backend):
         if not is_loopback(endpoint):

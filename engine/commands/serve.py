@@ -18,7 +18,15 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy
+import zmq
+
+from engine import __version__, protocol
+from engine.batching import BatchPolicy
+from engine.bundle import configure_torch, default_bundle_dir, load_bundle
 from engine.errors import InputError
+from engine.operations import build_operations
+from engine.server import EngineServer, ServerConfig
 
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
@@ -103,7 +111,7 @@ def resolve_device(requested: str) -> str:
     if requested == "cpu":
         return "cpu"
     try:
-        import torch
+        import torch  # noqa: PLC0415 - torch costs ~1.7 s; `motion-engine --help` imports every command module
     except ImportError:
         if requested == "cuda":
             raise InputError("--device cuda needs torch with CUDA; it is not installed") from None
@@ -121,10 +129,6 @@ def _version(distribution: str) -> str | None:
 
 
 def collect_info(device: str, bundle) -> dict:
-    import numpy
-    import zmq
-
-    from engine import __version__
 
     return {
         "engine_version": __version__,
@@ -141,13 +145,6 @@ def collect_info(device: str, bundle) -> dict:
 
 
 def build_server(args: argparse.Namespace):
-    from engine import protocol
-    from engine.batching import BatchPolicy
-    from engine.bundle import load_bundle
-    from engine.model_registry import configure_torch, default_bundle_dir, register_model_factories
-    from engine.operations import build_operations
-    from engine.server import EngineServer, ServerConfig
-
     endpoint = args.connect or args.bind
     check_remote(endpoint, args.allow_remote, args.keys)
     if args.keys is not None and not (args.keys / "server.key_secret").is_file():
@@ -156,7 +153,6 @@ def build_server(args: argparse.Namespace):
         )
     device = resolve_device(args.device)
     configure_torch(device, args.threads)
-    register_model_factories()
     bundle = load_bundle(None if args.no_bundle else args.bundle or default_bundle_dir())
     for problem in bundle.problems:
         print(f"motion-engine serve: {problem}", file=sys.stderr)

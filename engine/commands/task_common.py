@@ -11,7 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.bundle import configure_torch, default_bundle_dir, load_bundle, models_of
+from engine.commands.serve import resolve_device
 from engine.errors import InputError, ModelUnavailableError
+from engine.formats.canonical import CanonicalMotion, load_motion, save_motion
+from engine.motion import preview
+from engine.operations import REQUIRES
 
 OUTPUT_SUFFIXES = (".bvh", ".npy", ".npz", ".gif", ".png")
 FRAME_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
@@ -38,17 +43,12 @@ def add_sampling_options(parser: argparse.ArgumentParser) -> None:
 
 
 def sampling_args(args: argparse.Namespace) -> dict:
-    """The request-style sampling args of engine.models.lm_handlers.sampling_of."""
+    """The request-style sampling args of engine.models.motion_tasks.sampling_of."""
     return {"seed": args.seed, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
 
 
 def open_bundle(args: argparse.Namespace, operation: str):
     """(bundle, device) with every component `operation` needs, else ModelUnavailableError."""
-    from engine.bundle import load_bundle
-    from engine.commands.serve import resolve_device
-    from engine.model_registry import configure_torch, default_bundle_dir
-    from engine.operations import REQUIRES
-
     device = resolve_device(args.device)
     configure_torch(device, args.threads)
     bundle = load_bundle(args.bundle if args.bundle is not None else default_bundle_dir())
@@ -64,16 +64,12 @@ def open_bundle(args: argparse.Namespace, operation: str):
 
 def language_models(args: argparse.Namespace, operation: str) -> tuple:
     """(MotionLM, MotionTokenizer) of the bundle chosen by --bundle."""
-    from engine.models.lm_handlers import load_models
-
     bundle, device = open_bundle(args, operation)
-    return load_models(bundle, device)
+    return models_of(bundle, device).language()
 
 
 def read_motion(spec: str, what: str = "motion") -> np.ndarray:
     """`FILE`, `FILE:N` (one frame) or `FILE:A-B` (frames A..B inclusive) -> `(T, 22, 3)` float32."""
-    from engine.formats.canonical import load_motion
-
     path, frames = spec, None
     head, sep, tail = spec.rpartition(":")
     if sep and FRAME_RANGE.match(tail) and head:
@@ -102,9 +98,6 @@ def check_output(path: str | Path) -> Path:
 
 def write_motion(positions: np.ndarray, path: str | Path) -> Path:
     """Joints `(T, 22, 3)` metres -> .bvh / .npy / .npz (engine.formats.canonical), .gif / .png preview."""
-    from engine.formats.canonical import CanonicalMotion, save_motion
-    from engine.motion import preview
-
     path = check_output(path)
     suffix = path.suffix.lower()
     if suffix == ".gif":

@@ -10,7 +10,7 @@ A saved model is a Hugging Face directory that `T5ForConditionalGeneration.from_
 `motion_lm.json` (the motion vocabulary and this wrapper's config). Nothing is ever downloaded.
 
     lm = MotionLM.load("bundle/lm")
-    codes = lm.generate_motion(["Generate motion: a person walks forward"], lengths=[49], seed=0)
+    codes = lm.generate_motion(["Text to motion: a person walks forward"], lengths=[49], sampling=Sampling(seed=0))
 """
 
 from __future__ import annotations

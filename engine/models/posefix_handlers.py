@@ -1,81 +1,107 @@
-"""Engine handlers for the PoseFix models: `edit_pose` (pose editor) and `describe_change` with
-method "model" (correction writer). The lead registers them in engine.operations:
+"""The server's handlers of the PoseFix models: `edit_pose` (pose editor) and `describe_change` with
+method "model" (correction writer).
 
-    MODEL_FACTORIES["edit_pose"] = make_edit_pose_handler
-    MODEL_FACTORIES["describe_change"] = make_describe_change_handler
+Every handler is `handler(models, jobs) -> [(result, arrays) | Exception]` (engine/operations.py),
+with `models` the bundle's `engine.bundle.Models`. Each job is checked first, so a bad pose or an
+empty text fails only its own job; then, by the seeding rule of engine/jobs.py, the unseeded jobs of
+a batch share ONE model call and each seeded job runs alone under `seeded(seed)`.
 
-Each factory loads its component from the bundle once and returns a batch handler
-`handler(jobs) -> [(result, arrays) | Exception]` (engine/operations.py). Poses arrive as `(22, 3)`
-joint positions (metres, Y up) of the canonical skeleton. `edit_pose` answers `pose` `(22, 3)`
-float32 (default rest skeleton, facing +Z, pelvis at x = z = 0, lowest joint on the floor) and
-`quats` `(22, 4)` float32 canonical local rotations (w, x, y, z). Without a seed the editor returns
-its prior mean (the most likely edit); with a seed, one seeded sample.
+Poses arrive as `(22, 3)` joint positions (metres, Y up) of the canonical skeleton. `edit_pose`
+answers `pose` `(22, 3)` float32 (default rest skeleton, facing +Z, pelvis at x = z = 0, lowest
+joint on the floor) and `quats` `(22, 4)` float32 canonical local rotations (w, x, y, z). Without a
+seed the editor returns its prior mean (the most likely edit); with a seed, one seeded sample.
+`describe_change` is greedy without a seed (or with `deterministic`), else one sampled sentence
+(temperature 0.7).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from engine.models.correction_writer import CorrectionWriter
-from engine.models.pose_codec import positions_to_sixd
-from engine.models.pose_editor import PoseEditor
+from engine.describe.joints import normalise
+from engine.errors import InputError
+from engine.jobs import run_batched, seeded
+from engine.motion import rotations as R
 from engine.motion.heading import face_forward, heading_angle
 
 
-def make_edit_pose_handler(bundle, device: str = "cpu"):
-    editor = PoseEditor.load(bundle.components["pose_editor"].path, device)
-
-    def handler(jobs: list) -> list:
-        outcomes = []
-        for job in jobs:
-            try:
-                seed = job.args.get("seed")
-                if seed is not None:
-                    torch.manual_seed(int(seed))
-                out = editor.edit(
-                    np.asarray(job.arrays["pose"], np.float32), job.args["text"], num_samples=0 if seed is None else 1
-                )
-                pose = out["positions"].reshape(22, 3).copy()
-                pose[:, 1] -= pose[:, 1].min()
-                outcomes.append(
-                    (
-                        {"sampled": seed is not None},
-                        {"pose": pose.astype(np.float32), "quats": out["quats"].reshape(22, 4)},
-                    )
-                )
-            except Exception as error:  # noqa: BLE001 - per-job error, the batch goes on
-                outcomes.append(error)
-        return outcomes
-
-    return handler
+def _pose(job, name: str) -> np.ndarray:
+    pose = np.asarray(job.arrays[name], np.float64)
+    if pose.shape != (22, 3) or not np.isfinite(pose).all():
+        raise InputError(f"'{name}' must be finite joint positions of shape (22, 3) in metres, got {pose.shape}")
+    return pose
 
 
-def make_describe_change_handler(bundle, device: str = "cpu"):
-    writer = CorrectionWriter.load(bundle.components["correction_writer"].path, device)
+def _text(job) -> str:
+    text = job.args.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("the correction text is empty; describe the change, e.g. 'raise the left arm'.")
+    return text
 
-    def handler(jobs: list) -> list:
-        outcomes = []
-        for job in jobs:
-            try:
-                poses = np.stack([np.asarray(job.arrays[name], np.float64) for name in ("pose_a", "pose_b")])
-                sixd = torch.from_numpy(_pair_sixd(poses)).to(device)
-                seed = job.args.get("seed")
-                if seed is None or job.args.get("deterministic"):
-                    text = writer.generate(sixd[:1], sixd[1:], "greedy")[0]
-                else:
-                    generator = torch.Generator(device=device).manual_seed(int(seed))
-                    text = writer.generate(sixd[:1], sixd[1:], "sample", temperature=0.7, generator=generator)[0]
-                outcomes.append(({"text": text}, {}))
-            except Exception as error:  # noqa: BLE001
-                outcomes.append(error)
-        return outcomes
 
-    return handler
+def edit_poses(editor, poses: np.ndarray, texts: list[str], sample: bool) -> tuple[np.ndarray, np.ndarray]:
+    """One editor call for B poses: `(B, 22, 3)` metres + B texts -> edited positions `(B, 22, 3)`
+    (on the floor) and quats `(B, 22, 4)`, float32; the prior mean, or one sample each when `sample`.
+
+    Same steps as PoseEditor.edit (turned to face +Z first, PoseFix's normalisation), for a batch.
+    """
+    import torch  # noqa: PLC0415 - torch costs ~1.7 s; this module is on the server's start-up path
+
+    from engine.models.pose_codec import positions_to_sixd, sixd_to_positions  # noqa: PLC0415 - imports torch
+
+    sixd = positions_to_sixd(normalise(np.asarray(poses, np.float64)))  # (B, 22, 6)
+    device = next(editor.parameters()).device
+    editor.eval()
+    with torch.no_grad():
+        out = editor.sample(torch.from_numpy(sixd).to(device), list(texts), 1 if sample else 0)
+        out = out[:, 0] if sample else out  # (B, 22, 6)
+        quats = R.sixd_to_quat(out).cpu().numpy().astype(np.float32)
+        positions = sixd_to_positions(out).cpu().numpy().astype(np.float32)
+    positions[..., 1] -= positions[..., 1].min(axis=1, keepdims=True)
+    return positions, quats
+
+
+def edit_pose(models, jobs: list) -> list:
+    """`pose` `(22, 3)` + `text` (+ `seed`) -> `pose` `(22, 3)` and `quats` `(22, 4)`."""
+    editor = models.pose_editor()
+
+    def run_group(members: list, items: list) -> list:
+        seed = members[0].args.get("seed")
+        poses, texts = zip(*items)
+        with seeded(seed):
+            positions, quats = edit_poses(editor, np.stack(poses), list(texts), sample=seed is not None)
+        return [({"sampled": seed is not None}, {"pose": p, "quats": q}) for p, q in zip(positions, quats)]
+
+    return run_batched(jobs, lambda job: (_pose(job, "pose"), _text(job)), run_group, label="edit pose")
+
+
+def describe_change(models, jobs: list) -> list:
+    """`pose_a`, `pose_b` `(22, 3)` -> `text`, the correction that turns A into B."""
+    import torch  # noqa: PLC0415 - torch costs ~1.7 s; this module is on the server's start-up path
+
+    writer = models.correction_writer()
+    device = next(writer.parameters()).device
+
+    def run_group(members: list, pairs: list) -> list:
+        sixd = torch.from_numpy(np.stack(pairs)).to(device)  # (B, 2, 22, 6)
+        seed = members[0].args.get("seed")
+        if seed is None or members[0].args.get("deterministic"):
+            texts = writer.generate(sixd[:, 0], sixd[:, 1], "greedy")
+        else:
+            with seeded(seed):
+                texts = writer.generate(sixd[:, 0], sixd[:, 1], "sample", temperature=0.7)
+        return [({"text": text}, {}) for text in texts]
+
+    def prepare(job) -> np.ndarray:
+        return _pair_sixd(np.stack([_pose(job, "pose_a"), _pose(job, "pose_b")]))
+
+    return run_batched(jobs, prepare, run_group, label="describe change")
 
 
 def _pair_sixd(poses: np.ndarray) -> np.ndarray:
-    """`(2, 22, 3)` pose A, pose B -> `(2, 22, 6)`, both turned by A's heading (PoseFix 1.2: the turn
-    from A to B is part of the correction)."""
+    """`(2, 22, 3)` pose A, pose B -> `(2, 22, 6)` float32, both turned by A's heading (PoseFix 1.2: the
+    turn from A to B is part of the correction)."""
+    from engine.models.pose_codec import positions_to_sixd  # noqa: PLC0415 - imports torch (~1.7 s)
+
     turned = face_forward(poses, np.repeat(heading_angle(poses[:1]), 2), np.repeat(poses[:1, 0], 2, axis=0))
-    return np.stack([positions_to_sixd(turned[i : i + 1])[0] for i in range(2)])
+    return positions_to_sixd(turned)

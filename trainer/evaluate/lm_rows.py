@@ -1,5 +1,5 @@
 """Rows of the motion-language model: text-to-motion and motion-to-text through the bundle's LM and
-tokenizer (engine.models.motion_lm, engine.motion_tasks prompts), in the evaluator's feature space.
+tokenizer (engine.models.motion_tasks, the engine's own task functions), in the evaluator's feature space.
 
 Generation works on motion codes and decodes them to `(T, 263)` features with the tokenizer, so the
 generated motions go through the same evaluator as the real ones (no joints round trip). As in
@@ -9,8 +9,11 @@ T2M-GPT, the model decides the length (no ground-truth length is given).
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+from engine.models import motion_tasks as tasks
+from engine.models.motion_lm import MotionLM, Sampling
+from engine.models.motion_vocab import NoMotionError
+from engine.models.tokenizer import MotionTokenizer
 from trainer.evaluate import metrics as M
 from trainer.evaluate.data import random_crop
 from trainer.evaluate.embedding import embed_motions, embed_texts
@@ -22,43 +25,30 @@ MIN_CODES = 2  # the evaluator's convolutions need at least 8 frames
 
 
 class LanguageModelTasks:
-    """The LM + tokenizer pair, with the failures counted (a prompt that yields no motion)."""
+    """The LM + tokenizer pair, through the engine's task functions (engine.models.motion_tasks), with
+    the failures counted (a prompt that yields no motion)."""
 
     def __init__(self, lm_dir, tokenizer_dir) -> None:
-        from engine.models.motion_lm import MotionLM
-        from engine.models.tokenizer import MotionTokenizer
-
         self.lm = MotionLM.load(lm_dir)
         self.vq = MotionTokenizer.load(tokenizer_dir)
         self.failures = 0
 
-    @torch.no_grad()
-    def _features(self, codes: list[int]) -> np.ndarray:
-        ids = torch.tensor([codes], dtype=torch.long)
-        return self.vq.denormalize(self.vq.decode(ids))[0].float().numpy()
-
     def text_to_motion(self, texts: list[str], rng: np.random.Generator) -> list[np.ndarray]:
         """One generated `(T, 263)` raw feature array per text (sampling seeded from `rng`)."""
-        from engine.models.motion_lm import Sampling
-        from engine.models.motion_vocab import NoMotionError
-        from engine.motion_tasks import PROMPTS
-
         out = []
         for start in range(0, len(texts), BATCH):
-            prompts = [PROMPTS["t2m"].format(caption=t.strip()) for t in texts[start : start + BATCH]]
+            chunk = texts[start : start + BATCH]
             sampling = Sampling(seed=int(rng.integers(2**31)))
             try:
-                batch = self.lm.generate_motion(prompts, None, sampling)
+                batch = tasks.generate_codes(self.lm, chunk, None, sampling)
             except NoMotionError:
-                batch = [self._one(p, sampling) for p in prompts]
-            out += [self._features(self._at_least(codes)) for codes in batch]
+                batch = [self._one(text, sampling) for text in chunk]
+            out += [tasks.codes_to_features(self.vq, self._at_least(codes)) for codes in batch]
         return out
 
-    def _one(self, prompt: str, sampling) -> list[int]:
-        from engine.models.motion_vocab import NoMotionError
-
+    def _one(self, text: str, sampling: Sampling) -> list[int]:
         try:
-            return self.lm.generate_motion([prompt], None, sampling)[0]
+            return tasks.generate_codes(self.lm, [text], None, sampling)[0]
         except NoMotionError:
             self.failures += 1
             return []
@@ -68,22 +58,13 @@ class LanguageModelTasks:
         # scored as it is, so failures cost the model instead of vanishing from the table.
         return codes if len(codes) >= MIN_CODES else (codes or [0]) * MIN_CODES
 
-    @torch.no_grad()
     def motion_to_text(self, motions: list[np.ndarray]) -> list[str]:
         """Greedy caption of each raw `(T, 263)` motion."""
-        from engine.motion_tasks import PROMPTS
-
-        unit = self.vq.config.downsample
-        prompts = []
-        for motion in motions:
-            clip = motion[: len(motion) // unit * unit]
-            ids, _ = self.vq.encode(self.vq.normalize(torch.from_numpy(clip).float())[None])
-            codes = [int(i) for i in ids[0].tolist()][: self.lm.config.max_motion_codes]
-            prompts.append(PROMPTS["m2t"].format(motion=self.lm.vocab.serialize(codes)))
+        codes = [tasks.feature_codes(self.vq, motion) for motion in motions]
         return [
             text
-            for start in range(0, len(prompts), BATCH)
-            for text in self.lm.generate_text(prompts[start : start + BATCH])
+            for start in range(0, len(codes), BATCH)
+            for text in tasks.caption_codes(self.lm, codes[start : start + BATCH])
         ]
 
 

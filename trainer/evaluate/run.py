@@ -22,6 +22,7 @@ from trainer.evaluate import metrics as M
 from trainer.evaluate import rows as R
 from trainer.evaluate.data import PosePairs, data_version, load_captioned_split, load_pairs
 from trainer.evaluate.evaluator_models import EVALUATOR_VERSION, Evaluator
+from trainer.evaluate.lm_rows import LanguageModelTasks, motion_to_text_row
 from trainer.evaluate.table import Report, Section, write_table
 
 EDIT_QUERIES, EDIT_SAMPLES = 500, 30  # pose-editor queries drawn from the split; samples per query (PoseFix)
@@ -204,8 +205,6 @@ def _language_model_rows(request, ctx, t2m: Section, m2t: Section, versions: dic
         t2m.skipped.append("Text-to-motion model: " + reason)
         m2t.skipped.append("Motion-to-text model: " + reason)
         return
-    from trainer.evaluate.lm_rows import LanguageModelTasks, motion_to_text_row
-
     tasks = LanguageModelTasks(lm_dir, tokenizer_dir)
     t2m.rows.append(R.generated_row(ctx, "Motion-language model", tasks.text_to_motion))
     t2m.notes.append(

@@ -4,7 +4,7 @@ Each example of a batch is, with probability `span_ratio`, a T5 span-corruption 
 mean span 3, `<extra_id_i>` sentinels; trainer/stages/span_corruption.py) over a caption, a motion
 or a caption followed by its motion; otherwise a supervised translation, MotionGPT's three
 pretraining tasks: text -> motion, motion -> text, motion prediction (first 20 % -> the rest), with
-the prompts the engine's task functions use (engine.motion_tasks.PROMPTS). Both branches really run
+the prompts the engine's task functions use (engine.models.motion_tasks.PROMPTS). Both branches really run
 (MotionGPT's public code never takes its unsupervised branch, issues #18/#99) and both are logged
 (`train/loss_span`, `train/examples_span`, `train/loss_t2m`, ...).
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.models.motion_lm import MotionLM, MotionLMConfig
-from engine.motion_tasks import PROMPTS
+from engine.models.motion_tasks import PROMPTS
 from trainer.distributed import setup_distributed, teardown_distributed
 from trainer.stages.lm_data import (
     Example,
