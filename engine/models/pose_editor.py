@@ -1,6 +1,7 @@
 """Pose editor (PoseFix `PoseBGenerator`): a conditional VAE mapping (pose A, correction text) to pose B.
 
-Structure (../shared/reference/posefix.md 3.1): a shared VPoser-style pose encoder; the prior
+Structure (Delmas et al. 2023; github.com/naver/posescript, `src/text2pose/generative_B/`): a shared
+VPoser-style pose encoder; the prior
 p(z | A, text) = Normal head over TIRG(enc(A), text); the posterior q(z | B) = Normal head over
 enc(B); a VPoser decoder. Loss = Laplace NLL on FK joints + Gaussian NLL on rotation matrices (each
 with a learned scale) + w_kld * KL(q || p) in closed form, clamped from below at `kld_epsilon`

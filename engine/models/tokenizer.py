@@ -1,7 +1,8 @@
 """Motion tokenizer: a 1D-convolutional VQ-VAE over normalised HumanML3D features.
 
 Layer structure and parameter names follow T2M-GPT / MotionGPT (`encoder.model.*`,
-`decoder.model.*`, `quantizer.codebook`; ../shared/reference/motiongpt.md sections 1 and 4.2), so
+`decoder.model.*`, `quantizer.codebook`; MotionGPT, Jiang et al. 2023, github.com/OpenMotionLab/MotionGPT,
+`mGPT/archs/mgpt_vq.py` and the `vae.` keys of its released `motiongpt_s3_h3d.tar`), so
 their released weights load through `convert_released_state_dict`. Temporal down-sampling is
 `stride_t ** down_t` (4 by default): a 196-frame clip becomes 49 tokens.
 

@@ -1,6 +1,7 @@
 """PoseFix pose-pair mining from motion clips: (pose A, pose B) pairs plus a correction text.
 
-Follows PoseFix's `pair_mining.py` (../shared/reference/posefix.md sections 1.5-1.6), per split:
+Follows PoseFix (Delmas et al., ICCV 2023; github.com/naver/posescript, `src/other_utils/pose_mining.py`
+and `src/other_utils/pair_mining.py`), per split:
 - a farthest-point-sampled pose set (RMS per-joint distance, seeded with the first pose);
 - in-sequence pairs: A earlier than B in the same clip, at most 0.5 s apart, in a similarity band,
   more than `min_diff_in` differing posecodes, each pose B once and each pose A once, the
