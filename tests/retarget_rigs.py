@@ -1,7 +1,8 @@
 """Rigs that look like Blender rigs, built in numpy, plus a canonical test motion and an
 independent oracle of Blender's pose recursion; shared by tests/test_retarget*.py.
 
-Rigs (reference/blender.md 4.1-4.2): an SMPL rig with every bone along +Z and roll 0; a Mixamo rig
+Rigs (SMPL as the Meshcapade SMPL Blender add-on builds it, github.com/Meshcapade/SMPL_blender_addon;
+Mixamo and Rigify names as in github.com/pKrime/Expy-Kit, `rig_mapping/presets/`): an SMPL rig with every bone along +Z and roll 0; a Mixamo rig
 in a Y-up centimetre armature with bones along their own +Y, other proportions, an A-pose and
 random rolls; a Rigify-like rig with twist bones, extra spine/neck bones, fingers, helper bones
 and a second root; a Bandai-like rig whose SMPL spine2 is a virtual (blended) joint; and a minimal

@@ -32,6 +32,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from engine.describe.joints import normalise
 from engine.errors import InputError
 from engine.models.pose_codec import (
     NUM_JOINTS,
@@ -192,8 +193,6 @@ class PoseEditor(nn.Module):
         """
         pose_a = np.asarray(pose_a, dtype=np.float32)
         if pose_a.shape == (NUM_JOINTS, 3):
-            from engine.describe.joints import normalise
-
             sixd = positions_to_sixd(normalise(pose_a[None].astype(np.float64)))
         elif pose_a.shape == (NUM_JOINTS, 6):
             sixd = pose_a[None]

@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from engine.errors import InputError
-from engine.models.quantize import QUANTIZERS, Quantizer
+from engine.models.quantize import QUANTIZERS, Quantizer, nearest_code
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -217,7 +217,6 @@ class MotionTokenizer(nn.Module):
         self._check_features(features)
         mask = frame_mask(lengths, features.shape[0], features.shape[1], features.device)[:, :: self.config.downsample]
         latents = self.encoder(features.permute(0, 2, 1)).permute(0, 2, 1)
-        from engine.models.quantize import nearest_code
 
         ids = nearest_code(latents.reshape(-1, latents.shape[-1]), self.quantizer.codebook).reshape(mask.shape)
         return ids, mask

@@ -23,6 +23,7 @@ import sys
 from typing import Any
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from engine.errors import InputError
 
@@ -341,8 +342,6 @@ def euler_to_quat(angles: Array, order: str, degrees: bool = True) -> Array:
     order = _check_order(order)
     angles = _check(angles, (3,), "Euler angles")
     if not _is_torch(angles):
-        from scipy.spatial.transform import Rotation
-
         flat = Rotation.from_euler(order, angles.reshape(-1, 3), degrees=degrees).as_quat(scalar_first=True)
         return quat_standardize(flat.reshape(tuple(angles.shape[:-1]) + (4,)))
     rad = angles * (np.pi / 180.0) if degrees else angles
@@ -359,7 +358,6 @@ def euler_to_quat(angles: Array, order: str, degrees: bool = True) -> Array:
 
 def quat_to_euler(q: Array, order: str, degrees: bool = True) -> Array:
     """`(..., 4)` -> Euler angles `(..., 3)` via scipy (torch input: NOT differentiable)."""
-    from scipy.spatial.transform import Rotation
 
     order = _check_order(order)
     q = _check(q, (4,), "quaternion")

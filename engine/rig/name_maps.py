@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 
@@ -29,7 +28,7 @@ from engine.motion.skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS
 
 # One source of an SMPL joint: a bone name, or a blend ((name, weight), ...) with weights summing to 1.
 Blend = tuple[tuple[str, float], ...]
-Source = Union[str, Blend]
+Source = str | Blend
 
 # Joints a source skeleton must provide; all others can be derived (see _DERIVED_BLENDS).
 REQUIRED_JOINTS: tuple[str, ...] = (
@@ -123,7 +122,8 @@ PRESETS: dict[str, dict[str, tuple[Source, ...]]] = {
             "Right",
         ),
     },
-    # Rigify: deform bones first, then ORG bones, then FK controls (reference/blender.md 4.2).
+    # Rigify: deform bones first, then ORG bones, then FK controls (names as in Expy-Kit's presets,
+    # github.com/pKrime/Expy-Kit, `rig_mapping/presets/Rigify_Deform.py` and `Rigify_Controls.py`).
     "rigify": {
         "pelvis": ("DEF-spine", "ORG-spine", "torso"),
         "spine1": ("DEF-spine.001", "ORG-spine.001", "spine_fk.001"),

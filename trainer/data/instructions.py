@@ -5,7 +5,8 @@ Templates are data (trainer/data/templates/<task>.json, written for this project
 examples `{"task", "input", "output", "motion_id", ...}`. Caption, frame and second placeholders
 are filled with text here; motion placeholders stay as they are and the example records which
 frames they stand for, because motion token ids only exist once the tokenizer is trained (the LM
-stage substitutes `<motion_id_k>` strings for them; reference/motiongpt.md sections 3.2 and 3.4).
+stage substitutes `<motion_id_k>` strings for them; MotionGPT, Jiang et al. 2023, github.com/OpenMotionLab/MotionGPT,
+`prepare/instructions/template_instructions.json`).
 
 Run: `python -m trainer.data.instructions DATASET_DIR [--per-motion K]` writes
 DATASET_DIR/instructions/{train,val,test}.jsonl.
