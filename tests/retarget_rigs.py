@@ -242,7 +242,7 @@ def minimal_rig() -> RigDescription:
     """One spine bone, no collars, a T-pose with bent knees and elbows: SMPL spine2, spine3 and the
     collars are all derived blends (name_maps), the arms hang off the single spine bone."""
     j = body(legs=0.9, arms=1.2)
-    for s, x in (("left", 1.0), ("right", -1.0)):
+    for s in ("left", "right"):
         j[f"{s}_knee"] = j[f"{s}_knee"] + [0.0, 0.0, 0.06]
         j[f"{s}_elbow"] = j[f"{s}_elbow"] + [0.0, 0.0, -0.05]
     bones = _chain(

@@ -160,6 +160,5 @@ def amass_joints(path: str | Path, body_model: str | Path | None) -> tuple[np.nd
 
 def load_amass_joints(path: str | Path, body_model: str | Path | None) -> np.ndarray:
     """SMPL-22 joints `(T', 22, 3)` float64, metres, Y up, resampled to 20 fps (not canonicalised)."""
-
     joints, fps = amass_joints(path, body_model)
     return resample_positions(joints, fps, FPS)

@@ -103,7 +103,6 @@ def canonicalize(positions: np.ndarray) -> np.ndarray:
     engine.motion.features.canonicalize (HumanML3D's recipe: Guo et al. 2022,
     github.com/EricGuo5513/HumanML3D, `motion_representation.ipynb` `process_file`), cast.
     """
-
     return np.asarray(features_canonicalize(positions), dtype=np.float32)
 
 
@@ -125,7 +124,6 @@ def bvh_to_smpl22(
     fps: float = FPS,
 ) -> np.ndarray:
     """BVH file -> SMPL-22 positions `(T', 22, 3)` float64 metres at `fps`, NOT canonicalised."""
-
     clip = read_bvh(path)
     joint_map = resolve_map(clip.names, preset=preset, explicit=explicit, source=str(path))
     positions = joint_map.apply(clip.global_positions(fps=fps))
@@ -237,7 +235,6 @@ def bvh_rest_offsets(positions: np.ndarray) -> np.ndarray:
     child offsets, turned by the rotation that best aligns them with the T-pose (Kabsch), so the
     rest still looks like a T-pose while inverse kinematics reproduces those joints exactly.
     """
-
     template = default_rest_offsets()
     offsets = rest_offsets_matching_lengths(positions, template)
     for joint, kids in ((0, [1, 2, 3]), (9, [12, 13, 14])):

@@ -96,7 +96,6 @@ class MotionLMConfig:
         """A from-scratch T5Config: embeddings tied to the output head with T5's d_model**-0.5 output
         scaling (transformers 5 always ties T5 built from a config; untied heads only come from
         checkpoints, e.g. FLAN-T5 via `from_pretrained_t5` or the converter)."""
-
         return T5Config(
             vocab_size=vocab_size,
             d_model=self.d_model,
@@ -151,7 +150,6 @@ class MotionLM:
     @classmethod
     def create(cls, config: MotionLMConfig, text_tokenizer, code_num: int, seed: int | None = None) -> MotionLM:
         """A randomly initialised T5 over `text_tokenizer` + K motion tokens (the tokenizer is extended in place)."""
-
         vocab = add_motion_tokens(text_tokenizer, code_num)
         if seed is not None:
             torch.manual_seed(seed)
@@ -162,7 +160,6 @@ class MotionLM:
     def from_pretrained_t5(cls, t5_dir: str | Path, code_num: int, **overrides) -> MotionLM:
         """Start from a local pretrained T5 (e.g. FLAN-T5): its weights and tokenizer, embeddings grown
         by the K + 3 motion tokens (MotionGPT's resize_token_embeddings)."""
-
         tokenizer = load_text_tokenizer(t5_dir)
         model = T5ForConditionalGeneration.from_pretrained(str(t5_dir), local_files_only=True)
         vocab = add_motion_tokens(tokenizer, code_num)
@@ -187,7 +184,6 @@ class MotionLM:
 
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> MotionLM:
-
         directory = Path(directory)
         meta_path = directory / MOTION_LM_FILE
         if not meta_path.is_file():
@@ -235,7 +231,6 @@ class MotionLM:
         lengths: motion codes per prompt (None entries: the model decides, up to max_motion_codes).
         Returns the generated token ids per prompt (decoder start and padding removed).
         """
-
         sampling = sampling or Sampling(do_sample=(output == "motion"))
         if output == "motion":
             lengths = list(lengths) if lengths is not None else [None] * len(prompts)

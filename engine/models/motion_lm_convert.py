@@ -87,7 +87,6 @@ def t5_config_from_state_dict(weights: dict[str, torch.Tensor], pad_id: int, eos
 
 def tokenizer_config_from_state_dict(weights: dict[str, torch.Tensor]):
     """TokenizerConfig matching MotionGPT's VQ tensors (prefix already stripped)."""
-
     code_num, code_dim = weights["quantizer.codebook"].shape
     width, nfeats = weights["encoder.model.0.weight"].shape[:2]  # Conv1d weight: (out, in, kernel)
     down_t = len({m.group(1) for k in weights if (m := re.match(r"encoder\.model\.(\d+)\.0\.weight", k))})
@@ -110,7 +109,6 @@ def convert_motiongpt(
     mean/std `(263,)`: the feature statistics the release was trained with (MotionGPT ships them
     as assets/meta/{mean,std}.npy); without them the tokenizer normalisation is left at 0/1.
     """
-
     weights = read_state_dict(checkpoint)
     lm_weights = {k[len(LM_PREFIX) :]: v for k, v in weights.items() if k.startswith(LM_PREFIX)}
     if "shared.weight" not in lm_weights:

@@ -28,7 +28,6 @@ def train_text_tokenizer(corpus: Iterable[str], vocab_size: int = 2000, extra_id
 
     vocab_size counts the learned pieces plus the 3 special tokens; the sentinels come on top.
     """
-
     tokenizer = Tokenizer(models.Unigram())
     # T5's SentencePiece model: NFKC, whitespace as "▁" glued to the next word, decoded back to spaces.
     tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace("\n", " ")])
@@ -51,7 +50,6 @@ def train_text_tokenizer(corpus: Iterable[str], vocab_size: int = 2000, extra_id
 
 def load_text_tokenizer(directory: str | Path):
     """A Hugging Face tokenizer from a local directory (e.g. a FLAN-T5 checkout); never downloads."""
-
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError(

@@ -358,7 +358,6 @@ def euler_to_quat(angles: Array, order: str, degrees: bool = True) -> Array:
 
 def quat_to_euler(q: Array, order: str, degrees: bool = True) -> Array:
     """`(..., 4)` -> Euler angles `(..., 3)` via scipy (torch input: NOT differentiable)."""
-
     order = _check_order(order)
     q = _check(q, (4,), "quaternion")
     q_np = q.detach().cpu().numpy() if _is_torch(q) else q

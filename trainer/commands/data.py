@@ -11,6 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engine.errors import InputError
+from trainer.data.build import BuildOptions, build_dataset
+from trainer.data.pairs import PairConfig
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -41,10 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.errors import InputError
-    from trainer.data.build import BuildOptions, build_dataset
-    from trainer.data.pairs import PairConfig
-
     if args.procedural < 0:
         raise InputError(f"--procedural must be >= 0, got {args.procedural}.")
     options = BuildOptions(

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
+from engine.formats.humanml3d import open_dataset
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 FPS = 20.0
@@ -187,8 +188,6 @@ def build_examples(
 def read_records(dataset_dir: Path) -> list[MotionRecord]:
     """MotionRecords of a HumanML3D-layout folder (engine.formats.humanml3d reader); motions
     without captions are left out (they only serve motion-only stages)."""
-    from engine.formats.humanml3d import open_dataset
-
     dataset = open_dataset(dataset_dir)
     records = []
     for split in ("train", "val", "test"):
