@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from zmq.auth.thread import ThreadAuthenticator
 
 from engine import protocol
 from engine.batching import BatchPolicy, Scheduler
+from engine.console_log import log_to_console
 from engine.errors import EngineError
 from engine.operations import Job, Operation
 
@@ -43,28 +43,6 @@ class ServerConfig:
     workers: int = 1  # one per device: model calls on one device run one batch at a time
     curve_secret_file: str | None = None  # server.key_secret from `motion-engine keygen`
     curve_authorized_dir: str | None = None  # public keys of allowed clients
-
-
-def log_to_console() -> None:
-    """Show the engine's log records on the console when the application configured no logging.
-
-    `motion-engine serve` relies on this: info lines (the start-up line "motion-engine: serving on
-    <endpoint>", which launchers such as tests/engine_process.py read) go to stdout, warnings and
-    errors with their tracebacks to stderr. An application or test run with its own handlers
-    (root or "engine") keeps them and nothing is added.
-    """
-    package = logging.getLogger("engine")
-    if package.hasHandlers():
-        return
-    info = logging.StreamHandler(sys.stdout)
-    info.addFilter(lambda record: record.levelno < logging.WARNING)
-    info.setFormatter(logging.Formatter("%(message)s"))
-    problems = logging.StreamHandler(sys.stderr)
-    problems.setLevel(logging.WARNING)
-    problems.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    package.addHandler(info)
-    package.addHandler(problems)
-    package.setLevel(logging.INFO)
 
 
 class EngineServer:

@@ -1,7 +1,8 @@
 """HumanML3D motion features (263 dims for 22 joints; KIT-ML's 251 for 21) and back.
 
 Layout for J joints (HumanML3D, Guo et al. 2022: github.com/EricGuo5513/HumanML3D,
-`motion_representation.ipynb`; MotionGPT's `mGPT/data/humanml/scripts/motion_process.py`), per frame pair, so T joints -> T-1 vectors:
+`motion_representation.ipynb`; MotionGPT's `mGPT/data/humanml/scripts/motion_process.py`), per
+frame pair, so T joints -> T-1 vectors:
     [0]                 root yaw velocity: arcsin(q_y) of r_rot[t+1] * r_rot[t]^-1 (half-angle, rad)
     [1:3]               root XZ velocity in the root-facing frame (metres/frame)
     [3]                 root height y (metres, floor at 0)
@@ -24,6 +25,10 @@ the features encode: the canonical joints turned about Y by the smoothed frame-0
 KIT-ML (21 joints) is supported by layout, recovery, mirroring, normalisation and feature
 extraction, but has no default target skeleton (HumanML3D used KIT clip 03950; pass one).
 Run the tests: `pytest -q tests/test_features.py`.
+
+One module of ~450 lines on purpose: extraction and recovery are two directions of the same
+layout and share its slices, skeleton specs and conventions; splitting them would separate the
+two halves that the round-trip tests check against each other.
 """
 
 from __future__ import annotations
