@@ -23,7 +23,6 @@ import sys
 from typing import Any
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from engine.errors import InputError
 
@@ -342,6 +341,9 @@ def euler_to_quat(angles: Array, order: str, degrees: bool = True) -> Array:
     order = _check_order(order)
     angles = _check(angles, (3,), "Euler angles")
     if not _is_torch(angles):
+        # scipy (~0.3 s to import) only for Euler angles: the many numpy-only users of this module skip it.
+        from scipy.spatial.transform import Rotation  # noqa: PLC0415 - see above
+
         flat = Rotation.from_euler(order, angles.reshape(-1, 3), degrees=degrees).as_quat(scalar_first=True)
         return quat_standardize(flat.reshape(tuple(angles.shape[:-1]) + (4,)))
     rad = angles * (np.pi / 180.0) if degrees else angles
@@ -358,6 +360,8 @@ def euler_to_quat(angles: Array, order: str, degrees: bool = True) -> Array:
 
 def quat_to_euler(q: Array, order: str, degrees: bool = True) -> Array:
     """`(..., 4)` -> Euler angles `(..., 3)` via scipy (torch input: NOT differentiable)."""
+    from scipy.spatial.transform import Rotation  # noqa: PLC0415 - Euler angles only, as in euler_to_quat
+
     order = _check_order(order)
     q = _check(q, (4,), "quaternion")
     q_np = q.detach().cpu().numpy() if _is_torch(q) else q
