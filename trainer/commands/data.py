@@ -12,8 +12,6 @@ import argparse
 from pathlib import Path
 
 from engine.errors import InputError
-from trainer.data.build import BuildOptions, build_dataset
-from trainer.data.pairs import PairConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # ~0.4 s (engine.motion.features with scipy.ndimage, tqdm) that `motion-train --help` and the
+    # other commands need not pay: `python -X importtime -c "import trainer.data.build"`.
+    from trainer.data.build import BuildOptions, build_dataset  # noqa: PLC0415 - see above
+    from trainer.data.pairs import PairConfig  # noqa: PLC0415 - see above
+
     if args.procedural < 0:
         raise InputError(f"--procedural must be >= 0, got {args.procedural}.")
     options = BuildOptions(
