@@ -33,11 +33,10 @@ from engine.describe import (
     describe_poses,
     edits,
 )
+from engine.formats.canonical import load_motion
 
 
 def load_clips(data_dir: Path, count: int, rng: np.random.Generator) -> list[np.ndarray]:
-    from engine.formats.canonical import load_motion
-
     files = sorted((data_dir / "data").glob("*.bvh"))
     if not files:
         raise SystemExit(f"no .bvh files under {data_dir / 'data'}; pass the Bandai dataset folder")

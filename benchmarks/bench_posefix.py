@@ -32,8 +32,11 @@ from engine.models.correction_writer import CorrectionWriter
 from engine.models.pose_codec import positions_to_sixd, sixd_to_positions
 from engine.models.pose_editor import PoseEditor
 from engine.motion.skeleton import JOINT_INDEX
+from trainer.config import load_config
+from trainer.data.short_commands import all_clauses
 from trainer.evaluate.text_metrics import bleu, rouge_l
-from trainer.stages.pair_data import load_mined_pairs
+from trainer.stages.pair_data import load_mined_pairs, load_stage_pairs
+from trainer.stages.posefix import PosefixTrainConfig
 
 # (instruction, joint, axis, sign): canonical frame, Y up, +Z forward, +X the body's left.
 PARAPHRASES = [
@@ -141,8 +144,6 @@ def bench_writer(
 def unseen_check(phrasings: list[tuple], training_texts: list[str]) -> None:
     """Raise if a phrasing occurs in a training text or can be written by the short-command
     vocabulary (trainer.data.short_commands): the paraphrases must be unseen."""
-    from trainer.data.short_commands import all_clauses
-
     corpus = " ".join(t.lower() for t in training_texts)
     clauses = set(all_clauses())
     for text, *_ in phrasings:
@@ -179,9 +180,6 @@ def training_texts(data: Path, run: Path | None) -> list[str]:
     (mined + random in-sequence pairs, flips, short commands), else the mined train pairs' texts."""
     if run is None:
         return [t for o in load_mined_pairs(data, "train").texts for t in o]
-    from trainer.config import load_config
-    from trainer.stages.pair_data import load_stage_pairs
-    from trainer.stages.posefix import PosefixTrainConfig
 
     config = load_config(PosefixTrainConfig, run / "config.json")
     train, _ = load_stage_pairs(config)

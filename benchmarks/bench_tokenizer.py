@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
+from engine.bundle import BUNDLE_FORMAT, BUNDLE_VERSION
+from engine.models.tokenizer import CONFIG_FILE, NORMALIZATION_FILE, WEIGHTS_FILE, MotionTokenizer, TokenizerConfig
 from trainer.datasets import FeatureSplit, load_feature_split, whole_clips
 from trainer.stages.tokenizer import evaluate_reconstruction
 
@@ -304,9 +305,6 @@ def main(argv: list[str] | None = None) -> int:
 def install_into_bundle(model_dir: Path, bundle: Path, component: str = "tokenizer") -> Path:
     """Copy a saved tokenizer into `bundle/component/` and list it in `bundle/manifest.json`,
     keeping every other component already listed there (others add theirs to the same file)."""
-    from engine.bundle import BUNDLE_FORMAT, BUNDLE_VERSION
-    from engine.models.tokenizer import CONFIG_FILE, NORMALIZATION_FILE, WEIGHTS_FILE
-
     target = bundle / component
     target.mkdir(parents=True, exist_ok=True)
     for name in (CONFIG_FILE, WEIGHTS_FILE, NORMALIZATION_FILE):

@@ -5,26 +5,30 @@ only the I/O loop thread touches the ROUTER; it answers `ping`, `info` and `canc
 slow job never delays them, and queues every other op in a Scheduler (engine/batching.py). Worker
 threads run batches and send progress/final replies back over an inproc PUSH->PULL pipe, which the
 loop forwards to the client by routing id. Every request is caught: the server answers `error`
-and keeps serving (tracebacks go to stderr). With `connect=` the engine uses a DEALER connected to
+and keeps serving (the traceback is logged; on the console, to stderr). With `connect=` the engine uses a DEALER connected to
 a `motion-engine proxy` backend instead (same frames: [client routing id, header, arrays...]).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import queue
-import sys
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 
 import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
 
 from engine import protocol
 from engine.batching import BatchPolicy, Scheduler
+from engine.console_log import log_to_console
 from engine.errors import EngineError
 from engine.operations import Job, Operation
+
+logger = logging.getLogger(__name__)
 
 LOOP_TICK = 0.25  # seconds; upper bound on how long a stop request waits for the poll to return
 _pipe_ids = itertools.count()
@@ -80,9 +84,6 @@ class EngineServer:
         return socket
 
     def _enable_curve(self, socket: zmq.Socket) -> None:
-        import zmq.auth
-        from zmq.auth.thread import ThreadAuthenticator
-
         self.authenticator = ThreadAuthenticator(self.context)
         self.authenticator.start()
         # Only clients whose public key file sits in the authorized directory may connect.
@@ -104,15 +105,16 @@ class EngineServer:
         poller = zmq.Poller()
         poller.register(front, zmq.POLLIN)
         poller.register(pipe, zmq.POLLIN)
-        print(f"motion-engine: serving on {self.endpoint}", flush=True)
+        log_to_console()
+        logger.info("motion-engine: serving on %s", self.endpoint)
         if ready is not None:
             ready.set()
         try:
             while not self.stop_event.is_set():
                 try:
                     self._step(poller, front, pipe)
-                except Exception:  # noqa: BLE001 - a bug in one step must not end the service
-                    traceback.print_exc(file=sys.stderr)
+                except Exception:  # a bug in one step must not end the service
+                    logger.exception("server loop step failed; serving on")
         finally:
             for _ in workers:
                 self.jobs.put(None)
@@ -180,9 +182,9 @@ class EngineServer:
         except protocol.ProtocolError as error:
             self.counters["errors"] += 1
             self._reply(front, identity, protocol.encode_error(request_id, op, error.code, error.message))
-        except Exception as error:  # noqa: BLE001 - the server never dies from a request
+        except Exception as error:  # the server never dies from a request
             self.counters["errors"] += 1
-            traceback.print_exc(file=sys.stderr)
+            logger.exception("request %s (%s) failed", request_id, op)
             self._reply(
                 front,
                 identity,
@@ -331,8 +333,8 @@ class EngineServer:
                     job.progress_sink = progress
                 for job, frames in zip(batch, self._run_batch(batch)):
                     push.send_multipart([b"F", job.identity, job.request_id.encode(), *frames])
-            except Exception:  # noqa: BLE001 - keep the worker alive whatever happens
-                traceback.print_exc(file=sys.stderr)
+            except Exception:  # keep the worker alive whatever happens
+                logger.exception("worker failed on a batch of %d job(s)", len(batch))
             finally:
                 push.send_multipart([b"D"])
         push.close(linger=0)
@@ -346,9 +348,9 @@ class EngineServer:
                 results = self.operations[batch[0].op].handler(live)
                 if len(results) != len(live):
                     raise RuntimeError(f"handler returned {len(results)} outcomes for {len(live)} jobs")
-            except Exception as error:  # noqa: BLE001 - one failure answers every job in the batch
+            except Exception as error:  # one failure answers every job in the batch
                 if not isinstance(error, EngineError):
-                    traceback.print_exc(file=sys.stderr)
+                    logger.exception("handler of '%s' failed", batch[0].op)
                 results = [error] * len(live)
             outcomes = {id(job): outcome for job, outcome in zip(live, results)}
         return [self._reply_frames(job, outcomes.get(id(job))) for job in batch]
@@ -365,7 +367,7 @@ class EngineServer:
             return protocol.encode_error(job.request_id, job.op, outcome.code, outcome.message)
         if isinstance(outcome, BaseException) or outcome is None:
             if isinstance(outcome, BaseException):
-                traceback.print_exception(outcome, file=sys.stderr)
+                logger.error("'%s' failed", job.op, exc_info=outcome)
             return protocol.encode_error(
                 job.request_id,
                 job.op,
@@ -378,8 +380,8 @@ class EngineServer:
         try:
             result, arrays = outcome  # type: ignore[misc]
             return protocol.encode_ok(job.request_id, job.op, result, arrays)
-        except Exception as error:  # noqa: BLE001 - a result that cannot be encoded
-            traceback.print_exc(file=sys.stderr)
+        except Exception as error:  # a result that cannot be encoded
+            logger.exception("the result of '%s' cannot be encoded", job.op)
             return protocol.encode_error(
                 job.request_id,
                 job.op,

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from engine.formats.canonical import load_motion
 from engine.motion.skeleton import JOINT_NAMES, PARENTS
+from trainer.data.procedural import KINDS, sample_kind
 
 CELL_W, CELL_H = 78, 112
 PIXELS_PER_METRE = 52.0
@@ -63,8 +65,6 @@ def draw_row(positions: np.ndarray, label: str, frames: int = 6) -> Image.Image:
 
 def procedural_rows(count: int, seed: int) -> list[tuple[np.ndarray, str]]:
     """One sample of each of `count` different kinds (compositions included), with its first caption."""
-    from trainer.data.procedural import KINDS, sample_kind
-
     rng = np.random.default_rng(seed)
     kinds = list(KINDS)
     picks = [kinds[i] for i in rng.choice(len(kinds), size=min(count, len(kinds)), replace=False)]
@@ -83,8 +83,6 @@ def _content(path: Path) -> str:
 
 def real_rows(real_dir: Path, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
     """`count` real clips, one per content label first (so the column shows the dataset's range)."""
-    from engine.formats.canonical import load_motion
-
     clips = sorted((real_dir / "data").glob("*.bvh"))
     rng = np.random.default_rng(seed)
     order = [clips[i] for i in rng.permutation(len(clips))]

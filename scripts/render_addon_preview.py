@@ -29,6 +29,9 @@ import numpy as np  # noqa: E402
 from mathutils import Matrix, Vector  # noqa: E402
 
 from blender_addon import rig_io  # noqa: E402
+from engine.formats.canonical import load_motion  # noqa: E402
+from engine.rig.description import RigDescription  # noqa: E402
+from engine.rig.retarget import retarget  # noqa: E402
 
 
 def mixamo_rig(scale: float = 100.0) -> bpy.types.Object:
@@ -124,10 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame", type=int, default=40, help="scene frame to render (24 fps)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "addon_preview.png")
     args = parser.parse_args(argv)
-
-    from engine.formats.canonical import load_motion
-    from engine.rig.description import RigDescription
-    from engine.rig.retarget import retarget
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene

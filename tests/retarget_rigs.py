@@ -1,7 +1,8 @@
 """Rigs that look like Blender rigs, built in numpy, plus a canonical test motion and an
 independent oracle of Blender's pose recursion; shared by tests/test_retarget*.py.
 
-Rigs (reference/blender.md 4.1-4.2): an SMPL rig with every bone along +Z and roll 0; a Mixamo rig
+Rigs (SMPL as the Meshcapade SMPL Blender add-on builds it, github.com/Meshcapade/SMPL_blender_addon;
+Mixamo and Rigify names as in github.com/pKrime/Expy-Kit, `rig_mapping/presets/`): an SMPL rig with every bone along +Z and roll 0; a Mixamo rig
 in a Y-up centimetre armature with bones along their own +Y, other proportions, an A-pose and
 random rolls; a Rigify-like rig with twist bones, extra spine/neck bones, fingers, helper bones
 and a second root; a Bandai-like rig whose SMPL spine2 is a virtual (blended) joint; and a minimal
@@ -241,7 +242,7 @@ def minimal_rig() -> RigDescription:
     """One spine bone, no collars, a T-pose with bent knees and elbows: SMPL spine2, spine3 and the
     collars are all derived blends (name_maps), the arms hang off the single spine bone."""
     j = body(legs=0.9, arms=1.2)
-    for s, x in (("left", 1.0), ("right", -1.0)):
+    for s in ("left", "right"):
         j[f"{s}_knee"] = j[f"{s}_knee"] + [0.0, 0.0, 0.06]
         j[f"{s}_elbow"] = j[f"{s}_elbow"] + [0.0, 0.0, -0.05]
     bones = _chain(

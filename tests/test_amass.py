@@ -1,6 +1,6 @@
 """AMASS .npz -> SMPL-22 joints via smplx, checked against our own FK on a synthetic SMPL-H model.
 
-The synthetic model follows reference/environment.md section 6: random joints, each vertex bound
+The synthetic model holds the keys smplx 0.1.28 reads (github.com/vchoutas/smplx, `smplx/body_models.py`): random joints, each vertex bound
 to one joint, a J_regressor that averages each joint's vertices (so J_regressor @ v_template gives
 the joints back), pure-numpy npz (no pickle).
 """

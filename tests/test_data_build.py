@@ -113,7 +113,7 @@ def test_splits_disjoint_stratified_deterministic(built: Path, mini_bandai: Path
     sets = {s: set(data.ids(s)) for s in ("train", "val", "test")}
     assert not (sets["train"] & sets["val"] or sets["train"] & sets["test"] or sets["val"] & sets["test"])
     assert set().union(*sets.values()) == set(data.ids("all"))
-    for split, ids in sets.items():
+    for ids in sets.values():
         assert all(("M" + i if not i.startswith("M") else i[1:]) in ids for i in ids), "mirror split apart"
     assert {meta[i]["cell"] for i in sets["test"]} == {f"{c}/{s}" for c, s in CELLS}
     expected = splits.split_by_cell({i: m["cell"] for i, m in meta.items() if "mirror_of" not in m}, seed=7)

@@ -30,7 +30,7 @@ def test_default_rest_skeleton_is_an_adult_standing_on_the_floor_facing_z():
     assert rest[skeleton.JOINT_INDEX["left_wrist"], 0] > 0.5 > -0.5 > rest[skeleton.JOINT_INDEX["right_wrist"], 0]
     assert rest[skeleton.JOINT_INDEX["left_foot"], 2] > rest[skeleton.JOINT_INDEX["left_ankle"], 2]  # toes forward
     lengths = skeleton.bone_lengths(rest)
-    left = [l for l, _ in skeleton.LEFT_RIGHT_PAIRS]
+    left = [left_joint for left_joint, _ in skeleton.LEFT_RIGHT_PAIRS]
     right = [r for _, r in skeleton.LEFT_RIGHT_PAIRS]
     np.testing.assert_allclose(lengths[left], lengths[right], atol=0.02)
 

@@ -9,7 +9,8 @@ from engine.models.tokenizer import MotionTokenizer, TokenizerConfig, convert_re
 
 
 def documented_motiongpt_vae_layout(nfeats: int = 263, width: int = 512, codes: int = 512) -> dict[str, torch.Size]:
-    """The 67 `vae.*` tensors of motiongpt_s3_h3d.tar as documented in reference/motiongpt.md 4.2."""
+    """The 67 `vae.*` tensors of motiongpt_s3_h3d.tar (MotionGPT, github.com/OpenMotionLab/MotionGPT,
+    `mGPT/archs/mgpt_vq.py`: the layer shapes that state dict holds)."""
     shapes = {"vae.encoder.model.0.weight": (width, nfeats, 3), "vae.encoder.model.0.bias": (width,)}
     for block in (2, 3):
         shapes[f"vae.encoder.model.{block}.0.weight"] = (width, width, 4)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from engine.errors import InputError
+from engine.formats.humanml3d import open_dataset
 
 
 @dataclass
@@ -25,8 +26,6 @@ class FeatureSplit:
 
 def load_feature_split(data_dir: str | Path, split: str, min_frames: int = 0) -> FeatureSplit:
     """Read `split` (train/val/test) of a HumanML3D-layout folder; clips shorter than `min_frames` are left out."""
-    from engine.formats.humanml3d import open_dataset
-
     dataset = open_dataset(data_dir)
     ids = dataset.ids(split)
     kept_ids, features = [], []

@@ -58,7 +58,8 @@ def teardown_distributed() -> None:
 
 
 def wrap_model(model: torch.nn.Module, context: DistributedContext) -> torch.nn.Module:
-    """DDP when distributed (unused parameters allowed for models with optional branches)."""
+    """DDP when distributed, with DDP's default find_unused_parameters=False: every parameter must
+    get a gradient in every step (DDP reports a parameter that did not at the next step)."""
     model = model.to(context.device)
     if not context.is_distributed:
         return model

@@ -23,7 +23,7 @@ class MetricsLogger:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.jsonl = (self.run_dir / "metrics.jsonl").open("a")
         try:
-            from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415 - optional (the train extra), torch + tensorboard ~2 s
 
             self.writer = SummaryWriter(str(self.run_dir / "tb"))
         except ImportError:
@@ -62,10 +62,10 @@ def plot_curves(run_dir: str | Path, keys: list[str] | None = None) -> Path | No
     if not rows:
         return None
     try:
-        import matplotlib
+        import matplotlib  # noqa: PLC0415 - optional (the train extra), ~0.5 s, only when plotting
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # noqa: PLC0415 - after matplotlib.use("Agg"), which must come first
     except ImportError:
         return None
     keys = keys or sorted({k for row in rows for k in row if k != "step"})

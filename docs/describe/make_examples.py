@@ -1,7 +1,10 @@
 """Make the example table of docs/describe/README.md: five real Bandai pose pairs, their pictures
 (pair_K.png) and the texts the describers produce (deterministic mode, plus one seeded variant).
 
-    python docs/describe/make_examples.py /work/shared/data/bandai-namco-2
+    python docs/describe/make_examples.py BANDAI_NAMCO_2_DIR
+
+BANDAI_NAMCO_2_DIR: a clone of github.com/BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset,
+its `dataset/Bandai-Namco-Research-Motiondataset-2` folder.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def main() -> None:
     table = "\n".join(rows)
     (args.out / "README.md").write_text(
         "# Automatic descriptions: five real pose pairs\n\n"
-        "Made by `python docs/describe/make_examples.py /work/shared/data/bandai-namco-2` "
+        "Made by `python docs/describe/make_examples.py BANDAI_NAMCO_2_DIR` "
         "(engine/describe). Pictures: front and side views of each heading-normalised pose "
         "(left limbs blue, right limbs red); a global turn shows in the text, not the picture.\n\n" + table + "\n"
     )

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def collect_info(bundle_dir: Path | None = None) -> dict:
     """Facts about this engine installation, as a JSON-serialisable dict; `bundle` describes
     `bundle_dir` (default: the shipped bundle) as engine.bundle.Bundle.describe() does."""
-    import torch  # noqa: PLC0415 - torch costs ~1.7 s; `motion-engine --help` imports every command module
+    import torch
 
     return {
         "engine_version": __version__,

@@ -111,7 +111,7 @@ def resolve_device(requested: str) -> str:
     if requested == "cpu":
         return "cpu"
     try:
-        import torch  # noqa: PLC0415 - torch costs ~1.7 s; `motion-engine --help` imports every command module
+        import torch
     except ImportError:
         if requested == "cuda":
             raise InputError("--device cuda needs torch with CUDA; it is not installed") from None

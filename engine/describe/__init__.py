@@ -10,7 +10,9 @@ Batched variants `describe_poses` / `describe_changes` take `(N, 22, 3)` arrays;
 evaluated in numpy over the whole batch. Randomness (measurement noise, skips, templates, order)
 comes from `numpy.random.default_rng(seed)`; `deterministic=True` gives stable text.
 
-Rules and bins follow ../shared/reference/posefix.md section 2. Not implemented: PoseScript's two
+Rules and bins follow PoseScript (Delmas et al. 2022) and PoseFix (Delmas et al. 2023), both in
+github.com/naver/posescript: `src/text2pose/posescript/{posecodes,captioning_data,captioning}.py` and
+`src/text2pose/posefix/{paircodes,corrective_data,correcting}.py`. Not implemented: PoseScript's two
 ripple-effect pruning rules, the 144 "aligned" super-posecodes, BABEL/dance sentences, and the
 head/body-incline codes of PoseScript's `main` branch (SMPL-22 positions carry no head rotation).
 Finger joints are approximated (engine/describe/joints.py).

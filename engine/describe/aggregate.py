@@ -1,7 +1,9 @@
 """Aggregation and ordering of codes, shared by pose descriptions and pose-change instructions.
 
-Rules from ../shared/reference/posefix.md sections 2.5-2.6: entity merges (hand + elbow = arm),
-left/right symmetry merges (left knee + right knee = both knees), grouping of codes that share a
+Rules from PoseScript/PoseFix (Delmas et al. 2022/2023; github.com/naver/posescript,
+`src/text2pose/posescript/captioning.py` `aggregate_posecodes`, `src/text2pose/posefix/correcting.py`
+`aggregate_paircodes`, `src/text2pose/posescript/utils.py` `order_codes`): entity merges (hand +
+elbow = arm), left/right symmetry merges (left knee + right knee = both knees), grouping of codes that share a
 subject or a predicate, and ordering along the body (torso first, then each limb from its root).
 Every random choice goes through the caller's Generator; `rng=None` means the deterministic
 choice (merge always, fixed order).

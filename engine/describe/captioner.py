@@ -1,6 +1,7 @@
 """PoseScript-style description of single poses: `describe_poses` over a batch, `describe_pose` for one.
 
-Pipeline (../shared/reference/posefix.md 2.1-2.7 and 8): normalise the heading -> measure the
+Pipeline (PoseScript, Delmas et al. 2022; github.com/naver/posescript,
+`src/text2pose/posescript/captioning.py`): normalise the heading -> measure the
 posecodes (vectorised over the batch) -> noise -> bins -> eligibility and super-posecodes ->
 random skip -> entity and symmetry aggregation -> side choices -> ordering -> shared-subject /
 shared-predicate grouping -> sentences. Not implemented: the two ripple-effect pruning rules and

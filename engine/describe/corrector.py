@@ -1,6 +1,7 @@
 """PoseFix-style correction instructions: how to go from pose A to pose B, in the second person.
 
-Pipeline (../shared/reference/posefix.md 2.8-2.10): paircodes and super-paircodes of (A, B), the
+Pipeline (PoseFix, Delmas et al. 2023; github.com/naver/posescript, `src/text2pose/posefix/correcting.py`
+and `corrective_data.py`): paircodes and super-paircodes of (A, B), the
 "absolute" posecodes of B restricted to the body parts that changed or hang below one that changed
 (PoseFix `main`'s filter, so "your knees should be straight" is not repeated for untouched legs),
 random skip, entity and symmetry aggregation, ordering along the body, grouping, imperative

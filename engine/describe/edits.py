@@ -63,7 +63,10 @@ def lift_knee(pose: np.ndarray, side: str, height: float) -> np.ndarray:
     hip = pose[_J[f"{side}_hip"]]
     knee = _J[f"{side}_knee"]
     axis = np.cross(_forward(pose), np.array([0.0, 1.0, 0.0]))  # forward x up: lifts forwards
-    rise = lambda a: rotate_subtree(pose, knee, hip, rotation_matrix(axis, a))[knee, 1] - pose[knee, 1]
+
+    def rise(angle: float) -> float:
+        return rotate_subtree(pose, knee, hip, rotation_matrix(axis, angle))[knee, 1] - pose[knee, 1]
+
     lo, hi = 0.0, np.pi * 0.75
     if rise(hi) < height:
         raise ValueError(f"cannot lift the {side} knee by {height} m")

@@ -1,6 +1,7 @@
 """Input checks, heading normalisation and PoseScript's virtual joints for the describers.
 
-PoseScript/PoseFix (../shared/reference/posefix.md section 1.3) compute their codes on 35 named
+PoseScript/PoseFix (Delmas et al. 2022/2023; github.com/naver/posescript, `src/text2pose/posescript/utils.py`
+`JOINT_NAMES`) compute their codes on 35 named
 points: the 22 SMPL body joints, the two `middle2` finger joints and 11 virtual joints (midpoints).
 Our canonical poses have only the 22 body joints, so `middle2` is a "prosthesis" placed
 `MIDDLE2_OFFSET` metres past the wrist along the elbow->wrist direction, as PoseScript itself does

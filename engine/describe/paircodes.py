@@ -1,6 +1,7 @@
 """PoseFix paircodes: what changed between pose A and pose B, and the super-paircodes.
 
-Facts from ../shared/reference/posefix.md section 2.8: value = measure(A) - measure(B), binned with
+Facts from PoseFix (Delmas et al. 2023; github.com/naver/posescript, `src/text2pose/posefix/paircodes.py`
+and `corrective_data.py` `PAIRCODE_OPERATORS_VALUES`): value = measure(A) - measure(B), binned with
 the thresholds below (noise on the value); elementary distance paircodes are support-I (said only
 through "closer"/"farther" super-paircodes, which also look at the posecodes of A or B); "bent
 less" + B's knee/elbow straight gives "straighten". Global orientation: B's heading relative to A's.

@@ -1,6 +1,8 @@
 """PoseScript posecodes: what is measured on one pose, its bins, and which classes may be spoken.
 
-Facts from ../shared/reference/posefix.md sections 2.1-2.3 (operators, thresholds, noise, the code
+Facts from PoseScript (Delmas et al. 2022; github.com/naver/posescript,
+`src/text2pose/posescript/captioning_data.py` `POSECODE_OPERATORS_VALUES` and `SUPER_POSECODES`,
+`src/text2pose/posescript/posecodes.py`: operators, thresholds, noise, the code
 table, super-posecodes). Codes are declared for the left side (or as a left/right pair) and
 mirrored automatically, so left and right are treated identically by construction.
 

@@ -1,8 +1,10 @@
 """From posecode classes to the codes worth saying: eligibility, super-posecodes, support rules.
 
-Facts from ../shared/reference/posefix.md sections 2.2-2.4 and 2.9: eligibility 0 (silent),
-1 (may be said, may be skipped) or 2 (rare: never skipped); support-I classes only feed
-super-posecodes; support-II classes are silenced where their super-posecode was produced.
+Facts from PoseScript (Delmas et al. 2022) and PoseFix (Delmas et al. 2023), github.com/naver/posescript:
+`src/text2pose/posescript/captioning_data.py`, `src/text2pose/posescript/captioning.py` and
+`src/text2pose/posefix/correcting.py`. Eligibility 0 (silent), 1 (may be said, may be skipped) or
+2 (rare: never skipped); support-I classes only feed super-posecodes; support-II classes are
+silenced where their super-posecode was produced.
 PoseFix instructions use only the "absolute" classes of pose B.
 
 A spoken code is a `Code`: (side1, part1, interpretation, side2, part2, rank, magnitude).

@@ -1,6 +1,8 @@
 """Wording of the codes: noun phrases, pose phrases ("bent at a right angle") and imperative
 instructions ("bend {} more"). Written for this project; the meaning of each class follows
-../shared/reference/posefix.md sections 2.7 and 2.10. The first entry of every list is the one the
+PoseScript's `convert_posecodes` and PoseFix's `convert_codes` (Delmas et al. 2022/2023;
+github.com/naver/posescript, `src/text2pose/posescript/captioning.py`, `src/text2pose/posefix/correcting.py`).
+The first entry of every list is the one the
 deterministic mode uses, so it is the plainest.
 """
 

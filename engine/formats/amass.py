@@ -4,7 +4,8 @@ An AMASS file holds `poses` `(T, 156)` (SMPL-H: root 3 + body 63 + hands 90) or 
 (SMPL-X: root 3 + body 63 + jaw 3 + eyes 6 + hands 90) axis-angle radians, `trans` `(T, 3)`
 metres, `betas`, `gender` and the frame rate (`mocap_framerate` or `mocap_frame_rate`). Joints
 come from the user's SMPL-H (or SMPL-X) model files, which are licence-gated and cannot ship with
-this project. Then, as HumanML3D's raw_pose_processing does (reference/motiongpt.md 2.2): the first
+this project. Then, as HumanML3D does (Guo et al. 2022; github.com/EricGuo5513/HumanML3D,
+`raw_pose_processing.ipynb`): the first
 22 joints, the Z-up -> Y-up axis swap `(x, y, z) -> (-x, z, y)`, and 20 fps.
 
 Pickle: SMPL-H model `.npz` files are loaded here with allow_pickle=False and handed to smplx as
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
+from engine.formats.bvh import resample_positions
 from engine.motion.skeleton import FPS, NUM_JOINTS
 
 # HumanML3D's trans_matrix followed by x *= -1: Z-up AMASS -> Y-up, a proper rotation.
@@ -99,9 +101,10 @@ def find_body_model(body_model: str | Path | None, model: str, gender: str) -> P
 
 
 def _build_model(model_file: Path, model: str, num_betas: int):
-    import smplx
-    from smplx.utils import Struct
-    from smplx.vertex_ids import vertex_ids as VERTEX_IDS
+    # smplx (with torch, ~2 s to import) only for AMASS files; BVH and .npy loading never pay it.
+    import smplx  # noqa: PLC0415 - see above
+    from smplx.utils import Struct  # noqa: PLC0415 - see above
+    from smplx.vertex_ids import vertex_ids as VERTEX_IDS  # noqa: PLC0415 - see above
 
     data = _load_npz_plain(model_file, "body model file")
     if model == "smplx":  # smplx re-reads the file (with pickle allowed) after the check above
@@ -121,7 +124,7 @@ def _build_model(model_file: Path, model: str, num_betas: int):
 
 def amass_joints(path: str | Path, body_model: str | Path | None) -> tuple[np.ndarray, float]:
     """SMPL-22 joints `(T, 22, 3)` float64, metres, Y up, at the file's own frame rate."""
-    import torch
+    import torch  # noqa: PLC0415 - torch (~1.7 s) only for AMASS files, not for BVH or .npy loading
 
     motion = read_amass(path)
     model_file = find_body_model(body_model, motion["model"], motion["gender"])
@@ -157,7 +160,5 @@ def amass_joints(path: str | Path, body_model: str | Path | None) -> tuple[np.nd
 
 def load_amass_joints(path: str | Path, body_model: str | Path | None) -> np.ndarray:
     """SMPL-22 joints `(T', 22, 3)` float64, metres, Y up, resampled to 20 fps (not canonicalised)."""
-    from engine.formats.bvh import resample_positions
-
     joints, fps = amass_joints(path, body_model)
     return resample_positions(joints, fps, FPS)

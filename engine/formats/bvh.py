@@ -23,6 +23,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from engine.errors import InputError
+from engine.motion.rotations import quat_slerp
 
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
 ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
@@ -378,8 +379,6 @@ def resample_positions(positions: np.ndarray, src_fps: float, dst_fps: float) ->
 
 def resample_quaternions(quats: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
     """Slerp over frames: `(T, ..., 4)` (w, x, y, z) at src_fps -> `(T', ..., 4)` at dst_fps."""
-    from engine.motion.rotations import quat_slerp
-
     quats = np.asarray(quats, dtype=np.float64)
     times = resample_times(len(quats), src_fps, dst_fps)
     lo = np.minimum(np.floor(times).astype(int), len(quats) - 1)

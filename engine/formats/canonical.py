@@ -24,7 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from engine.motion.skeleton import FPS, JOINT_NAMES, NUM_JOINTS, PARENTS
+from engine.formats.amass import load_amass_joints
+from engine.formats.bvh import read_bvh, resample_positions, write_bvh
+from engine.motion.features import canonicalize as features_canonicalize
+from engine.motion.features import features_to_joints
+from engine.motion.kinematics import inverse_kinematics, rest_offsets_matching_lengths
+from engine.motion.skeleton import FPS, JOINT_NAMES, NUM_JOINTS, PARENTS, default_rest_offsets
+from engine.rig.name_maps import resolve_map
 
 SUFFIXES = (".bvh", ".npy", ".npz")
 # Metres per file unit for --units.
@@ -94,10 +100,9 @@ def unit_scale(units: str | float | None, positions: np.ndarray, source: str) ->
 def canonicalize(positions: np.ndarray) -> np.ndarray:
     """Floor at y = 0, frame-0 root at x = z = 0, frame-0 facing +Z: `(T, 22, 3)` -> float32.
 
-    engine.motion.features.canonicalize (HumanML3D's recipe, reference/motiongpt.md 2.2), cast.
+    engine.motion.features.canonicalize (HumanML3D's recipe: Guo et al. 2022,
+    github.com/EricGuo5513/HumanML3D, `motion_representation.ipynb` `process_file`), cast.
     """
-    from engine.motion.features import canonicalize as features_canonicalize
-
     return np.asarray(features_canonicalize(positions), dtype=np.float32)
 
 
@@ -119,9 +124,6 @@ def bvh_to_smpl22(
     fps: float = FPS,
 ) -> np.ndarray:
     """BVH file -> SMPL-22 positions `(T', 22, 3)` float64 metres at `fps`, NOT canonicalised."""
-    from engine.formats.bvh import read_bvh
-    from engine.rig.name_maps import resolve_map
-
     clip = read_bvh(path)
     joint_map = resolve_map(clip.names, preset=preset, explicit=explicit, source=str(path))
     positions = joint_map.apply(clip.global_positions(fps=fps))
@@ -134,8 +136,6 @@ def _load_npy(path: Path, units: str | float | None) -> np.ndarray:
     except (ValueError, OSError) as error:
         raise InputError(f"{path}: not a plain numpy array file ({error}).") from None
     if array.ndim == 2 and array.shape[1] == 263:
-        from engine.motion.features import features_to_joints
-
         return np.asarray(features_to_joints(array), dtype=np.float64)
     if array.ndim == 2 and array.shape[1] == 251:
         raise InputError(
@@ -157,8 +157,6 @@ def _load_npz(path: Path, units: str | float | None, body_model: str | Path | No
         fps = float(archive["fps"]) if "fps" in keys else FPS
         return joints * unit_scale(units if units is not None else "m", joints, str(path)), fps
     if {"poses", "trans"} <= keys:
-        from engine.formats.amass import load_amass_joints
-
         return load_amass_joints(path, body_model), FPS
     raise InputError(
         f"{path}: the .npz has keys {sorted(keys)}; expected 'positions' (T, 22, 3) or AMASS keys 'poses' and 'trans'."
@@ -193,8 +191,6 @@ def load_motion(
     else:
         positions, fps = _load_npz(path, units, body_model)
     if abs(fps - FPS) > 1e-6:
-        from engine.formats.bvh import resample_positions
-
         positions = resample_positions(positions, fps, FPS)
     return CanonicalMotion(canonicalize(positions), FPS, str(path))
 
@@ -217,9 +213,6 @@ def save_motion(motion: CanonicalMotion, path: str | Path, order: str = "ZXY") -
             path, positions=positions.astype(np.float32), fps=np.float64(motion.fps), joint_names=np.array(JOINT_NAMES)
         )
     elif suffix == ".bvh":
-        from engine.formats.bvh import write_bvh
-        from engine.motion.kinematics import inverse_kinematics
-
         offsets = bvh_rest_offsets(positions)
         quats, root = inverse_kinematics(positions, offsets)
         write_bvh(path, JOINT_NAMES, PARENTS, offsets, quats, root, motion.fps, order=order)
@@ -242,9 +235,6 @@ def bvh_rest_offsets(positions: np.ndarray) -> np.ndarray:
     child offsets, turned by the rotation that best aligns them with the T-pose (Kabsch), so the
     rest still looks like a T-pose while inverse kinematics reproduces those joints exactly.
     """
-    from engine.motion.kinematics import rest_offsets_matching_lengths
-    from engine.motion.skeleton import default_rest_offsets
-
     template = default_rest_offsets()
     offsets = rest_offsets_matching_lengths(positions, template)
     for joint, kids in ((0, [1, 2, 3]), (9, [12, 13, 14])):

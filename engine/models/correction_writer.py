@@ -1,7 +1,8 @@
 """Correction writer (PoseFix `FeedbackGenerator`): (pose A, pose B) -> the instruction turning A into B.
 
 An autoregressive transformer decoder (token embedding x sqrt(d), sinusoidal positions, causal
-self-attention) cross-attends to "pose tokens" (../shared/reference/posefix.md 3.2):
+self-attention) cross-attends to "pose tokens" (PoseFix's `FeedbackGenerator`, Delmas et al. 2023;
+github.com/naver/posescript, `src/text2pose/generative_modifier/`):
 - PoseFix's comparison token: TIRG(main = enc(B), modifier = enc(A)) of L2-normalised VPoser
   embeddings, projected to d;
 - plus one token per joint from (6D of A, 6D of B, their difference, FK position change) with a

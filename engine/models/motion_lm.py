@@ -1,6 +1,6 @@
 """Motion-language model: one T5 encoder-decoder over text tokens plus `<motion_id_k>` motion tokens.
 
-MotionGPT's design (reference/motiongpt.md section 3): a Hugging Face `T5ForConditionalGeneration`
+MotionGPT's design (Jiang et al. 2023; github.com/OpenMotionLab/MotionGPT, `mGPT/archs/mgpt_lm.py`): a Hugging Face `T5ForConditionalGeneration`
 whose vocabulary is a text tokenizer's plus K + 3 motion tokens (engine.models.motion_vocab). Every
 task is a prompt -> output translation; motion outputs are decoded under the constraints of
 engine.models.motion_constraints and parsed back into codes for the motion tokenizer.
@@ -21,9 +21,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
+from transformers import LogitsProcessorList, T5Config, T5ForConditionalGeneration
 
 from engine.errors import InputError
+from engine.models.motion_constraints import MotionOutputConstraint, TextOutputConstraint
 from engine.models.motion_vocab import MotionVocab, NoMotionError
+from engine.models.text_tokenizer import add_motion_tokens, load_text_tokenizer
 
 MOTION_LM_FILE = "motion_lm.json"
 FORMAT = "motion-copilot/motion-lm"
@@ -93,8 +96,6 @@ class MotionLMConfig:
         """A from-scratch T5Config: embeddings tied to the output head with T5's d_model**-0.5 output
         scaling (transformers 5 always ties T5 built from a config; untied heads only come from
         checkpoints, e.g. FLAN-T5 via `from_pretrained_t5` or the converter)."""
-        from transformers import T5Config
-
         return T5Config(
             vocab_size=vocab_size,
             d_model=self.d_model,
@@ -149,10 +150,6 @@ class MotionLM:
     @classmethod
     def create(cls, config: MotionLMConfig, text_tokenizer, code_num: int, seed: int | None = None) -> MotionLM:
         """A randomly initialised T5 over `text_tokenizer` + K motion tokens (the tokenizer is extended in place)."""
-        from transformers import T5ForConditionalGeneration
-
-        from engine.models.text_tokenizer import add_motion_tokens
-
         vocab = add_motion_tokens(text_tokenizer, code_num)
         if seed is not None:
             torch.manual_seed(seed)
@@ -163,10 +160,6 @@ class MotionLM:
     def from_pretrained_t5(cls, t5_dir: str | Path, code_num: int, **overrides) -> MotionLM:
         """Start from a local pretrained T5 (e.g. FLAN-T5): its weights and tokenizer, embeddings grown
         by the K + 3 motion tokens (MotionGPT's resize_token_embeddings)."""
-        from transformers import T5ForConditionalGeneration
-
-        from engine.models.text_tokenizer import add_motion_tokens, load_text_tokenizer
-
         tokenizer = load_text_tokenizer(t5_dir)
         model = T5ForConditionalGeneration.from_pretrained(str(t5_dir), local_files_only=True)
         vocab = add_motion_tokens(tokenizer, code_num)
@@ -191,10 +184,6 @@ class MotionLM:
 
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> MotionLM:
-        from transformers import T5ForConditionalGeneration
-
-        from engine.models.text_tokenizer import load_text_tokenizer
-
         directory = Path(directory)
         meta_path = directory / MOTION_LM_FILE
         if not meta_path.is_file():
@@ -242,10 +231,6 @@ class MotionLM:
         lengths: motion codes per prompt (None entries: the model decides, up to max_motion_codes).
         Returns the generated token ids per prompt (decoder start and padding removed).
         """
-        from transformers import LogitsProcessorList
-
-        from engine.models.motion_constraints import MotionOutputConstraint, TextOutputConstraint
-
         sampling = sampling or Sampling(do_sample=(output == "motion"))
         if output == "motion":
             lengths = list(lengths) if lengths is not None else [None] * len(prompts)

@@ -1,6 +1,7 @@
 """Convert a MotionGPT release checkpoint (+ a local T5 tokenizer) into this project's format.
 
-The release (`motiongpt_s3_h3d.tar`, reference/motiongpt.md 4.2) is a Lightning dict whose
+The release (`motiongpt_s3_h3d.tar` of MotionGPT, Jiang et al. 2023, github.com/OpenMotionLab/MotionGPT)
+is a Lightning dict whose
 `state_dict` holds the language model under `lm.language_model.` (Hugging Face T5 names) and the
 VQ-VAE under `vae.`; evaluator copies (`metrics.*`) and loss buffers are ignored. The T5 shapes
 are read off the tensors; the motion vocabulary is the rows the T5 has beyond the text tokenizer
@@ -20,8 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
+from transformers import T5Config, T5ForConditionalGeneration
 
 from engine.errors import InputError
+from engine.models.motion_lm import MotionLM, config_from_t5
+from engine.models.text_tokenizer import add_motion_tokens, load_text_tokenizer
+from engine.models.tokenizer import MotionTokenizer, TokenizerConfig, convert_released_state_dict
 
 LM_PREFIX = "lm.language_model."
 
@@ -32,8 +38,6 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise InputError(f"checkpoint {path} does not exist")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
         return load_file(path)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
@@ -51,7 +55,6 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 def t5_config_from_state_dict(weights: dict[str, torch.Tensor], pad_id: int, eos_id: int):
     """A T5Config matching the tensors of an HF T5ForConditionalGeneration state dict."""
-    from transformers import T5Config
 
     def count(stack: str) -> int:
         blocks = {int(m.group(1)) for k in weights if (m := re.match(rf"{stack}\.block\.(\d+)\.", k))}
@@ -84,8 +87,6 @@ def t5_config_from_state_dict(weights: dict[str, torch.Tensor], pad_id: int, eos
 
 def tokenizer_config_from_state_dict(weights: dict[str, torch.Tensor]):
     """TokenizerConfig matching MotionGPT's VQ tensors (prefix already stripped)."""
-    from engine.models.tokenizer import TokenizerConfig
-
     code_num, code_dim = weights["quantizer.codebook"].shape
     width, nfeats = weights["encoder.model.0.weight"].shape[:2]  # Conv1d weight: (out, in, kernel)
     down_t = len({m.group(1) for k in weights if (m := re.match(r"encoder\.model\.(\d+)\.0\.weight", k))})
@@ -108,13 +109,6 @@ def convert_motiongpt(
     mean/std `(263,)`: the feature statistics the release was trained with (MotionGPT ships them
     as assets/meta/{mean,std}.npy); without them the tokenizer normalisation is left at 0/1.
     """
-    from safetensors.torch import save_file
-    from transformers import T5ForConditionalGeneration
-
-    from engine.models.motion_lm import MotionLM, config_from_t5
-    from engine.models.text_tokenizer import add_motion_tokens, load_text_tokenizer
-    from engine.models.tokenizer import MotionTokenizer, convert_released_state_dict
-
     weights = read_state_dict(checkpoint)
     lm_weights = {k[len(LM_PREFIX) :]: v for k, v in weights.items() if k.startswith(LM_PREFIX)}
     if "shared.weight" not in lm_weights:

@@ -1,6 +1,7 @@
 """Motion vocabulary of the motion-language model: `<motion_id_k>` tokens, serialisation, parsing.
 
-MotionGPT convention (reference/motiongpt.md 3.2): with a tokenizer of K codes the text vocabulary
+MotionGPT convention (Jiang et al. 2023; github.com/OpenMotionLab/MotionGPT, `mGPT/archs/mgpt_lm.py`):
+with a tokenizer of K codes the text vocabulary
 gets K + 3 added tokens `<motion_id_0>` .. `<motion_id_{K+2}>`; ids 0..K-1 are codebook indices,
 K = start of motion, K+1 = end of motion, K+2 = mask (the gap of an in-between prompt). A motion is
 serialised without spaces as `<motion_id_K><motion_id_a><motion_id_b>...<motion_id_{K+1}>`.

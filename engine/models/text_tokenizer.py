@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
 from engine.errors import InputError
 from engine.models.motion_vocab import MotionVocab, motion_token_strings
 
@@ -25,9 +28,6 @@ def train_text_tokenizer(corpus: Iterable[str], vocab_size: int = 2000, extra_id
 
     vocab_size counts the learned pieces plus the 3 special tokens; the sentinels come on top.
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
     tokenizer = Tokenizer(models.Unigram())
     # T5's SentencePiece model: NFKC, whitespace as "▁" glued to the next word, decoded back to spaces.
     tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace("\n", " ")])
@@ -50,8 +50,6 @@ def train_text_tokenizer(corpus: Iterable[str], vocab_size: int = 2000, extra_id
 
 def load_text_tokenizer(directory: str | Path):
     """A Hugging Face tokenizer from a local directory (e.g. a FLAN-T5 checkout); never downloads."""
-    from transformers import AutoTokenizer
-
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError(

@@ -1,7 +1,8 @@
 """Motion tokenizer: a 1D-convolutional VQ-VAE over normalised HumanML3D features.
 
 Layer structure and parameter names follow T2M-GPT / MotionGPT (`encoder.model.*`,
-`decoder.model.*`, `quantizer.codebook`; ../shared/reference/motiongpt.md sections 1 and 4.2), so
+`decoder.model.*`, `quantizer.codebook`; MotionGPT, Jiang et al. 2023, github.com/OpenMotionLab/MotionGPT,
+`mGPT/archs/mgpt_vq.py` and the `vae.` keys of its released `motiongpt_s3_h3d.tar`), so
 their released weights load through `convert_released_state_dict`. Temporal down-sampling is
 `stride_t ** down_t` (4 by default): a 196-frame clip becomes 49 tokens.
 
@@ -21,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from engine.errors import InputError
-from engine.models.quantize import QUANTIZERS, Quantizer
+from engine.models.quantize import QUANTIZERS, Quantizer, nearest_code
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -216,7 +217,6 @@ class MotionTokenizer(nn.Module):
         self._check_features(features)
         mask = frame_mask(lengths, features.shape[0], features.shape[1], features.device)[:, :: self.config.downsample]
         latents = self.encoder(features.permute(0, 2, 1)).permute(0, 2, 1)
-        from engine.models.quantize import nearest_code
 
         ids = nearest_code(latents.reshape(-1, latents.shape[-1]), self.quantizer.codebook).reshape(mask.shape)
         return ids, mask

@@ -1,6 +1,8 @@
 """HumanML3D motion features (263 dims for 22 joints; KIT-ML's 251 for 21) and back.
 
-Layout for J joints (reference/motiongpt.md 2.1), per frame pair, so T joints -> T-1 vectors:
+Layout for J joints (HumanML3D, Guo et al. 2022: github.com/EricGuo5513/HumanML3D,
+`motion_representation.ipynb`; MotionGPT's `mGPT/data/humanml/scripts/motion_process.py`), per
+frame pair, so T joints -> T-1 vectors:
     [0]                 root yaw velocity: arcsin(q_y) of r_rot[t+1] * r_rot[t]^-1 (half-angle, rad)
     [1:3]               root XZ velocity in the root-facing frame (metres/frame)
     [3]                 root height y (metres, floor at 0)
@@ -23,6 +25,10 @@ the features encode: the canonical joints turned about Y by the smoothed frame-0
 KIT-ML (21 joints) is supported by layout, recovery, mirroring, normalisation and feature
 extraction, but has no default target skeleton (HumanML3D used KIT clip 03950; pass one).
 Run the tests: `pytest -q tests/test_features.py`.
+
+One module of ~450 lines on purpose: extraction and recovery are two directions of the same
+layout and share its slices, skeleton specs and conventions; splitting them would separate the
+two halves that the round-trip tests check against each other.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from engine.errors import InputError
 from engine.motion import rotations as R
@@ -187,8 +194,6 @@ def _facing_quat(positions: np.ndarray, spec: FeatureSkeleton, smooth: bool) -> 
     across /= np.linalg.norm(across, axis=-1, keepdims=True)
     forward = np.cross(np.array([[0.0, 1.0, 0.0]]), across)
     if smooth:
-        from scipy.ndimage import gaussian_filter1d
-
         forward = gaussian_filter1d(forward, FORWARD_SMOOTH_SIGMA, axis=0, mode="nearest")
     forward /= np.linalg.norm(forward, axis=-1, keepdims=True)
     return R.quat_between(forward, np.array([0.0, 0.0, 1.0]))
@@ -446,7 +451,7 @@ def _stats_like(features: Any, mean: Any, std: Any) -> tuple[Any, Any]:
             f"of shape {tuple(features.shape)}; they must be (D,) with the same D."
         )
     if R._is_torch(features):
-        import torch
+        import torch  # noqa: PLC0415 - reached with torch input only: numpy callers skip its ~1.7 s import
 
         mean = torch.as_tensor(mean, dtype=features.dtype, device=features.device)
         std = torch.as_tensor(std, dtype=features.dtype, device=features.device)

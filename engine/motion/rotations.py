@@ -341,7 +341,8 @@ def euler_to_quat(angles: Array, order: str, degrees: bool = True) -> Array:
     order = _check_order(order)
     angles = _check(angles, (3,), "Euler angles")
     if not _is_torch(angles):
-        from scipy.spatial.transform import Rotation
+        # scipy (~0.3 s to import) only for Euler angles: the many numpy-only users of this module skip it.
+        from scipy.spatial.transform import Rotation  # noqa: PLC0415 - see above
 
         flat = Rotation.from_euler(order, angles.reshape(-1, 3), degrees=degrees).as_quat(scalar_first=True)
         return quat_standardize(flat.reshape(tuple(angles.shape[:-1]) + (4,)))
@@ -359,7 +360,7 @@ def euler_to_quat(angles: Array, order: str, degrees: bool = True) -> Array:
 
 def quat_to_euler(q: Array, order: str, degrees: bool = True) -> Array:
     """`(..., 4)` -> Euler angles `(..., 3)` via scipy (torch input: NOT differentiable)."""
-    from scipy.spatial.transform import Rotation
+    from scipy.spatial.transform import Rotation  # noqa: PLC0415 - Euler angles only, as in euler_to_quat
 
     order = _check_order(order)
     q = _check(q, (4,), "quaternion")

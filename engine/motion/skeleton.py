@@ -1,8 +1,8 @@
 """The canonical SMPL-22 skeleton: joint names, parents, kinematic chains, rest pose, mirror map.
 
-Every motion inside the engine lives on this skeleton (HumanML3D conventions, see
-../shared/reference/motiongpt.md section 2.3): Y up, metres, body facing +Z, the body's left
-side on +X, 20 frames per second.
+Every motion inside the engine lives on this skeleton (HumanML3D conventions: Guo et al.
+2022, github.com/EricGuo5513/HumanML3D, `paramUtil.py` `t2m_raw_offsets` and `t2m_kinematic_chain`):
+Y up, metres, body facing +Z, the body's left side on +X, 20 frames per second.
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ def blender_bone_matrix(heads: np.ndarray, tails: np.ndarray, rolls: np.ndarray)
     direction, then a rotation by `roll` about it. Re-implemented (not imported) because the engine
     never imports bpy; the formula and its thresholds are Blender's
     (source/blender/blenkernel/intern/armature.cc), checked in tests against the documented case
-    "a bone along +Z with roll 0 has a rest rotation of +90 degrees about X" (reference/blender.md 4.1).
+    "a bone along +Z with roll 0 has a rest rotation of +90 degrees about X" (the SMPL Blender
+    add-on builds its rigs on that: github.com/Meshcapade/SMPL_blender_addon, `meshcapade_addon/blender.py`).
     """
     heads, tails = np.asarray(heads, np.float64), np.asarray(tails, np.float64)
     rolls = np.asarray(rolls, np.float64)

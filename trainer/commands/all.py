@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from engine.errors import InputError
+from trainer.pipeline import STAGES, run_pipeline
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,11 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from engine.errors import InputError
-    from trainer.pipeline import STAGES, run_pipeline
-
     data_arguments = ["--procedural", str(args.procedural)]
     if args.bandai:
         data_arguments += ["--bandai", args.bandai]

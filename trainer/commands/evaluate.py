@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainer.evaluate.run import EvaluationRequest, evaluate_bundle
+    from trainer.evaluate.run import EvaluationRequest, evaluate_bundle  # noqa: PLC0415 - the stage imports torch (~1.7 s); the CLI parser imports every command module
 
     request = EvaluationRequest(
         bundle=args.bundle,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from trainer.config import load_config
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -19,8 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainer.config import load_config
-    from trainer.stages.feedback import FeedbackTrainConfig, train_feedback
+    from trainer.stages.feedback import FeedbackTrainConfig, train_feedback  # noqa: PLC0415 - the stage imports torch (~1.7 s); the CLI parser imports every command module
 
     config = load_config(FeedbackTrainConfig, args.config, args.overrides)
     model_dir = train_feedback(config)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from trainer.config import load_config
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -18,8 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainer.config import load_config
-    from trainer.stages.pretrain import PretrainConfig, train_pretrain
+    from trainer.stages.pretrain import PretrainConfig, train_pretrain  # noqa: PLC0415 - the stage imports torch (~1.7 s); the CLI parser imports every command module
 
     config = load_config(PretrainConfig, args.config, args.overrides)
     model_dir = train_pretrain(config)

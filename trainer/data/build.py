@@ -23,10 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from engine.errors import InputError
+from engine.formats.humanml3d import TextAnnotation, open_dataset, write_mean_std, write_motion, write_split
+from engine.motion.features import compute_mean_std, joints_num_for_dim, joints_to_features, mirror_joints
 from trainer.data import captions as cap
+from trainer.data import instructions, sources, stats
 from trainer.data.pairs import PairConfig, mine_dataset
+from trainer.data.procedural.plausibility import aggregate_plausibility, check_plausibility
 from trainer.data.sources import Source, SourceMotion
 from trainer.data.splits import SPLITS, split_by_cell
 
@@ -56,8 +61,6 @@ class BuildOptions:
 
 
 def _sources(options: BuildOptions) -> list[Source]:
-    from trainer.data import sources
-
     found = []
     if options.bandai:
         found.append(
@@ -91,9 +94,6 @@ def _write_clip(out: Path, name: str, positions: np.ndarray, texts: list[str]) -
     As in HumanML3D, new_joints holds the joints the features encode (retargeted to the one
     feature skeleton, T-1 frames), so features_to_joints(new_joint_vecs) == new_joints.
     """
-    from engine.formats.humanml3d import TextAnnotation, write_motion
-    from engine.motion.features import joints_to_features
-
     features, joints = joints_to_features(positions, return_joints=True)
     annotations = [TextAnnotation(t, tuple(cap.tokens(t))) for t in texts]
     write_motion(out, name, features=features, joints=joints, texts=annotations)
@@ -112,30 +112,17 @@ def _check_motion(motion: SourceMotion) -> str | None:
     return None
 
 
-def _plausibility_checker():
-    """The procedural generator's plausibility check (any motion), or None when not installed."""
-    try:
-        from trainer.data.procedural.plausibility import check_plausibility
-    except ImportError:
-        return None
-    return check_plausibility
-
-
 def _write_source_motions(
     options: BuildOptions, out: Path, meta: list[dict], skipped: list[dict], checks: dict[str, list[dict]]
 ) -> dict[str, str]:
     """Convert every source motion (and its mirror); returns base id -> cell. Plausibility results
-    per source are appended to `checks` (mirrors are not re-checked: the checks are symmetric)."""
-    from tqdm import tqdm
-
-    from engine.motion.features import mirror_joints
-
-    check = _plausibility_checker()
+    per source (the procedural generator's checks, which fit any motion) are appended to `checks`
+    (mirrors are not re-checked: the checks are symmetric)."""
     cells: dict[str, str] = {}
-    sources = _sources(options)
-    total = sum(s.count for s in sources)
+    found = _sources(options)
+    total = sum(s.count for s in found)
     with tqdm(total=total, unit="clip", desc="motions", disable=not options.progress) as bar:
-        for source in sources:
+        for source in found:
             for motion in source.motions:
                 bar.update(1)
                 problem = _check_motion(motion)
@@ -154,8 +141,9 @@ def _write_source_motions(
                 }
                 meta.append(entry)
                 cells[motion.name] = motion.cell
-                if check is not None:
-                    checks.setdefault(motion.source, []).append(check(motion.positions))
+                checks.setdefault(motion.source, []).append(
+                    check_plausibility(motion.positions)
+                )  # checks that apply to any motion
                 if options.mirror:
                     mirrored = np.asarray(mirror_joints(motion.positions), dtype=np.float32)
                     _write_clip(out, "M" + motion.name, mirrored, [cap.mirror_text(t) for t in motion.captions])
@@ -168,8 +156,6 @@ def _write_source_motions(
 
 def _copy_humanml3d(folder: Path, out: Path, meta: list[dict]) -> dict[str, list[str]]:
     """Copy a HumanML3D/KIT-ML folder's clips in (validated by the reader); returns its splits."""
-    from engine.formats.humanml3d import open_dataset, write_motion
-
     source = open_dataset(folder)
     if source.kind == "kit" and len(list(out.glob("new_joints/*.npy"))):
         raise InputError(
@@ -195,8 +181,6 @@ def _copy_humanml3d(folder: Path, out: Path, meta: list[dict]) -> dict[str, list
 
 
 def _mean_std(out: Path, train_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    from engine.motion.features import compute_mean_std, joints_num_for_dim
-
     features = [np.load(out / "new_joint_vecs" / f"{i}.npy") for i in train_ids]
     if not features:
         raise InputError("the train split is empty, so Mean/Std cannot be computed; give more clips.")
@@ -206,9 +190,6 @@ def _mean_std(out: Path, train_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def build_dataset(options: BuildOptions) -> dict:
     """Build everything into `options.out`; returns the statistics (also written to stats.json/md)."""
-    from engine.formats.humanml3d import open_dataset, write_mean_std, write_split
-    from trainer.data import instructions, stats
-
     started = time.perf_counter()
     out = Path(options.out)
     if not any([options.bandai, options.humanml3d, options.bvh_dir, options.amass, options.procedural]):
@@ -250,8 +231,6 @@ def build_dataset(options: BuildOptions) -> dict:
     timings["total_s"] = time.perf_counter() - started
     plausibility = None
     if checks:
-        from trainer.data.procedural.plausibility import aggregate_plausibility
-
         plausibility = {source: aggregate_plausibility(results) for source, results in checks.items()}
     report = stats.collect(out, meta, skipped, pair_counts, instruction_counts, timings, options, plausibility)
     stats.write(out, report)

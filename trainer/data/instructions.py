@@ -5,7 +5,8 @@ Templates are data (trainer/data/templates/<task>.json, written for this project
 examples `{"task", "input", "output", "motion_id", ...}`. Caption, frame and second placeholders
 are filled with text here; motion placeholders stay as they are and the example records which
 frames they stand for, because motion token ids only exist once the tokenizer is trained (the LM
-stage substitutes `<motion_id_k>` strings for them; reference/motiongpt.md sections 3.2 and 3.4).
+stage substitutes `<motion_id_k>` strings for them; MotionGPT, Jiang et al. 2023, github.com/OpenMotionLab/MotionGPT,
+`prepare/instructions/template_instructions.json`).
 
 Run: `python -m trainer.data.instructions DATASET_DIR [--per-motion K]` writes
 DATASET_DIR/instructions/{train,val,test}.jsonl.
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
+from engine.formats.humanml3d import open_dataset
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 FPS = 20.0
@@ -186,8 +188,6 @@ def build_examples(
 def read_records(dataset_dir: Path) -> list[MotionRecord]:
     """MotionRecords of a HumanML3D-layout folder (engine.formats.humanml3d reader); motions
     without captions are left out (they only serve motion-only stages)."""
-    from engine.formats.humanml3d import open_dataset
-
     dataset = open_dataset(dataset_dir)
     records = []
     for split in ("train", "val", "test"):

@@ -13,13 +13,11 @@ Frames: A faces +Z (heading removed), +X is the body's left, Y up; metres.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from engine.motion.heading import face_forward, heading_angle
 from engine.motion.skeleton import JOINT_INDEX, PARENTS
+from trainer.data.pair_texts import PairTexts, described_pairs
 
 X_AXIS, Z_AXIS = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])
 
@@ -93,11 +91,9 @@ def joint_edit(pose: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
     return edit_swing(pose, side, limb, rng)
 
 
-def joint_edit_pairs(frames: np.ndarray, count: int, seed: int = 0):
+def joint_edit_pairs(frames: np.ndarray, count: int, seed: int = 0) -> PairTexts:
     """`count` pairs (A, B) from random rows of `frames` `(N, 22, 3)` (A faces +Z), each B one
-    joint edit of A, labelled by engine.describe; returns a trainer.stages.pair_data.PairTexts."""
-    from trainer.stages.pair_data import PairTexts, described_pairs
-
+    joint edit of A, labelled by engine.describe (pairs it finds unchanged are dropped)."""
     rng = np.random.default_rng(seed)
     a_list, b_list = [], []
     while len(a_list) < count and len(frames):
@@ -109,17 +105,3 @@ def joint_edit_pairs(frames: np.ndarray, count: int, seed: int = 0):
     if not a_list:
         return PairTexts.concat([])
     return described_pairs(np.stack(a_list), np.stack(b_list), seed)
-
-
-def split_frames(data_dir: str | Path, split: str, count: int, seed: int = 0) -> np.ndarray:
-    """`count` random frames `(count, 22, 3)` of the split's clips (`DATA/new_joints`), each turned to
-    face +Z with its pelvis at x = z = 0."""
-    from trainer.stages.pair_data import pick_clips, split_clips
-
-    clips = split_clips(data_dir, split)
-    if count <= 0 or not clips:
-        return np.zeros((0, 22, 3))
-    rng = np.random.default_rng(seed)
-    poses = np.stack([clips[c][int(rng.integers(len(clips[c])))] for c in pick_clips(clips, count, rng)])
-    poses = poses.astype(np.float64)
-    return face_forward(poses, heading_angle(poses), poses[:, 0])

@@ -1,6 +1,7 @@
 """PoseFix pose-pair mining from motion clips: (pose A, pose B) pairs plus a correction text.
 
-Follows PoseFix's `pair_mining.py` (../shared/reference/posefix.md sections 1.5-1.6), per split:
+Follows PoseFix (Delmas et al., ICCV 2023; github.com/naver/posescript, `src/other_utils/pose_mining.py`
+and `src/other_utils/pair_mining.py`), per split:
 - a farthest-point-sampled pose set (RMS per-joint distance, seeded with the first pose);
 - in-sequence pairs: A earlier than B in the same clip, at most 0.5 s apart, in a similarity band,
   more than `min_diff_in` differing posecodes, each pose B once and each pose A once, the
@@ -30,7 +31,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from engine.describe.captioner import evaluate_posecodes
+from engine.describe.corrector import describe_changes
+from engine.describe.joints import normalise
 from engine.motion.heading import face_forward, heading_angle
 
 FPS = 20.0
@@ -104,8 +109,6 @@ def farthest_point_sampling(points: np.ndarray, count: int) -> np.ndarray:
 
 def _posecode_signature(poses: np.ndarray) -> np.ndarray:
     """Posecode classes and super-posecodes per pose, `(N, 22, 3)` -> `(N, C + S)` int."""
-    from engine.describe.captioner import evaluate_posecodes
-
     chunks = []
     for start in range(0, len(poses), SIGNATURE_CHUNK):  # bounded memory on large datasets
         classes, _, supers = evaluate_posecodes(poses[start : start + SIGNATURE_CHUNK], None, absolute_only=False)
@@ -124,8 +127,6 @@ def _base_clip(clip_id: str) -> str:
 
 def mine_pairs(clips: Sequence[tuple[str, np.ndarray]], config: PairConfig = PairConfig()) -> PairSet:
     """Mine PoseFix pairs from clips of one split: `(clip_id, positions (T, 22, 3) metres 20 fps)`."""
-    from engine.describe.joints import normalise
-
     rng = np.random.default_rng(config.seed)
     # Every frame of every clip, normalised (faces +Z, pelvis at x = z = 0, lowest joint at y = 0).
     offsets = np.cumsum([0] + [len(p) for _, p in clips])
@@ -244,8 +245,6 @@ def _out_of_sequence(
 
 def describe_pairs(pairs: PairSet, seed: int = 0) -> list[str]:
     """The automatic correction text for each pair (engine.describe, PoseFix paircodes)."""
-    from engine.describe.corrector import describe_changes
-
     return describe_changes(pairs.pose_a, pairs.pose_b, seed=seed) if len(pairs) else []
 
 
@@ -274,8 +273,6 @@ def mine_dataset(
     dataset_dir: Path, config: PairConfig = PairConfig(), progress: bool = False
 ) -> dict[str, dict[str, int]]:
     """Mine and save pairs for each split of a built dataset; returns counts per split and kind."""
-    from tqdm import tqdm
-
     dataset_dir = Path(dataset_dir)
     counts = {}
     for split in tqdm(("train", "val", "test"), desc="pose pairs", unit="split", disable=not progress):

@@ -116,7 +116,7 @@ def all_clauses(vocabulary: dict | None = None):
     a benchmark's held-out phrasings cannot come out of this vocabulary."""
     vocabulary = vocabulary or load_vocabulary()
     sizes = [""] + [" " + s for s in vocabulary["small"] + vocabulary["large"]]
-    for direction, entry in vocabulary["directions"].items():
+    for entry in vocabulary["directions"].values():
         for kind, parts in vocabulary["parts"].items():
             heads = list(entry["verbs"]) + [f"{v} {w}" for v in vocabulary["plain_verbs"] for w in entry["words"]]
             if kind in ("wrist", "elbow"):

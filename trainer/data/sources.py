@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
+from engine.formats.canonical import load_motion
 from trainer.data import bandai
+from trainer.data.procedural import generate_procedural
 
 
 @dataclass
@@ -52,8 +54,6 @@ def bandai_source(
     bandai_dir: Path, captions_per_clip: int = 3, seed: int = 0, limit_per_cell: int | None = None
 ) -> Source:
     """The Bandai-Namco dataset-2 folder; captions from content x style labels."""
-    from engine.formats.canonical import load_motion
-
     clips = bandai.list_clips(Path(bandai_dir), limit_per_cell)
 
     def motions() -> Iterator[SourceMotion]:
@@ -124,8 +124,6 @@ def files_source(
     A file with no entry in the label file is still used (motion-only data, e.g. for the
     tokenizer) with no captions. Without a `cell` column every clip's cell is the source kind.
     """
-    from engine.formats.canonical import load_motion
-
     folder = Path(folder)
     files = sorted(folder.rglob(pattern))
     if not files:
@@ -151,7 +149,6 @@ def files_source(
 
 def procedural_source(count: int, seed: int = 0) -> Source:
     """`count` procedural motions from trainer.data.procedural.generate_procedural."""
-    from trainer.data.procedural import generate_procedural
 
     def motions() -> Iterator[SourceMotion]:
         for i, (positions, texts, params) in enumerate(generate_procedural(count, seed)):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.formats.humanml3d import open_dataset
+
 FPS = 20.0
 HUMANML3D_MIN_FRAMES = 40  # HumanML3D's loaders drop shorter clips (motiongpt.md 2.5)
 HUMANML3D_MAX_FRAMES = 196
@@ -36,8 +38,6 @@ def collect(
     plausibility: dict | None = None,
 ) -> dict:
     """Assemble the report from the build's index (`meta.jsonl` entries) and phase results."""
-    from engine.formats.humanml3d import open_dataset
-
     dataset = open_dataset(out)
     frames = np.array([m["frames"] for m in meta], dtype=np.int64)
     captions = [t.caption for m in meta for t in dataset.texts(m["id"])]

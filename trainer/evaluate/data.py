@@ -8,6 +8,7 @@ is small but not zero.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from engine.errors import InputError
+from engine.formats.humanml3d import open_dataset
 
 MAX_FRAMES = 196  # HumanML3D max_motion_length
 UNIT = 4
@@ -53,8 +55,6 @@ def load_captioned_split(
 ) -> CaptionedMotions:
     """Motions of `split` with at least `min_frames` frames and at least one caption, only those of
     `source` (meta.jsonl) when given: e.g. the held-out procedural motions of a mixed build."""
-    from engine.formats.humanml3d import open_dataset
-
     dataset = open_dataset(data_dir)
     ids, features, captions = [], [], []
     split_ids = dataset.ids(split)
@@ -135,8 +135,6 @@ def load_pairs(data_dir: str | Path, split: str, source: str | None = None) -> P
 def data_version(data_dir: str | Path) -> str:
     """A short fingerprint of a dataset folder: SHA-1 of its split lists and feature statistics (the
     files a rebuild changes), so a results table names the data it was computed on."""
-    import hashlib
-
     digest = hashlib.sha1()
     for name in ("train.txt", "val.txt", "test.txt", "Mean.npy", "Std.npy", "meta.jsonl"):
         path = Path(data_dir) / name

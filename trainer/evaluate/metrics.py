@@ -1,7 +1,8 @@
 """Motion metrics of the literature (Guo et al. 2022 T2M evaluator protocol, MotionGPT, PoseFix).
 
 Pure numpy/scipy on embeddings or joints; no model here. Conventions follow the reference code
-(reference/motiongpt.md section 5; T2M-GPT `utils/eval_trans.py`):
+(Guo et al. 2022's T2M evaluator as used by MotionGPT, Jiang et al. 2023: github.com/OpenMotionLab/MotionGPT,
+`mGPT/metrics/t2m.py`; T2M-GPT, github.com/Mael-zys/T2M-GPT, `utils/eval_trans.py`):
 - R-precision: in groups of `batch_size` (32), each query row is ranked against the group's columns
   by Euclidean distance; a hit at k when a correct column is among the k nearest.
 - FID: Frechet distance between Gaussians fitted to two embedding sets (scipy.linalg.sqrtm).

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.describe.joints import normalise
+from engine.models.pose_codec import positions_to_sixd, sixd_to_positions
+from engine.models.pose_editor import PoseEditor
+from engine.motion.features import features_to_joints
 from trainer.evaluate import metrics as M
 from trainer.evaluate.data import CaptionedMotions, PosePairs, random_crop
 from trainer.evaluate.embedding import (
@@ -26,6 +30,7 @@ from trainer.evaluate.embedding import (
 from trainer.evaluate.evaluator_models import Evaluator
 from trainer.evaluate.plausibility import plausibility
 from trainer.evaluate.table import Row
+from trainer.evaluate.text_metrics import caption_scores
 
 # texts -> one generated `(T, 263)` raw feature array per text (the motion-language model's hook)
 TextToMotion = Callable[[list[str], np.random.Generator], list[np.ndarray]]
@@ -115,7 +120,6 @@ def generated_row(ctx: MotionContext, name: str, generate: TextToMotion) -> Row:
 
 
 def real_motion_to_text_row(ctx: MotionContext) -> Row:
-    from trainer.evaluate.text_metrics import caption_scores
 
     runs = [motion_to_text_draw(ctx, np.random.default_rng(ctx.seed + r)) for r in range(ctx.repeats)]
     row = Row("Real", summarize(runs), "first caption scored against the others")
@@ -163,7 +167,6 @@ def canonical_pairs(pairs: PosePairs) -> PosePairs:
     skeleton's rest directions, which the default skeleton cannot reproduce (FK(IK(B)) lies 30-40 mm
     from B on Bandai poses). Comparing FK output with raw B charges that offset to the editor only.
     """
-    from engine.models.pose_codec import positions_to_sixd, sixd_to_positions
 
     def canonical(poses: np.ndarray) -> np.ndarray:  # (N, 22, 3) -> (N, 22, 3); heading and pose kept
         sixd = positions_to_sixd(np.asarray(poses, np.float64), independent=False)
@@ -198,7 +201,6 @@ def pose_editor_row(
 def completion_row(ctx: MotionContext, name: str, complete: MotionCompletion, task: str) -> Row:
     """Prediction / in-between: ADE and FDE (m, joints flattened per frame, MotionGPT PredMetrics) of
     the completed test motions, then FID and diversity as in the text-to-motion rows."""
-    from engine.motion.features import features_to_joints
 
     motions = complete(ctx.data.features, task, np.random.default_rng(ctx.seed))
     errors = [
@@ -222,9 +224,6 @@ def load_pose_edit(directory) -> PoseEdit:
     """The bundle's pose editor (engine.models.pose_editor) as a PoseEdit: A positions are turned into
     canonical 6D rotations (PoseFix normalisation), edited, and put back through FK on the default
     skeleton (the skeleton the data is built on), pelvis at the origin."""
-    from engine.describe.joints import normalise
-    from engine.models.pose_codec import positions_to_sixd, sixd_to_positions
-    from engine.models.pose_editor import PoseEditor
 
     editor = PoseEditor.load(directory)
 

@@ -10,6 +10,7 @@ becomes a "skipped" line naming the command that trains it; the table never fail
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.bundle import load_bundle
 from engine.errors import InputError
+from engine.models.tokenizer import MotionTokenizer
+from engine.motion.features import features_to_joints
 from trainer.evaluate import metrics as M
 from trainer.evaluate import rows as R
 from trainer.evaluate.data import PosePairs, data_version, load_captioned_split, load_pairs
@@ -62,14 +66,12 @@ def _component_dir(request: EvaluationRequest, name: str, override: Path | None)
         return override
     if request.bundle is None:
         return None
-    from engine.bundle import load_bundle
 
     bundle = load_bundle(request.bundle)
     return bundle.components[name].path if bundle.has(name) else None
 
 
 def _joints(features: list[np.ndarray]) -> list[np.ndarray]:
-    from engine.motion.features import features_to_joints
 
     return [np.asarray(features_to_joints(f)) for f in features]
 
@@ -153,7 +155,6 @@ def _tokenizer_rows(request, ctx, t2m: Section, tok: Section, plaus: Section, ve
         tok.skipped.append(reason)
         t2m.skipped.append("Tokenizer reconstruction: " + reason)
         return
-    from engine.models.tokenizer import MotionTokenizer
 
     tokenizer = MotionTokenizer.load(path)
     recon, ids = R.tokenizer_reconstructions(tokenizer, ctx.data.features)
@@ -189,7 +190,6 @@ def _tokenizer_rows(request, ctx, t2m: Section, tok: Section, plaus: Section, ve
 
 
 def _digest(path: Path) -> str:
-    import hashlib
 
     return hashlib.sha1(path.read_bytes()).hexdigest()[:12] if path.is_file() else "missing"
 

@@ -22,8 +22,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainer.evaluate.data import caption_matches, load_captioned_split, load_pairs, pad_batch, random_crop
+from engine.formats.humanml3d import open_dataset
+from trainer.evaluate.data import (
+    caption_matches,
+    data_version,
+    load_captioned_split,
+    load_pairs,
+    pad_batch,
+    random_crop,
+)
+from trainer.evaluate.embedding import embed_captioned
 from trainer.evaluate.evaluator_models import EVALUATOR_VERSION, KINDS, Evaluator, EvaluatorConfig, build_vocab
+from trainer.evaluate.metrics import batched_retrieval
 from trainer.logging_utils import MetricsLogger, plot_curves, progress_bar
 
 
@@ -79,9 +89,6 @@ def _motion_batch(data, picks, rng):
 def validate_text_motion(model: Evaluator, data, seed: int = 0, repeats: int = 2) -> dict[str, float]:
     """R@1..3 over groups of 32, a hit when the retrieved motion's drawn caption equals the query text
     (the results table's rule: several Bandai motions share a caption)."""
-    from trainer.evaluate.embedding import embed_captioned
-    from trainer.evaluate.metrics import batched_retrieval
-
     model.eval()
     rng = np.random.default_rng(seed)
     scores = []
@@ -95,8 +102,6 @@ def validate_text_motion(model: Evaluator, data, seed: int = 0, repeats: int = 2
 
 @torch.no_grad()
 def validate_text_pair(model: Evaluator, pairs, seed: int = 0) -> dict[str, float]:
-    from trainer.evaluate.metrics import batched_retrieval
-
     model.eval()
     texts = model.encode_text(pairs.texts).numpy()
     pair_emb = model.encode_pair(torch.from_numpy(pairs.pose_a), torch.from_numpy(pairs.pose_b)).numpy()
@@ -142,7 +147,6 @@ def _train_loop(
 def train_text_motion(config: EvaluatorTrainConfig, out_dir: Path) -> dict[str, float]:
     train = load_captioned_split(config.data_dir, "train")
     val = load_captioned_split(config.data_dir, "val")
-    from engine.formats.humanml3d import open_dataset
 
     mean, std = open_dataset(config.data_dir).mean_std()
     vocab = build_vocab([c for caps in train.captions for c in caps])
@@ -220,8 +224,6 @@ def train_text_pair(config: EvaluatorTrainConfig, out_dir: Path) -> dict[str, fl
 
 def train_evaluators(config: EvaluatorTrainConfig) -> Path:
     """Train every kind in `config.kinds`; return the model directory (the bundle's `evaluators`)."""
-    from trainer.evaluate.data import data_version
-
     # One thread: on a shared, loaded CPU two OpenMP threads spin-wait on each other (15x slower here).
     torch.set_num_threads(1)
     run_dir = Path(config.run_dir)

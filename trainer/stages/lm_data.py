@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.numpy import load_file, save_file
 
 from engine.errors import InputError
+from engine.formats.humanml3d import open_dataset
+from engine.models.tokenizer import CONFIG_FILE, MotionTokenizer, TokenizerConfig
+from trainer.data.instructions import load_templates
 
 
 @dataclass
@@ -34,8 +39,6 @@ def _tokenizer_key(tokenizer_dir: Path, data_dir: Path, split: str) -> dict:
 
 def encode_split(tokenizer, data_dir: Path, split: str) -> dict[str, np.ndarray]:
     """Codes `(floor(T/4),)` of every clip of a split, through the tokenizer's own normalisation."""
-    from engine.formats.humanml3d import open_dataset
-
     dataset = open_dataset(data_dir)
     unit = tokenizer.config.downsample
     codes = {}
@@ -54,10 +57,6 @@ def cached_codes(
     tokenizer_dir: str | Path, data_dir: str | Path, split: str, cache_dir: str | Path
 ) -> dict[str, np.ndarray]:
     """Motion codes of a split, read from the cache when its key matches, else encoded and cached."""
-    from safetensors.numpy import load_file, save_file
-
-    from engine.models.tokenizer import MotionTokenizer
-
     tokenizer_dir, data_dir, cache_dir = Path(tokenizer_dir), Path(data_dir), Path(cache_dir)
     if not (tokenizer_dir / "model.safetensors").is_file():
         raise InputError(
@@ -81,8 +80,6 @@ def load_entries(
     tokenizer_dir: str | Path, data_dir: str | Path, split: str, cache_dir: str | Path
 ) -> list[MotionEntry]:
     """Every clip of a split with its codes and distinct captions."""
-    from engine.formats.humanml3d import open_dataset
-
     dataset = open_dataset(data_dir)
     codes = cached_codes(tokenizer_dir, data_dir, split, cache_dir)
     entries = []
@@ -101,8 +98,6 @@ def load_entries(
 
 def tokenizer_code_num(tokenizer_dir: str | Path) -> int:
     """Codebook size K of a saved motion tokenizer (from its config.json, without loading weights)."""
-    from engine.models.tokenizer import CONFIG_FILE, TokenizerConfig
-
     path = Path(tokenizer_dir) / CONFIG_FILE
     if not path.is_file():
         raise InputError(
@@ -149,10 +144,6 @@ def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
 
 def text_corpus(entries: list[MotionEntry], extra: list[str] = ()) -> list[str]:
     """Sentences to fit a text tokenizer on: captions, instruction templates (placeholders removed), extras."""
-    import re
-
-    from trainer.data.instructions import load_templates
-
     sentences = [c for e in entries for c in e.captions] + list(extra)
     for sides in load_templates().values():
         for template in sides["input"] + sides["output"]:

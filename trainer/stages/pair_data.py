@@ -13,42 +13,23 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine.describe.joints import mirror_poses
 from engine.errors import InputError
+from engine.models.pose_codec import positions_to_sixd
 from engine.motion.heading import face_forward, heading_angle
+from trainer.data.joint_edits import joint_edit_pairs
+from trainer.data.pair_texts import PairTexts, described_pairs, pick_clips, split_clips, split_frames
+from trainer.data.short_commands import add_short_commands
 
 # PoseFix (data_augmentations.py) leaves texts about clocks and axes unflipped: "to the right" there
 # is not a body side. Our automatic texts never contain them; human texts may.
 UNFLIPPABLE = re.compile(r"clock|x-axis|y-axis|z-axis", re.IGNORECASE)
 # "a right angle" is no side (PoseFix: no flip before "angle(s)").
 SIDE_WORD = re.compile(r"\b(left|right)(wards?)?\b(?!\s+angles?\b)", re.IGNORECASE)
-
-
-@dataclass
-class PairTexts:
-    """Pairs with texts: `pose_a`, `pose_b` `(N, 22, 3)` float32 metres; `texts[i]` is a list of strings."""
-
-    pose_a: np.ndarray
-    pose_b: np.ndarray
-    texts: list[list[str]]
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    @staticmethod
-    def concat(parts: list[PairTexts]) -> PairTexts:
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            return PairTexts(np.zeros((0, 22, 3), np.float32), np.zeros((0, 22, 3), np.float32), [])
-        return PairTexts(
-            np.concatenate([p.pose_a for p in parts]),
-            np.concatenate([p.pose_b for p in parts]),
-            [t for p in parts for t in p.texts],
-        )
 
 
 def flip_text(text: str) -> str | None:
@@ -70,8 +51,6 @@ def flip_text(text: str) -> str | None:
 
 def mirror_pairs(pairs: PairTexts) -> PairTexts:
     """The left/right mirror of every flippable pair: poses mirrored, side words swapped."""
-    from engine.describe.joints import mirror_poses
-
     keep, texts = [], []
     for i, options in enumerate(pairs.texts):
         flipped = [f for f in (flip_text(t) for t in options) if f is not None]
@@ -99,36 +78,11 @@ def load_mined_pairs(data_dir: str | Path, split: str) -> PairTexts:
     return PairTexts(pose_a, pose_b, [[line["text"]] for line in lines])
 
 
-def split_clips(data_dir: str | Path, split: str, min_frames: int = 1) -> list[np.ndarray]:
-    """Joint positions `(T, 22, 3)` of the split's clips (`DATA/new_joints`) with at least `min_frames`."""
-    data_dir = Path(data_dir)
-    ids = (data_dir / f"{split}.txt").read_text(encoding="utf-8").split()
-    clips = [np.load(data_dir / "new_joints" / f"{i}.npy", allow_pickle=False) for i in ids]
-    return [c for c in clips if len(c) >= min_frames]
-
-
-def pick_clips(clips: list[np.ndarray], count: int, rng: np.random.Generator) -> np.ndarray:
-    """`count` clip indices drawn with replacement, each clip weighted by its length (every frame alike)."""
-    weights = np.array([len(c) for c in clips], dtype=np.float64)
-    return rng.choice(len(clips), size=count, p=weights / weights.sum())
-
-
-def described_pairs(a: np.ndarray, b: np.ndarray, seed: int) -> PairTexts:
-    """Pairs `(N, 22, 3)` (B in A's frame) labelled by engine.describe; pairs it finds unchanged are dropped."""
-    from engine.describe import templates
-    from engine.describe.corrector import describe_changes
-
-    texts = describe_changes(a, b, seed=seed)
-    keep = [i for i, t in enumerate(texts) if t not in (templates.SAME_POSES, templates.NO_CHANGE)]
-    return PairTexts(a[keep].astype(np.float32), b[keep].astype(np.float32), [[texts[i]] for i in keep])
-
-
 def sample_clip_pairs(
     data_dir: str | Path, split: str, count: int, max_gap: int = 10, min_gap: int = 2, seed: int = 0
 ) -> PairTexts:
     """`count` random in-sequence pairs (B `min_gap..max_gap` frames after A, 20 fps) from the split's
     clips, turned to A's heading, labelled by engine.describe; unchanged pairs are dropped."""
-
     clips = split_clips(data_dir, split, min_gap + 1)
     if count <= 0 or not clips:
         return PairTexts.concat([])
@@ -148,7 +102,8 @@ def sample_clip_pairs(
 def read_posefix_json(
     annotations: str | Path, pair_ids: str | Path, poses: np.ndarray, split_ids: str | Path | None = None
 ) -> PairTexts:
-    """Pairs in PoseFix's released format (../shared/reference/posefix.md 5).
+    """Pairs in PoseFix's released format (Delmas et al. 2023; layout read by github.com/naver/posescript,
+    `src/text2pose/config.py` and `src/text2pose/data.py`).
 
     annotations: `{"<pair_id>": [text, ...] or text}` (e.g. posefix_human_6157.json);
     pair_ids: `pair_id_2_pose_ids.json`, a list indexed by pair id of `[pose_A_id, pose_B_id]`;
@@ -194,8 +149,6 @@ def read_posefix_json(
 def pose_rotations(pairs: PairTexts) -> tuple[np.ndarray, np.ndarray]:
     """6D local rotations `(N, 22, 6)` float32 of A and B. Solved as one sequence per side (fast);
     only the twist of nearly straight limbs, which moves no joint, can differ from a lone solve."""
-    from engine.models.pose_codec import positions_to_sixd
-
     if not len(pairs):
         return np.zeros((0, 22, 6), np.float32), np.zeros((0, 22, 6), np.float32)
     return (positions_to_sixd(pairs.pose_a, independent=False), positions_to_sixd(pairs.pose_b, independent=False))
@@ -206,8 +159,6 @@ def training_pairs(
 ) -> PairTexts:
     """The train split's mined pairs plus `extra_pairs` random in-sequence ones and `joint_edits`
     single-joint edits of train poses (trainer.data.joint_edits), plus their mirrors."""
-    from trainer.data.joint_edits import joint_edit_pairs, split_frames
-
     edits = (
         joint_edit_pairs(split_frames(data_dir, "train", joint_edits, seed), joint_edits, seed)
         if joint_edits > 0
@@ -240,7 +191,6 @@ def human_pairs(annotations: str, pair_ids: str, poses: str, split_ids: str = ""
 
 def face_front(pairs: PairTexts) -> PairTexts:
     """Turn each pair so that A faces +Z with its pelvis at x = z = 0; B gets A's turn (PoseFix 1.2)."""
-
     if not len(pairs):
         return pairs
     a, b = pairs.pose_a.astype(np.float64), pairs.pose_b.astype(np.float64)
@@ -273,8 +223,6 @@ def load_stage_pairs(config) -> tuple[PairTexts, PairTexts]:
         )
         val = load_mined_pairs(config.data_dir, "val")
     if getattr(config, "short_commands", False):
-        from trainer.data.short_commands import add_short_commands
-
         texts, _ = add_short_commands(train.pose_a, train.pose_b, train.texts, seed=config.seed)
         train = PairTexts(train.pose_a, train.pose_b, texts)
     val = PairTexts(val.pose_a[: config.val_pairs], val.pose_b[: config.val_pairs], val.texts[: config.val_pairs])

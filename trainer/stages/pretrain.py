@@ -23,6 +23,7 @@ import numpy as np
 from engine.errors import InputError
 from engine.models.motion_lm import MotionLM, MotionLMConfig
 from engine.models.motion_tasks import PROMPTS
+from engine.models.text_tokenizer import all_sentinel_ids, load_text_tokenizer, train_text_tokenizer
 from trainer.distributed import setup_distributed, teardown_distributed
 from trainer.stages.lm_data import (
     Example,
@@ -68,8 +69,6 @@ class PretrainConfig(LMTrainConfig):
 
 def build_lm(config: PretrainConfig, entries: list[MotionEntry], code_num: int) -> MotionLM:
     """A new model: pretrained local T5 if given, else from scratch over a given or trained text tokenizer."""
-    from engine.models.text_tokenizer import load_text_tokenizer, train_text_tokenizer
-
     limits = {"max_motion_codes": config.max_motion_codes, "max_input_tokens": config.max_input_tokens}
     if config.pretrained_t5_dir:
         return MotionLM.from_pretrained_t5(config.pretrained_t5_dir, code_num, **limits)
@@ -86,8 +85,6 @@ class PretrainExamples:
     """Draws pretraining examples from motions with captions (captionless motions: span and predict only)."""
 
     def __init__(self, lm: MotionLM, entries: list[MotionEntry], config: PretrainConfig) -> None:
-        from engine.models.text_tokenizer import all_sentinel_ids
-
         self.lm, self.entries, self.config = lm, entries, config
         self.sentinels = all_sentinel_ids(lm.tokenizer)
         self.captioned = [e for e in entries if e.captions]

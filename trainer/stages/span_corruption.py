@@ -17,7 +17,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-NOISE_DENSITY = 0.15  # T5 and MotionGPT (reference/motiongpt.md 3.3)
+NOISE_DENSITY = (
+    0.15  # T5 and MotionGPT (Jiang et al. 2023; github.com/OpenMotionLab/MotionGPT, `random_spans_noise_mask`)
+)
 MEAN_NOISE_SPAN = 3.0
 
 

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from engine.models.tokenizer import MotionTokenizer, TokenizerConfig
+from engine.models.quantize import perplexity
+from engine.models.tokenizer import RIC_SLICE, MotionTokenizer, TokenizerConfig, TokenizerOutput
+from engine.motion.features import features_to_joints
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.datasets import RandomWindows, load_feature_split, whole_clips
 from trainer.distributed import (
@@ -102,9 +105,6 @@ def evaluate_reconstruction(
     baseline, whose decoder reads the encoder's latents directly (its codebook is never trained),
     so usage and perplexity are NaN for it.
     """
-    from engine.models.quantize import perplexity
-    from engine.motion.features import features_to_joints
-
     model.eval()
     errors, aligned, all_ids = [], [], []
     mean, std = model.mean.cpu().numpy(), model.std.cpu().numpy()
@@ -209,10 +209,6 @@ def train_tokenizer(config: TokenizerTrainConfig) -> Path:
 
 def _skip_quantizer(model: MotionTokenizer, features: torch.Tensor):
     """Forward pass of the plain-autoencoder baseline (same layers, no codebook)."""
-    import torch.nn.functional as F
-
-    from engine.models.tokenizer import RIC_SLICE, TokenizerOutput
-
     latents = model.encoder(features.permute(0, 2, 1))
     reconstruction = model.decoder(latents).permute(0, 2, 1)
     recon = F.smooth_l1_loss(reconstruction, features)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.formats.canonical import load_motion
+
 from .generator import generate_procedural
 from .plausibility import CHECKS, aggregate_plausibility, check_plausibility
 
@@ -55,8 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     if failures:
         print("  failing kinds:", ", ".join(f"{'/'.join(k)} x{n}" for k, n in failures.most_common(8)))
     if args.real is not None:
-        from engine.formats.canonical import load_motion
-
         clips = sorted((args.real / "data").glob("*.bvh"))
         picks = np.random.default_rng(args.seed).choice(len(clips), min(args.real_count, len(clips)), replace=False)
         started = time.perf_counter()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .body import SIDES, X_AXIS, Body, bend_elbow, bend_spine, bump, envelope, neutral_body, raise_arm, side_sign
+from .legs import place_legs  # leaning forward moves the hips back over the feet
 
 HOLD = 8  # frames of quiet standing before and after an action, so it starts and ends at rest
 
@@ -121,7 +122,6 @@ def reach(rng: np.random.Generator) -> tuple[Body, dict]:
     for arm in _arms(side):
         raise_arm(body, arm, forward=forward * weight, sideways=sideways * weight)
         bend_elbow(body, arm, -8.0 * weight)  # straighten the relaxed elbow to reach
-    from .legs import place_legs  # leaning forward moves the hips back over the feet
 
     place_legs(body, 0.02 * weight * (lean > 20), -0.15 * np.sin(np.radians(lean)) * weight, lean * weight * 0.6)
     bend_spine(body, forward=lean * weight * 0.4)

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from engine.errors import InputError
-from engine.motion.skeleton import NUM_JOINTS, bone_lengths
+from engine.motion.skeleton import NUM_JOINTS, bone_lengths, default_rest_positions
 
 FLOOR_TOLERANCE = -0.01
 CONTACT_DISPLACEMENT_SQ = 0.002  # HumanML3D feet_thre
@@ -101,8 +101,6 @@ def joint_angles(positions: np.ndarray) -> dict[str, np.ndarray]:
 def _rest_reading() -> dict[str, np.ndarray]:
     """Angles measured on the standing rest pose (legs straight, arms hanging), to subtract:
     the SMPL pelvis-to-spine1 bone leans back about 13 deg, which would bias hip readings."""
-    from engine.motion.skeleton import default_rest_positions
-
     rest = default_rest_positions()
     hang = rest.copy()
     for shoulder, elbow, wrist in ((16, 18, 20), (17, 19, 21)):  # arms straight down from the shoulder

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.motion import rotations as R
+from engine.motion.kinematics import forward_kinematics as fk
 from engine.motion.skeleton import FPS, PARENTS, default_rest_offsets, default_rest_positions
 
 from .body import Y_AXIS, Body, axis_quats, smooth_step
@@ -24,8 +25,6 @@ _REST = default_rest_positions()
 
 def forward_kinematics(quats: np.ndarray, root: np.ndarray) -> np.ndarray:
     """Joint positions `(T, 22, 3)` of local rotations `(T, 22, 4)` and root positions `(T, 3)`."""
-    from engine.motion.kinematics import forward_kinematics as fk
-
     return np.asarray(fk(quats, root, default_rest_offsets(), PARENTS), dtype=np.float64)
 
 
