@@ -13,13 +13,8 @@ from engine.command_line import run_command
 
 COMMAND_MODULES: tuple[str, ...] = (
     "trainer.commands.data",
-    "trainer.commands.tokenizer",
-    "trainer.commands.evaluator",
+    "trainer.commands.stages",
     "trainer.commands.evaluate",
-    "trainer.commands.pretrain",
-    "trainer.commands.instruct",
-    "trainer.commands.posefix",
-    "trainer.commands.feedback",
     "trainer.commands.all",
 )
 

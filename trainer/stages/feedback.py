@@ -18,19 +18,19 @@ import torch
 
 from engine.models.correction_writer import CorrectionWriter, CorrectionWriterConfig
 from engine.models.text_encoder import WordTokenizer
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoint import load_checkpoint
 from trainer.distributed import (
     mean_across_ranks,
-    replica_divergence,
     setup_distributed,
     teardown_distributed,
     unwrap_model,
     wrap_model,
 )
 from trainer.evaluate.text_metrics import bleu, rouge_l
-from trainer.logging_utils import MetricsLogger, plot_curves, progress_bar
+from trainer.logging_utils import MetricsLogger, progress_bar
 from trainer.stages import pair_data
 from trainer.stages.posefix import PairTensors, learning_rate_at
+from trainer.stages.step_tail import apply_gradients, finish_run, log_and_checkpoint
 
 
 @dataclass
@@ -141,10 +141,7 @@ def train_feedback(config: FeedbackTrainConfig) -> Path:
                 group["lr"] = learning_rate_at(step, config)
             a, b, texts = train.batch(rng.integers(0, len(train.texts), config.batch_size), rng, context.device)
             loss = trained(a, b, texts)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+            apply_gradients(loss, model, optimizer)
             step += 1
             metrics = {"train/cross_entropy": mean_across_ranks(loss.item(), context)}
             bar.update(1)
@@ -155,15 +152,8 @@ def train_feedback(config: FeedbackTrainConfig) -> Path:
                     f"step {step}: val cross-entropy {metrics['val/cross_entropy']:.3f}, "
                     f"BLEU-4 {metrics['val/bleu4']:.3f}, ROUGE-L {metrics['val/rouge_l']:.3f}"
                 )
-            logger.log(step, metrics)
-            if context.is_main and (step % config.save_every == 0 or step == config.max_steps):
-                save_checkpoint(run_dir, step, model, optimizer)
+            log_and_checkpoint(step, metrics, config, logger, context, run_dir, model, optimizer)
         bar.close()
-        logger.log(step, {"ddp/replica_divergence": replica_divergence(model, context)})
-        logger.close()
-        if context.is_main:
-            model.eval().save(run_dir / "model")
-            plot_curves(run_dir)
-        return run_dir / "model"
+        return finish_run(step, run_dir, model, logger, context)
     finally:
         teardown_distributed()

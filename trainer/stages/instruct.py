@@ -21,9 +21,8 @@ from engine.errors import InputError
 from engine.models.motion_lm import MotionLM
 from engine.models.motion_vocab import MotionVocab
 from trainer.data import instructions as ins
-from trainer.distributed import setup_distributed, teardown_distributed
-from trainer.stages.lm_data import Example, MotionEntry, crop, load_entries, text_example, tokenizer_code_num
-from trainer.stages.lm_loop import LMTrainConfig, apply_threads, code_cache_dir, prepare_lm, train_lm
+from trainer.stages.lm_data import Example, MotionEntry, crop, text_example
+from trainer.stages.lm_loop import LMTrainConfig, run_lm_stage
 
 MOTION_TASKS_MIN_CODES = 3  # in-between needs a prefix, a masked span and a suffix
 
@@ -87,25 +86,13 @@ class InstructionExamples:
 
 def train_instruct(config: InstructConfig) -> Path:
     """Run stage 3 (or resume it) from `init_dir`; returns the saved model directory."""
-    context = setup_distributed(config.device)
-    apply_threads(config)
-    try:
-        run_dir = Path(config.run_dir)
-        cache = code_cache_dir(config)
-        train = load_entries(config.tokenizer_dir, config.data_dir, "train", cache)
-        code_num = tokenizer_code_num(config.tokenizer_dir)
-        lm = prepare_lm(run_dir, lambda: MotionLM.load(config.init_dir), context)
-        if lm.vocab.code_num != code_num:
-            raise InputError(
-                f"the model in {config.init_dir} has {lm.vocab.code_num} motion codes, the tokenizer "
-                f"{config.tokenizer_dir} has {code_num}: pretrain with the same tokenizer"
-            )
-        examples = InstructionExamples(lm, train, config)
-        try:
-            val = InstructionExamples(lm, load_entries(config.tokenizer_dir, config.data_dir, "val", cache), config)
-            val_examples = val.draw(np.random.default_rng(12345), config.eval_examples)
-        except InputError:
-            val_examples = []
-        return train_lm(config, lm, examples.draw, val_examples, context, "instruct")
-    finally:
-        teardown_distributed()
+    return run_lm_stage(
+        config,
+        "instruct",
+        lambda train, code_num: MotionLM.load(config.init_dir),
+        lambda lm, code_num: (
+            f"the model in {config.init_dir} has {lm.vocab.code_num} motion codes, the tokenizer "
+            f"{config.tokenizer_dir} has {code_num}: pretrain with the same tokenizer"
+        ),
+        lambda lm, entries: InstructionExamples(lm, entries, config),
+    )

@@ -16,16 +16,26 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.errors import InputError
 from engine.models.motion_lm import MotionLM
 from trainer.checkpoint import load_checkpoint, save_checkpoint
-from trainer.distributed import DistributedContext, mean_across_ranks, replica_divergence, unwrap_model, wrap_model
+from trainer.distributed import (
+    DistributedContext,
+    mean_across_ranks,
+    replica_divergence,
+    setup_distributed,
+    teardown_distributed,
+    unwrap_model,
+    wrap_model,
+)
 from trainer.logging_utils import MetricsLogger, plot_curves, progress_bar
-from trainer.stages.lm_data import Example, collate
+from trainer.stages.lm_data import Example, collate, load_entries, tokenizer_code_num
 from trainer.stages.tokenizer import learning_rate_at
 
 Draw = Callable[[np.random.Generator, int], list[Example]]
@@ -199,3 +209,38 @@ def train_lm(
         lm.save(run_dir / "model")
         plot_curves(run_dir, ["train/loss", "val/loss", "train/lr"])  # one panel per key: keep it to these
     return run_dir / "model"
+
+
+def run_lm_stage(
+    config: LMTrainConfig,
+    stage: str,
+    make_lm: Callable[[list, int], MotionLM],
+    code_mismatch: Callable[[MotionLM, int], str],
+    make_examples: Callable[[MotionLM, list], Any],
+) -> Path:
+    """Run one language-model stage (or resume it): load the motion codes of the train and val splits,
+    build or resume the model, check it knows the tokenizer's codes, draw examples, train.
+
+    make_lm(train_entries, code_num) builds a fresh model; code_mismatch(lm, code_num) is the sentence
+    for a model built for other codes; make_examples(lm, entries) has a `draw(rng, batch_size)` method.
+    Returns the saved model directory.
+    """
+    context = setup_distributed(config.device)
+    apply_threads(config)
+    try:
+        run_dir = Path(config.run_dir)
+        cache = code_cache_dir(config)
+        train = load_entries(config.tokenizer_dir, config.data_dir, "train", cache)
+        code_num = tokenizer_code_num(config.tokenizer_dir)
+        lm = prepare_lm(run_dir, lambda: make_lm(train, code_num), context)
+        if lm.vocab.code_num != code_num:
+            raise InputError(code_mismatch(lm, code_num))
+        examples = make_examples(lm, train)
+        try:
+            val = make_examples(lm, load_entries(config.tokenizer_dir, config.data_dir, "val", cache))
+            val_examples = val.draw(np.random.default_rng(12345), config.eval_examples)
+        except InputError:
+            val_examples = []
+        return train_lm(config, lm, examples.draw, val_examples, context, stage)
+    finally:
+        teardown_distributed()

@@ -21,17 +21,17 @@ import torch
 from engine.models.pose_codec import sixd_to_positions
 from engine.models.pose_editor import PoseEditor, PoseEditorConfig
 from engine.models.text_encoder import TextEncoderConfig, WordTokenizer, minilm_available
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoint import load_checkpoint
 from trainer.distributed import (
     mean_across_ranks,
-    replica_divergence,
     setup_distributed,
     teardown_distributed,
     unwrap_model,
     wrap_model,
 )
-from trainer.logging_utils import MetricsLogger, plot_curves, progress_bar
+from trainer.logging_utils import MetricsLogger, progress_bar
 from trainer.stages import pair_data
+from trainer.stages.step_tail import apply_gradients, finish_run, log_and_checkpoint
 
 TEXT_KINDS = ("auto", "minilm", "bigru")
 
@@ -188,10 +188,7 @@ def train_posefix(config: PosefixTrainConfig) -> Path:
                 group["lr"] = learning_rate_at(step, config)
             a, b, texts = train.batch(rng.integers(0, len(train.texts), config.batch_size), rng, context.device)
             output = trained(a, b, texts)
-            optimizer.zero_grad(set_to_none=True)
-            output.loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+            apply_gradients(output.loss, model, optimizer)
             step += 1
             metrics = {f"train/{k}": mean_across_ranks(v.item(), context) for k, v in output.metrics.items()}
             bar.update(1)
@@ -202,15 +199,8 @@ def train_posefix(config: PosefixTrainConfig) -> Path:
                     f"step {step}: val joint error {metrics['val/mpje_mean_mm']:.1f} mm (copy A "
                     f"{metrics['val/mpje_copy_a_mm']:.1f} mm), ELBO joints {metrics['val/elbo_joints']:.2f}"
                 )
-            logger.log(step, metrics)
-            if context.is_main and (step % config.save_every == 0 or step == config.max_steps):
-                save_checkpoint(run_dir, step, model, optimizer)
+            log_and_checkpoint(step, metrics, config, logger, context, run_dir, model, optimizer)
         bar.close()
-        logger.log(step, {"ddp/replica_divergence": replica_divergence(model, context)})
-        logger.close()
-        if context.is_main:
-            model.eval().save(run_dir / "model")
-            plot_curves(run_dir)
-        return run_dir / "model"
+        return finish_run(step, run_dir, model, logger, context)
     finally:
         teardown_distributed()

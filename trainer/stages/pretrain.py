@@ -24,17 +24,14 @@ from engine.errors import InputError
 from engine.models.motion_lm import MotionLM, MotionLMConfig
 from engine.models.motion_tasks import PROMPTS
 from engine.models.text_tokenizer import all_sentinel_ids, load_text_tokenizer, train_text_tokenizer
-from trainer.distributed import setup_distributed, teardown_distributed
 from trainer.stages.lm_data import (
     Example,
     MotionEntry,
     crop,
-    load_entries,
     text_corpus,
     text_example,
-    tokenizer_code_num,
 )
-from trainer.stages.lm_loop import LMTrainConfig, apply_threads, code_cache_dir, prepare_lm, train_lm
+from trainer.stages.lm_loop import LMTrainConfig, run_lm_stage
 from trainer.stages.span_corruption import corrupt_spans
 
 SUPERVISED = ("t2m", "m2t", "predict")
@@ -145,25 +142,13 @@ class PretrainExamples:
 
 def train_pretrain(config: PretrainConfig) -> Path:
     """Run stage 2 (or resume it); returns the saved model directory."""
-    context = setup_distributed(config.device)
-    apply_threads(config)
-    try:
-        run_dir = Path(config.run_dir)
-        cache = code_cache_dir(config)
-        train = load_entries(config.tokenizer_dir, config.data_dir, "train", cache)
-        code_num = tokenizer_code_num(config.tokenizer_dir)
-        lm = prepare_lm(run_dir, lambda: build_lm(config, train, code_num), context)
-        if lm.vocab.code_num != code_num:
-            raise InputError(
-                f"{run_dir}/init was built for {lm.vocab.code_num} motion codes, the tokenizer has "
-                f"{code_num}: use a new --run_dir"
-            )
-        examples = PretrainExamples(lm, train, config)
-        try:
-            val = PretrainExamples(lm, load_entries(config.tokenizer_dir, config.data_dir, "val", cache), config)
-            val_examples = val.draw(np.random.default_rng(12345), config.eval_examples)
-        except InputError:
-            val_examples = []
-        return train_lm(config, lm, examples.draw, val_examples, context, "pretrain")
-    finally:
-        teardown_distributed()
+    return run_lm_stage(
+        config,
+        "pretrain",
+        lambda train, code_num: build_lm(config, train, code_num),
+        lambda lm, code_num: (
+            f"{config.run_dir}/init was built for {lm.vocab.code_num} motion codes, the tokenizer has "
+            f"{code_num}: use a new --run_dir"
+        ),
+        lambda lm, entries: PretrainExamples(lm, entries, config),
+    )
