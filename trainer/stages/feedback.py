@@ -9,28 +9,23 @@ in `run_dir/tokenizer.json` so a resumed run uses the same ids. Output: `run_dir
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from engine.models.correction_writer import CorrectionWriter, CorrectionWriterConfig
 from engine.models.text_encoder import WordTokenizer
-from trainer.checkpoint import load_checkpoint
 from trainer.distributed import (
     mean_across_ranks,
     setup_distributed,
     teardown_distributed,
     unwrap_model,
-    wrap_model,
 )
 from trainer.evaluate.text_metrics import bleu, rouge_l
-from trainer.logging_utils import MetricsLogger, progress_bar
 from trainer.stages import pair_data
+from trainer.stages.pair_run import apply_gradients, finish_run, log_and_checkpoint, start_run
 from trainer.stages.posefix import PairTensors, learning_rate_at
-from trainer.stages.step_tail import apply_gradients, finish_run, log_and_checkpoint
 
 
 @dataclass
@@ -122,20 +117,8 @@ def train_feedback(config: FeedbackTrainConfig) -> Path:
         train, val = PairTensors.from_pairs(train_pairs), PairTensors.from_pairs(val_pairs)
         model.to(context.device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-        resumed = load_checkpoint(run_dir, model, optimizer)
-        step = resumed[0] if resumed else 0
-        if context.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
-            model.tokenizer.save(run_dir / "tokenizer.json")
-            print(
-                f"feedback: {len(train.texts)} training pairs, {len(val.texts)} validation pairs, "
-                f"vocabulary {model.tokenizer.vocab_size}"
-            )
-        trained = wrap_model(model, context)
-        rng = np.random.default_rng(config.seed * 1000 + context.rank + step)
-        logger = MetricsLogger(run_dir, enabled=context.is_main)
-        bar = progress_bar(config.max_steps, initial=step, enabled=context.is_main, description="feedback")
+        summary = f"{len(train.texts)} training pairs, {len(val.texts)} validation pairs, vocabulary {model.tokenizer.vocab_size}"
+        step, trained, rng, logger, bar = start_run(config, run_dir, model, optimizer, context, "feedback", summary)
         while step < config.max_steps:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(step, config)

@@ -10,9 +10,8 @@ TensorBoard logs in `run_dir/tb`, `metrics.jsonl`, `curves.png`.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,17 +20,14 @@ import torch
 from engine.models.pose_codec import sixd_to_positions
 from engine.models.pose_editor import PoseEditor, PoseEditorConfig
 from engine.models.text_encoder import TextEncoderConfig, WordTokenizer, minilm_available
-from trainer.checkpoint import load_checkpoint
 from trainer.distributed import (
     mean_across_ranks,
     setup_distributed,
     teardown_distributed,
     unwrap_model,
-    wrap_model,
 )
-from trainer.logging_utils import MetricsLogger, progress_bar
 from trainer.stages import pair_data
-from trainer.stages.step_tail import apply_gradients, finish_run, log_and_checkpoint
+from trainer.stages.pair_run import apply_gradients, finish_run, log_and_checkpoint, start_run
 
 TEXT_KINDS = ("auto", "minilm", "bigru")
 
@@ -168,21 +164,8 @@ def train_posefix(config: PosefixTrainConfig) -> Path:
         train, val = PairTensors.from_pairs(train_pairs), PairTensors.from_pairs(val_pairs)
         model.to(context.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-        resumed = load_checkpoint(run_dir, model, optimizer)
-        step = resumed[0] if resumed else 0
-        if context.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
-            if model.tokenizer is not None:
-                model.tokenizer.save(run_dir / "tokenizer.json")
-            print(
-                f"posefix: {len(train.texts)} training pairs, {len(val.texts)} validation pairs, "
-                f"text encoder {model.config.text.kind}"
-            )
-        trained = wrap_model(model, context)
-        rng = np.random.default_rng(config.seed * 1000 + context.rank + step)
-        logger = MetricsLogger(run_dir, enabled=context.is_main)
-        bar = progress_bar(config.max_steps, initial=step, enabled=context.is_main, description="posefix")
+        summary = f"{len(train.texts)} training pairs, {len(val.texts)} validation pairs, text encoder {model.config.text.kind}"
+        step, trained, rng, logger, bar = start_run(config, run_dir, model, optimizer, context, "posefix", summary)
         while step < config.max_steps:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(step, config)
