@@ -13,7 +13,10 @@ quaternion computation happens in the engine (retarget's `placement`, `in_place`
 
 from __future__ import annotations
 
+import atexit
 import json
+import math
+import random
 import subprocess
 
 import bpy
@@ -21,6 +24,7 @@ import numpy as np
 
 from . import protocol, rig_io, tasks
 from .preferences import local_engine_command
+from .properties import SEED_MAX
 
 ENGINE_FPS = rig_io.ENGINE_FPS
 
@@ -130,6 +134,28 @@ def _live(name: str) -> bpy.types.Object:
     return obj
 
 
+def take_seed(settings) -> int:
+    """The seed for a new take: the panel's own when 'Lock seed' is on, else a fresh one, written
+    back to the panel so the animator sees (and can lock) the seed that made what they like."""
+    if not settings.lock_seed:
+        settings.seed = random.randint(0, SEED_MAX)
+    return settings.seed
+
+
+def fit_scene_range(scene: bpy.types.Scene, actions: list) -> None:
+    """Scene start/end frames around the takes' frame ranges (whole frames; part of the undo step)."""
+    if not actions:
+        return
+    first = min(a.frame_range[0] for a in actions)
+    last = max(a.frame_range[1] for a in actions)
+    scene.frame_start, scene.frame_end = math.floor(first + 1e-4), max(math.ceil(last - 1e-4), math.floor(first) + 1)
+
+
+def _finish_take(scene: bpy.types.Scene, settings, actions: list) -> None:
+    if settings.fit_scene_range:
+        fit_scene_range(scene, actions)
+
+
 # ----------------------------------------------------------------------------- task bodies
 
 
@@ -137,7 +163,7 @@ def generate_steps(context, obj, settings):
     scene = context.scene
     rig_args, rig_arrays, rig = _rig(context, obj)
     frames = max(1, int(round(settings.length_in_seconds(scene) * ENGINE_FPS)))
-    prompt, seed, start = settings.prompt, settings.seed, scene.frame_current
+    prompt, seed, start = settings.prompt, take_seed(settings), scene.frame_current
     jobs = yield [
         ("text_to_motion", {"text": prompt, "frames": frames, "seed": seed + v}, {}) for v in range(settings.variations)
     ]
@@ -155,10 +181,11 @@ def generate_steps(context, obj, settings):
             root_bone,
             start,
             push_to_nla=settings.push_to_nla,
-            metadata={"prompt": prompt, "seed": seed + v},
+            metadata={"prompt": prompt, "seed": seed + v, "operation": "generate"},
         )
-        written.append(action.name)
-    return f"Generated {', '.join(written)}"
+        written.append(action)
+    _finish_take(scene, settings, written)
+    return f"Generated {', '.join(a.name for a in written)} (seed {seed})"
 
 
 def continue_steps(context, obj, settings):
@@ -178,22 +205,26 @@ def continue_steps(context, obj, settings):
     (job,) = yield [_canonical_request(rig_args, rig_arrays, heads)]
     motion, _ = _canonical(job)
     frames = int(round(settings.continue_seconds * ENGINE_FPS))
-    (job,) = yield [("predict", {"text": settings.prompt, "frames": frames, "seed": settings.seed}, {"motion": motion})]
+    prompt, seed = settings.prompt, take_seed(settings)
+    (job,) = yield [("predict", {"text": prompt, "frames": frames, "seed": seed}, {"motion": motion})]
     # The reply continues the history in the rig's own frame: the engine keeps it there.
     (job,) = yield [_retarget_request(rig_args, rig_arrays, job.arrays["positions"], None, True, last_key)]
     quats, root, root_bone = _retargeted(job, rig_args)
     action = rig_io.write_motion(
         _live(obj.name),
         scene,
-        rig_io.unique_action_name("continue " + settings.prompt),
+        rig_io.unique_action_name("continue " + prompt),
         rig["names"],
         quats,
         root,
         root_bone,
         span[1] + step,
         push_to_nla=settings.push_to_nla,
+        metadata={"prompt": prompt, "seed": seed, "operation": "continue"},
+        extend=(span[1], math.inf),  # the take and what follows it, in one new action
     )
-    return f"Continued into {action.name}"
+    _finish_take(scene, settings, [action])
+    return f"Continued into {action.name} (seed {seed})"
 
 
 def inbetween_frames(a: float, b: float, fps: float) -> int:
@@ -222,10 +253,11 @@ def inbetween_steps(context, obj, settings):
     first_key = rig_io.pose_quats_at(obj, scene, a)
     (job,) = yield [_canonical_request(rig_args, rig_arrays, heads)]
     (start, end), _ = _canonical(job)
+    prompt, seed = settings.prompt, take_seed(settings)
     (job,) = yield [
         (
             "inbetween",
-            {"text": settings.prompt, "frames": frames, "seed": settings.seed},
+            {"text": prompt, "frames": frames, "seed": seed},
             {"start": start[None], "end": end[None]},
         )
     ]
@@ -247,8 +279,11 @@ def inbetween_steps(context, obj, settings):
         a + (b - a) / (frames + 1),
         source_fps=spacing_fps,
         push_to_nla=settings.push_to_nla,
+        metadata={"prompt": prompt, "seed": seed, "operation": "inbetween", "from_frame": a, "to_frame": b},
+        extend=(a, b),  # the take with the gap filled, in one new action
     )
-    return f"In-between written to {action.name}"
+    _finish_take(scene, settings, [action])
+    return f"In-between written to {action.name} (seed {seed})"
 
 
 def describe_motion_steps(context, obj, settings):
@@ -423,6 +458,33 @@ class MOTIONCOPILOT_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
+_LOCAL_ENGINE: list[subprocess.Popen] = []  # the engine this Blender started, if any
+
+
+def local_engine() -> subprocess.Popen | None:
+    """The engine process started from the panel, while it runs."""
+    return next((p for p in _LOCAL_ENGINE if p.poll() is None), None)
+
+
+def stop_local_engine(grace: float = 3.0) -> None:
+    """Stop the engine the panel started (terminate, then kill after `grace` seconds). Runs when
+    Blender quits (atexit) and when the add-on is disabled: an engine nobody can reach through
+    the panel any more would otherwise hold its port and its memory."""
+    while _LOCAL_ENGINE:
+        process = _LOCAL_ENGINE.pop()
+        if process.poll() is not None:
+            continue
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(grace)
+
+
+atexit.register(stop_local_engine)  # Blender runs atexit handlers when it quits
+
+
 class MOTIONCOPILOT_OT_start_engine(bpy.types.Operator):
     bl_idname = "motion_copilot.start_engine"
     bl_label = "Start / Reconnect"
@@ -430,9 +492,9 @@ class MOTIONCOPILOT_OT_start_engine(bpy.types.Operator):
 
     def execute(self, context):
         command = local_engine_command(context)
-        if command is not None:
+        if command is not None and local_engine() is None:  # one engine per port: reuse a running one
             try:
-                subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
+                _LOCAL_ENGINE.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True))
             except OSError as error:
                 self.report(
                     {"ERROR"},
@@ -454,9 +516,12 @@ class MOTIONCOPILOT_OT_create_smpl_armature(bpy.types.Operator):
     def execute(self, context):
         if context.mode != "OBJECT" and context.active_object is not None:
             bpy.ops.object.mode_set(mode="OBJECT")
-        obj = rig_io.create_smpl_armature(context)
-        context.scene.motion_copilot.target = obj
-        context.scene.motion_copilot.mapping_preset = "SMPL"
+        obj = rig_io.create_smpl_armature(context)  # active and selected
+        # Rig = the active object and Mapping = Auto (the engine detects SMPL names): pinning them
+        # to this armature would make the next rig the animator picks fail with the SMPL mapping.
+        settings = context.scene.motion_copilot
+        settings.target, settings.mapping_preset = None, "AUTO"
+        self.report({"INFO"}, f"Created {obj.name}: a 22-bone SMPL armature, selected and ready to animate")
         return {"FINISHED"}
 
 
@@ -475,5 +540,6 @@ def register() -> None:
 
 def unregister() -> None:
     tasks.shutdown()
+    stop_local_engine()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
