@@ -21,7 +21,7 @@ from . import client as mc_client
 from .preferences import engine_settings
 
 TICK_SECONDS = 0.1
-PING_TIMEOUT = 2.0  # seconds: "Check Connection" answers within this even when the engine is down
+PING_TIMEOUT = 1.5  # seconds: "Check Connection" answers within 2 s even when the engine is down
 Request = tuple  # (op, args dict, arrays dict)
 # What each engine operation is doing, in the animator's words (the panel's status line).
 OP_PHRASES = {
