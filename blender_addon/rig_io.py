@@ -248,13 +248,15 @@ def write_motion(
     push_to_nla: bool = False,
     metadata: dict | None = None,
     extend: tuple[float, float] | None = None,
+    constants: dict[str, tuple[str, float]] | None = None,
 ) -> bpy.types.Action:
     """Key a motion onto `obj` as a NEW action; the animator's action is never modified.
 
     extend: (lo, hi) frames; the new action is then a COPY of the assigned one (the animator's take)
     with the motion keyed into it: the take's keys at or outside lo and hi stay, keys strictly
     between give way (Continue: (last key, inf); In-between: (From, To)). Without it the action
-    holds only the motion.
+    holds only the motion. constants: {data path: (group, value)} keyed at the motion's first and
+    last frames (a Rigify limb's IK/FK switch held at FK for the take).
 
     quats: (T, N, 4) wxyz local rotations for `bone_names` (N bones), keyed as they are (the engine's
     retarget makes them sign-continuous, which F-curve interpolation needs); root_location: (T, 3) local
@@ -308,6 +310,10 @@ def write_motion(
         for c in range(3):
             path = _data_path(root_bone, "location")
             _write_curve(container, path, c, root_bone, frames, root_location[:, c], keep, float(location[c]))
+    for path, (group, value) in (constants or {}).items():
+        ends = frames[[0, -1]]
+        current = _property_value(obj, path)
+        _write_curve(container, path, 0, group, ends, np.full(2, value), keep, current)
     first, last = float(frames[0]), float(frames[-1])
     if base is not None:
         first, last = min(first, base.frame_range[0]), max(last, base.frame_range[1])
@@ -321,6 +327,14 @@ def write_motion(
         if slot is not None:
             adt.action_slot = slot
     return action
+
+
+def _property_value(obj: bpy.types.Object, path: str) -> float | None:
+    """The unanimated value of a numeric property at `path` (None when it cannot be read)."""
+    try:
+        return float(obj.path_resolve(path))
+    except (ValueError, TypeError):
+        return None
 
 
 def _push_to_nla(adt: bpy.types.AnimData, action: bpy.types.Action, slot, start: float) -> None:
