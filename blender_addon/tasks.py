@@ -139,7 +139,7 @@ class Runner:
             return
         client = self.client_for(context)
         task.jobs = [
-            client.submit(op, args, arrays, timeout=PING_TIMEOUT if op == "ping" else None)
+            client.submit(op, args, arrays, timeout=min(PING_TIMEOUT, client.timeout) if op == "ping" else None)
             for op, args, arrays in requests
         ]
 
