@@ -50,6 +50,8 @@ class Job:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     error_code: str = ""
     error_message: str = ""
+    timeout: float | None = None  # this job's own timeout (seconds), None: the client's
+    queue_position: int | None = None  # places ahead of this job in the engine's queue, when it says
 
     @property
     def done(self) -> bool:
@@ -69,6 +71,9 @@ class EngineClient:
         self._socket: zmq.Socket | None = None
         self.jobs: dict[str, Job] = {}
         self._needs_reset = False
+        # What the last word from the engine says: True after any reply (progress included), False
+        # after a timeout, None before either. The panel's "Engine:" line mirrors it.
+        self.reachable: bool | None = None
 
     # ------------------------------------------------------------------ socket lifecycle
     def _ensure_socket(self) -> zmq.Socket:
@@ -94,9 +99,21 @@ class EngineClient:
         self._ensure_socket()
 
     # ------------------------------------------------------------------ requests
-    def submit(self, op: str, args: dict | None = None, arrays: dict[str, np.ndarray] | None = None) -> Job:
-        """Queue a request and return its Job at once; raises protocol.ProtocolError on bad arrays."""
+    def submit(
+        self,
+        op: str,
+        args: dict | None = None,
+        arrays: dict[str, np.ndarray] | None = None,
+        timeout: float | None = None,
+    ) -> Job:
+        """Queue a request and return its Job at once; raises protocol.ProtocolError on bad arrays.
+
+        timeout: seconds without a sign of life before the job fails (default: the client's); a
+        ping uses a short one so that "Check Connection" answers within seconds."""
         job = Job(id=protocol.new_request_id(), op=op, deadline=time.monotonic() + self.timeout)
+        if timeout is not None:
+            job.deadline = time.monotonic() + float(timeout)
+            job.timeout = float(timeout)
         frames = protocol.encode_request(op, args, arrays, request_id=job.id)
         try:
             self._ensure_socket().send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
@@ -137,7 +154,8 @@ class EngineClient:
         now = time.monotonic() if now is None else now
         for job in self.in_flight:
             if now > job.deadline:
-                job.fail(protocol.ERR_TIMEOUT, self.timeout_message())
+                job.fail(protocol.ERR_TIMEOUT, self.timeout_message(job.timeout))
+                self.reachable = False
                 finished.append(job)
                 self._needs_reset = True
         for job_id in [i for i, job in self.jobs.items() if job.done]:
@@ -149,9 +167,10 @@ class EngineClient:
                 self._socket = None
         return finished
 
-    def timeout_message(self) -> str:
+    def timeout_message(self, timeout: float | None = None) -> str:
+        seconds = self.timeout if timeout is None else timeout
         return (
-            f"No answer from the Motion Copilot engine at {self.address} within {self.timeout:g} s. "
+            f"No answer from the Motion Copilot engine at {self.address} within {seconds:g} s. "
             "Start it (`motion-engine serve`, or 'Start local engine' in the panel) or check the "
             "address in the add-on preferences."
         )
@@ -169,6 +188,7 @@ class EngineClient:
                     "update the add-on and the engine to matching versions",
                 )
             return job
+        self.reachable = True  # any readable reply, even a stale one, means the engine is there
         job = self.jobs.get(message.id)
         if job is None or job.done:
             return None  # a stale reply (cancelled or timed-out request): ignore it
@@ -176,7 +196,9 @@ class EngineClient:
             progress = message.progress or {}
             job.progress = float(progress.get("fraction", job.progress))
             job.progress_message = str(progress.get("message", ""))
-            job.deadline = time.monotonic() + self.timeout  # the engine is alive and working
+            position = progress.get("queue_position")
+            job.queue_position = int(position) if isinstance(position, (int, float)) else None
+            job.deadline = time.monotonic() + (self.timeout if job.timeout is None else job.timeout)
         elif message.status == "ok":
             try:  # against the op this job asked for: its arrays are then read by name
                 protocol.check_reply(job.op, message.result or {}, message.arrays)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import bpy
 
+SEED_MAX = 2**31 - 1 - 8  # the engine takes seeds up to 2**31 - 1; variations add up to 7
+
 MAPPING_PRESETS = (
     ("AUTO", "Auto", "Detect the rig's naming scheme from its bone names"),
     ("SMPL", "SMPL", "SMPL / SMPL-X joint names (pelvis, left_hip, ...)"),
@@ -46,7 +48,23 @@ class MOTIONCOPILOT_PG_settings(bpy.types.PropertyGroup):
     )
     length_seconds: bpy.props.FloatProperty(name="Length (s)", default=4.0, min=0.5, max=9.8)
     length_frames: bpy.props.IntProperty(name="Length (frames)", default=96, min=1, max=2000)
-    seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
+    seed: bpy.props.IntProperty(
+        name="Seed",
+        default=0,
+        min=0,
+        max=SEED_MAX,
+        description="Seed of the last take (a fresh one is drawn per job unless 'Lock seed' is on)",
+    )
+    lock_seed: bpy.props.BoolProperty(
+        name="Lock seed",
+        default=False,
+        description="Reuse this seed (the same prompt gives the same take); off: a fresh seed for every job",
+    )
+    fit_scene_range: bpy.props.BoolProperty(
+        name="Fit scene range",
+        default=True,
+        description="Set the scene's start and end frames to the new take (undo with Ctrl-Z)",
+    )
     variations: bpy.props.IntProperty(name="Variations", default=1, min=1, max=8)
     push_to_nla: bpy.props.BoolProperty(
         name="Push to NLA",

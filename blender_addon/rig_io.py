@@ -81,7 +81,6 @@ SMPL_REST_YUP = np.array(
     ],
     dtype=np.float64,
 )
-SMPL_BONE_LENGTH = 0.1  # metres; every bone points +Z with this length, as in SMPL-made armatures
 
 
 @dataclass
@@ -147,10 +146,27 @@ def sample_frames(n_samples: int, start_frame: float, fps: float, source_fps: fl
     return start_frame + np.arange(n_samples, dtype=np.float64) * (fps / source_fps)
 
 
+ACTION_STEM_CHARS = 48  # "MC_" + stem + "_001" stays inside Blender's 63-character ID names
+
+
+def action_stem(prompt: str, limit: int = ACTION_STEM_CHARS) -> str:
+    """'MC_<prompt words>': whole words joined by '_' while they fit in `limit` characters (a first
+    word longer than that is cut), so a name never ends in a cut word's '_'."""
+    words = [w for w in "".join(c if c.isalnum() else " " for c in prompt.strip().lower()).split() if w]
+    stem = ""
+    for word in words:
+        candidate = f"{stem}_{word}" if stem else word
+        if len(candidate) > limit:
+            break
+        stem = candidate
+    if not stem and words:
+        stem = words[0][:limit]
+    return "MC_" + stem if stem else "MC_motion"
+
+
 def unique_action_name(prompt: str) -> str:
-    """'MC_<prompt words>' de-duplicated against bpy.data.actions with _001, _002, ..."""
-    words = "".join(c if c.isalnum() else "_" for c in prompt.strip().lower()).split("_")
-    stem = "MC_" + "_".join(w for w in words if w)[:48] if any(words) else "MC_motion"
+    """`action_stem(prompt)` de-duplicated against bpy.data.actions with _001, _002, ..."""
+    stem = action_stem(prompt)
     if stem not in bpy.data.actions:
         return stem
     n = 1
@@ -159,25 +175,58 @@ def unique_action_name(prompt: str) -> str:
     return f"{stem}_{n:03d}"
 
 
-def _channel_container(action: bpy.types.Action, obj: bpy.types.Object):
-    """(container with .fcurves/.groups, slot or None) for obj in action, on any Blender 4.2+."""
+def _channel_container(action: bpy.types.Action, obj: bpy.types.Object, slot_identifier: str | None = None):
+    """(container with .fcurves/.groups, slot or None) for obj in action, on any Blender 4.2+;
+    `slot_identifier` names an existing slot (of a copied take) to write into."""
     if bpy.app.version >= (4, 4, 0):
-        slot = action.slots.new(id_type="OBJECT", name=obj.name)
+        slot = action.slots.get(slot_identifier) if slot_identifier else None
+        slot = slot or action.slots.new(id_type="OBJECT", name=obj.name)
         layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
         strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
         return strip.channelbag(slot, ensure=True), slot
     return action, None
 
 
-def _write_curve(container, path: str, index: int, group: str, frames: np.ndarray, values: np.ndarray) -> None:
-    fc = container.fcurves.new(path, index=index)
-    fc.group = container.groups.get(group) or container.groups.new(group)
-    co = np.empty(2 * len(frames), dtype=np.float32)
-    co[0::2] = frames
-    co[1::2] = values
-    fc.keyframe_points.add(len(frames))
+def _write_curve(
+    container,
+    path: str,
+    index: int,
+    group: str,
+    frames: np.ndarray,
+    values: np.ndarray,
+    keep: tuple[float, float] | None = None,
+    hold: float | None = None,
+) -> None:
+    """Key `values` at `frames` on the F-curve (path, index), creating it when missing.
+
+    keep: with an existing curve (a copied take), its keys outside the open interval (keep[0],
+    keep[1]) stay and the ones inside give way to the new keys. hold: for a curve the take did not
+    have, the property's value (unanimated) keyed at keep's ends, so the take's frames keep it."""
+    fc = container.fcurves.find(path, index=index)
+    points = np.asarray(frames, np.float32), np.asarray(values, np.float32)
+    if fc is None:
+        fc = container.fcurves.new(path, index=index)
+        fc.group = container.groups.get(group) or container.groups.new(group)
+        if keep is not None and hold is not None:  # the take's frames keep the unanimated value
+            ends = np.array([f for f in keep if np.isfinite(f)], np.float32)
+            points = (
+                np.concatenate([ends, points[0]]),
+                np.concatenate([np.full(len(ends), hold, np.float32), points[1]]),
+            )
+    elif keep is not None:  # the take's keys strictly inside `keep` give way; the others stay as keyed
+        inside = [kp for kp in fc.keyframe_points if keep[0] < kp.co[0] < keep[1]]
+        for kp in reversed(inside):
+            fc.keyframe_points.remove(kp, fast=True)
+    n_old, n_new = len(fc.keyframe_points), len(points[0])
+    fc.keyframe_points.add(n_new)
+    co = np.empty(2 * (n_old + n_new), dtype=np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    co[2 * n_old :: 2], co[2 * n_old + 1 :: 2] = points
     fc.keyframe_points.foreach_set("co", co)
-    fc.keyframe_points.foreach_set("interpolation", np.full(len(frames), LINEAR, dtype=np.int32))
+    interpolation = np.empty(n_old + n_new, dtype=np.int32)
+    fc.keyframe_points.foreach_get("interpolation", interpolation)
+    interpolation[n_old:] = LINEAR  # the take's own keys keep theirs
+    fc.keyframe_points.foreach_set("interpolation", interpolation)
     fc.update()  # sorts keys and recomputes handles (they stay at 0 otherwise)
 
 
@@ -198,8 +247,16 @@ def write_motion(
     source_fps: float = ENGINE_FPS,
     push_to_nla: bool = False,
     metadata: dict | None = None,
+    extend: tuple[float, float] | None = None,
+    constants: dict[str, tuple[str, float]] | None = None,
 ) -> bpy.types.Action:
     """Key a motion onto `obj` as a NEW action; the animator's action is never modified.
+
+    extend: (lo, hi) frames; the new action is then a COPY of the assigned one (the animator's take)
+    with the motion keyed into it: the take's keys at or outside lo and hi stay, keys strictly
+    between give way (Continue: (last key, inf); In-between: (From, To)). Without it the action
+    holds only the motion. constants: {data path: (group, value)} keyed at the motion's first and
+    last frames (a Rigify limb's IK/FK switch held at FK for the take).
 
     quats: (T, N, 4) wxyz local rotations for `bone_names` (N bones), keyed as they are (the engine's
     retarget makes them sign-continuous, which F-curve interpolation needs); root_location: (T, 3) local
@@ -217,36 +274,67 @@ def write_motion(
     start = float(scene.frame_current if start_frame is None else start_frame)
     frames = sample_frames(quats.shape[0], start, scene_fps(scene), source_fps)
 
-    action = bpy.data.actions.new(name)  # may come back as name.001: use the returned object
-    action.use_fake_user = True  # unassigned takes survive save/reload
-    for key, value in (metadata or {}).items():
-        action[key] = value
     adt = obj.animation_data or obj.animation_data_create()
     previous = adt.action
+    base = previous if extend is not None else None
+    slot_identifier = None
+    if base is not None:
+        action = base.copy()  # the take's keys, slots and all; the take itself is left as it was
+        action.name = name
+        action.use_fake_user = True
+        if "previous_action" in action:
+            del action["previous_action"]
+        current = getattr(adt, "action_slot", None)
+        slot_identifier = current.identifier if current is not None else None
+    else:
+        action = bpy.data.actions.new(name)  # may come back as name.001: use the returned object
+        action.use_fake_user = True  # unassigned takes survive save/reload
+    for key, value in (metadata or {}).items():
+        action[key] = value
     if previous is not None:
         previous.use_fake_user = True
         action["previous_action"] = previous.name
 
-    container, slot = _channel_container(action, obj)
+    keep = extend if base is not None else None
+    container, slot = _channel_container(action, obj, slot_identifier)
     for j, bone in enumerate(bone_names):
-        obj.pose.bones[bone].rotation_mode = "QUATERNION"
+        pb = obj.pose.bones[bone]
+        pb.rotation_mode = "QUATERNION"
         path = _data_path(bone, "rotation_quaternion")
         for c in range(4):
-            _write_curve(container, path, c, bone, frames, quats[:, j, c])
+            hold = float(pb.rotation_quaternion[c])
+            _write_curve(container, path, c, bone, frames, quats[:, j, c], keep, hold)
     if root_location is not None and root_bone is not None:
         root_location = np.asarray(root_location, dtype=np.float64).reshape(quats.shape[0], 3)
+        location = obj.pose.bones[root_bone].location
         for c in range(3):
-            _write_curve(container, _data_path(root_bone, "location"), c, root_bone, frames, root_location[:, c])
+            path = _data_path(root_bone, "location")
+            _write_curve(container, path, c, root_bone, frames, root_location[:, c], keep, float(location[c]))
+    for path, (group, value) in (constants or {}).items():
+        ends = frames[[0, -1]]
+        current = _property_value(obj, path)
+        _write_curve(container, path, 0, group, ends, np.full(2, value), keep, current)
+    first, last = float(frames[0]), float(frames[-1])
+    if base is not None:
+        first, last = min(first, base.frame_range[0]), max(last, base.frame_range[1])
     action.use_frame_range = True
-    action.frame_start, action.frame_end = float(frames[0]), float(frames[-1])
+    action.frame_start, action.frame_end = first, last
 
     if push_to_nla:
-        _push_to_nla(adt, action, slot, start)
+        _push_to_nla(adt, action, slot, first)
     else:
         adt.action = action
         if slot is not None:
             adt.action_slot = slot
     return action
+
+
+def _property_value(obj: bpy.types.Object, path: str) -> float | None:
+    """The unanimated value of a numeric property at `path` (None when it cannot be read)."""
+    try:
+        return float(obj.path_resolve(path))
+    except (ValueError, TypeError):
+        return None
 
 
 def _push_to_nla(adt: bpy.types.AnimData, action: bpy.types.Action, slot, start: float) -> None:
@@ -344,32 +432,61 @@ def sample_pose_heads(obj: bpy.types.Object, scene: bpy.types.Scene, start: floa
     return out
 
 
+# The joint each SMPL bone points at: the next joint down HumanML3D's kinematic chains (pelvis ->
+# spine1, spine3 -> neck, collar -> shoulder, ...), so the bones join up into a readable body.
+SMPL_CHILD: dict[int, int] = {
+    0: 3, 1: 4, 2: 5, 3: 6, 4: 7, 5: 8, 6: 9, 7: 10, 8: 11, 9: 12,
+    12: 15, 13: 16, 14: 17, 16: 18, 17: 19, 18: 20, 19: 21,
+}  # fmt: skip
+SMPL_LEAF_LENGTH = {15: 0.2, 10: 0.06, 11: 0.06, 20: 0.08, 21: 0.08}  # metres: head, toes, hands
+
+
+def smpl_bone_tails(heads: np.ndarray) -> np.ndarray:
+    """Tail of each SMPL bone, (22, 3), Blender axes: the head of the joint it points at; leaves
+    (head, toes, hands) continue their parent bone's direction (the head points up)."""
+    tails = np.empty_like(heads)
+    for j in range(len(SMPL_JOINT_NAMES)):
+        if j in SMPL_CHILD:
+            tails[j] = heads[SMPL_CHILD[j]]
+            continue
+        direction = np.array([0.0, 0.0, 1.0]) if j == 15 else heads[j] - heads[SMPL_PARENTS[j]]
+        tails[j] = heads[j] + direction / np.linalg.norm(direction) * SMPL_LEAF_LENGTH[j]
+    return tails
+
+
 def create_smpl_armature(
     context: bpy.types.Context, rest_yup: np.ndarray | None = None, name: str = "SMPL"
 ) -> bpy.types.Object:
-    """A 22-bone SMPL armature at the 3D cursor, made the active object.
+    """A 22-bone SMPL armature at the 3D cursor, made the active and only selected object.
 
     rest_yup: (22, 3) joint positions in metres, Y up, facing +Z (the engine's rest skeleton);
-    defaults to SMPL_REST_YUP. Blender is Z up facing -Y: (x, y, z) -> (x, -z, y). Every bone
-    points +Z with roll 0 like the SMPL add-ons, so each bone's local axes equal SMPL's Y-up axes.
+    defaults to SMPL_REST_YUP. Blender is Z up facing -Y: (x, y, z) -> (x, -z, y). Each bone runs
+    from its joint to the next joint of its chain (`smpl_bone_tails`), connected where the child's
+    head is the parent's tail, drawn as octahedra in front of meshes: it reads as a body. The
+    engine's retarget reads any rest orientation, so the bones need not point along SMPL's axes.
     """
     rest = SMPL_REST_YUP if rest_yup is None else np.asarray(rest_yup, dtype=np.float64)
     heads = np.stack([rest[:, 0], -rest[:, 2], rest[:, 1]], axis=1)
+    tails = smpl_bone_tails(heads)
     data = bpy.data.armatures.new(name)
+    data.display_type = "OCTAHEDRAL"
     obj = bpy.data.objects.new(name, data)
+    obj.show_in_front = True
     context.scene.collection.objects.link(obj)
     obj.location = context.scene.cursor.location
+    for other in context.view_layer.objects:
+        other.select_set(False)
+    obj.select_set(True)
     context.view_layer.objects.active = obj  # mode_set needs the view-layer active object
     previous_mode = obj.mode
     bpy.ops.object.mode_set(mode="EDIT")
     edit_bones = []
     for j, joint in enumerate(SMPL_JOINT_NAMES):
         bone = data.edit_bones.new(joint)
-        bone.head = heads[j]
-        bone.tail = heads[j] + (0.0, 0.0, SMPL_BONE_LENGTH)
-        bone.roll = 0.0
+        bone.head, bone.tail, bone.roll = heads[j], tails[j], 0.0
         if SMPL_PARENTS[j] >= 0:
             bone.parent = edit_bones[SMPL_PARENTS[j]]
+            bone.use_connect = SMPL_CHILD.get(SMPL_PARENTS[j]) == j
         edit_bones.append(bone)
     bpy.ops.object.mode_set(mode=previous_mode)
     for pb in obj.pose.bones:

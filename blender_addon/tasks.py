@@ -21,7 +21,22 @@ from . import client as mc_client
 from .preferences import engine_settings
 
 TICK_SECONDS = 0.1
+PING_TIMEOUT = 1.5  # seconds: "Check Connection" answers within 2 s even when the engine is down
 Request = tuple  # (op, args dict, arrays dict)
+# What each engine operation is doing, in the animator's words (the panel's status line).
+OP_PHRASES = {
+    "ping": "Checking the engine",
+    "text_to_motion": "Generating motion",
+    "predict": "Continuing the motion",
+    "inbetween": "Filling the in-betweens",
+    "retarget": "Fitting the motion to the rig",
+    "rig_to_canonical": "Reading the rig's pose",
+    "motion_to_text": "Describing the animation",
+    "edit_pose": "Correcting the pose",
+    "describe_pose": "Describing the pose",
+    "describe_change": "Describing the change",
+}
+CONNECTION_WORDS = {None: "unknown", True: "connected", False: "not reachable"}
 TaskGenerator = Generator[list, list, str]
 
 
@@ -39,7 +54,23 @@ class Task:
 
     @property
     def progress(self) -> float:
-        return min((j.progress for j in self.jobs), default=0.0) if self.jobs else 0.0
+        """Mean fraction of the current step's jobs (variations run side by side), in [0, 1]."""
+        return float(sum(j.progress for j in self.jobs) / len(self.jobs)) if self.jobs else 0.0
+
+    @property
+    def status(self) -> str:
+        """A short plain-English line: what the engine is doing now, with its percentage or the
+        job's place in the engine's queue ("Generating motion... 40%")."""
+        jobs = [j for j in self.jobs if not j.done] or self.jobs
+        if not jobs:
+            return f"{self.label}..."
+        phrase = OP_PHRASES.get(jobs[0].op, self.label)
+        queued = [j.queue_position for j in jobs if j.queue_position]
+        if queued:
+            return f"{phrase}: waiting, {min(queued)} ahead in the engine's queue"
+        if any(j.progress > 0 for j in jobs):
+            return f"{phrase}\u2026 {round(100 * self.progress)}%"
+        return f"{phrase}\u2026"
 
 
 class Runner:
@@ -107,7 +138,10 @@ class Runner:
             self._finish(task, "error", f"{task.label} failed: {error}")
             return
         client = self.client_for(context)
-        task.jobs = [client.submit(op, args, arrays) for op, args, arrays in requests]
+        task.jobs = [
+            client.submit(op, args, arrays, timeout=min(PING_TIMEOUT, client.timeout) if op == "ping" else None)
+            for op, args, arrays in requests
+        ]
 
     def _finish(self, task: Task, state: str, message: str) -> None:
         task.state, task.message = state, message
@@ -127,14 +161,18 @@ def update_state(context: bpy.types.Context) -> None:
     state.running = len(RUNNER.tasks)
     if RUNNER.tasks:
         task = RUNNER.tasks[0]
-        state.progress = task.progress
-        messages = [j.progress_message for j in task.jobs if j.progress_message]
-        state.status = f"{task.label}: {messages[0]}" if messages else f"{task.label}..."
+        state.progress, state.status = task.progress, task.status
     else:
         state.progress, state.status = 0.0, ""
-    for screen_area in context.screen.areas if context.screen else ():
-        if screen_area.type == "VIEW_3D":
-            screen_area.tag_redraw()
+    if RUNNER.client is not None:  # every reply and every timeout moves the "Engine:" line
+        state.connection = CONNECTION_WORDS[RUNNER.client.reachable]
+    if any(j.op == "ping" and not j.done for task in RUNNER.tasks for j in task.jobs):
+        state.connection = "checking..."
+    # A timer callback has no context.screen: redraw the sidebars of every window's 3D views.
+    for window in getattr(context.window_manager, "windows", ()):
+        for screen_area in window.screen.areas if window.screen else ():
+            if screen_area.type == "VIEW_3D":
+                screen_area.tag_redraw()
 
 
 def _timer() -> float | None:

@@ -108,11 +108,17 @@ def test_continue_keys_after_the_last_key_and_leaves_the_old_keys(smpl):
     assert bpy.ops.motion_copilot.continue_motion(wait=True) == {"FINISHED"}
     cont = obj.animation_data.action
     assert cont.name.startswith("MC_continue") and cont["previous_action"] == mine.name
-    # 1 s = 20 new engine frames, the first one engine frame (1.2 scene frames) after the last key.
-    np.testing.assert_allclose(_frames(obj), 25 + 1.2 * np.arange(1, 21), atol=1e-4)
+    assert cont["seed"] == 5 or not settings.lock_seed
+    # The new action is the take plus what follows: the animator's keys, then 1 s = 20 new engine
+    # frames, the first one engine frame (1.2 scene frames) after the last key.
+    np.testing.assert_allclose(_frames(obj), np.r_[1, 13, 25, 25 + 1.2 * np.arange(1, 21)], atol=1e-4)
+    assert tuple(cont.frame_range) == pytest.approx((1, 49))
+    combined = _keys(obj)
+    for channel, keys in before.items():  # the take's keys are in the new action as they were
+        np.testing.assert_array_equal(combined[channel][combined[channel][:, 0] <= 25], keys)
     after = _keys(mine)
     assert after.keys() == before.keys()
-    for channel, keys in before.items():
+    for channel, keys in before.items():  # and the take itself is untouched
         np.testing.assert_array_equal(after[channel], keys)
     # The continuation starts where the animator left the character (7.8 m from the origin).
     first = _pelvis(obj, scene, 26.2)
@@ -130,8 +136,12 @@ def test_inbetween_fills_strictly_between_the_two_keyed_poses(smpl):
     assert bpy.ops.motion_copilot.inbetween(wait=True) == {"FINISHED"}
     action = obj.animation_data.action
     assert action.name == "MC_inbetween" and action["previous_action"] == mine.name
-    # 36 frames at 24 fps = 30 engine steps: the 29 frames strictly between, 1.2 frames apart.
-    np.testing.assert_allclose(_frames(obj), 5 + 1.2 * np.arange(1, 30), atol=1e-4)
+    # 36 frames at 24 fps = 30 engine steps: the 29 frames strictly between, 1.2 frames apart, in a
+    # copy of the take that keeps its two keyed poses.
+    np.testing.assert_allclose(_frames(obj), np.r_[5, 5 + 1.2 * np.arange(1, 30), 41], atol=1e-4)
+    combined = _keys(obj)
+    for channel, keys in before.items():
+        np.testing.assert_array_equal(combined[channel][np.isin(combined[channel][:, 0], (5, 41))], keys)
     after = _keys(mine)
     for channel, keys in before.items():
         np.testing.assert_array_equal(after[channel], keys)
@@ -148,7 +158,7 @@ def test_inbetween_of_an_uneven_gap_ends_one_step_before_the_end_key(smpl):
     settings = scene.motion_copilot
     settings.inbetween_start, settings.inbetween_end = 1, 12  # 11 frames at 24 fps: 9.17 engine steps
     assert bpy.ops.motion_copilot.inbetween(wait=True) == {"FINISHED"}
-    np.testing.assert_allclose(_frames(obj), 1 + 11 / 9 * np.arange(1, 9), atol=1e-4)
+    np.testing.assert_allclose(_frames(obj), np.r_[1, 1 + 11 / 9 * np.arange(1, 9), 12], atol=1e-4)
     settings.inbetween_start, settings.inbetween_end = 1, 2  # less than two engine frames apart
     with pytest.raises(RuntimeError, match="nothing to fill"):
         bpy.ops.motion_copilot.inbetween(wait=True)
@@ -186,7 +196,7 @@ def test_generate_continue_and_correct_pose_on_a_mixamo_rig_at_30_fps(mixamo):
     np.testing.assert_allclose(_frames(obj), 1 + 1.5 * np.arange(30), atol=1e-4)  # 1.5 s, 30 fps
 
     assert bpy.ops.motion_copilot.continue_motion(wait=True) == {"FINISHED"}
-    np.testing.assert_allclose(_frames(obj), 1 + 1.5 * np.arange(30, 40), atol=1e-4)
+    np.testing.assert_allclose(_frames(obj), 1 + 1.5 * np.arange(40), atol=1e-4)  # the run, continued
     assert obj.animation_data.action["previous_action"] == run.name
 
     obj.animation_data.action = run

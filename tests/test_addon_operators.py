@@ -96,7 +96,10 @@ def test_poll_needs_an_armature_and_panels_draw():
     assert bpy.ops.motion_copilot.create_smpl_armature() == {"FINISHED"}
     obj = bpy.context.active_object
     assert obj.type == "ARMATURE" and len(obj.data.bones) == 22
-    assert bpy.context.scene.motion_copilot.target == obj
+    # Selected and active, Rig left empty (= the active armature) and Mapping on Auto: nothing
+    # pinned to this armature (it used to pin Rig and Mapping = SMPL, which broke the next rig).
+    settings = bpy.context.scene.motion_copilot
+    assert obj.select_get() and settings.target is None and settings.mapping_preset == "AUTO"
     assert bpy.ops.motion_copilot.generate.poll()
     for cls in module.panels.CLASSES:  # draw code runs against a recording layout
         panel = mock.MagicMock()

@@ -67,18 +67,38 @@ def test_read_rig_names_parents_matrices(kind):
     np.testing.assert_allclose(rig.world_matrix[:3, 3], [1.0, 2.0, 0.5])
 
 
-def test_smpl_armature_is_z_up_and_bone_axes_are_smpl_axes():
+def test_smpl_armature_is_z_up_connected_and_selected():
+    """The armature reads as a body: each bone runs to the next joint of its chain and is connected
+    there (it was 22 disconnected 10 cm stubs pointing up), and it is the active, only selected object."""
     empty_scene()
+    other = make_armature("Other", [("b", None, (0, 0, 0), (0, 0, 1), 0.0)])
+    other.select_set(True)
     obj = smpl_rig()
     rig = rig_io.read_rig(obj)
     heads = dict(zip(rig.names, rig.rest_matrices[:, :3, 3]))
     assert heads["head"][2] > 1.4 and heads["left_ankle"][2] < 0.1  # standing up along Blender Z
     assert heads["left_shoulder"][0] > 0 > heads["right_shoulder"][0]  # left on +X like SMPL
     assert heads["left_foot"][1] < heads["left_ankle"][1]  # toes forward = Blender -Y
-    # Bone +Z with roll 0: local X,Y,Z = world X,Z,-Y = SMPL's Y-up axes expressed in Blender.
-    np.testing.assert_allclose(
-        rig.rest_matrices[:, :3, :3], np.broadcast_to([[1, 0, 0], [0, 0, -1], [0, 1, 0]], (22, 3, 3)), atol=1e-6
-    )
+    bones = obj.data.bones
+    for parent, child in (("pelvis", "spine1"), ("left_hip", "left_knee"), ("left_elbow", "left_wrist")):
+        assert (bones[parent].tail_local - bones[child].head_local).length < 1e-6
+        assert bones[child].use_connect
+    assert not bones["left_hip"].use_connect  # the hips hang off the pelvis, apart from its tail
+    assert sum(b.use_connect for b in bones) == 17  # every joint that continues its parent's chain
+    assert bones["left_hip"].length > 0.3 and bones["head"].tail_local.z > bones["head"].head_local.z + 0.1
+    assert obj.data.display_type == "OCTAHEDRAL" and obj.show_in_front
+    assert bpy.context.view_layer.objects.active == obj
+    assert obj.select_get() and not other.select_get()
+
+
+def test_action_names_keep_whole_words():
+    long = "a person walks forward slowly then turns around and waves with both hands"
+    name = rig_io.action_stem(long)
+    assert name == "MC_a_person_walks_forward_slowly_then_turns_around" and not name.endswith("_")
+    assert len(name) <= 3 + rig_io.ACTION_STEM_CHARS
+    assert rig_io.action_stem("  !!  ") == "MC_motion"
+    assert rig_io.action_stem("x" * 80) == "MC_" + "x" * 48
+    assert rig_io.action_stem("Jump, then   SPIN!") == "MC_jump_then_spin"
 
 
 def test_read_pose_converts_euler_and_reads_root():
@@ -211,8 +231,9 @@ def test_sample_pose_heads_resamples_to_20fps_and_follows_the_keys():
     assert scene.frame_current == 1
     scene.frame_set(1 + 12)  # sample 8 falls on frame 13 at 30 fps
     np.testing.assert_allclose(track[8], [tuple(pb.head) for pb in obj.pose.bones], atol=1e-6)
-    # SMPL bones' local axes are the canonical ones in Blender: the pelvis moves by the root track.
-    np.testing.assert_allclose(track[:, 0] - track[0, 0], (root - root[0])[:, [0, 2, 1]] * [1, -1, 1], atol=1e-5)
+    # The pelvis head moves by the root track, expressed in the pelvis bone's rest axes.
+    rest = np.array(obj.data.bones["pelvis"].matrix_local.to_3x3())
+    np.testing.assert_allclose(track[:, 0] - track[0, 0], (root - root[0]) @ rest.T, atol=1e-5)
 
 
 def test_read_pose_heads_follow_constraints_in_description_order():

@@ -105,6 +105,7 @@ def test_generate_variations_and_nla(rig, server):
     scene, obj = rig
     settings = scene.motion_copilot
     settings.prompt, settings.length_seconds, settings.seed, settings.variations = "walk forward", 3.0, 7, 2
+    settings.lock_seed = True  # the animator's own seed
     assert bpy.ops.motion_copilot.generate(wait=True) == {"FINISHED"}
     t2m = [args for op, args, *_ in server[1] if op == "text_to_motion"][-2:]
     assert [a["seed"] for a in t2m] == [7, 8] and all(a["frames"] == 60 for a in t2m)
@@ -140,14 +141,23 @@ def test_continue_inbetween_describe_and_correct_pose(rig, server):
     op, args, history_shape = [s for s in server[1] if s[0] == "predict"][-1]
     assert args["frames"] == 20 and history_shape[1:] == (22, 3) and history_shape[0] >= 20
     cont = obj.animation_data.action
-    # One engine frame (1.5 scene frames at 30 fps) after the last key: never over it.
-    assert cont != first and cont.frame_range[0] == pytest.approx(first.frame_range[1] + 1.5)
+    # A new action: the take, then 20 frames from one engine frame (1.5 scene frames at 30 fps)
+    # after its last key: never over it.
+    assert cont != first and tuple(cont.frame_range) == pytest.approx((5, first.frame_range[1] + 20 * 1.5))
+    assert (scene.frame_start, scene.frame_end) == (5, round(cont.frame_range[1]))  # fitted to the take
+    frames = sorted({kp.co[0] for fc in fcurves_of(obj) for kp in fc.keyframe_points})
+    assert frames[39] == pytest.approx(first.frame_range[1]) and frames[40] == pytest.approx(frames[39] + 1.5)
 
     settings.inbetween_start, settings.inbetween_end = 5, 35
     assert bpy.ops.motion_copilot.inbetween(wait=True) == {"FINISHED"}
-    # 30 frames at 30 fps = 20 engine steps: the 19 frames strictly between 5 and 35.
+    # 30 frames at 30 fps = 20 engine steps: the 19 frames strictly between 5 and 35, in a copy
+    # of the continued take whose keys at and outside 5 and 35 stay.
     assert [s for s in server[1] if s[0] == "inbetween"][-1][1]["frames"] == 19
-    assert tuple(obj.animation_data.action.frame_range) == pytest.approx((6.5, 33.5))
+    filled = obj.animation_data.action
+    assert filled["previous_action"] == cont.name and tuple(filled.frame_range) == pytest.approx(cont.frame_range)
+    frames = sorted({kp.co[0] for fc in fcurves_of(obj) for kp in fc.keyframe_points})
+    inside = [f for f in frames if 5 < f < 35]
+    assert len(inside) == 19 and inside[0] == pytest.approx(6.5) and inside[-1] == pytest.approx(33.5)
 
     assert bpy.ops.motion_copilot.describe_motion(wait=True) == {"FINISHED"}
     assert bpy.context.window_manager.motion_copilot_job.last_text == "a person walks forward"
