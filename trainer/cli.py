@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "trainer.commands.instruct",
     "trainer.commands.posefix",
     "trainer.commands.feedback",
+    "trainer.commands.prompt_gate",
     "trainer.commands.all",
 )
 
