@@ -12,8 +12,7 @@ captions, their MiniLM embeddings and a refusal threshold chosen on a separate d
    radius of a kept one, so the shipped list covers the whole caption set at a few hundred rows.
 3. The threshold is chosen on benchmarks/prompts/known_unknown_dev.json (prompts written for this purpose,
    kept apart from the reported benchmark set benchmarks/prompts/known_unknown_prompts.json, which
-   no trainer code reads): the midpoint of the widest-margin cut among those with the best balanced
-   accuracy (mean of the known and unknown shares judged right).
+   no trainer code reads): the cut with the best kernel-smoothed balanced accuracy (choose_threshold).
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -79,19 +79,30 @@ def k_centres(embeddings: np.ndarray, count: int) -> tuple[list[int], float]:
     return chosen, float(1.0 - best.min())
 
 
-def choose_threshold(known: np.ndarray, unknown: np.ndarray) -> tuple[float, float]:
-    """(threshold, balanced accuracy) on dev scores; known prompts should score >= the threshold.
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
 
-    Candidates are the midpoints between consecutive distinct scores; of those with the best
-    balanced accuracy (mean of the known and unknown shares judged right), the one in the widest gap.
+
+def choose_threshold(known: np.ndarray, unknown: np.ndarray) -> tuple[float, float]:
+    """(threshold, balanced accuracy on the dev scores); known prompts should score >= the threshold.
+
+    A dev set of a hundred-odd prompts is small: the best cut of its raw scores sits wherever its
+    single highest unknown score happens to fall. So the cut maximises the *smoothed* balanced
+    accuracy, each score spread by a Gaussian kernel of Silverman's bandwidth (1.06 sigma n^-1/5,
+    per set), i.e. the mean of P(known >= cut) and P(unknown < cut) under kernel density estimates.
     """
-    scores = np.unique(np.concatenate([known, unknown]))
-    edges = np.concatenate([[scores[0] - 0.05], scores, [scores[-1] + 0.05]])
-    candidates, gaps = (edges[1:] + edges[:-1]) / 2, edges[1:] - edges[:-1]
-    accuracy = np.array([((known >= c).mean() + (unknown < c).mean()) / 2 for c in candidates])
-    best = np.flatnonzero(accuracy >= accuracy.max() - 1e-12)
-    pick = best[int(np.argmax(gaps[best]))]
-    return float(candidates[pick]), float(accuracy[pick])
+    known, unknown = np.asarray(known, np.float64), np.asarray(unknown, np.float64)
+    grid = np.linspace(min(known.min(), unknown.min()), max(known.max(), unknown.max()), 2001)
+
+    def bandwidth(x: np.ndarray) -> float:
+        return max(1.06 * float(x.std()) * len(x) ** -0.2, 1e-3)
+
+    hk, hu = bandwidth(known), bandwidth(unknown)
+    known_right = _normal_cdf((known[None, :] - grid[:, None]) / hk).mean(1)
+    unknown_right = _normal_cdf((grid[:, None] - unknown[None, :]) / hu).mean(1)
+    threshold = float(grid[int(np.argmax(known_right + unknown_right))])
+    accuracy = ((known >= threshold).mean() + (unknown < threshold).mean()) / 2
+    return threshold, float(accuracy)
 
 
 def load_dev_set(path: str | Path = DEV_SET_PATH) -> tuple[list[str], list[str]]:
