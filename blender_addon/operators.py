@@ -138,8 +138,10 @@ def generate_steps(context, obj, settings):
     rig_args, rig_arrays, rig = _rig(context, obj)
     frames = max(1, int(round(settings.length_in_seconds(scene) * ENGINE_FPS)))
     prompt, seed, start = settings.prompt, settings.seed, scene.frame_current
+    anyway = {"anyway": True} if settings.generate_anyway else {}  # else an unknown prompt is refused
     jobs = yield [
-        ("text_to_motion", {"text": prompt, "frames": frames, "seed": seed + v}, {}) for v in range(settings.variations)
+        ("text_to_motion", {"text": prompt, "frames": frames, "seed": seed + v} | anyway, {})
+        for v in range(settings.variations)
     ]
     jobs = yield [_retarget_request(rig_args, rig_arrays, j.arrays["positions"]) for j in jobs]
     obj, written = _live(obj.name), []

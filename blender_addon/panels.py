@@ -137,6 +137,7 @@ class MOTIONCOPILOT_PT_generate(_Panel, bpy.types.Panel):
         row.prop(settings, "seed")
         row.prop(settings, "variations")
         layout.prop(settings, "push_to_nla")
+        layout.prop(settings, "generate_anyway")
         layout.operator("motion_copilot.generate", icon="PLAY")
         layout.separator()
         layout.prop(settings, "continue_seconds")

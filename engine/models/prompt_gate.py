@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 ENCODER_NAME = "all-MiniLM-L6-v2"
 CLOSEST_COUNT = 3
+DISTINCT = 0.7  # cosine similarity above which two listed captions would say the same thing
 SHOWN_SUBJECT = "a person"
 
 # Subjects animators and the training captions put in front of the verb phrase: a pronoun, or an
@@ -90,6 +92,7 @@ class PromptGate:
         self.embeddings = np.asarray(embeddings, np.float32)  # (N, 384), rows L2-normalised
         self.threshold = float(threshold)
         self._encoder = encoder
+        self._lock = threading.Lock()  # the server's workers may ask at once: load the encoder once
 
     @classmethod
     def load(cls, directory: str | Path, encoder=None) -> PromptGate:
@@ -105,11 +108,12 @@ class PromptGate:
 
     @property
     def encoder(self):
-        if self._encoder is None:
-            from engine.models.text_encoder import FrozenMiniLM  # noqa: PLC0415 - imports torch (~1.7 s) on first use only
+        with self._lock:
+            if self._encoder is None:
+                from engine.models.text_encoder import FrozenMiniLM  # noqa: PLC0415 - imports torch (~1.7 s) on first use only
 
-            self._encoder = FrozenMiniLM(purpose="text_to_motion checks each prompt against what the model can do")
-        return self._encoder
+                self._encoder = FrozenMiniLM(purpose="text_to_motion checks each prompt against what the model can do")
+            return self._encoder
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """`(B, 384)` float32 L2-normalised embeddings of B texts (not cached: prompts are many)."""
@@ -142,16 +146,15 @@ class PromptGate:
         return verdicts
 
     def _closest(self, similarity: np.ndarray) -> list[str]:
-        """The CLOSEST_COUNT nearest captions, one per leading verb (not three kinds of waving)."""
-        out, verbs = [], set()
+        """The CLOSEST_COUNT nearest captions, each less than DISTINCT similar to those before it
+        (three different things it can do, not three wordings of one)."""
+        chosen: list[int] = []
         for i in np.argsort(-similarity):
-            verb = self.captions[i].split()[0]
-            if verb not in verbs:
-                verbs.add(verb)
-                out.append(f"{SHOWN_SUBJECT} {self.captions[i]}")
-            if len(out) == CLOSEST_COUNT:
+            if all(float(self.embeddings[i] @ self.embeddings[j]) < DISTINCT for j in chosen):
+                chosen.append(int(i))
+            if len(chosen) == CLOSEST_COUNT:
                 break
-        return out
+        return [f"{SHOWN_SUBJECT} {self.captions[i]}" for i in chosen]
 
     def check(self, text: str) -> GateVerdict:
         """The verdict of one prompt; raises UnknownPromptError when it is not known."""
