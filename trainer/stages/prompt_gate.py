@@ -11,8 +11,8 @@ captions, their MiniLM embeddings and a refusal threshold chosen on a separate d
    (Gonzalez 1985, farthest-point first): every dropped phrase stays within the reported cosine
    radius of a kept one, so the shipped list covers the whole caption set at a few hundred rows.
 3. The threshold is chosen on benchmarks/prompts/known_unknown_dev.json (prompts written for this purpose,
-   kept apart from the reported benchmark set benchmarks/prompts/known_unknown_prompts.json, which
-   no trainer code reads): the cut with the best kernel-smoothed balanced accuracy (choose_threshold).
+   kept apart from the reported set of benchmarks/bench_unknown_prompts.py, which no trainer
+   code reads): the cut with the best kernel-smoothed balanced accuracy (choose_threshold).
 """
 
 from __future__ import annotations
