@@ -205,3 +205,23 @@ def test_generate_exits_3_with_the_sentence_and_anyway_writes(gated_bundle, tmp_
     argv = ["generate", "play the violin", "-o", str(out), "--bundle", str(gated_bundle), "--frames", "8", "--anyway"]
     assert main(argv) == 0
     assert np.load(out).shape == (8, 22, 3)
+
+
+@pytest.mark.blender
+def test_addon_shows_the_refusal_and_generates_anyway(gated_bundle) -> None:
+    from blender_fixtures import bpy, empty_scene, installed_addon
+
+    with EngineProcess("--bundle", str(gated_bundle), "--threads", "1") as process:
+        name, _ = installed_addon()
+        scene = empty_scene(20)
+        prefs = bpy.context.preferences.addons[name].preferences
+        prefs.engine_address, prefs.timeout_seconds = process.endpoint, 60.0
+        bpy.ops.motion_copilot.create_smpl_armature()
+        settings = scene.motion_copilot
+        settings.prompt, settings.length_seconds, settings.seed = "play the violin", 0.5, 1
+        with pytest.raises(RuntimeError, match="closest things it can do"):  # the operator's ERROR report
+            bpy.ops.motion_copilot.generate(wait=True)
+        assert "Generate anyway" in bpy.context.window_manager.motion_copilot_job.last_error
+        settings.generate_anyway = True
+        assert bpy.ops.motion_copilot.generate(wait=True) == {"FINISHED"}
+        assert bpy.context.active_object.animation_data.action["prompt"] == "play the violin"

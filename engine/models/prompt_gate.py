@@ -171,7 +171,8 @@ def unknown_prompt_error(text: str, verdict: GateVerdict, threshold: float) -> U
     message = (
         f'"{text}"{part} is far from every motion this model was trained on (similarity {verdict.score:.2f}, '
         f"needs {threshold:.2f}); the closest things it can do: {listed}. Rephrase the prompt, or generate "
-        "anyway (`--anyway`, request argument `anyway: true`) to get whatever motion it produces."
+        "anyway to get whatever motion it produces (`motion-engine generate --anyway`, the request argument "
+        "`anyway: true`, or the add-on's 'Generate anyway')."
     )
     details = {
         "closest": list(verdict.closest),
