@@ -225,3 +225,13 @@ def test_addon_shows_the_refusal_and_generates_anyway(gated_bundle) -> None:
         settings.generate_anyway = True
         assert bpy.ops.motion_copilot.generate(wait=True) == {"FINISHED"}
         assert bpy.context.active_object.animation_data.action["prompt"] == "play the violin"
+
+
+def test_batched_verdicts_equal_single_ones_and_are_remembered(gate) -> None:
+    texts = ["someone hops on the left foot", "juggle five balls", "someone hops on the left foot"]
+    batched = gate.judge(texts)
+    assert batched[0] is batched[2]  # judged once, remembered
+    fresh = PromptGate.load(GATE_DIR, encoder=gate.encoder)
+    for text, verdict in zip(texts, batched):
+        (single,) = fresh.judge([text])
+        assert single.known == verdict.known and single.score == pytest.approx(verdict.score, abs=1e-4)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.errors import EngineError
 from engine.jobs import run_batched, run_each, sampling_key
 from engine.models import motion_tasks as tasks
 
@@ -39,6 +40,12 @@ def text_to_motion(models, jobs: list) -> list:
     """
     lm, vq = models.language()
     gate = models.prompt_gate()  # None for a bundle without one: prompts are not checked
+    if gate is not None:  # judge the batch's prompts in one encoder call; prepare() then finds them judged
+        checked = [j.args.get("text") for j in jobs if not j.args.get("anyway")]
+        try:
+            gate.judge([t for t in checked if isinstance(t, str) and t.strip()])
+        except EngineError:
+            pass  # e.g. the sentence encoder is not installed: each checked job gets the error in prepare()
 
     def prepare(job) -> tuple[str, int | None]:
         frames = job.args.get("frames")

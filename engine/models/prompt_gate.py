@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 ENCODER_NAME = "all-MiniLM-L6-v2"
 CLOSEST_COUNT = 3
+RECENT_PROMPTS = 1024  # verdicts kept: a few hundred KB at most
 DISTINCT = 0.7  # cosine similarity above which two listed captions would say the same thing
 SHOWN_SUBJECT = "a person"
 
@@ -93,6 +94,7 @@ class PromptGate:
         self.threshold = float(threshold)
         self._encoder = encoder
         self._lock = threading.Lock()  # the server's workers may ask at once: load the encoder once
+        self._recent: dict[str, GateVerdict] = {}  # prompt -> verdict, at most RECENT_PROMPTS, oldest first
 
     @classmethod
     def load(cls, directory: str | Path, encoder=None) -> PromptGate:
@@ -120,7 +122,20 @@ class PromptGate:
         return self.encoder.embed_uncached(list(texts)).numpy().astype(np.float32)
 
     def judge(self, texts: list[str]) -> list[GateVerdict]:
-        """One verdict per prompt; all clauses of all prompts are embedded in one call."""
+        """One verdict per prompt; the clauses of all prompts not judged lately are embedded in one
+        call (the server judges a whole batch of requests at once; repeated prompts are remembered)."""
+        with self._lock:
+            verdicts = {t: self._recent[t] for t in texts if t in self._recent}
+        new = [t for t in dict.fromkeys(texts) if t not in verdicts]
+        if new:
+            verdicts.update(zip(new, self._judge(new)))
+            with self._lock:
+                self._recent.update((t, verdicts[t]) for t in new)
+                while len(self._recent) > RECENT_PROMPTS:
+                    self._recent.pop(next(iter(self._recent)))  # the oldest first
+        return [verdicts[t] for t in texts]
+
+    def _judge(self, texts: list[str]) -> list[GateVerdict]:
         split = [clauses(t) for t in texts]
         flat = [form for parts in split for forms in parts for form in forms]
         similarity = self.embed(flat) @ self.embeddings.T  # (forms, N) cosine similarities
