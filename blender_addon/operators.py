@@ -198,8 +198,10 @@ def generate_steps(context, obj, settings):
     target = _target(context, obj)
     frames = max(1, int(round(settings.length_in_seconds(scene) * ENGINE_FPS)))
     prompt, seed, start = settings.prompt, take_seed(settings), scene.frame_current
+    anyway = {"anyway": True} if settings.generate_anyway else {}  # else an unknown prompt is refused
     jobs = yield [
-        ("text_to_motion", {"text": prompt, "frames": frames, "seed": seed + v}, {}) for v in range(settings.variations)
+        ("text_to_motion", {"text": prompt, "frames": frames, "seed": seed + v} | anyway, {})
+        for v in range(settings.variations)
     ]
     jobs = yield [_retarget_request(target.args, target.arrays, j.arrays["positions"]) for j in jobs]
     obj, written = _live(obj.name), []

@@ -140,6 +140,7 @@ class MOTIONCOPILOT_PT_generate(_Panel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(settings, "push_to_nla")
         row.prop(settings, "fit_scene_range")
+        layout.prop(settings, "generate_anyway")
         layout.operator("motion_copilot.generate", icon="PLAY")
         layout.separator()
         layout.prop(settings, "continue_seconds")

@@ -71,6 +71,12 @@ class MOTIONCOPILOT_PG_settings(bpy.types.PropertyGroup):
         default=False,
         description="Put each result on an NLA strip and keep the current action assigned",
     )
+    generate_anyway: bpy.props.BoolProperty(
+        name="Generate anyway",
+        default=False,
+        description="Generate even a prompt the engine finds far from everything its model can do "
+        "(otherwise it refuses and names the closest things it can do)",
+    )
 
     continue_seconds: bpy.props.FloatProperty(name="Continue (s)", default=2.0, min=0.5, max=9.8)
     inbetween_start: bpy.props.IntProperty(name="From frame", default=1)

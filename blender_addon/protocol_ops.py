@@ -116,11 +116,13 @@ OPERATIONS: dict[str, OperationSpec] = {
                 ArgSpec("temperature", "float", minimum=0.0, maximum=10.0),
                 ArgSpec("top_k", "int", minimum=0, maximum=100000),
                 ArgSpec("top_p", "float", minimum=0.0, maximum=1.0),
+                ArgSpec("anyway", "bool"),
             ),
             result=_MOTION_RESULT,
             reply=_POSITIONS,
             batchable=True,
-            doc="text -> positions (frames, 22, 3), frame 0 at the origin facing +Z",
+            doc="text -> positions (frames, 22, 3), frame 0 at the origin facing +Z; a prompt far from every "
+            "training caption answers error unknown_prompt (details.closest: what it can do) unless anyway: true",
         ),
         OperationSpec("motion_to_text", (_SEED,), (_MOTION,), result=_TEXT, batchable=True, doc="motion -> caption"),
         OperationSpec(

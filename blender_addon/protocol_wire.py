@@ -12,7 +12,8 @@ A message is a ZeroMQ multipart message:
 
 Request header fields:  v (int), id (str), op (str), args (object), arrays (list).
 Reply header fields:    v, id, op, status ("progress" | "ok" | "error"), arrays, and
-                        result (object, with "ok"), error {"code", "message"} (with "error"),
+                        result (object, with "ok"), error {"code", "message"[, "details"]} (with
+                        "error"; "details" is an optional object of code-specific data),
                         progress {"fraction" in [0, 1], "message"} (with "progress").
 A request gets zero or more `progress` replies, then exactly one `ok` or `error` reply, all carrying
 the request id ("" in the error reply to a request whose header could not be read). Unknown header
@@ -58,6 +59,9 @@ ERR_UNKNOWN_OP = "unknown_op"
 ERR_BAD_ARGS = "bad_args"
 ERR_BAD_INPUT = "bad_input"
 ERR_MODEL_UNAVAILABLE = "model_unavailable"
+# text_to_motion: the prompt is far from every training caption; details {"closest": [caption, ...],
+# "score", "threshold", "clause"}. The request argument `anyway: true` generates regardless.
+ERR_UNKNOWN_PROMPT = "unknown_prompt"
 ERR_CANCELLED = "cancelled"
 ERR_BUSY = "busy"
 ERR_INTERNAL = "internal_error"
@@ -169,8 +173,11 @@ def encode_ok(
     return encode_reply(request_id, op, "ok", result=result, arrays=arrays)
 
 
-def encode_error(request_id: str, op: str, code: str, message: str) -> list[bytes]:
-    return encode_reply(request_id, op, "error", error={"code": code, "message": message})
+def encode_error(request_id: str, op: str, code: str, message: str, details: dict | None = None) -> list[bytes]:
+    error = {"code": code, "message": message}
+    if details is not None:  # code-specific data, e.g. unknown_prompt's closest captions
+        error["details"] = details
+    return encode_reply(request_id, op, "error", error=error)
 
 
 def encode_progress(request_id: str, op: str, fraction: float, message: str = "") -> list[bytes]:

@@ -13,7 +13,7 @@ component never stops the engine from starting: the operations that need it answ
     lm, vq = models_of(bundle, "cpu").language()    # loaded once per (bundle, device), on first use
 
 `Models` is where every model of a bundle is loaded (the motion-language model with its tokenizer, the
-pose editor, the correction writer); the engine's operations (engine/operations.py), the CLI commands
+prompt gate, the pose editor, the correction writer); the engine's operations (engine/operations.py), the CLI commands
 and the benchmarks all take their models from it.
 """
 
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InputError, ModelUnavailableError
+from engine.models.prompt_gate import PromptGate  # numpy only; its sentence encoder loads on first use
 
 DEFAULT_LM_THREADS = 1  # 2 OpenMP threads on a busy 2-core box made decoding ~40x slower (docs/motion_lm.md)
 
@@ -40,6 +41,10 @@ COMPONENTS: dict[str, tuple[str, str]] = {
     "correction_writer": ("the correction writer (PoseFix text decoder)", "motion-train feedback"),
     "text_encoder": ("the text encoder", "motion-train evaluator"),
     "evaluators": ("the text/motion evaluators", "motion-train evaluator"),
+    "prompt_gate": (
+        "the prompt gate (training captions + MiniLM embeddings)",
+        "motion-train prompt-gate --out BUNDLE/prompt_gate",
+    ),
 }
 
 
@@ -203,6 +208,17 @@ class Models:
             return lm, vq
 
         return self._get("language", load)
+
+    def prompt_gate(self):
+        """The prompt gate (engine.models.prompt_gate.PromptGate), or None when the bundle has none
+        (a bundle trained before the gate existed: its prompts are not checked)."""
+        if not self.bundle.has("prompt_gate"):
+            return None
+
+        def load():
+            return PromptGate.load(self._path("prompt_gate", "text_to_motion"))
+
+        return self._get("prompt_gate", load)
 
     def pose_editor(self):
         """The PoseFix pose editor (engine.models.pose_editor.PoseEditor)."""

@@ -28,3 +28,16 @@ class ModelUnavailableError(EngineError):
     """An operation needs a model component that the loaded bundle does not have."""
 
     code = "model_unavailable"
+
+
+class UnknownPromptError(EngineError):
+    """A text-to-motion prompt is far from everything the model was trained on (engine/models/prompt_gate.py).
+
+    `details` travels in the error reply: {"closest": [caption, ...], "score", "threshold", "clause"}.
+    """
+
+    code = "unknown_prompt"
+
+    def __init__(self, message: str, details: dict) -> None:
+        super().__init__(message)
+        self.details = details

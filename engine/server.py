@@ -362,7 +362,8 @@ class EngineServer:
                 job.request_id, job.op, protocol.ERR_CANCELLED, f"request {job.request_id} was cancelled by the client"
             )
         if isinstance(outcome, EngineError):
-            return protocol.encode_error(job.request_id, job.op, outcome.code, str(outcome))
+            details = getattr(outcome, "details", None)  # e.g. unknown_prompt's closest captions
+            return protocol.encode_error(job.request_id, job.op, outcome.code, str(outcome), details)
         if isinstance(outcome, protocol.ProtocolError):
             return protocol.encode_error(job.request_id, job.op, outcome.code, outcome.message)
         if isinstance(outcome, BaseException) or outcome is None:

@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "trainer.commands.data",
     "trainer.commands.stages",
     "trainer.commands.evaluate",
+    "trainer.commands.prompt_gate",
     "trainer.commands.all",
 )
 

@@ -1,21 +1,27 @@
 """`motion-engine generate "TEXT" -o OUT`: text -> motion with the bundle's language model.
 
 motion-engine generate "a person walks forward and waves" -o walk.bvh --seconds 4 --seed 1
+
+A prompt far from everything the model was trained on (the bundle's prompt gate,
+engine/models/prompt_gate.py) is refused: the sentence naming the closest things it can do goes to
+stderr and the command exits with status 3. `--anyway` generates regardless.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
+from engine.bundle import models_of
 from engine.commands.task_common import (
     add_model_options,
     add_sampling_options,
     check_output,
-    language_models,
+    open_bundle,
     sampling_args,
     write_motion,
 )
-from engine.errors import InputError
+from engine.errors import InputError, UnknownPromptError
 from engine.models.motion_tasks import generate, sampling_of
 
 
@@ -26,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--frames", type=int, default=None, help="length in 20 fps frames (default: the model's)")
     length.add_argument("--seconds", type=float, default=None, help="length in seconds")
+    parser.add_argument(
+        "--anyway",
+        action="store_true",
+        help="generate even when the prompt is far from everything the model was trained on (else: exit status 3)",
+    )
     add_sampling_options(parser)
     add_model_options(parser)
     parser.set_defaults(run=run)
@@ -37,7 +48,15 @@ def run(args: argparse.Namespace) -> int:
     frames = args.frames if args.seconds is None else round(args.seconds * 20)
     if frames is not None and frames < 1:
         raise InputError(f"--frames/--seconds must give at least one frame, got {frames}")
-    lm, vq = language_models(args, "text_to_motion")
+    models = models_of(*open_bundle(args, "text_to_motion"))
+    gate = models.prompt_gate()
+    if gate is not None and not args.anyway:
+        try:
+            gate.check(args.text)
+        except UnknownPromptError as refusal:
+            print(f"motion-engine generate: {refusal}", file=sys.stderr)
+            return 3
+    lm, vq = models.language()
     (motion,) = generate(lm, vq, [args.text], [frames], sampling_of(sampling_args(args)))
     path = write_motion(motion, args.output)
     print(f"wrote {path}: {len(motion)} frames at 20 fps ({len(motion) / 20:.2f} s)")

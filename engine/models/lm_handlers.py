@@ -7,6 +7,7 @@ with `models` the bundle's `engine.bundle.Models`. A job whose input is bad gets
 the others are answered (engine/jobs.py). Motion replies carry exactly one array, `positions`
 `(frames, 22, 3)` float32 metres, Y up, 20 fps, and `frames` and `fps` in the result.
 
+- text_to_motion refuses prompts far from every training caption (`unknown_prompt`) unless `anyway`.
 - text_to_motion, motion_to_text: batched; seeded jobs run alone, unseeded ones with equal sampling
   settings share one model call (the seeding rule of engine/jobs.py).
 - predict, inbetween: one model call per job (each has its own context).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.errors import EngineError
 from engine.jobs import run_batched, run_each, sampling_key
 from engine.models import motion_tasks as tasks
 
@@ -30,14 +32,29 @@ def _motion_reply(positions: np.ndarray) -> tuple[dict, dict]:
 
 
 def text_to_motion(models, jobs: list) -> list:
-    """`text` (+ optional `frames`, sampling args, `seed`) -> `positions` `(frames, 22, 3)`."""
+    """`text` (+ optional `frames`, sampling args, `seed`, `anyway`) -> `positions` `(frames, 22, 3)`.
+
+    A prompt the bundle's prompt gate (engine/models/prompt_gate.py) finds far from every training
+    caption is refused with `unknown_prompt`, naming the closest things the model can do, unless
+    `anyway` is true.
+    """
     lm, vq = models.language()
+    gate = models.prompt_gate()  # None for a bundle without one: prompts are not checked
+    if gate is not None:  # judge the batch's prompts in one encoder call; prepare() then finds them judged
+        checked = [j.args.get("text") for j in jobs if not j.args.get("anyway")]
+        try:
+            gate.judge([t for t in checked if isinstance(t, str) and t.strip()])
+        except EngineError:
+            pass  # e.g. the sentence encoder is not installed: each checked job gets the error in prepare()
 
     def prepare(job) -> tuple[str, int | None]:
         frames = job.args.get("frames")
         if frames is not None:
             tasks.codes_for(lm, int(frames), "text_to_motion")
-        return tasks.check_text(job.args.get("text")), None if frames is None else int(frames)
+        text = tasks.check_text(job.args.get("text"))
+        if gate is not None and not job.args.get("anyway"):
+            gate.check(text)  # UnknownPromptError (code unknown_prompt, details.closest) for this job only
+        return text, None if frames is None else int(frames)
 
     def run_group(members: list, items: list) -> list:
         texts, frames = zip(*items)

