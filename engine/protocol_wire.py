@@ -18,6 +18,19 @@ A request gets zero or more `progress` replies, then exactly one `ok` or `error`
 the request id ("" in the error reply to a request whose header could not be read). Unknown header
 fields are rejected, never ignored. Every size is checked against `Limits` before anything is
 allocated; decoded arrays are read-only views on the received frames. No pickle anywhere.
+
+Limits (all in `Limits`, one place; a request over any of them is answered `too_large`, naming it):
+- the message: frames, bytes per frame, bytes in all, header bytes, elements per array. The engine
+  also gives libzmq the per-frame limit (ZMQ_MAXMSGSIZE): a peer that sends a larger frame is
+  disconnected by libzmq before the frame is buffered (its request gets no reply). libzmq hands a
+  multipart message over only once all of it has arrived, and it has no limit on the number of
+  frames, so MAXMSGSIZE bounds each frame, not a message of many small frames.
+- the work, before it starts (protocol.validate_request): prompt characters, input motion frames
+  (`max_motion_frames`), rig bones (`max_bones`) and frames x bones of a rig track
+  (`max_bone_frames`, which bounds both the engine's working memory and a `retarget` reply at
+  32 bytes per bone-frame); a batch holds at most `BatchPolicy.max_batch` requests.
+- the reply: an `ok` reply larger than `max_total_bytes` (or an array over `max_array_bytes`) is
+  replaced by a `too_large` error, so a client with the same limits can always read it.
 """
 
 from __future__ import annotations
@@ -61,6 +74,7 @@ ERR_MODEL_UNAVAILABLE = "model_unavailable"
 ERR_CANCELLED = "cancelled"
 ERR_BUSY = "busy"
 ERR_INTERNAL = "internal_error"
+ERR_SHUTTING_DOWN = "shutting_down"  # the engine stopped (SIGTERM, Ctrl-C) before answering
 ERR_TIMEOUT = "timeout"  # raised client-side only: no reply within the deadline
 ERR_BAD_REPLY = "bad_reply"  # raised client-side only: an ok reply does not match its op's reply schema
 
@@ -84,6 +98,11 @@ class Limits:
     max_total_bytes: int = 128 * 1024 * 1024
     max_elements: int = 16 * 1024 * 1024  # per array
     max_prompt_chars: int = 1000
+    # Work bounds (see the module docstring), measured to keep the largest legal request of each op
+    # under 512 MB of server memory: benchmarks/bench_hostile_clients.py.
+    max_motion_frames: int = 6000  # frames of a motion sent to a model op (5 min at 20 fps)
+    max_bones: int = 4096  # bones of a described rig
+    max_bone_frames: int = 1_000_000  # frames x bones of a rig track (retarget, rig_to_canonical)
 
 
 DEFAULT_LIMITS = Limits()
