@@ -25,8 +25,8 @@ Limits (all in `Limits`, one place; a request over any of them is answered `too_
   disconnected by libzmq before the frame is buffered (its request gets no reply). libzmq hands a
   multipart message over only once all of it has arrived, and it has no limit on the number of
   frames, so MAXMSGSIZE bounds each frame, not a message of many small frames.
-- the work, before it starts (protocol.validate_request): prompt characters, input motion frames
-  (`max_motion_frames`), rig bones (`max_bones`) and frames x bones of a rig track
+- the work, before it starts (protocol.validate_request): prompt characters, frames of a motion or
+  rig track (`max_motion_frames`), rig bones (`max_bones`) and frames x bones of a rig track
   (`max_bone_frames`, which bounds both the engine's working memory and a `retarget` reply at
   32 bytes per bone-frame); a batch holds at most `BatchPolicy.max_batch` requests.
 - the reply: an `ok` reply larger than `max_total_bytes` (or an array over `max_array_bytes`) is
@@ -94,13 +94,15 @@ class Limits:
 
     max_header_bytes: int = 64 * 1024
     max_frames: int = 17  # header + 16 arrays
-    max_array_bytes: int = 64 * 1024 * 1024
-    max_total_bytes: int = 128 * 1024 * 1024
+    # 32 MiB holds the largest legal array (a (T, N, 4) float64 track of max_bone_frames) and
+    # is libzmq's per-frame limit: any 1 GiB message of at most max_frames frames has a larger one.
+    max_array_bytes: int = 32 * 1024 * 1024
+    max_total_bytes: int = 64 * 1024 * 1024
     max_elements: int = 16 * 1024 * 1024  # per array
     max_prompt_chars: int = 1000
     # Work bounds (see the module docstring), measured to keep the largest legal request of each op
     # under 512 MB of server memory: benchmarks/bench_hostile_clients.py.
-    max_motion_frames: int = 6000  # frames of a motion sent to a model op (5 min at 20 fps)
+    max_motion_frames: int = 12000  # frames of any motion or rig track (10 min at 20 fps)
     max_bones: int = 4096  # bones of a described rig
     max_bone_frames: int = 1_000_000  # frames x bones of a rig track (retarget, rig_to_canonical)
 

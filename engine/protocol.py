@@ -211,7 +211,7 @@ def _check_work(spec: OperationSpec, arrays: dict, limits: Limits) -> None:
         if name not in arrays:
             continue
         frames = int(arrays[name].shape[0])
-        if not bones and frames > limits.max_motion_frames:
+        if frames > limits.max_motion_frames:
             raise ProtocolError(
                 ERR_TOO_LARGE,
                 f"{spec.name}: '{name}' has {frames} frames; the limit is {limits.max_motion_frames} "

@@ -13,6 +13,7 @@ from engine.commands.task_common import (
     check_output,
     language_models,
     sampling_args,
+    seconds_value,
     write_motion,
 )
 from engine.errors import InputError
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", required=True, help="OUT.bvh, .npy (T, 22, 3), .npz, .gif or .png")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--frames", type=int, default=None, help="length in 20 fps frames (default: the model's)")
-    length.add_argument("--seconds", type=float, default=None, help="length in seconds")
+    length.add_argument("--seconds", type=seconds_value, default=None, help="length in seconds")
     add_sampling_options(parser)
     add_model_options(parser)
     parser.set_defaults(run=run)

@@ -71,8 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--no-batching", action="store_true", help="run every request alone")
-    parser.add_argument("--max-array-mb", type=float, default=64.0)
-    parser.add_argument("--max-message-mb", type=float, default=128.0)
+    parser.add_argument("--max-array-mb", type=float, default=32.0, help="bytes per array frame (libzmq's limit)")
+    parser.add_argument("--max-message-mb", type=float, default=64.0, help="bytes per request and per reply")
     parser.add_argument("--max-prompt-chars", type=int, default=1000)
     parser.add_argument(
         "--enable-test-ops", action="store_true", help="serve the test-only ops `sleep` and `synthetic_forward`"
