@@ -11,7 +11,8 @@ its job is marked done: a job's `result` keys and `arrays` are then those the sc
 their dtypes and shapes, and a mismatch fails the job with a sentence naming what is wrong.
 
 Timeouts follow the ZeroMQ guide's Lazy Pirate: each job has a deadline, refreshed by every
-progress reply; when it passes the job fails with a sentence naming the address, and once no job
+progress reply, so the timeout counts silence, not total time (the engine sends a progress reply at
+least every 2 s to a queued request, "queued: position k of n", and to a running one); when it passes the job fails with a sentence naming the address, and once no job
 is in flight the socket is closed with linger 0 and re-created, so messages queued for a dead
 engine are dropped instead of being delivered to the next one.
 
@@ -75,6 +76,8 @@ class EngineClient:
         if self._socket is None:
             sock = self._context.socket(zmq.DEALER)
             sock.setsockopt(zmq.LINGER, 0)  # closing never waits for a dead engine
+            if "[" in self.address:  # an IPv6 literal: tcp://[::1]:5555
+                sock.setsockopt(zmq.IPV6, 1)
             sock.connect(self.address)
             self._socket = sock
         return self._socket
@@ -151,7 +154,8 @@ class EngineClient:
 
     def timeout_message(self) -> str:
         return (
-            f"No answer from the Motion Copilot engine at {self.address} within {self.timeout:g} s. "
+            f"No answer from the Motion Copilot engine at {self.address} for {self.timeout:g} s "
+            "(a working engine sends progress at least every 2 s). "
             "Start it (`motion-engine serve`, or 'Start local engine' in the panel) or check the "
             "address in the add-on preferences."
         )

@@ -284,7 +284,7 @@ class EngineServer:
         self._flush_backlog(front)
         now = time.monotonic()
         if now >= self._next_heartbeat:
-            self._next_heartbeat = now + PROGRESS_INTERVAL / 2
+            self._next_heartbeat = now + LOOP_TICK
             self._heartbeat(front, now)
         if self.authenticator is not None and now >= self._next_keys_check:
             self._next_keys_check = now + KEYS_RELOAD_INTERVAL
