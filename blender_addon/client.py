@@ -11,7 +11,8 @@ its job is marked done: a job's `result` keys and `arrays` are then those the sc
 their dtypes and shapes, and a mismatch fails the job with a sentence naming what is wrong.
 
 Timeouts follow the ZeroMQ guide's Lazy Pirate: each job has a deadline, refreshed by every
-progress reply; when it passes the job fails with a sentence naming the address, and once no job
+progress reply, so the timeout counts silence, not total time (the engine sends a progress reply at
+least every 2 s to a queued request, "queued: position k of n", and to a running one); when it passes the job fails with a sentence naming the address, and once no job
 is in flight the socket is closed with linger 0 and re-created, so messages queued for a dead
 engine are dropped instead of being delivered to the next one.
 
@@ -51,7 +52,7 @@ class Job:
     error_code: str = ""
     error_message: str = ""
     timeout: float | None = None  # this job's own timeout (seconds), None: the client's
-    queue_position: int | None = None  # places ahead of this job in the engine's queue, when it says
+    queue_position: int | None = None  # this job's place in the engine's queue (1 = next), when it says
 
     @property
     def done(self) -> bool:
@@ -80,6 +81,8 @@ class EngineClient:
         if self._socket is None:
             sock = self._context.socket(zmq.DEALER)
             sock.setsockopt(zmq.LINGER, 0)  # closing never waits for a dead engine
+            if "[" in self.address:  # an IPv6 literal: tcp://[::1]:5555
+                sock.setsockopt(zmq.IPV6, 1)
             sock.connect(self.address)
             self._socket = sock
         return self._socket
@@ -170,7 +173,8 @@ class EngineClient:
     def timeout_message(self, timeout: float | None = None) -> str:
         seconds = self.timeout if timeout is None else timeout
         return (
-            f"No answer from the Motion Copilot engine at {self.address} within {seconds:g} s. "
+            f"No answer from the Motion Copilot engine at {self.address} for {seconds:g} s "
+            "(a working engine sends progress at least every 2 s). "
             "Start it (`motion-engine serve`, or 'Start local engine' in the panel) or check the "
             "address in the add-on preferences."
         )

@@ -13,6 +13,7 @@ ignored.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from .protocol_wire import (
     ERR_CANCELLED,
     ERR_INTERNAL,
     ERR_MODEL_UNAVAILABLE,
+    ERR_SHUTTING_DOWN,
     ERR_TIMEOUT,
     ERR_TOO_LARGE,
     ERR_UNKNOWN_FIELD,
@@ -70,6 +72,7 @@ __all__ = [
     "ERR_CANCELLED",
     "ERR_INTERNAL",
     "ERR_MODEL_UNAVAILABLE",
+    "ERR_SHUTTING_DOWN",
     "ERR_TIMEOUT",
     "ERR_TOO_LARGE",
     "ERR_UNKNOWN_FIELD",
@@ -182,8 +185,46 @@ def validate_request(
             _check_arg(spec.name, arg, message.args[arg.name], limits)
         elif arg.required:
             raise ProtocolError(ERR_BAD_ARGS, f"{spec.name}: missing required argument '{arg.name}'")
+    _check_text(spec.name, message.args)
     _check_arrays(spec.name, spec.arrays, message.arrays, {}, ERR_BAD_ARRAY, request=True)
+    _check_work(spec, message.arrays, limits)
     return spec
+
+
+def _check_text(op: str, args: dict) -> None:
+    """Every string of the args must be encodable as UTF-8: JSON may carry a lone surrogate
+    ("\\ud800"), which Python decodes but no tokenizer or encoder can take."""
+    try:
+        json.dumps(args, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ProtocolError(
+            ERR_BAD_ARGS, f"{op}: the arguments hold text that is not valid Unicode ({error.reason}); send UTF-8 text"
+        ) from None
+
+
+def _check_work(spec: OperationSpec, arrays: dict, limits: Limits) -> None:
+    """The work bounds of Limits (frames, bones, frames x bones), checked before any work starts."""
+    bones = int(arrays[spec.bones_of].shape[0]) if spec.bones_of in arrays else 0
+    if bones > limits.max_bones:
+        raise ProtocolError(
+            ERR_TOO_LARGE, f"{spec.name}: the rig has {bones} bones; the limit is {limits.max_bones} (max_bones)"
+        )
+    for name in spec.frames_of:
+        if name not in arrays:
+            continue
+        frames = int(arrays[name].shape[0])
+        if frames > limits.max_motion_frames:
+            raise ProtocolError(
+                ERR_TOO_LARGE,
+                f"{spec.name}: '{name}' has {frames} frames; the limit is {limits.max_motion_frames} "
+                "(max_motion_frames); send a shorter clip",
+            )
+        if bones and frames * bones > limits.max_bone_frames:
+            raise ProtocolError(
+                ERR_TOO_LARGE,
+                f"{spec.name}: '{name}' is {frames} frames x {bones} bones = {frames * bones} bone-frames; "
+                f"the limit is {limits.max_bone_frames} (max_bone_frames); send fewer frames per request",
+            )
 
 
 def check_reply(

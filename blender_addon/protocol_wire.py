@@ -19,6 +19,19 @@ A request gets zero or more `progress` replies, then exactly one `ok` or `error`
 the request id ("" in the error reply to a request whose header could not be read). Unknown header
 fields are rejected, never ignored. Every size is checked against `Limits` before anything is
 allocated; decoded arrays are read-only views on the received frames. No pickle anywhere.
+
+Limits (all in `Limits`, one place; a request over any of them is answered `too_large`, naming it):
+- the message: frames, bytes per frame, bytes in all, header bytes, elements per array. The engine
+  also gives libzmq the per-frame limit (ZMQ_MAXMSGSIZE): a peer that sends a larger frame is
+  disconnected by libzmq before the frame is buffered (its request gets no reply). libzmq hands a
+  multipart message over only once all of it has arrived, and it has no limit on the number of
+  frames, so MAXMSGSIZE bounds each frame, not a message of many small frames.
+- the work, before it starts (protocol.validate_request): prompt characters, frames of a motion or
+  rig track (`max_motion_frames`), rig bones (`max_bones`) and frames x bones of a rig track
+  (`max_bone_frames`, which bounds both the engine's working memory and a `retarget` reply at
+  32 bytes per bone-frame); a batch holds at most `BatchPolicy.max_batch` requests.
+- the reply: an `ok` reply larger than `max_total_bytes` (or an array over `max_array_bytes`) is
+  replaced by a `too_large` error, so a client with the same limits can always read it.
 """
 
 from __future__ import annotations
@@ -65,6 +78,7 @@ ERR_UNKNOWN_PROMPT = "unknown_prompt"
 ERR_CANCELLED = "cancelled"
 ERR_BUSY = "busy"
 ERR_INTERNAL = "internal_error"
+ERR_SHUTTING_DOWN = "shutting_down"  # the engine stopped (SIGTERM, Ctrl-C) before answering
 ERR_TIMEOUT = "timeout"  # raised client-side only: no reply within the deadline
 ERR_BAD_REPLY = "bad_reply"  # raised client-side only: an ok reply does not match its op's reply schema
 
@@ -84,10 +98,17 @@ class Limits:
 
     max_header_bytes: int = 64 * 1024
     max_frames: int = 17  # header + 16 arrays
-    max_array_bytes: int = 64 * 1024 * 1024
-    max_total_bytes: int = 128 * 1024 * 1024
+    # 32 MiB holds the largest legal array (a (T, N, 4) float64 track of max_bone_frames) and
+    # is libzmq's per-frame limit: any 1 GiB message of at most max_frames frames has a larger one.
+    max_array_bytes: int = 32 * 1024 * 1024
+    max_total_bytes: int = 64 * 1024 * 1024
     max_elements: int = 16 * 1024 * 1024  # per array
     max_prompt_chars: int = 1000
+    # Work bounds (see the module docstring), measured to keep the largest legal request of each op
+    # under 512 MB of server memory: benchmarks/bench_hostile_clients.py.
+    max_motion_frames: int = 12000  # frames of any motion or rig track (10 min at 20 fps)
+    max_bones: int = 4096  # bones of a described rig
+    max_bone_frames: int = 1_000_000  # frames x bones of a rig track (retarget, rig_to_canonical)
 
 
 DEFAULT_LIMITS = Limits()
@@ -180,9 +201,16 @@ def encode_error(request_id: str, op: str, code: str, message: str, details: dic
     return encode_reply(request_id, op, "error", error=error)
 
 
-def encode_progress(request_id: str, op: str, fraction: float, message: str = "") -> list[bytes]:
+def encode_progress(
+    request_id: str, op: str, fraction: float, message: str = "", queue_position: int | None = None
+) -> list[bytes]:
+    """A progress reply: `fraction` in [0, 1], a short message, and for a request still waiting its
+    1-based `queue_position` (1 = next to run)."""
     fraction = min(max(float(fraction), 0.0), 1.0) if math.isfinite(fraction) else 0.0
-    return encode_reply(request_id, op, "progress", progress={"fraction": fraction, "message": str(message)})
+    progress: dict = {"fraction": fraction, "message": str(message)}
+    if queue_position is not None:
+        progress["queue_position"] = int(queue_position)
+    return encode_reply(request_id, op, "progress", progress=progress)
 
 
 # ----------------------------------------------------------------------------- decoding

@@ -67,7 +67,7 @@ class Task:
         phrase = OP_PHRASES.get(jobs[0].op, self.label)
         queued = [j.queue_position for j in jobs if j.queue_position]
         if queued:
-            return f"{phrase}: waiting, {min(queued)} ahead in the engine's queue"
+            return f"{phrase}: waiting, number {min(queued)} in the engine's queue"
         if any(j.progress > 0 for j in jobs):
             return f"{phrase}\u2026 {round(100 * self.progress)}%"
         return f"{phrase}\u2026"

@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "engine.commands.info",
     "engine.commands.describe",
     "engine.commands.serve",
+    "engine.commands.ping",
     "engine.commands.keygen",
     "engine.commands.proxy",
     "engine.commands.convert",

@@ -89,6 +89,8 @@ class EngineClient:
     def _open(self) -> None:
         socket = self.context.socket(zmq.DEALER)
         socket.linger = 0
+        if "[" in self.endpoint:  # an IPv6 literal: tcp://[::1]:5555
+            socket.ipv6 = True
         if self.curve is not None:
             socket.curve_serverkey = self.curve.server_public
             socket.curve_publickey = self.curve.client_public

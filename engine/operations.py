@@ -66,6 +66,10 @@ class Job:
     args: dict
     arrays: dict[str, np.ndarray]
     received: float = field(default_factory=time.monotonic)
+    # What the client last heard (the server's I/O loop sends a progress heartbeat after silence).
+    last_heard: float = field(default_factory=time.monotonic)
+    last_fraction: float = 0.0
+    last_message: str = ""
     cancel_event: threading.Event = field(default_factory=threading.Event)
     progress_sink: Callable[[Job, float, str], None] | None = None
 
@@ -144,13 +148,53 @@ def describe_change_rules(jobs: list[Job]) -> list:
     return _describe_batch(jobs, describe.describe_changes, ("pose_a", "pose_b"))
 
 
+# Keys of a rig description header (RigDescription.to_wire, plus the add-on's world matrix and scene
+# scale); any other key is refused, never ignored. Number keys must be finite and positive.
+RIG_KEYS = frozenset(
+    {
+        "kind",
+        "version",
+        "names",
+        "parents",
+        "up_axis",
+        "forward_axis",
+        "metres_per_unit",
+        "mapping_preset",
+        "mapping",
+        "world_matrix",
+        "scene_metres_per_unit",
+    }
+)
+RIG_SCALES = ("metres_per_unit", "scene_metres_per_unit")
+
+
+def check_rig_header(header: object) -> None:
+    """InputError for a rig header with unknown keys or a scale that is not a positive number."""
+    if not isinstance(header, dict):
+        raise InputError("rig description header must be a JSON object (RigDescription.to_wire).")
+    unknown = sorted(set(header) - RIG_KEYS)
+    if unknown:
+        raise InputError(f"rig description: unknown key(s) {unknown}; allowed: {sorted(RIG_KEYS)}.")
+    for key in RIG_SCALES:
+        value = header.get(key, 1.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+            raise InputError(f"rig description: '{key}' must be a positive number (metres per unit), got {value!r}.")
+
+
 def _rig_and_map(job: Job) -> tuple:
     """(RigDescription, JointMap or None, retarget module) of a job carrying a rig description.
 
     `preset`/`mapping` args override the rig header's own choice, normalised like engine.rig
-    ("auto"/"custom"/"" = detect); None means the header's choice.
+    ("auto"/"custom"/"" = detect); None means the header's choice. A malformed header is an
+    InputError (`bad_input`), whatever is wrong with it.
     """
-    rig = description.RigDescription.from_wire(job.args["rig"], job.arrays)
+    check_rig_header(job.args["rig"])
+    try:
+        rig = description.RigDescription.from_wire(job.args["rig"], job.arrays)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
+        raise InputError(
+            f"rig description is malformed ({type(error).__name__}: {error}); re-send the armature."
+        ) from None
     joint_map = None
     if "preset" in job.args or "mapping" in job.args:  # overrides the rig header's own choice
         preset = str(job.args.get("preset", "")).strip().lower()
@@ -338,6 +382,16 @@ def _describe_change_handler(models: Models) -> Handler:
         return [next(model_out) if m else next(rules_out) for m in by_model]
 
     return handler
+
+
+def operation_names(enable_test_ops: bool = False) -> dict[str, bool]:
+    """Every worker operation `build_operations` serves -> batchable, known without loading models
+    (the server validates and queues requests while the models load)."""
+    names = {op.split(":")[0]: True for op in MODEL_OPS}
+    names.update({"describe_pose": True, "describe_change": True, "retarget": False, "rig_to_canonical": False})
+    if enable_test_ops:
+        names.update({"sleep": False, "synthetic_forward": True})
+    return names
 
 
 def build_operations(

@@ -66,6 +66,10 @@ class OperationSpec:
     batchable: bool = False  # requests of this op may be grouped into one model call
     test_only: bool = False  # served only with `motion-engine serve --enable-test-ops`
     doc: str = ""
+    # Work bounds (Limits): arrays whose first axis counts frames (<= max_motion_frames, and with a
+    # rig: frames x bones <= max_bone_frames), and the array whose first axis counts the rig's bones.
+    frames_of: tuple = ()
+    bones_of: str = ""
 
 
 # ----------------------------------------------------------------------------- the operations
@@ -124,7 +128,15 @@ OPERATIONS: dict[str, OperationSpec] = {
             doc="text -> positions (frames, 22, 3), frame 0 at the origin facing +Z; a prompt far from every "
             "training caption answers error unknown_prompt (details.closest: what it can do) unless anyway: true",
         ),
-        OperationSpec("motion_to_text", (_SEED,), (_MOTION,), result=_TEXT, batchable=True, doc="motion -> caption"),
+        OperationSpec(
+            "motion_to_text",
+            (_SEED,),
+            (_MOTION,),
+            result=_TEXT,
+            batchable=True,
+            doc="motion -> caption",
+            frames_of=("motion",),
+        ),
         OperationSpec(
             "predict",
             (ArgSpec("text", "prompt"), _FRAMES, _SEED),
@@ -133,6 +145,7 @@ OPERATIONS: dict[str, OperationSpec] = {
             reply=_POSITIONS,
             batchable=True,
             doc="continue a motion: positions (frames, 22, 3), only the new frames, in the motion's own placement",
+            frames_of=("motion",),
         ),
         OperationSpec(
             "inbetween",
@@ -142,6 +155,7 @@ OPERATIONS: dict[str, OperationSpec] = {
             reply=_POSITIONS,
             batchable=True,
             doc="positions (frames, 22, 3) strictly between start[-1] and end[0], in their placement",
+            frames_of=("start", "end"),
         ),
         OperationSpec(
             "edit_pose",
@@ -197,6 +211,8 @@ OPERATIONS: dict[str, OperationSpec] = {
                 ArraySpec("root_location", ("T", 3), dtypes=("float64",)),
             ),
             doc="canonical motion (T, 22, 3) -> a described rig's local rotations (T, N, 4) and root track (T, 3)",
+            frames_of=("positions",),
+            bones_of="rest_matrices",
         ),
         # Either local_quats: pose_bone.rotation_quaternion (w, x, y, z) of every bone in the order of
         # the rig's names, with root_location: pose_bone.location of `location_bone` (default: the
@@ -220,6 +236,8 @@ OPERATIONS: dict[str, OperationSpec] = {
             doc="a described rig's pose track (T, N, 4) + root track (T, 3), or its posed bone "
             "heads (T, N, 3) -> canonical positions (T, 22, 3) in the rig's frame; "
             "result: root_bone, location_bone, placement",
+            frames_of=("local_quats", "pose_heads", "root_location"),
+            bones_of="rest_matrices",
         ),
         OperationSpec(
             "sleep",

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zmq
+from engine_process import EngineProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -221,3 +222,32 @@ def test_unreadable_reply_fails_the_job_with_a_version_hint(ctx):
     assert job.state == mc_client.ERROR and job.error_code == protocol.ERR_BAD_VERSION
     assert "matching versions" in job.error_message
     client.close()
+
+
+def test_timeout_counts_silence_and_a_queued_job_shows_its_position(ctx):
+    """Against the real engine: a job queued behind an 8 s job outlives a 3 s timeout, because the
+    engine tells it its queue position at least every 2 s."""
+    with EngineProcess("--no-bundle", "--enable-test-ops") as engine:
+        client = mc_client.EngineClient(engine.endpoint, timeout=3.0, context=ctx)
+        info = client.submit("info")
+        while tick_until_ok(client, info) and not info.result["models_ready"]:  # loading stalls the GIL
+            time.sleep(0.2)
+            info = client.submit("info")
+        blocker = client.submit("sleep", {"seconds": 8.0, "steps": 1})
+        queued = client.submit("sleep", {"seconds": 0.1, "steps": 1})
+        messages, positions = set(), set()
+        end = time.monotonic() + 30
+        while not (blocker.done and queued.done) and time.monotonic() < end:
+            client.tick()
+            messages.add(queued.progress_message)
+            positions.add(queued.queue_position)
+            time.sleep(0.01)
+        assert (blocker.state, queued.state) == (mc_client.OK, mc_client.OK), (blocker, queued)
+        assert any(message.startswith("queued: position 1") for message in messages), messages
+        assert 1 in positions, positions  # the number the panel shows, not only words
+        client.close()
+
+
+def tick_until_ok(client, job, timeout=30.0) -> bool:
+    tick_until(client, [job], timeout)
+    return job.state == mc_client.OK

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import protocol
+from engine.client import EngineClient
 
 REPLY_TIMEOUT_MS = 10_000
 RSS_GROWTH_LIMIT_KIB = 64 * 1024  # far below what keeping fuzz inputs around would cost
@@ -133,6 +135,11 @@ inputs = st.one_of(
 @pytest.fixture(scope="module")
 def engine():
     with EngineProcess("--no-bundle") as process:
+        # The socket is up before the operations load; loading grows the server's memory, so the
+        # fuzzer's memory bound is measured only once `info` says they are ready.
+        with EngineClient(process.endpoint, timeout=60) as client:
+            while not client.request("info").result["models_ready"]:
+                time.sleep(0.2)
         yield process
 
 

@@ -19,6 +19,7 @@ from engine.commands.task_common import (
     check_output,
     open_bundle,
     sampling_args,
+    seconds_value,
     write_motion,
 )
 from engine.errors import InputError, UnknownPromptError
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", required=True, help="OUT.bvh, .npy (T, 22, 3), .npz, .gif or .png")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--frames", type=int, default=None, help="length in 20 fps frames (default: the model's)")
-    length.add_argument("--seconds", type=float, default=None, help="length in seconds")
+    length.add_argument("--seconds", type=seconds_value, default=None, help="length in seconds")
     parser.add_argument(
         "--anyway",
         action="store_true",

@@ -3,7 +3,8 @@
 Writes DIR/server.key (public), DIR/server.key_secret, DIR/client.key, DIR/client.key_secret and
 copies client.key into DIR/authorized_clients/, the directory `serve --keys DIR` trusts. Give the
 client machine server.key and client.key_secret; add more clients by dropping their public .key
-files into authorized_clients/.
+files into authorized_clients/: a running engine re-reads that folder within a second or two, no
+restart needed (removing a file revokes that key for new connections).
 """
 
 from __future__ import annotations
@@ -52,4 +53,8 @@ def run(args: argparse.Namespace) -> int:
     for name, path in paths.items():
         print(f"{name:14s} {path}")
     print(f"serve with: motion-engine serve --bind tcp://0.0.0.0:5555 --allow-remote --keys {args.directory}")
+    print(
+        f"more clients: put their public .key files in {paths['authorized']}; a running engine picks them "
+        "up within 2 s, no restart needed"
+    )
     return 0

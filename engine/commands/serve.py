@@ -4,13 +4,17 @@ motion-engine serve                                          # the shipped defau
 motion-engine serve --bundle bundles/default --threads 2     # another bundle
 motion-engine serve --bind 'tcp://0.0.0.0:5555' --allow-remote --keys keys/   # CURVE required
 motion-engine serve --connect tcp://127.0.0.1:5556           # behind `motion-engine proxy`
+motion-engine serve --bind 'tcp://[::1]:5555'               # IPv6 loopback
+
+The socket is bound before any model loads: `ping` and `info` answer at once, model requests wait
+(with progress) until the models are ready. Every start-up failure (address in use, bad endpoint,
+remote address without keys) is one sentence on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import ipaddress
 import os
 import platform
 import signal
@@ -26,9 +30,9 @@ from engine.batching import BatchPolicy
 from engine.bundle import configure_torch, default_bundle_dir, load_bundle
 from engine.errors import InputError
 from engine.operations import build_operations
-from engine.server import EngineServer, ServerConfig
+from engine.server import EngineServer, ServerConfig, is_loopback_host
 
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+MAX_BATCH = 256  # requests per model call, at most
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,8 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--no-batching", action="store_true", help="run every request alone")
-    parser.add_argument("--max-array-mb", type=float, default=64.0)
-    parser.add_argument("--max-message-mb", type=float, default=128.0)
+    parser.add_argument("--max-array-mb", type=float, default=32.0, help="bytes per array frame (libzmq's limit)")
+    parser.add_argument("--max-message-mb", type=float, default=64.0, help="bytes per request and per reply")
     parser.add_argument("--max-prompt-chars", type=int, default=1000)
     parser.add_argument(
         "--enable-test-ops", action="store_true", help="serve the test-only ops `sleep` and `synthetic_forward`"
@@ -81,13 +85,11 @@ def is_loopback(endpoint: str) -> bool:
     scheme = endpoint.split("://", 1)[0]
     if scheme in ("ipc", "inproc"):
         return True
-    host = urlsplit(endpoint).hostname or ""
-    if host in LOOPBACK_NAMES:
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # '*', interface names and DNS names count as remote
+        host = urlsplit(endpoint).hostname or ""
+    except ValueError:  # e.g. an unclosed '[': not an address at all
+        return False
+    return is_loopback_host(host)  # '*', interface names and DNS names count as remote
 
 
 def check_remote(endpoint: str, allow_remote: bool, keys: Path | None) -> None:
@@ -144,15 +146,20 @@ def collect_info(device: str, bundle) -> dict:
     }
 
 
-def build_server(args: argparse.Namespace):
+def build_server(args: argparse.Namespace) -> EngineServer:
+    """The server, not yet bound; its models load on a thread once `serve_forever` runs."""
     endpoint = args.connect or args.bind
     check_remote(endpoint, args.allow_remote, args.keys)
     if args.keys is not None and not (args.keys / "server.key_secret").is_file():
         raise InputError(
             f"--keys {args.keys} holds no server.key_secret; create the keys with `motion-engine keygen {args.keys}`."
         )
-    device = resolve_device(args.device)
-    configure_torch(device, args.threads)
+    for name in ("workers", "max_batch", "max_prompt_chars"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
+    if args.max_batch > MAX_BATCH:
+        raise InputError(f"--max-batch must be at most {MAX_BATCH} (bounded work per model call).")
+    device = resolve_device(args.device) if args.device == "cuda" else args.device  # fail fast on cuda
     bundle = load_bundle(None if args.no_bundle else args.bundle or default_bundle_dir())
     for problem in bundle.problems:
         print(f"motion-engine serve: {problem}", file=sys.stderr)
@@ -173,14 +180,23 @@ def build_server(args: argparse.Namespace):
         workers=args.workers,
         curve_secret_file=str(args.keys / "server.key_secret") if use_curve else None,
         curve_authorized_dir=str(args.keys / "authorized_clients") if use_curve else None,
+        enable_test_ops=args.enable_test_ops,
     )
-    operations = build_operations(bundle, device, enable_test_ops=args.enable_test_ops, batching=not args.no_batching)
-    return EngineServer(config, operations, collect_info(device, bundle))
+    info = collect_info(device, bundle)
+
+    def load() -> dict:
+        resolved = resolve_device(device)
+        configure_torch(resolved, args.threads)
+        info["device"] = resolved
+        return build_operations(bundle, resolved, enable_test_ops=args.enable_test_ops, batching=not args.no_batching)
+
+    return EngineServer(config, None, info, loader=load)
 
 
 def run(args: argparse.Namespace) -> int:
     server = build_server(args)
-    # SIGTERM (e.g. from a process manager) stops the loop cleanly, like Ctrl-C.
+    server.bind()  # InputError (one sentence, exit 2) when the address cannot be used
+    # SIGTERM (e.g. from a process manager) stops the loop; unfinished requests get `shutting_down`.
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
     try:
         server.serve_forever()

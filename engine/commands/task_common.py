@@ -6,11 +6,14 @@ missing, reading `FILE[:frames]` motion arguments and writing .bvh/.npy/.npz/.gi
 from __future__ import annotations
 
 import argparse
+import math
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from engine import protocol
 from engine.bundle import configure_torch, default_bundle_dir, load_bundle, models_of
 from engine.commands.serve import resolve_device
 from engine.errors import InputError, ModelUnavailableError
@@ -47,8 +50,29 @@ def sampling_args(args: argparse.Namespace) -> dict:
     return {"seed": args.seed, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
 
 
+def seconds_value(text: str) -> float:
+    """argparse type of a length in seconds: a finite number ('nan' and 'inf' are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds")
+    return value
+
+
+def check_prompt(text: object, limits: protocol.Limits = protocol.DEFAULT_LIMITS) -> None:
+    """The server's prompt limit, applied before any model loads (InputError when over)."""
+    if isinstance(text, str) and len(text) > limits.max_prompt_chars:
+        raise InputError(
+            f"the text has {len(text)} characters; the engine takes at most {limits.max_prompt_chars}. Shorten it."
+        )
+
+
 def open_bundle(args: argparse.Namespace, operation: str):
-    """(bundle, device) with every component `operation` needs, else ModelUnavailableError."""
+    """(bundle, device) with every component `operation` needs, else ModelUnavailableError.
+    A prompt (`args.text`) over the engine's limit is refused first, before anything loads."""
+    check_prompt(getattr(args, "text", None))
     device = resolve_device(args.device)
     configure_torch(device, args.threads)
     bundle = load_bundle(args.bundle if args.bundle is not None else default_bundle_dir())
@@ -74,7 +98,14 @@ def read_motion(spec: str, what: str = "motion") -> np.ndarray:
     head, sep, tail = spec.rpartition(":")
     if sep and FRAME_RANGE.match(tail) and head:
         path, frames = head, FRAME_RANGE.match(tail)
-    positions = load_motion(path).positions
+    try:
+        positions = load_motion(path).positions
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        if isinstance(error, FileNotFoundError):
+            raise InputError(f"{what} {path}: no such file") from None
+        raise InputError(
+            f"{what} {path}: the file cannot be read ({type(error).__name__}: {error}); is it a motion file?"
+        ) from None
     if frames is None:
         return positions
     first = int(frames.group(1))
