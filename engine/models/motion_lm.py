@@ -24,6 +24,7 @@ import torch
 from transformers import LogitsProcessorList, T5Config, T5ForConditionalGeneration
 
 from engine.errors import InputError
+from engine.models import fast_decode
 from engine.models.motion_constraints import MotionOutputConstraint, TextOutputConstraint
 from engine.models.motion_vocab import MotionVocab, NoMotionError
 from engine.models.text_tokenizer import add_motion_tokens, load_text_tokenizer
@@ -31,6 +32,8 @@ from engine.models.text_tokenizer import add_motion_tokens, load_text_tokenizer
 MOTION_LM_FILE = "motion_lm.json"
 FORMAT = "motion-copilot/motion-lm"
 FEED_FORWARD = ("relu", "gated-gelu")
+DECODERS = ("fast", "hf")  # engine.models.fast_decode, or Hugging Face `generate` (the reference)
+DEFAULT_WEIGHTS = "fp32"
 
 # Architectures. `small` is the CPU default (text-to-motion of 196 frames under 300 ms on 2 cores,
 # benchmarks/bench_motion_lm.py); `motiongpt_base` has FLAN-T5-base shapes (the released MotionGPT).
@@ -138,13 +141,31 @@ class Sampling:
 
 
 class MotionLM:
-    """A T5 model, its tokenizer (text + motion tokens) and where the motion tokens are."""
+    """A T5 model, its tokenizer (text + motion tokens) and where the motion tokens are.
 
-    def __init__(self, model, tokenizer, vocab: MotionVocab, config: MotionLMConfig) -> None:
+    decoder: "fast" (default: engine.models.fast_decode, the same tokens as `generate` at a fraction
+    of the per-step cost) or "hf" (Hugging Face `generate`, the reference).
+    weights: the fast decoder's decoder-side weights, "fp32" (the same tokens as `generate`), "fp16"
+    or "int8" (fast_decode.WEIGHTS; fewer bytes per step; docs/motion_lm.md "Decoding" has the
+    measured speed and agreement). Where FBGEMM is missing (non-x86 CPUs, GPUs) fp32 is used.
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        vocab: MotionVocab,
+        config: MotionLMConfig,
+        decoder: str = "fast",
+        weights: str = DEFAULT_WEIGHTS,
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.config = config
+        self.decoder = decoder
+        self.weights = weights
+        self._fast: fast_decode.FastT5 | None = None
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -218,6 +239,13 @@ class MotionLM:
             "attention_mask": batch["attention_mask"].to(self.device),
         }
 
+    def fast_model(self) -> fast_decode.FastT5:
+        """The fast decoder's view of the weights, rebuilt when the HF module's weights changed."""
+        weights = self.weights if fast_decode.weights_available(self.weights, self.device) else "fp32"
+        if self._fast is None or self._fast.weights != weights or self._fast.stale(self.model):
+            self._fast = fast_decode.FastT5(self.model, weights)
+        return self._fast
+
     @torch.no_grad()
     def generate(
         self,
@@ -225,12 +253,17 @@ class MotionLM:
         output: str,
         lengths: Sequence[int | None] | None = None,
         sampling: Sampling | None = None,
+        decoder: str | None = None,
     ) -> list[list[int]]:
         """Decode a batch of prompts under the constraints of `output` ("motion" or "text").
 
         lengths: motion codes per prompt (None entries: the model decides, up to max_motion_codes).
+        decoder: "fast" or "hf" (default: `self.decoder`); both give the same tokens for the same seed.
         Returns the generated token ids per prompt (decoder start and padding removed).
         """
+        decoder = decoder or self.decoder
+        if decoder not in DECODERS:
+            raise InputError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         sampling = sampling or Sampling(do_sample=(output == "motion"))
         if output == "motion":
             lengths = list(lengths) if lengths is not None else [None] * len(prompts)
@@ -252,6 +285,24 @@ class MotionLM:
         else:
             raise InputError(f"output must be 'motion' or 'text', got {output!r}")
         batch = self.encode_prompts(prompts)
+        if decoder == "fast" and fast_decode.supported(self.model):
+            with torch.random.fork_rng(devices=[]):
+                if sampling.seed is not None:
+                    torch.manual_seed(sampling.seed)
+                fast = self.fast_model()
+                masks = constraint.step_masks(len(prompts), max_new_tokens, fast.vocab_size, self.device)
+                sequences = fast.generate(
+                    batch["input_ids"],
+                    batch["attention_mask"],
+                    masks,
+                    max_new_tokens,
+                    sampling,
+                    eos_id=self.tokenizer.eos_token_id,
+                    pad_id=self.tokenizer.pad_token_id,
+                    start_id=self.model.config.decoder_start_token_id,
+                )
+            pad = self.tokenizer.pad_token_id
+            return [[int(t) for t in row[1:] if int(t) != pad] for row in sequences.tolist()]
         was_training = self.model.training
         self.model.eval()
         try:
