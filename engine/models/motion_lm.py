@@ -16,6 +16,7 @@ A saved model is a Hugging Face directory that `T5ForConditionalGeneration.from_
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -33,7 +34,7 @@ MOTION_LM_FILE = "motion_lm.json"
 FORMAT = "motion-copilot/motion-lm"
 FEED_FORWARD = ("relu", "gated-gelu")
 DECODERS = ("fast", "hf")  # engine.models.fast_decode, or Hugging Face `generate` (the reference)
-DEFAULT_WEIGHTS = "fp32"
+DEFAULT_WEIGHTS = "fp16"  # same tokens as fp32 on every prompt measured, ~2x faster (docs/motion_lm.md)
 
 # Architectures. `small` is the CPU default (text-to-motion of 196 frames under 300 ms on 2 cores,
 # benchmarks/bench_motion_lm.py); `motiongpt_base` has FLAN-T5-base shapes (the released MotionGPT).
@@ -148,6 +149,8 @@ class MotionLM:
     weights: the fast decoder's decoder-side weights, "fp32" (the same tokens as `generate`), "fp16"
     or "int8" (fast_decode.WEIGHTS; fewer bytes per step; docs/motion_lm.md "Decoding" has the
     measured speed and agreement). Where FBGEMM is missing (non-x86 CPUs, GPUs) fp32 is used.
+    Both default to the environment's MOTION_LM_DECODER / MOTION_LM_WEIGHTS, else "fast" / "fp16"
+    (how a benchmark switches a running server without a new CLI flag).
     """
 
     def __init__(
@@ -156,15 +159,20 @@ class MotionLM:
         tokenizer,
         vocab: MotionVocab,
         config: MotionLMConfig,
-        decoder: str = "fast",
-        weights: str = DEFAULT_WEIGHTS,
+        decoder: str | None = None,
+        weights: str | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.config = config
-        self.decoder = decoder
-        self.weights = weights
+        self.decoder = decoder or os.environ.get("MOTION_LM_DECODER", "fast")
+        self.weights = weights or os.environ.get("MOTION_LM_WEIGHTS", DEFAULT_WEIGHTS)
+        if self.decoder not in DECODERS or self.weights not in fast_decode.WEIGHTS:
+            raise InputError(
+                f"motion LM decoder {self.decoder!r} / weights {self.weights!r}: choose a decoder of "
+                f"{DECODERS} and weights of {fast_decode.WEIGHTS} (MOTION_LM_DECODER, MOTION_LM_WEIGHTS)"
+            )
         self._fast: fast_decode.FastT5 | None = None
 
     # --- construction -------------------------------------------------------------------------
