@@ -36,8 +36,8 @@ FEED_FORWARD = ("relu", "gated-gelu")
 DECODERS = ("fast", "hf")  # engine.models.fast_decode, or Hugging Face `generate` (the reference)
 DEFAULT_WEIGHTS = "fp16"  # same tokens as fp32 on every prompt measured, ~2x faster (docs/motion_lm.md)
 
-# Architectures. `small` is the CPU default (text-to-motion of 196 frames under 300 ms on 2 cores,
-# benchmarks/bench_motion_lm.py); `motiongpt_base` has FLAN-T5-base shapes (the released MotionGPT).
+# Architectures. `small` is the CPU default (text-to-motion of 196 frames on one CPU thread:
+# benchmarks/bench_motion_lm.py, benchmarks/bench_realtime.py); `motiongpt_base` has FLAN-T5-base shapes (the released MotionGPT).
 PRESETS: dict[str, dict] = {
     "tiny": {"d_model": 32, "d_ff": 64, "num_layers": 2, "num_decoder_layers": 2, "num_heads": 2, "d_kv": 16},
     "small": {"d_model": 256, "d_ff": 1024, "num_layers": 4, "num_decoder_layers": 4, "num_heads": 4, "d_kv": 64},
