@@ -258,26 +258,24 @@ class FastT5:
         self,
         tokens: torch.Tensor,
         t: int,
-        cache: torch.Tensor,
-        cross: torch.Tensor,
+        layers: list[tuple],
         padding: torch.Tensor,
-        self_bias: torch.Tensor,
+        bias: torch.Tensor,
     ) -> torch.Tensor:
-        """One decoder step: tokens `(B,)` at position t -> logits `(B, V)`; writes K/V of position t
-        into `cache` `(layers, 2, B, H, T, d_kv)`."""
+        """One decoder step: tokens `(B,)` at position t -> logits `(B, V)`.
+
+        layers: per decoder layer (weights, its cache `(2, B, H, T, d_kv)` with K and V views, cross
+        K and V `(B, H, L, d_kv)`), views made once per request; writes K/V of position t into the
+        cache. bias: this step's self-attention bias `(1, H, 1, T)`."""
         batch = tokens.shape[0]
         x = F.embedding(tokens, self.dec_embed)
-        bias = self_bias[t]
-        for index, layer in enumerate(self.dec_layers):
+        for layer, layer_cache, keys, values, cross_keys, cross_values in layers:
             qkv = layer.qkv(self._norm(x, layer.attn_norm)).view(batch, 3, self.heads, 1, self.d_kv)
-            layer_cache = cache[index]
             layer_cache[:, :, :, t : t + 1] = qkv[:, 1:].transpose(0, 1)
-            attended = F.scaled_dot_product_attention(
-                qkv[:, 0], layer_cache[0], layer_cache[1], attn_mask=bias, scale=1.0
-            )
+            attended = F.scaled_dot_product_attention(qkv[:, 0], keys, values, attn_mask=bias, scale=1.0)
             x = layer.o.add_to(x, attended.view(batch, self.inner))
             q = layer.q_cross(self._norm(x, layer.cross_norm)).view(batch, self.heads, 1, self.d_kv)
-            attended = F.scaled_dot_product_attention(q, cross[index, 0], cross[index, 1], attn_mask=padding, scale=1.0)
+            attended = F.scaled_dot_product_attention(q, cross_keys, cross_values, attn_mask=padding, scale=1.0)
             x = layer.o_cross.add_to(x, attended.view(batch, self.inner))
             x = self._ff(x, layer)
         return self.head(self._norm(x, self.dec_final))
@@ -307,7 +305,11 @@ class FastT5:
                 dtype=cross.dtype,
                 device=device,
             )
-            self_bias = self.self_bias(max_new_tokens, device)
+            biases = self.self_bias(max_new_tokens, device).unbind(0)
+            layers = [
+                (layer, cache[i], cache[i, 0], cache[i, 1], cross[i, 0], cross[i, 1])
+                for i, layer in enumerate(self.dec_layers)
+            ]
             sample, warpers = sampling.do_sample, _warpers(sampling)
             tokens = torch.full((batch,), start_id, dtype=torch.long, device=device)
             out = torch.empty((batch, max_new_tokens + 1), dtype=torch.long, device=device)
@@ -316,7 +318,7 @@ class FastT5:
             state = masks.start(batch)
             steps = 0
             for t in range(max_new_tokens):
-                scores = masks.apply(t, self.step(tokens, t, cache, cross, padding, self_bias), state)
+                scores = masks.apply(t, self.step(tokens, t, layers, padding, biases[t]), state)
                 if sample:
                     for warper in warpers:
                         scores = warper(out, scores)

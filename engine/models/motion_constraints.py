@@ -46,6 +46,10 @@ class StepMasks:
     end_id: int = -1
     ended: int | None = None
 
+    def __post_init__(self) -> None:
+        # each step's `(B, V)` mask, gathered once (a request is ~50 steps of B x V floats)
+        self._rows = F.embedding(self.schedule, self.table).unbind(0)
+
     def start(self, batch: int) -> torch.Tensor | None:
         """Per-row state of a decode: `(B,)` bool "has ended its motion", or None when not needed."""
         if self.ended is None:
@@ -54,9 +58,9 @@ class StepMasks:
 
     def apply(self, step: int, scores: torch.Tensor, state: torch.Tensor | None) -> torch.Tensor:
         """Mask the `(B, V)` scores of `step` in place and return them."""
-        rows = self.schedule[step]
-        if state is not None:
-            rows = torch.where(state, self.ended, rows)
+        if state is None:
+            return scores.add_(self._rows[step])
+        rows = torch.where(state, self.ended, self.schedule[step])
         return scores.add_(F.embedding(rows, self.table))
 
     def update(self, state: torch.Tensor | None, tokens: torch.Tensor) -> None:
