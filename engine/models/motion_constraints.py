@@ -9,16 +9,64 @@ one code and is forced to end at `max_codes`. Text outputs never see a motion to
 Passed to `generate(logits_processor=...)`, custom processors run before transformers' temperature,
 top-k and top-p warpers (transformers 5 `_get_logits_processor`), so sampling only ever chooses among
 allowed tokens.
+
+The fast decoder (engine.models.fast_decode) does not call the processors step by step: `step_masks`
+builds the same rules once per request as a small table of additive masks (0 on allowed ids, -inf
+elsewhere) and a `(steps, B)` schedule of which mask each row gets at each step; the one rule that
+depends on the tokens (a free-length row that has ended its motion may only emit `</s>`) is a
+per-row flag. The tokens are the same: the processors keep the allowed scores and -inf the rest,
+except the forced end of a full-length motion, which they set to 0.0 where the table keeps the
+score; with a single finite score the choice is the same under argmax, temperature, top-k, top-p
+and sampling.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from transformers import LogitsProcessor
 
 from engine.models.motion_vocab import MotionVocab
+
+
+@dataclass
+class StepMasks:
+    """Additive logit masks of a whole request, built once.
+
+    table: `(P, V)` 0 on allowed ids, -inf elsewhere. schedule: `(steps, B)` long, the table row of
+    each batch row at each step. ended: the table row of a row that has emitted `end_id` (None when
+    no row needs the flag: its schedule already says so).
+    """
+
+    table: torch.Tensor
+    schedule: torch.Tensor
+    end_id: int = -1
+    ended: int | None = None
+
+    def __post_init__(self) -> None:
+        # each step's `(B, V)` mask, gathered once (a request is ~50 steps of B x V floats)
+        self._rows = F.embedding(self.schedule, self.table).unbind(0)
+
+    def start(self, batch: int) -> torch.Tensor | None:
+        """Per-row state of a decode: `(B,)` bool "has ended its motion", or None when not needed."""
+        if self.ended is None:
+            return None
+        return torch.zeros(batch, dtype=torch.bool, device=self.table.device)
+
+    def apply(self, step: int, scores: torch.Tensor, state: torch.Tensor | None) -> torch.Tensor:
+        """Mask the `(B, V)` scores of `step` in place and return them."""
+        if state is None:
+            return scores.add_(self._rows[step])
+        rows = torch.where(state, self.ended, self.schedule[step])
+        return scores.add_(F.embedding(rows, self.table))
+
+    def update(self, state: torch.Tensor | None, tokens: torch.Tensor) -> None:
+        """Record the `(B,)` tokens just chosen."""
+        if state is not None:
+            state |= tokens == self.end_id
 
 
 class MotionOutputConstraint(LogitsProcessor):
@@ -61,6 +109,29 @@ class MotionOutputConstraint(LogitsProcessor):
                 masked[b, self.vocab.end_id] = scores[b, self.vocab.end_id]
         return masked
 
+    # table rows of step_masks
+    START, CODES, CODES_OR_END, END, EOS = range(5)
+
+    def step_masks(self, batch: int, steps: int, vocab_size: int, device: torch.device | str = "cpu") -> StepMasks:
+        """The rules of `__call__` for `steps` steps of a `batch`-row decode, as one StepMasks."""
+        table = torch.full((5, vocab_size), float("-inf"), device=device)
+        codes = slice(self.vocab.offset, self.vocab.offset + self.vocab.code_num)
+        table[self.START, self.vocab.start_id] = 0.0
+        table[self.CODES, codes] = 0.0
+        table[self.CODES_OR_END, codes] = 0.0
+        table[self.CODES_OR_END, self.vocab.end_id] = 0.0
+        table[self.END, self.vocab.end_id] = 0.0
+        table[self.EOS, self.eos_id] = 0.0
+        targets = [self.lengths[b] if b < len(self.lengths) else None for b in range(batch)]
+        free = torch.tensor([t is None for t in targets])
+        limit = torch.tensor([self.max_codes if t is None else t for t in targets])
+        step = torch.arange(steps)[:, None]
+        emitted = step - 1  # decoder start and <start> precede the codes
+        inside = torch.where(free & (emitted >= 1), self.CODES_OR_END, self.CODES)
+        after = torch.where(emitted == limit, self.END, self.EOS)
+        schedule = torch.where(step == 0, self.START, torch.where(emitted < limit, inside, after))
+        return StepMasks(table, schedule.to(device), self.vocab.end_id, self.EOS if bool(free.any()) else None)
+
 
 class TextOutputConstraint(LogitsProcessor):
     """Forbid every motion token (codes, start, end, mask) in a text output."""
@@ -72,3 +143,9 @@ class TextOutputConstraint(LogitsProcessor):
         scores = scores.clone()
         scores[:, self.vocab.offset : self.vocab.stop] = float("-inf")
         return scores
+
+    def step_masks(self, batch: int, steps: int, vocab_size: int, device: torch.device | str = "cpu") -> StepMasks:
+        """The same rule for every step and row, as one StepMasks."""
+        table = torch.zeros((1, vocab_size), device=device)
+        table[0, self.vocab.offset : self.vocab.stop] = float("-inf")
+        return StepMasks(table, torch.zeros((steps, batch), dtype=torch.long, device=device))

@@ -16,6 +16,7 @@ A saved model is a Hugging Face directory that `T5ForConditionalGeneration.from_
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -24,6 +25,7 @@ import torch
 from transformers import LogitsProcessorList, T5Config, T5ForConditionalGeneration
 
 from engine.errors import InputError
+from engine.models import fast_decode
 from engine.models.motion_constraints import MotionOutputConstraint, TextOutputConstraint
 from engine.models.motion_vocab import MotionVocab, NoMotionError
 from engine.models.text_tokenizer import add_motion_tokens, load_text_tokenizer
@@ -31,9 +33,11 @@ from engine.models.text_tokenizer import add_motion_tokens, load_text_tokenizer
 MOTION_LM_FILE = "motion_lm.json"
 FORMAT = "motion-copilot/motion-lm"
 FEED_FORWARD = ("relu", "gated-gelu")
+DECODERS = ("fast", "hf")  # engine.models.fast_decode, or Hugging Face `generate` (the reference)
+DEFAULT_WEIGHTS = "fp16"  # same tokens as fp32 on every prompt measured, ~2x faster (docs/motion_lm.md)
 
-# Architectures. `small` is the CPU default (text-to-motion of 196 frames under 300 ms on 2 cores,
-# benchmarks/bench_motion_lm.py); `motiongpt_base` has FLAN-T5-base shapes (the released MotionGPT).
+# Architectures. `small` is the CPU default (text-to-motion of 196 frames on one CPU thread:
+# benchmarks/bench_motion_lm.py, benchmarks/bench_realtime.py); `motiongpt_base` has FLAN-T5-base shapes (the released MotionGPT).
 PRESETS: dict[str, dict] = {
     "tiny": {"d_model": 32, "d_ff": 64, "num_layers": 2, "num_decoder_layers": 2, "num_heads": 2, "d_kv": 16},
     "small": {"d_model": 256, "d_ff": 1024, "num_layers": 4, "num_decoder_layers": 4, "num_heads": 4, "d_kv": 64},
@@ -138,13 +142,38 @@ class Sampling:
 
 
 class MotionLM:
-    """A T5 model, its tokenizer (text + motion tokens) and where the motion tokens are."""
+    """A T5 model, its tokenizer (text + motion tokens) and where the motion tokens are.
 
-    def __init__(self, model, tokenizer, vocab: MotionVocab, config: MotionLMConfig) -> None:
+    decoder: "fast" (default: engine.models.fast_decode, the same tokens as `generate` at a fraction
+    of the per-step cost) or "hf" (Hugging Face `generate`, the reference).
+    weights: the fast decoder's decoder-side weights, "fp32" (the same tokens as `generate`), "fp16"
+    or "int8" (fast_decode.WEIGHTS; fewer bytes per step; docs/motion_lm.md "Decoding" has the
+    measured speed and agreement). Where FBGEMM is missing (non-x86 CPUs, GPUs) fp32 is used.
+    Both default to the environment's MOTION_LM_DECODER / MOTION_LM_WEIGHTS, else "fast" / "fp16"
+    (how a benchmark switches a running server without a new CLI flag).
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        vocab: MotionVocab,
+        config: MotionLMConfig,
+        decoder: str | None = None,
+        weights: str | None = None,
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.config = config
+        self.decoder = decoder or os.environ.get("MOTION_LM_DECODER", "fast")
+        self.weights = weights or os.environ.get("MOTION_LM_WEIGHTS", DEFAULT_WEIGHTS)
+        if self.decoder not in DECODERS or self.weights not in fast_decode.WEIGHTS:
+            raise InputError(
+                f"motion LM decoder {self.decoder!r} / weights {self.weights!r}: choose a decoder of "
+                f"{DECODERS} and weights of {fast_decode.WEIGHTS} (MOTION_LM_DECODER, MOTION_LM_WEIGHTS)"
+            )
+        self._fast: fast_decode.FastT5 | None = None
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -218,6 +247,13 @@ class MotionLM:
             "attention_mask": batch["attention_mask"].to(self.device),
         }
 
+    def fast_model(self) -> fast_decode.FastT5:
+        """The fast decoder's view of the weights, rebuilt when the HF module's weights changed."""
+        weights = self.weights if fast_decode.weights_available(self.weights, self.device) else "fp32"
+        if self._fast is None or self._fast.weights != weights or self._fast.stale(self.model):
+            self._fast = fast_decode.FastT5(self.model, weights)
+        return self._fast
+
     @torch.no_grad()
     def generate(
         self,
@@ -225,12 +261,17 @@ class MotionLM:
         output: str,
         lengths: Sequence[int | None] | None = None,
         sampling: Sampling | None = None,
+        decoder: str | None = None,
     ) -> list[list[int]]:
         """Decode a batch of prompts under the constraints of `output` ("motion" or "text").
 
         lengths: motion codes per prompt (None entries: the model decides, up to max_motion_codes).
+        decoder: "fast" or "hf" (default: `self.decoder`); both give the same tokens for the same seed.
         Returns the generated token ids per prompt (decoder start and padding removed).
         """
+        decoder = decoder or self.decoder
+        if decoder not in DECODERS:
+            raise InputError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         sampling = sampling or Sampling(do_sample=(output == "motion"))
         if output == "motion":
             lengths = list(lengths) if lengths is not None else [None] * len(prompts)
@@ -252,6 +293,24 @@ class MotionLM:
         else:
             raise InputError(f"output must be 'motion' or 'text', got {output!r}")
         batch = self.encode_prompts(prompts)
+        if decoder == "fast" and fast_decode.supported(self.model):
+            with torch.random.fork_rng(devices=[]):
+                if sampling.seed is not None:
+                    torch.manual_seed(sampling.seed)
+                fast = self.fast_model()
+                masks = constraint.step_masks(len(prompts), max_new_tokens, fast.vocab_size, self.device)
+                sequences = fast.generate(
+                    batch["input_ids"],
+                    batch["attention_mask"],
+                    masks,
+                    max_new_tokens,
+                    sampling,
+                    eos_id=self.tokenizer.eos_token_id,
+                    pad_id=self.tokenizer.pad_token_id,
+                    start_id=self.model.config.decoder_start_token_id,
+                )
+            pad = self.tokenizer.pad_token_id
+            return [[int(t) for t in row[1:] if int(t) != pad] for row in sequences.tolist()]
         was_training = self.model.training
         self.model.eval()
         try:

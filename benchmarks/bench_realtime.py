@@ -1,0 +1,223 @@
+"""Real-time text-to-motion on one CPU thread: one table, measured in one run.
+
+    python benchmarks/bench_realtime.py [--repeats 30] [--clients 16] [--requests 50] [--base-repeats 5]
+
+Rows (all with `--threads 1` / torch.set_num_threads(1) and OMP_NUM_THREADS=1):
+- engine text_to_motion: a real `motion-engine serve` on a loopback port (shipped bundle), a real
+  ZeroMQ client (engine.client.EngineClient), 196 frames (49 codes), seeded (so each request runs
+  alone), p50 / p99 of the round trip after 3 warm-ups; codes/s = 49 / p50.
+- MotionGPT's architecture: FLAN-T5-base shapes with Hugging Face `generate`, in this process
+  (benchmarks/bench_motion_lm.py `build_motiongpt_base`, text -> joints, same prompt and length);
+  the ratio of its p50 to the engine's (target >= 40x, engine p50 <= 50 ms).
+- cold `motion-engine generate ... -o OUT.npy` (a fresh process: imports, bundle load, one motion)
+  against a bare `python -c "import torch, transformers"`: wall time and ratio (median of 3).
+- `serve` time to first ping answer: from spawning the process to the first `ping` reply.
+- load: `--clients` threads, each with its own client, `--requests` unseeded requests each (the
+  batchable kind), against the server with dynamic batching and again with `--no-batching`:
+  throughput (requests/s), p50, p99, p99/p50 and lost (no reply within the timeout, or an error).
+
+It only measures; the numbers depend on the machine and on what else runs on it (the load average is
+printed). Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from benchmarks.bench_motion_lm import FRAMES, PROMPT, build_motiongpt_base, build_small, time_text_to_motion  # noqa: E402
+from engine.client import EngineClient  # noqa: E402
+
+CODES = FRAMES // 4
+ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+
+
+class Server:
+    """`python -m engine.cli serve` on a free loopback port, one torch thread (tests/engine_process.py's way)."""
+
+    def __init__(self, *extra: str, timeout: float = 120.0) -> None:
+        command = [sys.executable, "-m", "engine.cli", "serve", "--device", "cpu", "--threads", "1"]
+        command += ["--bind", "tcp://127.0.0.1:*", *extra]
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, args=(lines,), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        self.log: list[str] = []
+        while True:
+            try:
+                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop()
+                raise RuntimeError("engine did not start:\n" + "".join(self.log)) from None
+            if line is None:
+                raise RuntimeError("engine exited:\n" + "".join(self.log))
+            self.log.append(line)
+            if "serving on" in line:
+                self.endpoint = line.rsplit(" ", 1)[-1].strip()
+                break
+        with EngineClient(self.endpoint, timeout=timeout) as client:
+            client.ping()
+        self.first_ping_s = time.perf_counter() - self.started
+
+    def _pump(self, sink: queue.Queue) -> None:
+        for line in self.process.stdout:
+            sink.put(line)
+        sink.put(None)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def engine_latency(endpoint: str, repeats: int) -> list[float]:
+    """Round trips (s) of seeded text_to_motion requests, 196 frames, after 3 warm-ups."""
+    times = []
+    with EngineClient(endpoint, timeout=120) as client:
+        for run in range(repeats + 3):
+            start = time.perf_counter()
+            reply = client.request("text_to_motion", {"text": PROMPT, "frames": FRAMES, "seed": run})
+            elapsed = time.perf_counter() - start
+            assert reply.arrays["positions"].shape == (FRAMES, 22, 3)
+            if run >= 3:
+                times.append(elapsed)
+    return times
+
+
+def load(endpoint: str, clients: int, requests: int, timeout: float) -> dict[str, float]:
+    """`clients` threads x `requests` unseeded text_to_motion requests; throughput, p50, p99, lost."""
+    latencies: list[float] = []
+    lost = [0]
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+
+    def client_thread(index: int) -> None:
+        with EngineClient(endpoint, timeout=timeout) as client:
+            barrier.wait()
+            for _ in range(requests):
+                start = time.perf_counter()
+                try:
+                    reply = client.request("text_to_motion", {"text": PROMPT, "frames": FRAMES})
+                    ok = reply.arrays["positions"].shape == (FRAMES, 22, 3)
+                except Exception:  # noqa: BLE001 - a timeout or an error reply counts as lost
+                    ok = False
+                with lock:
+                    if ok:
+                        latencies.append(time.perf_counter() - start)
+                    else:
+                        lost[0] += 1
+
+    threads = [threading.Thread(target=client_thread, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    p50, p99 = (float(np.percentile(latencies, q)) for q in (50, 99)) if latencies else (float("nan"),) * 2
+    return {"rps": len(latencies) / wall, "p50": p50, "p99": p99, "lost": lost[0], "wall": wall}
+
+
+def cold_wall(command: list[str], runs: int = 3) -> float:
+    """Median wall time (s) of a fresh process running `command`."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, env=ENV, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30, help="engine text_to_motion round trips")
+    parser.add_argument("--base-repeats", type=int, default=5, help="MotionGPT-size runs (seconds each)")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=50, help="per client")
+    parser.add_argument("--timeout", type=float, default=120.0, help="a load request without reply by then is lost")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows: list[tuple[str, str]] = []
+
+    with Server() as server:
+        ping_s = server.first_ping_s
+        times = engine_latency(server.endpoint, args.repeats)
+        p50, p99 = statistics.median(times), float(np.percentile(times, 99))
+        batched = load(server.endpoint, args.clients, args.requests, args.timeout)
+    with Server("--no-batching") as server:
+        alone = load(server.endpoint, args.clients, args.requests, args.timeout)
+
+    small_lm, _ = build_small()
+    base_lm, base_vq = build_motiongpt_base(small_lm.tokenizer)
+    base = time_text_to_motion(base_lm, base_vq, args.base_repeats, "hf", "fp32")
+    del base_lm, base_vq
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_s = cold_wall(
+            [sys.executable, "-m", "engine.cli", "generate", PROMPT, "--frames", str(FRAMES), "--seed", "0"]
+            + ["--threads", "1", "-o", str(Path(tmp) / "out.npy")]
+        )
+    import_s = cold_wall([sys.executable, "-c", "import torch, transformers"])
+
+    ratio = base["p50_ms"] / (1000 * p50)
+    rows += [
+        ("engine text_to_motion 196 frames, p50 / p99", f"{1000 * p50:.1f} ms / {1000 * p99:.1f} ms"),
+        ("engine codes per second (49 / p50)", f"{CODES / p50:.0f}"),
+        ("MotionGPT arch. (FLAN-T5-base, HF generate), p50", f"{base['p50_ms']:.0f} ms"),
+        (
+            "ratio MotionGPT / engine p50 (target >= 40x)",
+            f"x{ratio:.1f} ({'meets' if ratio >= 40 else 'misses'}); engine p50 <= 50 ms: "
+            f"{'meets' if p50 <= 0.05 else 'misses'}",
+        ),
+        ("cold `motion-engine generate` 196 frames, wall", f"{generate_s:.2f} s"),
+        (
+            "bare `python -c 'import torch, transformers'`",
+            f"{import_s:.2f} s (generate / import x{generate_s / import_s:.2f})",
+        ),
+        ("`serve` spawn to first ping answer", f"{ping_s:.2f} s"),
+    ]
+    for name, r in (("dynamic batching", batched), ("one at a time (--no-batching)", alone)):
+        rows.append(
+            (
+                f"{args.clients} clients x {args.requests}, {name}",
+                f"{r['rps']:.1f} req/s, p50 {1000 * r['p50']:.0f} ms, p99 {1000 * r['p99']:.0f} ms, "
+                f"p99/p50 {r['p99'] / r['p50']:.2f}, lost {r['lost']}",
+            )
+        )
+    rows.append(("throughput batching / one at a time", f"x{batched['rps'] / alone['rps']:.2f}"))
+    print(f"real-time text-to-motion, one CPU thread; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:{width}s}  {value}")
+
+
+if __name__ == "__main__":
+    main()
