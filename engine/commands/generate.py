@@ -39,6 +39,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--frames/--seconds must give at least one frame, got {frames}")
     lm, vq = language_models(args, "text_to_motion")
     (motion,) = generate(lm, vq, [args.text], [frames], sampling_of(sampling_args(args)))
-    path = write_motion(motion, args.output)
+    path = write_motion(motion, args.output, title=args.text)
     print(f"wrote {path}: {len(motion)} frames at 20 fps ({len(motion) / 20:.2f} s)")
     return 0
