@@ -131,7 +131,7 @@ def _fit(text: str, font: ImageFont.ImageFont, width: float) -> str:
     return text.rstrip() + "..."
 
 
-def _draw_legend(draw: ImageDraw.ImageDraw, right: float, top: float, pixels: int) -> None:
+def draw_legend(draw: ImageDraw.ImageDraw, right: float, top: float, pixels: int) -> None:
     """'left' in blue and 'right' in red, each after a bone stroke, ending at `right`, from `top`."""
     font = _font(pixels)
     words = (("left", LEFT_COLOUR), ("right", RIGHT_COLOUR))
@@ -179,7 +179,7 @@ def render_frames(
         if labels[index]:
             draw.text((4, title_h + 2), labels[index], fill=LABEL_COLOUR, font=_font(max(9, text_px * 4 // 5)))
         if legend:
-            _draw_legend(draw, size - 4, title_h + 2, max(9, text_px * 4 // 5))
+            draw_legend(draw, size - 4, title_h + 2, max(9, text_px * 4 // 5))
         frames.append(image)
     return frames
 
@@ -233,7 +233,7 @@ def filmstrip(
         draw.text((k * size + 4, band + 2), f"{index / fps:.2f} s  #{index}", fill=LABEL_COLOUR, font=label_font)
         if k:
             draw.line([(k * size, band), (k * size, band + size)], fill=FLOOR_COLOUR, width=1)
-    _draw_legend(draw, strip.width - 4, band + 2, max(9, size // 16))
+    draw_legend(draw, strip.width - 4, band + 2, max(9, size // 16))
     return strip
 
 
