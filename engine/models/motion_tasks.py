@@ -22,6 +22,10 @@ frames; every task returns exactly the frames asked for:
   (the add-on sends one pose each side) is held still to 5 frames.
 - caption (motion_to_text): one sentence per motion; greedy unless the sampling samples.
 
+Motion leaves generate / continue_motion / fill_gap cleaned (engine.motion.cleanup; `clean=False`
+gives the decoded joints): constant bone lengths (the canonical skeleton for generate, the given
+motion's for the other two) and feet planted while in contact, the given frames beside a seam held.
+
 The prompts are the ones the pretrain stage trains on (trainer/stages/pretrain.py imports PROMPTS),
 and each also appears among the instruction templates (trainer/data/templates). Seeds follow the
 rule of engine/jobs.py: `Sampling(seed=...)` makes a call's draws depend on the seed alone.
@@ -336,9 +340,9 @@ def fill_gap(
     span = span + (1 - weight) * (start[-1] - span[0]) + weight * (end[0] - span[-1])
     inner = span[1:-1]
     if clean:
-        before, after = start[-SEAM_FRAMES:], end[:SEAM_FRAMES]
-        whole = np.concatenate([before, inner, after])
-        kept = [*range(len(before)), *range(len(before) + frames, len(whole))]
+        given_start, given_end = start[-SEAM_FRAMES:], end[:SEAM_FRAMES]
+        whole = np.concatenate([given_start, inner, given_end])
+        kept = [*range(len(given_start)), *range(len(given_start) + frames, len(whole))]
         lengths = bone_lengths_of(np.concatenate([start, end]))
-        inner = clean_motion(whole, lengths, fixed=kept)[len(before) : len(before) + frames]
+        inner = clean_motion(whole, lengths, fixed=kept)[len(given_start) : len(given_start) + frames]
     return np.ascontiguousarray(inner, np.float32)

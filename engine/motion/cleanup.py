@@ -14,14 +14,18 @@ Two steps, both on joints `(T, 22, 3)` metres, Y up, 20 fps (engine.motion.skele
    arms are placed by two-bone IK (engine.motion.kinematics.two_bone_ik) so the ankles and wrists
    stay where the model put them (feet on the floor, hands where they reach) and the knees and
    elbows bend in the plane they bent in; the other bones keep the model's direction and take the
-   target length, walking the tree from the pelvis (which is kept).
+   target length, walking the tree from the pelvis (which is kept). Not IK -> FK on the rest
+   skeleton: its rigid pelvis and chest put the model's hips ~7.6 cm (mean) from where it drew
+   them on a generated run, and the feet with them; this keeps the model's pose and gives every
+   bone a constant length (the angles between bones at the pelvis and chest stay the model's).
 2. Planted feet (`plant_feet`): a foot joint (ankle, toe) is in contact when it is near its floor
    level and slow (`foot_contacts`, after the height + speed test of Guo et al. 2022's HumanML3D
    features, github.com/EricGuo5513/HumanML3D `motion_representation.ipynb` foot_detect, with a
-   floor level per clip); during a contact run it is pinned on the floor plane at the run's median
-   position (or where a `fixed` frame has it), blended in and out over BLEND_FRAMES frames, and the
-   leg is re-solved by two-bone IK so bone lengths stay exact (the foot-skate clean-up of Kovar et
-   al. 2002, "Footskate cleanup for motion capture editing", reduced to per-frame leg IK).
+   floor level per clip, or the model's own contact channels); during a contact run it is pinned
+   on the floor plane where it is slowest in the run (or where a `fixed` frame has it), the
+   correction faded in and out over BLEND_FRAMES frames, and the leg is re-solved by two-bone IK
+   so bone lengths stay exact (the foot-skate clean-up of Kovar et al. 2002, "Footskate cleanup
+   for motion capture editing", reduced to per-frame leg IK).
 
 Frames listed in `fixed` (the seam poses of predict / in-between) are never planted away from
 where they are; they still get the target bone lengths, which leaves a pose that already has them
@@ -222,5 +226,7 @@ def clean_motion(
     fixed = [int(f) % len(joints) for f in fixed] if len(joints) else []
     out = fix_bone_lengths(joints, target)
     if plant:
-        out = plant_feet(out, contact=foot_contacts(out, hint), fixed=fixed)
+        contact = foot_contacts(out, hint)
+        out = plant_feet(out, contact=contact, fixed=fixed)
+        logger.debug("clean-up: %d frames, %.0f%% foot-joint frames planted", len(out), 100 * contact.mean())
     return np.ascontiguousarray(out, dtype=np.float32)
