@@ -13,6 +13,11 @@ rule says pass or fail. Printed per prompt: what was read and what failed, then 
 - Real false pass: the rules on Bandai clips of other contents (not in "real" or "also");
 - Procedural: the rules on trainer.data.procedural samples of the prompt's kinds (4 per kind).
 A model that does what the prompts say should come near the Real row.
+Also printed, for the generated motions and beside them the Bandai clips of the same run: foot
+skate (median horizontal foot speed while planted, m/s; median over clips) and bone drift (relative
+std of each bone's length within a clip, %; median over clips), trainer.evaluate.motion_reading's
+foot_skate / bone_drift. `--raw` measures the model's motion as decoded, before the engine's
+clean-up (engine.motion.cleanup), for a before/after comparison.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from engine.bundle import load_bundle, models_of  # noqa: E402
 from engine.formats.canonical import load_motion  # noqa: E402
+from engine.models import motion_tasks  # noqa: E402
 from trainer.data.procedural import sample_kind  # noqa: E402
 from trainer.evaluate.motion_reading import MotionReading, check_rule, read_motion  # noqa: E402
 
@@ -40,16 +47,15 @@ DATASETS = {"b1": "bandai-namco-1", "b2": "bandai-namco-2"}
 PROCEDURAL_PER_KIND = 4
 
 
-def make_generator(bundle_dir: Path, device: str = "cpu") -> Callable[[str, int, int], np.ndarray]:
+def make_generator(bundle_dir: Path, device: str = "cpu", clean: bool = True) -> Callable[[str, int, int], np.ndarray]:
     """The one place that calls the engine's text-to-motion: returns `generate(text, frames, seed)`
-    -> joints `(frames, 22, 3)` float32 metres, Y up, 20 fps. Repoint this after an API change."""
-    from engine.bundle import load_bundle  # noqa: PLC0415 - pulls in torch (~1.7 s), not needed for --real-only
-    from engine.models import lm_handlers  # noqa: PLC0415 - same
-
-    lm, vq = lm_handlers.load_models(load_bundle(bundle_dir), device)
+    -> joints `(frames, 22, 3)` float32 metres, Y up, 20 fps. Repoint this after an API change.
+    `clean` False: the motion as the model decoded it, before the engine's clean-up."""
+    lm, vq = models_of(load_bundle(bundle_dir), device).language()
 
     def generate(text: str, frames: int, seed: int) -> np.ndarray:
-        return lm_handlers.generate(lm, vq, [text], [frames], lm_handlers.sampling_of({"seed": seed}))[0]
+        sampling = motion_tasks.sampling_of({"seed": seed})
+        return motion_tasks.generate(lm, vq, [text], [frames], sampling, clean=clean)[0]
 
     return generate
 
@@ -143,6 +149,12 @@ def _short(reading: MotionReading) -> str:
     )
 
 
+def _median(values: list[float]) -> float:
+    """Median of the finite values (nan when there are none)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.median(finite)) if finite else float("nan")
+
+
 def _rate(hits: int, total: int) -> str:
     return f"{hits}/{total} = {100.0 * hits / total:.1f}%" if total else "n/a"
 
@@ -157,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prompts", type=Path, default=PROMPTS_PATH)
     parser.add_argument("--real-only", action="store_true", help="only the Real and Procedural rows")
+    parser.add_argument("--raw", action="store_true", help="the model's motion before the engine's clean-up")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
 
@@ -175,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
         import torch  # noqa: PLC0415 - only for generation (~1.7 s to import)
 
         torch.set_num_threads(args.threads)
-        generate = make_generator(args.bundle)
+        generate = make_generator(args.bundle, clean=not args.raw)
     gen_started = time.perf_counter()
     for index, prompt in enumerate(prompts):
         row = {"text": prompt["text"], "rule": prompt["rule"], **real[index], **procedural[index], "runs": []}
@@ -204,12 +217,26 @@ def main(argv: list[str] | None = None) -> None:
         "seeds": args.seeds,
         "generation_s": round(gen_s, 1),
         "bundle": str(args.bundle),
+        "cleaned": not args.raw,
+        # median over clips; skate in m/s while planted, drift in % (see the module docstring)
+        "foot_skate_ms": {
+            "model": _median([run["reading"]["foot_skate_ms"] for run in runs]),
+            "real": _median([reading.foot_skate_ms for *_, reading in clips]),
+        },
+        "bone_drift_pct": {
+            "model": _median([run["reading"]["bone_drift_pct"] for run in runs]),
+            "real": _median([reading.bone_drift_pct for *_, reading in clips]),
+        },
     }
     print()
     print(f"Model ({args.bundle.name}, {len(results)} prompts x {args.seeds} seeds): {_rate(*totals['model'])}")
     print(f"Real (Bandai clips doing the action, {totals['prompts_with_real']} prompts): {_rate(*totals['real'])}")
     print(f"Real false pass (Bandai clips of other contents): {_rate(*totals['real_false'])}")
     print(f"Procedural samples of the prompts' kinds: {_rate(*totals['procedural'])}")
+    skate, drift = totals["foot_skate_ms"], totals["bone_drift_pct"]
+    made = "raw, before clean-up" if args.raw else "as the engine returns it"
+    print(f"Foot skate, median m/s while planted: model {skate['model']:.4f} ({made}), real {skate['real']:.4f}")
+    print(f"Bone drift, median % length spread:   model {drift['model']:.3f} ({made}), real {drift['real']:.3f}")
     print(f"generation + reading took {gen_s:.1f} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,9 @@
 
 Each motion gets a row: its caption, then key frames seen from the side (the body's left side
 towards the viewer, travel left to right when walking forward) and from the front. Every frame
-is drawn at the same scale, centred on its own pelvis, so poses can be compared across rows.
-Left-side bones are blue, right-side red (as in engine/motion/preview.py).
+is drawn at the same scale, centred on its own pelvis, so poses can be compared across rows, and
+carries its time. Left-side bones are blue, right-side red (as in engine/motion/preview.py; the
+legend heads the sheet).
 
 Run: python scripts/contact_sheet.py --out docs/contact_sheet.png --real-dir ../shared/data/bandai-namco-2
 (without --real-dir, or without engine/formats/canonical.py, only procedural motions are drawn).
@@ -19,12 +20,14 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from engine.formats.canonical import load_motion
-from engine.motion.skeleton import JOINT_NAMES, PARENTS
+from engine.motion.preview import LABEL_COLOUR, draw_legend
+from engine.motion.skeleton import FPS, JOINT_NAMES, PARENTS
 from trainer.data.procedural import KINDS, sample_kind
 
 CELL_W, CELL_H = 78, 112
 PIXELS_PER_METRE = 52.0
 LABEL_H = 14
+HEADER_H = 20
 COLOURS = {"left": (40, 90, 200), "right": (210, 50, 40), "centre": (50, 50, 50)}
 
 
@@ -59,6 +62,8 @@ def draw_row(positions: np.ndarray, label: str, frames: int = 6) -> Image.Image:
     for k, frame in enumerate(keys):
         _draw_frame(draw, positions[frame], (k * CELL_W, LABEL_H), "side")
         _draw_frame(draw, positions[frame], (frames * CELL_W + 8 + k * CELL_W, LABEL_H), "front")
+        for left in (k * CELL_W, frames * CELL_W + 8 + k * CELL_W):
+            draw.text((left + 3, LABEL_H + 1), f"{frame / FPS:.1f} s", fill=LABEL_COLOUR)
     draw.line([(frames * CELL_W + 4, LABEL_H), (frames * CELL_W + 4, LABEL_H + CELL_H)], fill=(160, 160, 160))
     return image
 
@@ -114,6 +119,17 @@ def build_sheet(procedural: list, real: list) -> Image.Image:
     return sheet
 
 
+def with_header(sheet: Image.Image) -> Image.Image:
+    """The sheet under a band that says how to read it: the views, and the left/right colours."""
+    out = Image.new("RGB", (sheet.width, sheet.height + HEADER_H), "white")
+    out.paste(sheet, (0, HEADER_H))
+    draw = ImageDraw.Draw(out)
+    how = "each row: key frames from the side (forward = left to right), then from the front"
+    draw.text((3, 4), how, fill=(0, 0, 0))
+    draw_legend(draw, out.width - 6, 3, 12)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/contact_sheet.png"))
@@ -128,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             real = real_rows(args.real_dir, args.count, args.seed)
         except ImportError as error:
             print(f"real clips skipped: {error}", file=sys.stderr)
-    sheet = build_sheet(procedural, real)
+    sheet = with_header(build_sheet(procedural, real))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.convert("P", palette=Image.ADAPTIVE, colors=32).save(args.out, optimize=True)
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB, {len(procedural)} procedural, {len(real)} real)")

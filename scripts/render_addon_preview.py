@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mc_render_"))
 sys.path.insert(0, str(ROOT))
 
-import bmesh  # noqa: E402
 import bpy  # noqa: E402  (bmesh and mathutils exist only after bpy is imported)
+
+# isort: split
+import bmesh  # noqa: E402
 import numpy as np  # noqa: E402
 from mathutils import Matrix, Vector  # noqa: E402
 

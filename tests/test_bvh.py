@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from engine.bundle import default_bundle_dir
 from engine.errors import InputError
 from engine.formats.bvh import (
+    default_end_sites,
     forward_kinematics,
     parse_bvh,
     read_bvh,
@@ -15,6 +20,8 @@ from engine.formats.bvh import (
     resample_quaternions,
     write_bvh,
 )
+from engine.formats.canonical import CanonicalMotion, load_motion, save_motion
+from engine.motion.skeleton import PARENTS, default_rest_offsets
 
 TWO_BONES = """HIERARCHY
 ROOT hips
@@ -197,3 +204,48 @@ def test_written_files_agree_with_blenders_bvh_importer(tmp_path, order):
     ours = clip.global_positions()
     for frame, theirs in zip(range(5), _blender_joint_positions(path, range(5))):
         np.testing.assert_allclose(ours[frame], [theirs[n] for n in clip.names], atol=1e-4)
+
+
+def test_every_leaf_gets_a_real_end_site_along_its_bone():
+    # SMPL-22 leaves: toes, head, wrists; each End Site continues its own bone, ~8 cm in metres.
+    offsets = default_rest_offsets()
+    sites = default_end_sites(PARENTS, offsets)
+    assert sorted(sites) == [10, 11, 15, 20, 21]
+    for leaf, site in sites.items():
+        assert 0.05 <= np.linalg.norm(site) <= 0.1, leaf
+        assert site @ offsets[leaf] > 0.99 * np.linalg.norm(site) * np.linalg.norm(offsets[leaf]), leaf
+
+
+def _blender_import_log(path) -> str:
+    """What Blender's BVH importer prints while importing `path` (its warnings go to stdout)."""
+    bpy = pytest.importorskip("bpy")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        bpy.ops.import_anim.bvh(filepath=str(path), global_scale=1.0, axis_forward="-Z", axis_up="Y")
+    return log.getvalue()
+
+
+@pytest.mark.blender
+def test_blender_imports_a_written_motion_without_zero_length_warnings(tmp_path):
+    walk = load_motion(default_bundle_dir().parent / "samples" / "dataset-2_walk_active_009.bvh")
+    path = tmp_path / "walk.bvh"
+    save_motion(CanonicalMotion(walk.positions[:20], walk.fps), path)
+    log = _blender_import_log(path)
+    assert "zero length" not in log, log
+    assert len(read_bvh(path).end_sites) == 5
+    # The check can fail: the same skeleton with zero End Sites is what Blender warns about.
+    clip = read_bvh(path)
+    zero = {j: np.zeros(3) for j in clip.end_sites}
+    old = tmp_path / "zero_end_sites.bvh"
+    write_bvh(
+        old,
+        clip.names,
+        clip.parents,
+        clip.offsets,
+        clip.local_quaternions(),
+        clip.local_translations()[:, 0],
+        clip.fps,
+        end_sites=zero,
+    )
+    assert "zero length node found" in _blender_import_log(old)

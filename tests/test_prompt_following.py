@@ -295,6 +295,24 @@ def test_synthetic_slide_and_raised_hand() -> None:
     assert check_rule({"hand_raised": "left"}, reading)
 
 
+def test_foot_skate_and_bone_drift_readings() -> None:
+    """A pose held still: no skate, no drift. The same pose sliding 0.5 m/s on the floor: every
+    planted foot joint skates at 0.5 m/s. A shin that grows and shrinks by 10%: its drift shows."""
+    pose = np.repeat(_standing(1), 60, axis=0)  # exactly still (no per-frame noise)
+    still = read_motion(pose)
+    assert still.foot_skate_ms == 0.0 and still.bone_drift_pct < 1e-6
+    t = np.arange(60)[:, None] / 20.0
+    sliding = pose + np.stack([0.5 * t, np.zeros_like(t), np.zeros_like(t)], -1)
+    assert abs(read_motion(sliding).foot_skate_ms - 0.5) < 1e-3
+    stretched = pose.copy()
+    ankle, knee = JOINT_INDEX["left_ankle"], JOINT_INDEX["left_knee"]
+    grow = 1.0 + 0.1 * np.sin(np.linspace(0, 6 * np.pi, 60))[:, None]
+    stretched[:, ankle] = pose[:, knee] + (pose[:, ankle] - pose[:, knee]) * grow
+    assert 0.2 < read_motion(stretched).bone_drift_pct < 1.0  # one bone of 21 at ~7%
+    noisy = read_motion(_standing(60))  # 2 mm of noise per frame: ~0.05 m/s, still far under a skate
+    assert 0.0 < noisy.foot_skate_ms < 0.1
+
+
 def _clip(dataset: str, name: str) -> np.ndarray:
     path = shared_data_root() / dataset / "data" / f"{name}.bvh"
     if not path.is_file():

@@ -35,20 +35,58 @@ def test_default_rest_skeleton_is_an_adult_standing_on_the_floor_facing_z():
     np.testing.assert_allclose(lengths[left], lengths[right], atol=0.02)
 
 
-def test_gif_has_one_picture_per_frame_and_the_figure_moves(tmp_path):
+def _ink_columns(image: np.ndarray) -> np.ndarray:
+    return np.nonzero((image < 128).any(axis=0))[0]
+
+
+def test_gif_has_one_picture_per_frame_and_the_view_follows_the_body(tmp_path):
+    # Changed on purpose: the camera now tracks the pelvis (before, a fixed box held the whole
+    # path, so a figure crossing it was tiny). The figure stays in the middle; the floor ticks move.
     rest = skeleton.default_rest_positions()
     motion = np.repeat(rest[None], 10, axis=0)
-    motion[:, :, 0] += np.linspace(0.0, 1.0, 10)[:, None]  # walk sideways one metre
+    motion[:, :, 0] += np.linspace(0.0, 3.0, 10)[:, None]  # walk sideways three metres
     path = preview.save_gif(motion, tmp_path / "walk.gif")
     with Image.open(path) as gif:
         assert gif.n_frames == 10
         gif.seek(0)
-        first = np.asarray(gif.convert("L"))
+        first = np.asarray(gif.convert("RGB"))
         gif.seek(9)
-        last = np.asarray(gif.convert("L"))
-    ink_first = np.nonzero((first < 128).any(axis=0))[0].mean()
-    ink_last = np.nonzero((last < 128).any(axis=0))[0].mean()
-    assert ink_last > ink_first + 20  # the figure moved right across the picture
+        last = np.asarray(gif.convert("RGB"))
+    for frame in (first, last):
+        body = frame[40:280].min(axis=-1)  # below the labels, above the floor ticks
+        assert 100 < _ink_columns(body).mean() < 220  # the figure near the middle of a 320 px picture
+    # The floor ticks (light grey, under the floor line) slide as the camera follows.
+    ticks_first = np.nonzero((first[:, :, 0] == 200).sum(axis=0) >= 3)[0]
+    ticks_last = np.nonzero((last[:, :, 0] == 200).sum(axis=0) >= 3)[0]
+    assert len(ticks_first) and set(ticks_first) != set(ticks_last)
+
+
+def test_a_standing_figure_fills_most_of_the_picture_height():
+    (image,) = preview.render_frames(skeleton.default_rest_positions()[None], size=320)
+    pixels = np.asarray(image).astype(int)
+    # Bone pixels only: the dark spine/head and the saturated left/right colours (not the grey floor).
+    dark = pixels.max(axis=-1) < 100
+    coloured = (np.abs(pixels - preview.LEFT_COLOUR).sum(-1) < 60) | (
+        np.abs(pixels - preview.RIGHT_COLOUR).sum(-1) < 60
+    )
+    rows = np.nonzero((dark | coloured)[30:].any(axis=1))[0]  # below the label / legend line
+    assert rows.max() - rows.min() > 0.6 * 320
+
+
+def test_title_legend_and_time_labels_are_drawn(tmp_path):
+    motion = np.repeat(skeleton.default_rest_positions()[None], 40, axis=0)
+    plain = np.asarray(preview.render_frames(motion, size=320, only=[0], legend=False, labels=[""] * 40)[0])
+    titled = np.asarray(preview.render_frames(motion, size=320, only=[0], title="a person stands still")[0])
+    assert (plain[:14] > 250).all() and (titled[:14] < 128).any()  # the title band has text
+    legend = titled[14:40, 200:]  # top-right under the title: a blue and a red key
+    assert (np.abs(legend.astype(int) - preview.LEFT_COLOUR).sum(-1) < 30).sum() > 10
+    assert (np.abs(legend.astype(int) - preview.RIGHT_COLOUR).sum(-1) < 30).sum() > 10
+    strip = preview.filmstrip(motion, count=4, size=150, title="a person stands still")
+    assert strip.size[0] == 4 * 150 and strip.size[1] > 150  # a title band over the panels
+    panels = np.asarray(strip)[strip.size[1] - 150 :]
+    for k in range(4):  # each panel's top-left corner carries its time (grey text)
+        corner = panels[2:14, k * 150 + 2 : k * 150 + 60]
+        assert (corner < 200).any(), k
 
 
 def test_png_frame_and_filmstrip(tmp_path):

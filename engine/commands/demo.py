@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
     save_motion(CanonicalMotion(recovered.astype(np.float32)), out / "demo.bvh")
     np.save(out / "features.npy", features.astype(np.float32))
-    preview.save_gif(recovered, out / "demo.gif")
-    preview.save_png(recovered, out / "demo.png")
-    preview.save_png(motion.positions, out / "pose.png", frame=peak)
+    preview.save_gif(recovered, out / "demo.gif", title=f"{Path(args.clip).name}, via HumanML3D features")
+    preview.save_png(recovered, out / "demo.png", title=f"{Path(args.clip).name}, via HumanML3D features")
+    preview.save_png(motion.positions, out / "pose.png", frame=peak, title=pose_text)
 
     lines = [
         f"clip             {args.clip}",
@@ -86,7 +86,7 @@ def generate_from_prompt(args: argparse.Namespace, out: Path) -> list[str]:
         return [f"text-to-motion    skipped: {error}"]
     motion = generate(lm, vq, [args.prompt], [80], sampling_of({"seed": args.seed}))[0]  # (80, 22, 3)
     save_motion(CanonicalMotion(motion), out / "generated.bvh")
-    preview.save_gif(motion, out / "generated.gif")
+    preview.save_gif(motion, out / "generated.gif", title=args.prompt)
     return [
         f'text-to-motion   "{args.prompt}" -> {len(motion)} frames: {out / "generated.bvh"}, {out / "generated.gif"}'
     ]

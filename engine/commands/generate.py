@@ -59,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
             return 3
     lm, vq = models.language()
     (motion,) = generate(lm, vq, [args.text], [frames], sampling_of(sampling_args(args)))
-    path = write_motion(motion, args.output)
+    path = write_motion(motion, args.output, title=args.text)
     print(f"wrote {path}: {len(motion)} frames at 20 fps ({len(motion) / 20:.2f} s)")
     return 0

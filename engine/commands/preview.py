@@ -16,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--frame", type=int, default=None, help="frame index for a PNG (default: a filmstrip)")
     parser.add_argument("--preset", default=None, help="rig preset of a BVH input (default: detect)")
     parser.add_argument("--size", type=int, default=320, help="picture size in pixels")
+    parser.add_argument("--title", default=None, help="a line over the picture (e.g. the prompt)")
     parser.set_defaults(run=run)
 
 
@@ -23,9 +24,11 @@ def run(args: argparse.Namespace) -> int:
 
     motion = load_motion(args.input, preset=args.preset)
     if args.output.lower().endswith(".gif"):
-        path = preview.save_gif(motion.positions, args.output, fps=motion.fps, size=args.size)
+        path = preview.save_gif(motion.positions, args.output, fps=motion.fps, size=args.size, title=args.title)
     elif args.output.lower().endswith(".png"):
-        path = preview.save_png(motion.positions, args.output, frame=args.frame, size=args.size)
+        path = preview.save_png(
+            motion.positions, args.output, frame=args.frame, size=args.size, title=args.title, fps=motion.fps
+        )
     else:
         raise InputError(f"{args.output}: the preview must be a .gif or a .png file")
     print(f"wrote {path} ({motion.num_frames} frames at {motion.fps:g} fps)")

@@ -127,14 +127,15 @@ def check_output(path: str | Path) -> Path:
     return path
 
 
-def write_motion(positions: np.ndarray, path: str | Path) -> Path:
-    """Joints `(T, 22, 3)` metres -> .bvh / .npy / .npz (engine.formats.canonical), .gif / .png preview."""
+def write_motion(positions: np.ndarray, path: str | Path, title: str | None = None) -> Path:
+    """Joints `(T, 22, 3)` metres -> .bvh / .npy / .npz (engine.formats.canonical), .gif / .png preview
+    (headed by `title`, e.g. the prompt)."""
     path = check_output(path)
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        preview.save_gif(positions, path)
+        preview.save_gif(positions, path, title=title)
     elif suffix == ".png":
-        preview.save_png(positions, path)
+        preview.save_png(positions, path, title=title)
     else:
         save_motion(CanonicalMotion(np.asarray(positions, np.float32)), path)
     return path

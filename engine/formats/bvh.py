@@ -291,6 +291,32 @@ def read_bvh(path: str | Path) -> BvhClip:
     return parse_bvh(text, str(path))
 
 
+END_SITE_SHARE = 0.6  # an End Site is at most this share of the skeleton's median bone length
+
+
+def default_end_sites(parents, offsets: np.ndarray) -> dict[int, np.ndarray]:
+    """End Site offsets `(3,)` for every leaf joint: along the leaf's own bone (its offset from the
+    parent), as long as that bone but at most END_SITE_SHARE of the median bone length (SMPL-22 in
+    metres: head ~8 cm, hands ~8 cm, toes ~8 cm). A leaf whose own bone has no length points up.
+
+    Why: a zero End Site makes a zero-length leaf bone, and Blender's BVH importer reports
+    "zero length node found" and gives it an arbitrary 0.1 (scene unit) tail.
+    """
+    parents = [int(p) for p in parents]
+    offsets = np.asarray(offsets, dtype=np.float64)
+    lengths = np.linalg.norm(offsets, axis=-1)
+    bones = lengths[[j for j, p in enumerate(parents) if p >= 0 and lengths[j] > 1e-9]]
+    most = END_SITE_SHARE * (float(np.median(bones)) if len(bones) else 1.0)
+    sites = {}
+    for j in range(len(parents)):
+        if any(p == j for p in parents):
+            continue
+        own = lengths[j] if parents[j] >= 0 else 0.0
+        direction = offsets[j] / own if own > 1e-9 else np.array([0.0, 1.0, 0.0])
+        sites[j] = direction * (min(own, most) if own > 1e-9 else most)
+    return sites
+
+
 def write_bvh(
     path: str | Path,
     names: list[str] | tuple[str, ...],
@@ -306,7 +332,9 @@ def write_bvh(
 
     offsets `(J, 3)` (row 0 is written as the root's OFFSET), local_quats `(T, J, 4)` (w, x, y, z),
     root_translation `(T, 3)`, all in the same length unit; order: intrinsic Euler order such as
-    "ZXY" for the rotation channels. Leaves get an End Site (offset from end_sites, else zero).
+    "ZXY" for the rotation channels. Leaves get an End Site: the offset from end_sites, else
+    `default_end_sites` (a real length along the leaf's own bone, so importers such as Blender's
+    do not find zero-length bones).
     """
     parents = [int(p) for p in parents]
     order = order.upper()
@@ -319,7 +347,7 @@ def write_bvh(
         euler = Rotation.from_quat(quats[:, [1, 2, 3, 0]]).as_euler(order, degrees=True).reshape(T, J, 3)
     rot_channels = " ".join(f"{axis}rotation" for axis in order)
     children = {j: [c for c in range(J) if parents[c] == j] for j in range(J)}
-    end_sites = end_sites or {}
+    end_sites = {**default_end_sites(parents, offsets), **(end_sites or {})}
     out: list[str] = ["HIERARCHY"]
 
     def emit(j: int, depth: int) -> None:
@@ -333,7 +361,7 @@ def write_bvh(
         for c in children[j]:
             emit(c, depth + 1)
         if not children[j]:
-            site = end_sites.get(j, np.zeros(3))
+            site = end_sites[j]
             out.extend(
                 [
                     f"{pad}\tEnd Site",

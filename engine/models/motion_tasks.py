@@ -22,6 +22,10 @@ frames; every task returns exactly the frames asked for:
   (the add-on sends one pose each side) is held still to 5 frames.
 - caption (motion_to_text): one sentence per motion; greedy unless the sampling samples.
 
+Motion leaves generate / continue_motion / fill_gap cleaned (engine.motion.cleanup; `clean=False`
+gives the decoded joints): constant bone lengths (the canonical skeleton for generate, the given
+motion's for the other two) and feet planted while in contact, the given frames beside a seam held.
+
 The prompts are the ones the pretrain stage trains on (trainer/stages/pretrain.py imports PROMPTS),
 and each also appears among the instruction templates (trainer/data/templates). Seeds follow the
 rule of engine/jobs.py: `Sampling(seed=...)` makes a call's draws depend on the seed alone.
@@ -36,6 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.errors import EngineError, InputError
+from engine.motion.cleanup import bone_lengths_of, clean_motion
 from engine.motion.features import features_to_joints, joints_to_features
 from engine.motion.heading import heading_angle, turn_about_y
 
@@ -52,6 +57,7 @@ PROMPTS = {
     "t2l": "Predict the number of frames for: {caption}",
 }
 MIN_CONTEXT_FRAMES = 5  # one motion code (4 frames) needs 5 joint frames: features are frame pairs
+SEAM_FRAMES = 20  # given frames beside a seam that the clean-up sees (held as they are) for planted feet
 
 
 class GenerationError(EngineError):
@@ -144,14 +150,17 @@ def codes_to_joints(tokenizer: MotionTokenizer, codes: Sequence[int]) -> np.ndar
     return features_to_joints(codes_to_features(tokenizer, codes)).astype(np.float32)
 
 
-def _decoded(vq: MotionTokenizer, codes: Sequence[int], needed: int) -> np.ndarray:
-    joints = codes_to_joints(vq, codes)
+def _decoded(vq: MotionTokenizer, codes: Sequence[int], needed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes -> (joints `(4 L, 22, 3)` float32, the model's foot contacts `(4 L, 2, 2)` bool: the
+    last 4 feature channels, (left, right) x (ankle, toe), for the clean-up's planted feet)."""
+    features = codes_to_features(vq, codes)
+    joints = features_to_joints(features).astype(np.float32)
     if len(joints) < needed:
         raise GenerationError(
             f"the model made {len(joints)} frames where {needed} were needed; "
             "it stopped early (is the language model trained?)"
         )
-    return joints
+    return joints, features[:, -4:].reshape(-1, 2, 2) > 0.5
 
 
 # ----------------------------------------------------------------------------- placement helpers
@@ -209,14 +218,18 @@ def generate(
     texts: Sequence[str],
     frames: Sequence[int | None],
     sampling: Sampling | None = None,
+    clean: bool = True,
 ) -> list[np.ndarray]:
     """Text -> motions `(frames_i, 22, 3)` float32 (frame 0 at the origin facing +Z), one model call;
-    `frames_i` None lets the model pick the length (a multiple of 4)."""
+    `frames_i` None lets the model pick the length (a multiple of 4). `clean` puts each motion on
+    the canonical skeleton with planted feet (engine.motion.cleanup); False: as decoded."""
     lengths = [None if f is None else codes_for(lm, int(f), "text_to_motion") for f in frames]
     out = []
     for codes, wanted in zip(generate_codes(lm, texts, lengths, sampling), frames):
-        joints = _decoded(vq, codes, 1 if wanted is None else int(wanted))
-        out.append(np.ascontiguousarray(joints if wanted is None else joints[: int(wanted)], np.float32))
+        joints, contacts = _decoded(vq, codes, 1 if wanted is None else int(wanted))
+        cut = len(joints) if wanted is None else int(wanted)
+        joints = clean_motion(joints[:cut], hint=contacts[:cut]) if clean else joints[:cut]
+        out.append(np.ascontiguousarray(joints, np.float32))
     return out
 
 
@@ -240,7 +253,12 @@ def caption(
 
 
 def continue_motion(
-    lm: MotionLM, vq: MotionTokenizer, prefix: np.ndarray, frames: int, sampling: Sampling | None = None
+    lm: MotionLM,
+    vq: MotionTokenizer,
+    prefix: np.ndarray,
+    frames: int,
+    sampling: Sampling | None = None,
+    clean: bool = True,
 ) -> np.ndarray:
     """The `frames` frames `(frames, 22, 3)` float32 that follow `prefix` `(T, 22, 3)`, in its placement.
 
@@ -263,9 +281,16 @@ def continue_motion(
     prompt = PROMPTS["predict"].format(motion=lm.vocab.serialize(head))
     tail = lm.generate_motion([prompt], [new], sampling)[0]
     seam = len(head) * unit  # decoded frame `seam` has the time of context[-1]
-    joints = _decoded(vq, head + tail, seam + 1 + frames)
+    joints, contacts = _decoded(vq, head + tail, seam + 1 + frames)
     placed = align(joints, joints[seam - 1], context[-2].astype(np.float64))
-    return np.ascontiguousarray(placed[seam + 1 : seam + 1 + frames], np.float32)
+    new_frames = placed[seam + 1 : seam + 1 + frames]
+    if clean:
+        given = prefix[-SEAM_FRAMES:]
+        hint = np.concatenate([np.zeros((len(given), 2, 2), bool), contacts[seam + 1 : seam + 1 + frames]])
+        both = np.concatenate([given, new_frames])
+        kept = range(len(given))
+        new_frames = clean_motion(both, bone_lengths_of(prefix), fixed=kept, hint=hint)[len(given) :]
+    return np.ascontiguousarray(new_frames, np.float32)
 
 
 def fill_gap(
@@ -275,12 +300,15 @@ def fill_gap(
     end: np.ndarray,
     frames: int,
     sampling: Sampling | None = None,
+    clean: bool = True,
 ) -> np.ndarray:
     """The `frames` frames `(frames, 22, 3)` float32 between `start[-1]` and `end[0]`, in their placement.
 
     The model fills round((frames + 1) / 4) masked codes between the encoded contexts; the decoded
     gap (start[-1]'s time to end[0]'s) is placed on start, stretched in time to frames + 1 steps, and
     the leftover mismatch of each end pose is blended out linearly, so both seams meet exactly.
+    `clean`: then on the given motions' bone lengths with feet planted, the given frames beside
+    the gap held as they are (engine.motion.cleanup), so the seams still meet.
     """
     unit, most = lm.config.downsample, lm.config.max_motion_codes
     start = _hold(check_motion(start, "the start motion"), MIN_CONTEXT_FRAMES, at_start=True)
@@ -305,9 +333,16 @@ def fill_gap(
     if len(middle) < gap:
         raise GenerationError(f"the model filled {len(middle)} of {gap} masked codes (is it trained?)")
     seam = len(head) * unit
-    joints = _decoded(vq, head + middle + tail, seam + gap * unit + 1)
+    joints, _ = _decoded(vq, head + middle + tail, seam + gap * unit + 1)
     joints = align(joints, joints[seam - 1], before[-2].astype(np.float64))
     span = _resample(joints[seam : seam + gap * unit + 1], frames + 2)  # start[-1] .. end[0]
     weight = np.linspace(0.0, 1.0, frames + 2)[:, None, None]
     span = span + (1 - weight) * (start[-1] - span[0]) + weight * (end[0] - span[-1])
-    return np.ascontiguousarray(span[1:-1], np.float32)
+    inner = span[1:-1]
+    if clean:
+        given_start, given_end = start[-SEAM_FRAMES:], end[:SEAM_FRAMES]
+        whole = np.concatenate([given_start, inner, given_end])
+        kept = [*range(len(given_start)), *range(len(given_start) + frames, len(whole))]
+        lengths = bone_lengths_of(np.concatenate([start, end]))
+        inner = clean_motion(whole, lengths, fixed=kept)[len(given_start) : len(given_start) + frames]
+    return np.ascontiguousarray(inner, np.float32)

@@ -304,3 +304,34 @@ def inverse_kinematics(
     for j in range(1, num_joints):
         local[:, j] = R.quat_multiply(R.quat_conjugate(global_rot[:, parents[j]]), global_rot[:, j])
     return R.quat_standardize(R.quat_normalize(local)), positions[:, 0].copy()
+
+
+def two_bone_ik(
+    root: np.ndarray, pole: np.ndarray, target: np.ndarray, upper: float | np.ndarray, lower: float | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Place a two-bone limb (hip-knee-ankle, shoulder-elbow-wrist) of fixed bone lengths.
+
+    root, pole, target: `(..., 3)` metres: the limb's fixed root joint, a point the middle joint
+    bends towards (the middle joint's old position) and where the end joint should go; upper,
+    lower: bone lengths (metres, scalars or `(...)`). Returns (middle, end) `(..., 3)`: the end
+    lies on the root->target line at the target when it is reachable (otherwise as near as the
+    lengths allow), the middle joint in the plane of root, target and pole, so the limb bends the
+    way it did. The law-of-cosines solution used by animation rigs (e.g. Blender's IK constraint
+    for a two-bone chain). Bone lengths are exactly `upper` and `lower` on every frame.
+    """
+    root, pole, target = (np.asarray(x, dtype=np.float64) for x in (root, pole, target))
+    upper, lower = np.asarray(upper, np.float64)[..., None], np.asarray(lower, np.float64)[..., None]
+    reach = target - root
+    dist = np.linalg.norm(reach, axis=-1, keepdims=True)
+    axis = np.where(dist > 1e-9, reach / np.maximum(dist, 1e-9), np.array([0.0, -1.0, 0.0]))
+    dist = np.clip(dist, np.abs(upper - lower) + 1e-6, upper + lower - 1e-6)
+    along = (upper**2 - lower**2 + dist**2) / (2.0 * dist)
+    height = np.sqrt(np.maximum(upper**2 - along**2, 0.0))
+    bend = pole - root
+    bend = bend - axis * np.sum(bend * axis, -1, keepdims=True)
+    size = np.linalg.norm(bend, axis=-1, keepdims=True)
+    # A straight limb has no bend plane: any direction normal to the axis does (height is ~0 there).
+    fallback = np.cross(axis, np.array([1.0, 0.0, 0.0]))
+    fallback = fallback / np.maximum(np.linalg.norm(fallback, axis=-1, keepdims=True), 1e-9)
+    bend = np.where(size > 1e-6, bend / np.maximum(size, 1e-9), fallback)
+    return root + axis * along + bend * height, root + axis * dist

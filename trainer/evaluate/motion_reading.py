@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from engine.motion.heading import heading_angle
-from engine.motion.skeleton import FPS, JOINT_INDEX
+from engine.motion.skeleton import FPS, JOINT_INDEX, bone_lengths
 
 PELVIS, NECK, HEAD = JOINT_INDEX["pelvis"], JOINT_INDEX["neck"], JOINT_INDEX["head"]
 WRISTS = {"left": JOINT_INDEX["left_wrist"], "right": JOINT_INDEX["right_wrist"]}
@@ -41,6 +41,7 @@ AIRBORNE_M = 0.05  # lowest foot joint this far above its floor level: off the g
 STILL_JOINT_SPEED = 0.15  # every joint's mean speed (m/s) below this: standing still (a waving wrist: ~0.5)
 STILL_TRAVEL_M = 0.3
 CLAP_NEAR_M, CLAP_APART_M = 0.15, 0.25  # wrists closer than NEAR after being APART: one clap
+CONTACT_M = 0.05  # a foot joint this near its floor level (both frames of a step) is planted (GMD's 5 cm)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class MotionReading:
     claps: int  # times the wrists come together after being apart
     joint_speed_ms: float  # mean speed of the fastest joint (its speed averaged over the motion)
     still: bool  # little travel and little joint motion
+    foot_skate_ms: float  # median horizontal speed of foot joints while planted (nan: never planted)
+    bone_drift_pct: float  # relative std of each bone's length within the clip, mean over bones, %
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -155,6 +158,25 @@ def _claps(distance: np.ndarray) -> int:
         elif value > CLAP_APART_M:
             apart = True
     return count
+
+
+def foot_skate(joints: np.ndarray) -> float:
+    """Median horizontal speed (m/s) of the foot joints (ankles, toes) over the frame steps where the
+    joint stays within CONTACT_M of its floor level (its 5th-percentile height) in both frames;
+    nan when no foot joint is ever that low for a step. Real mocap: a few mm/s."""
+    joints = np.asarray(joints, dtype=np.float64)
+    feet = joints[:, FEET]
+    low = feet[..., 1] - np.percentile(feet[..., 1], 5, axis=0) < CONTACT_M
+    planted = low[1:] & low[:-1]
+    speed = np.linalg.norm(np.diff(feet[..., [0, 2]], axis=0), axis=-1) * FPS
+    return float(np.median(speed[planted])) if planted.any() else float("nan")
+
+
+def bone_drift(joints: np.ndarray) -> float:
+    """Relative spread of bone lengths within a clip, %: each bone's length std / mean over the
+    frames, averaged over the 21 bones (0 on a rigid skeleton)."""
+    lengths = bone_lengths(np.asarray(joints, dtype=np.float64))[:, 1:]
+    return float(100.0 * np.mean(lengths.std(axis=0) / np.maximum(lengths.mean(axis=0), 1e-9)))
 
 
 def read_motion(joints: np.ndarray) -> MotionReading:
@@ -261,6 +283,8 @@ def read_motion(joints: np.ndarray) -> MotionReading:
         claps=_claps(np.linalg.norm(wrists[:, 0] - wrists[:, 1], axis=-1)),
         joint_speed_ms=joint_speed,
         still=bool(joint_speed < STILL_JOINT_SPEED and travel < STILL_TRAVEL_M and drift < STILL_TRAVEL_M),
+        foot_skate_ms=foot_skate(joints),
+        bone_drift_pct=bone_drift(joints),
     )
 
 
