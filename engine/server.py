@@ -16,53 +16,49 @@ What a client can count on (the add-on's client relies on each):
 - No silence: every queued request gets a `progress` reply at least every PROGRESS_INTERVAL seconds
   (its queue position, or "waiting for the models to load"); a running one gets the model's own
   progress, or a heartbeat repeating the last one when the model reports none for that long.
-- No silent loss: the ROUTER is ROUTER_MANDATORY, so a reply to a peer whose send queue is full
-  (a client that reads slowly) raises instead of vanishing. Final replies to such a peer are kept,
-  in order, in its backlog and sent as it reads; progress replies to it are dropped while it has a
-  backlog (a later progress or the final reply supersedes them). A backlog over MAX_BACKLOG_BYTES
-  (all peers together) drops that peer's kept replies with an error in the log; a reply to a peer
-  that disconnected is dropped with a debug line (nobody is left to read it).
+- No silent loss: a final reply that a slow reader cannot take yet waits in its backlog, in order,
+  within a memory bound (engine/outbox.py says what is dropped, when, and how it is logged).
 - Batches isolate items: when one model call of a batch fails, each of its requests is run again
-  alone, so a bad request gets its own error and the others their answers.
+  alone, so a bad request gets its own error and the others their answers (engine/workers.py).
 - Stopping (SIGTERM, Ctrl-C, `stop()`): every queued and running request is answered
   `shutting_down` before the socket closes (LINGER_ON_EXIT lets those replies leave).
 - `info` gives the process id and file paths only to loopback clients (Peer-Address of the
   request; behind a proxy, the connect endpoint decides).
-- CURVE: the authorized client keys are re-read when `authorized_clients/` changes.
+- CURVE: the authorized client keys are re-read when `authorized_clients/` changes
+  (engine/curve_keys.py).
+
+This module is the loop and the handling of requests; sending (backlog, heartbeats) is
+engine/outbox.py, the worker threads engine/workers.py, the front socket (options, bounded
+reads) engine/front_socket.py,
+`info` and who counts as local engine/server_info.py.
 """
 
 from __future__ import annotations
 
-import copy
-import errno
-import ipaddress
 import itertools
 import logging
-import os
-import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import zmq
-import zmq.auth
-from zmq.auth.thread import ThreadAuthenticator
 
 from engine import protocol
 from engine.batching import BatchPolicy, Scheduler
 from engine.console_log import log_to_console
+from engine.curve_keys import CurveAuth
 from engine.errors import EngineError, InputError
-from engine.operations import Job, Operation, operation_names
+from engine.front_socket import open_front, recv_bounded
+from engine.job import Job
+from engine.operations import Operation, operation_names
+from engine.outbox import PROGRESS_INTERVAL, Outbox
+from engine.server_info import ANSWERED_BY_THE_LOOP, operations_info, without_local_details
+from engine.workers import DONE, FINAL, WorkerPool
 
 logger = logging.getLogger(__name__)
 
 LOOP_TICK = 0.25  # seconds; upper bound on how long a stop request waits for the poll to return
-PROGRESS_INTERVAL = 1.0  # seconds of silence after which a waiting request hears from the engine
-KEYS_RELOAD_INTERVAL = 1.0  # seconds between looks at authorized_clients/
-MAX_BACKLOG_BYTES = 256 * 1024 * 1024  # final replies kept for slow readers, all peers together
 LINGER_ON_EXIT = 2000  # ms the closing socket keeps trying to deliver the last replies
 _pipe_ids = itertools.count()
 
@@ -77,22 +73,6 @@ class ServerConfig:
     curve_secret_file: str | None = None  # server.key_secret from `motion-engine keygen`
     curve_authorized_dir: str | None = None  # public keys of allowed clients
     enable_test_ops: bool = False  # with a loader: serve the test-only ops
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for a loopback IP address (IPv4 or IPv6, bracketed or not) or 'localhost'."""
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _peer_is_local(address: str | None) -> bool:
-    # ipc:// and inproc:// peers carry no Peer-Address: they are on this machine.
-    return not address or is_loopback_host(address)
 
 
 class EngineServer:
@@ -115,14 +95,11 @@ class EngineServer:
         self.info = info
         names = operation_names(config.enable_test_ops) if loader is not None else dict.fromkeys(self.operations)
         self.specs = {
-            name: spec
-            for name, spec in protocol.OPERATIONS.items()
-            if name in names or name in ("ping", "info", "cancel")
+            name: spec for name, spec in protocol.OPERATIONS.items() if name in names or name in ANSWERED_BY_THE_LOOP
         }
         batchable = {op: o.batchable for op, o in self.operations.items()} if loader is None else names
         self.scheduler = Scheduler(config.policy, {op: bool(b) for op, b in batchable.items()})
         self.running: dict[tuple[bytes, str], Job] = {}  # handed to a worker, not yet finished
-        self.jobs: queue.Queue = queue.Queue()
         self.idle_workers = config.workers
         self.stop_event = threading.Event()
         self.counters = {
@@ -135,99 +112,47 @@ class EngineServer:
             "replies_kept": 0,
             "replies_dropped": 0,
         }
-        self.backlog: dict[bytes, deque[list[bytes]]] = {}  # final replies a slow peer has yet to take
-        self.backlog_bytes = 0
+        self.outbox = Outbox(self.counters)
         self.context = zmq.Context()
         self.pipe_endpoint = f"inproc://engine-results-{id(self)}-{next(_pipe_ids)}"
+        self.workers = WorkerPool(
+            self.context,
+            self.pipe_endpoint,
+            config.workers,
+            lambda: self.operations,
+            self.counters,
+            config.limits,
+            self.stop_event,
+        )
         self.endpoint = ""
         self.front: zmq.Socket | None = None
-        self.authenticator = None  # a zmq.auth ThreadAuthenticator when CURVE is on
-        self._keys_seen: tuple = ()
-        self._next_keys_check = 0.0
+        self.curve: CurveAuth | None = None  # when CURVE is on
         self._next_heartbeat = 0.0
 
     # ------------------------------------------------------------------ sockets
     def bind(self) -> str:
-        """Open the front socket (bind or connect); returns the endpoint. Raises InputError with
-        one sentence when the address cannot be used (port in use, bad endpoint)."""
+        """Open the front socket (bind or connect, engine/front_socket.py); returns the endpoint.
+        Raises InputError with one sentence when the address cannot be used (port in use, bad
+        endpoint)."""
         if self.front is not None:
             return self.endpoint
-        where = self.config.connect or self.config.bind or ""
+        if self.config.curve_secret_file:
+            self.curve = CurveAuth(self.context, self.config.curve_secret_file, self.config.curve_authorized_dir)
         try:
-            self.front = self._open_front()
-        except zmq.ZMQError as error:
-            if self.authenticator is not None:
-                self.authenticator.stop()
-                self.authenticator = None
-            if error.errno == errno.EADDRINUSE:
-                raise InputError(
-                    f"{where} is already in use (another engine?); stop it or pick another port, "
-                    "e.g. --bind tcp://127.0.0.1:5556 (port * picks a free one)."
-                ) from None
-            raise InputError(
-                f"cannot {'connect to' if self.config.connect else 'bind'} {where} ({error}); "
-                "use tcp://HOST:PORT, tcp://[IPv6]:PORT or ipc://PATH."
-            ) from None
-        return self.endpoint
-
-    def _open_front(self) -> zmq.Socket:
-        limits = self.config.limits
-        socket = self.context.socket(zmq.DEALER if self.config.connect else zmq.ROUTER)
-        socket.linger = 0
-        # libzmq disconnects a peer whose single frame exceeds this, before buffering it in full.
-        socket.setsockopt(zmq.MAXMSGSIZE, max(limits.max_array_bytes, limits.max_header_bytes))
-        if not self.config.connect:
-            # A reply to a peer that cannot take it raises (EAGAIN / EHOSTUNREACH) instead of vanishing.
-            socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        where = self.config.connect or self.config.bind or ""
-        if "[" in where:  # an IPv6 literal: tcp://[::1]:5555
-            socket.setsockopt(zmq.IPV6, 1)
-        try:
-            if self.config.curve_secret_file:
-                self._enable_curve(socket)
-            if self.config.connect:
-                socket.connect(self.config.connect)
-                self.endpoint = self.config.connect
-            else:
-                socket.bind(self.config.bind)
-                self.endpoint = socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        except zmq.ZMQError:
-            socket.close(linger=0)
+            self.front, self.endpoint = open_front(
+                self.context, self.config.bind, self.config.connect, self.config.limits, self.curve
+            )
+        except InputError:
+            self.curve = None  # stopped by open_front
             raise
-        return socket
-
-    def _enable_curve(self, socket: zmq.Socket) -> None:
-        self.authenticator = ThreadAuthenticator(self.context)
-        self.authenticator.start()
-        # Only clients whose public key file sits in the authorized directory may connect.
-        self._reload_keys(force=True)
-        public, secret = zmq.auth.load_certificate(self.config.curve_secret_file)
-        socket.curve_secretkey, socket.curve_publickey, socket.curve_server = secret, public, True
-
-    def _reload_keys(self, force: bool = False) -> None:
-        """Re-read authorized_clients/ when its files changed (added, removed or rewritten)."""
-        folder = Path(self.config.curve_authorized_dir or "")
-        try:
-            seen = tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir()))
-        except OSError:
-            seen = ()
-        if force or seen != self._keys_seen:
-            self.authenticator.configure_curve(domain="*", location=str(folder))
-            if not force:
-                logger.info("motion-engine: authorized client keys reloaded from %s (%d files)", folder, len(seen))
-            self._keys_seen = seen
+        return self.endpoint
 
     # ------------------------------------------------------------------ main loop
     def serve_forever(self, ready: threading.Event | None = None) -> None:
         front = self.front or self._bind_for_serving()
         pipe = self.context.socket(zmq.PULL)
         pipe.bind(self.pipe_endpoint)
-        workers = [
-            threading.Thread(target=self._worker, name=f"engine-worker-{i}", daemon=True)
-            for i in range(self.config.workers)
-        ]
-        for worker in workers:
-            worker.start()
+        self.workers.start()
         if self.loader is not None:
             threading.Thread(target=self._load, name="engine-loader", daemon=True).start()
         poller = zmq.Poller()
@@ -245,12 +170,11 @@ class EngineServer:
                     logger.exception("server loop step failed; serving on")
         finally:
             self._answer_all_shutting_down(front)
-            for _ in workers:
-                self.jobs.put(None)
+            self.workers.stop()
             front.close(linger=LINGER_ON_EXIT)
             pipe.close(linger=0)
-            if self.authenticator is not None:
-                self.authenticator.stop()
+            if self.curve is not None:
+                self.curve.stop()
 
     def _bind_for_serving(self) -> zmq.Socket:
         self.bind()
@@ -281,14 +205,14 @@ class EngineServer:
             self._drain_pipe(pipe, front)
         if front in events:
             self._drain_front(front)
-        self._flush_backlog(front)
+        self.outbox.flush(front)
         now = time.monotonic()
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + LOOP_TICK
-            self._heartbeat(front, now)
-        if self.authenticator is not None and now >= self._next_keys_check:
-            self._next_keys_check = now + KEYS_RELOAD_INTERVAL
-            self._reload_keys()
+            waiting = sorted((job for q in self.scheduler.queues.values() for job in q), key=lambda job: job.received)
+            self.outbox.heartbeat(front, waiting, list(self.running.values()), self.loaded, now)
+        if self.curve is not None:
+            self.curve.reload_if_due(now)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -297,46 +221,10 @@ class EngineServer:
         # Bounded burst so replies from workers are forwarded even under a flood of requests.
         for _ in range(256):
             try:
-                received = self._recv_bounded(front)
+                received = recv_bounded(front, self.config.limits, self.config.connect)
             except zmq.Again:
                 return
             self._handle_safely(front, *received)
-
-    def _recv_bounded(self, front: zmq.Socket) -> tuple:
-        """(identity, frames, problem, local), reading frame by frame so a message with too many or
-        too large frames is drained and dropped instead of kept (only its header stays, for the id)."""
-        limits = self.config.limits
-        first = front.recv(zmq.NOBLOCK, copy=False)
-        identity = first.bytes
-        local = self._is_local(first)
-        frames: list[bytes] = []
-        total, problem = 0, None
-        while front.getsockopt(zmq.RCVMORE):
-            frame = front.recv()
-            if problem is not None:
-                continue
-            total += len(frame)
-            if len(frames) >= limits.max_frames or total > limits.max_total_bytes:
-                del frames[1:]
-                problem = protocol.ProtocolError(
-                    protocol.ERR_TOO_LARGE,
-                    (
-                        f"message exceeds the limits ({limits.max_frames} frames, "
-                        f"{limits.max_total_bytes} bytes); send less data per request"
-                    ),
-                )
-            else:
-                frames.append(frame)
-        return identity, frames, problem, local
-
-    def _is_local(self, frame: zmq.Frame) -> bool:
-        if self.config.connect:  # behind a proxy: its endpoint decides
-            host = self.config.connect.split("://", 1)[-1].rsplit(":", 1)[0]
-            return self.config.connect.startswith(("ipc://", "inproc://")) or is_loopback_host(host)
-        try:
-            return _peer_is_local(frame.get("Peer-Address"))
-        except (zmq.ZMQError, KeyError):
-            return True  # no transport metadata: an inproc peer
 
     def _handle_safely(
         self,
@@ -354,11 +242,11 @@ class EngineServer:
             self._handle(front, identity, frames, local)
         except protocol.ProtocolError as error:
             self.counters["errors"] += 1
-            self._reply(front, identity, protocol.encode_error(request_id, op, error.code, error.message))
+            self.outbox.reply(front, identity, protocol.encode_error(request_id, op, error.code, error.message))
         except Exception as error:  # the server never dies from a request
             self.counters["errors"] += 1
             logger.exception("request %s (%s) failed", request_id, op)
-            self._reply(
+            self.outbox.reply(
                 front,
                 identity,
                 protocol.encode_error(
@@ -370,81 +258,6 @@ class EngineServer:
                 ),
             )
 
-    # ------------------------------------------------------------------ sending
-    def _reply(self, front: zmq.Socket, identity: bytes, frames: list[bytes], final: bool = True) -> None:
-        """Send one reply; a final reply that the peer cannot take now is kept in its backlog."""
-        if identity in self.backlog:  # keep the order: this peer still has older replies waiting
-            if final:
-                self._keep(identity, frames)
-            else:
-                self.counters["progress_dropped"] += 1
-            return
-        try:
-            front.send_multipart([identity, *frames], flags=zmq.NOBLOCK)
-        except zmq.Again:  # the peer's send queue is full: it reads slowly
-            if final:
-                logger.warning("a client reads slowly; keeping its replies until it reads them")
-                self._keep(identity, frames)
-            else:
-                self.counters["progress_dropped"] += 1
-        except zmq.ZMQError as error:
-            if error.errno != errno.EHOSTUNREACH:
-                raise
-            self.counters["replies_dropped"] += final
-            logger.debug("reply to a client that has disconnected dropped")
-
-    def _keep(self, identity: bytes, frames: list[bytes]) -> None:
-        size = sum(len(frame) for frame in frames)
-        if self.backlog_bytes + size > MAX_BACKLOG_BYTES:
-            dropped = self.backlog.pop(identity, deque())
-            self.backlog_bytes -= sum(len(f) for reply in dropped for f in reply)
-            self.counters["replies_dropped"] += len(dropped) + 1
-            logger.error(
-                "a client reads too slowly: dropping %d final replies kept for it (over %d bytes kept)",
-                len(dropped) + 1,
-                MAX_BACKLOG_BYTES,
-            )
-            return
-        self.backlog.setdefault(identity, deque()).append(frames)
-        self.backlog_bytes += size
-        self.counters["replies_kept"] += 1
-
-    def _flush_backlog(self, front: zmq.Socket) -> None:
-        for identity in list(self.backlog):
-            replies = self.backlog[identity]
-            while replies:
-                try:
-                    front.send_multipart([identity, *replies[0]], flags=zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                except zmq.ZMQError as error:
-                    if error.errno != errno.EHOSTUNREACH:
-                        raise
-                    self.counters["replies_dropped"] += len(replies)
-                    self.backlog_bytes -= sum(len(f) for reply in replies for f in reply)
-                    replies.clear()
-                    break
-                self.backlog_bytes -= sum(len(f) for f in replies.popleft())
-            if not replies:
-                del self.backlog[identity]
-
-    def _heartbeat(self, front: zmq.Socket, now: float) -> None:
-        """A progress reply to every request that has not heard from the engine for a while."""
-        waiting = sorted((job for q in self.scheduler.queues.values() for job in q), key=lambda job: job.received)
-        for position, job in enumerate(waiting, 1):
-            if now - job.last_heard >= PROGRESS_INTERVAL:
-                job.last_heard = now
-                what = "waiting for the models to load" if not self.loaded.is_set() else "queued"
-                message = f"{what}: position {position} of {len(waiting)}"
-                frames = protocol.encode_progress(job.request_id, job.op, 0.0, message, queue_position=position)
-                self._reply(front, job.identity, frames, False)
-        for job in list(self.running.values()):
-            if now - job.last_heard >= PROGRESS_INTERVAL:
-                job.last_heard = now
-                message = job.last_message or "running"
-                frames = protocol.encode_progress(job.request_id, job.op, job.last_fraction, message)
-                self._reply(front, job.identity, frames, False)
-
     def _answer_all_shutting_down(self, front: zmq.Socket) -> None:
         jobs = [job for q in self.scheduler.queues.values() for job in q] + list(self.running.values())
         for q in self.scheduler.queues.values():
@@ -453,16 +266,13 @@ class EngineServer:
         for job in jobs:
             job.cancel_event.set()
             message = f"the engine is shutting down; request {job.request_id} was not finished. Send it again later."
-            self._reply(
+            self.outbox.reply(
                 front, job.identity, protocol.encode_error(job.request_id, job.op, protocol.ERR_SHUTTING_DOWN, message)
             )
         self.running.clear()
         if jobs:
             logger.info("motion-engine: answered %d unfinished request(s) with shutting_down", len(jobs))
-        deadline = time.monotonic() + LINGER_ON_EXIT / 1000
-        while self.backlog and time.monotonic() < deadline:
-            self._flush_backlog(front)
-            time.sleep(0.01)
+        self.outbox.drain(front, LINGER_ON_EXIT / 1000)
 
     # ------------------------------------------------------------------ requests
     def _handle(self, front: zmq.Socket, identity: bytes, frames: list[bytes], local: bool = True) -> None:
@@ -472,9 +282,9 @@ class EngineServer:
         protocol.validate_request(message, self.config.limits, self.specs)
         if message.op == "ping":
             result = {"pong": True, "time": time.time(), "queued": self.scheduler.queued}
-            return self._reply(front, identity, protocol.encode_ok(message.id, "ping", result))
+            return self.outbox.reply(front, identity, protocol.encode_ok(message.id, "ping", result))
         if message.op == "info":
-            return self._reply(front, identity, protocol.encode_ok(message.id, "info", self._info(local)))
+            return self.outbox.reply(front, identity, protocol.encode_ok(message.id, "info", self._info(local)))
         if message.op == "cancel":
             return self._cancel(front, identity, message)
         key = (identity, message.id)
@@ -503,7 +313,7 @@ class EngineServer:
         job = self.scheduler.remove(identity, target)
         if job is not None:
             state = "queued"
-            self._reply(
+            self.outbox.reply(
                 front,
                 identity,
                 protocol.encode_error(
@@ -513,7 +323,7 @@ class EngineServer:
         elif (identity, target) in self.running:
             state = "running"
             self.running[(identity, target)].cancel_event.set()  # the worker replies `cancelled`
-        self._reply(
+        self.outbox.reply(
             front,
             identity,
             protocol.encode_ok(
@@ -523,17 +333,7 @@ class EngineServer:
 
     def _info(self, local: bool = True) -> dict:
         ready = self.loaded.is_set()
-        operations = {}
-        for name, spec in self.specs.items():
-            operation = self.operations.get(name)
-            loading = operation is None and name not in ("ping", "info", "cancel") and not ready
-            operations[name] = {
-                "available": (operation.unavailable is None) if operation is not None else not loading,
-                "why_unavailable": operation.unavailable if operation is not None else None,
-                "loading": loading,
-                "batchable": bool(self.scheduler.batchable.get(name, False)),
-                "doc": spec.doc,
-            }
+        operations = operations_info(self.specs, self.operations, self.scheduler.batchable, ready)
         info = {
             **self.info,
             "protocol_version": protocol.PROTOCOL_VERSION,
@@ -547,7 +347,7 @@ class EngineServer:
             "queued": self.scheduler.queued,
             "running": len(self.running),
         }
-        return info if local else _without_local_details(info)
+        return info if local else without_local_details(info)
 
     # ------------------------------------------------------------------ workers
     def _dispatch(self) -> None:
@@ -563,7 +363,7 @@ class EngineServer:
             self.idle_workers -= 1
             self.counters["batches"] += 1
             self.counters["batched_jobs"] += len(batch)
-            self.jobs.put(batch)
+            self.workers.submit(batch)
 
     def _drain_pipe(self, pipe: zmq.Socket, front: zmq.Socket) -> None:
         while True:
@@ -571,138 +371,20 @@ class EngineServer:
                 kind, *rest = pipe.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            if kind == b"D":
+            if kind == DONE:
                 self.idle_workers += 1
                 continue
             identity, request_id, *frames = rest
             key = (identity, request_id.decode())
-            if kind == b"F":
+            if kind == FINAL:
                 self.running.pop(key, None)
-                self._reply(front, identity, frames)
+                self.outbox.reply(front, identity, frames)
                 continue
             job = self.running.get(key)
             if job is None:
                 continue  # progress of a request that was answered already
             job.last_heard = time.monotonic()
-            self._reply(front, identity, frames, final=False)
-
-    def _worker(self) -> None:
-        push = self.context.socket(zmq.PUSH)
-        push.linger = 0
-        push.connect(self.pipe_endpoint)
-
-        def progress(job: Job, fraction: float, message: str) -> None:
-            job.last_fraction, job.last_message = fraction, message
-            push.send_multipart(
-                [
-                    b"P",
-                    job.identity,
-                    job.request_id.encode(),
-                    *protocol.encode_progress(job.request_id, job.op, fraction, message),
-                ]
-            )
-
-        while True:
-            batch = self.jobs.get()
-            if batch is None:
-                break
-            try:
-                for job in batch:
-                    job.progress_sink = progress
-                for job, frames in zip(batch, self._run_batch(batch)):
-                    push.send_multipart([b"F", job.identity, job.request_id.encode(), *frames])
-            except Exception:  # keep the worker alive whatever happens
-                logger.exception("worker failed on a batch of %d job(s)", len(batch))
-            finally:
-                push.send_multipart([b"D"])
-        push.close(linger=0)
-
-    def _call(self, jobs: list[Job]) -> list:
-        """The op's handler on `jobs`; an exception of the whole call becomes every job's outcome."""
-        try:
-            results = self.operations[jobs[0].op].handler(jobs)
-            if len(results) != len(jobs):
-                raise RuntimeError(f"handler returned {len(results)} outcomes for {len(jobs)} jobs")
-            return list(results)
-        except Exception as error:  # answered per job below
-            if not isinstance(error, EngineError):
-                logger.exception("handler of '%s' failed", jobs[0].op)
-            return [error] * len(jobs)
-
-    def _run_batch(self, batch: list[Job]) -> list[list[bytes]]:
-        """Reply frames for each job of the batch; cancelled jobs are skipped by the handler.
-
-        A failure shared by several jobs (one model call that failed for all of them) is retried
-        one job at a time, so the job that caused it gets the error and the others their answers.
-        """
-        live = [job for job in batch if not job.cancelled()]
-        outcomes: dict[int, object] = {}
-        if live:
-            results = self._call(live)
-            shared = [
-                i
-                for i, outcome in enumerate(results)
-                if isinstance(outcome, BaseException) and sum(o is outcome for o in results) > 1
-            ]
-            if shared:
-                self.counters["batch_retries"] += 1
-                for i in shared:
-                    if not live[i].cancelled():
-                        results[i] = self._call([live[i]])[0]
-            outcomes = {id(job): outcome for job, outcome in zip(live, results)}
-        return [self._reply_frames(job, outcomes.get(id(job))) for job in batch]
-
-    def _reply_frames(self, job: Job, outcome: object) -> list[bytes]:
-        if job.cancelled():
-            if self.stop_event.is_set():
-                return protocol.encode_error(
-                    job.request_id,
-                    job.op,
-                    protocol.ERR_SHUTTING_DOWN,
-                    "the engine is shutting down; send it again later",
-                )
-            return protocol.encode_error(
-                job.request_id, job.op, protocol.ERR_CANCELLED, f"request {job.request_id} was cancelled by the client"
-            )
-        if isinstance(outcome, EngineError):
-            details = getattr(outcome, "details", None)  # e.g. unknown_prompt's closest captions
-            return protocol.encode_error(job.request_id, job.op, outcome.code, str(outcome), details)
-        if isinstance(outcome, protocol.ProtocolError):
-            return protocol.encode_error(job.request_id, job.op, outcome.code, outcome.message)
-        if isinstance(outcome, BaseException) or outcome is None:
-            if isinstance(outcome, BaseException):
-                logger.error("'%s' failed", job.op, exc_info=outcome)
-            return protocol.encode_error(
-                job.request_id,
-                job.op,
-                protocol.ERR_INTERNAL,
-                (
-                    f"'{job.op}' failed inside the engine ({type(outcome).__name__}); the engine keeps "
-                    "running. Please report the engine log."
-                ),
-            )
-        try:
-            result, arrays = outcome  # type: ignore[misc]
-            frames = protocol.encode_ok(job.request_id, job.op, result, arrays)
-        except Exception as error:  # a result that cannot be encoded
-            logger.exception("the result of '%s' cannot be encoded", job.op)
-            return protocol.encode_error(
-                job.request_id,
-                job.op,
-                protocol.ERR_INTERNAL,
-                (f"'{job.op}' produced a result the protocol cannot carry ({error}); please report"),
-            )
-        limits = self.config.limits
-        total = sum(len(frame) for frame in frames)
-        if total > limits.max_total_bytes or max(len(frame) for frame in frames[1:] or [b""]) > limits.max_array_bytes:
-            return protocol.encode_error(
-                job.request_id,
-                job.op,
-                protocol.ERR_TOO_LARGE,
-                f"the answer to '{job.op}' would be {total} bytes, over the reply limits "
-                f"({limits.max_total_bytes} bytes, {limits.max_array_bytes} per array); send less per request",
-            )
-        return frames
+            self.outbox.reply(front, identity, frames, final=False)
 
 
 def _unavailable_handler(message: str) -> Callable[[list[Job]], list]:
@@ -710,20 +392,3 @@ def _unavailable_handler(message: str) -> Callable[[list[Job]], list]:
         return [EngineError(message, protocol.ERR_MODEL_UNAVAILABLE) for _ in jobs]
 
     return handler
-
-
-def _without_local_details(info: dict) -> dict:
-    """`info` for a client on another machine: no process id, no file paths."""
-    info = copy.deepcopy(info)
-    info.pop("pid", None)
-    bundle = info.get("bundle")
-    if isinstance(bundle, dict):
-        if bundle.get("path"):
-            bundle["path"] = os.path.basename(str(bundle["path"]).rstrip("/\\"))
-        for component in (bundle.get("components") or {}).values():
-            if isinstance(component, dict) and component.get("path"):
-                component["path"] = os.path.basename(str(component["path"]).rstrip("/\\"))
-        bundle["problems"] = (
-            [f"{len(bundle.get('problems') or [])} problem(s); see the engine log"] if bundle.get("problems") else []
-        )
-    return info

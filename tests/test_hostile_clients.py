@@ -20,7 +20,7 @@ from engine_process import PROJECT_ROOT, EngineProcess
 
 from engine import protocol
 from engine.client import CurveKeys, EngineClient
-from engine.server import _without_local_details
+from engine.server_info import without_local_details
 
 spec = importlib.util.spec_from_file_location(
     "bench_hostile_clients", PROJECT_ROOT / "benchmarks/bench_hostile_clients.py"
@@ -153,7 +153,7 @@ def test_ipv6_loopback_bind_serves():
 
 def test_info_hides_pid_and_paths_from_non_loopback_clients():
     info = {"pid": 12, "bundle": {"path": "/home/me/bundles/default", "components": {"lm": {"path": "/x/lm"}}}}
-    remote = _without_local_details(info)
+    remote = without_local_details(info)
     assert "pid" not in remote and remote["bundle"]["path"] == "default"
     assert remote["bundle"]["components"]["lm"]["path"] == "lm" and info["pid"] == 12
 

@@ -9,10 +9,11 @@ from tiny_bundle import write_tiny_bundle
 
 from engine.bundle import load_bundle, models_of
 from engine.errors import InputError
+from engine.job import Job, JobCancelled
 from engine.jobs import run_each
 from engine.motion.kinematics import rest_positions_from_offsets
 from engine.motion.skeleton import default_rest_offsets
-from engine.operations import Job, JobCancelled, build_operations
+from engine.operations import build_operations
 
 
 def _job(op: str, args: dict, arrays: dict | None = None, n: int = 0) -> Job:

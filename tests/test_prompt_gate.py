@@ -33,7 +33,7 @@ from engine.client import EngineClient, RemoteError
 from engine.errors import ModelUnavailableError, UnknownPromptError
 from engine.models.prompt_gate import PromptGate, clauses, strip_subject
 from engine.operations import Job
-from engine.server import EngineServer
+from engine.workers import reply_frames
 from trainer.data import bandai
 from trainer.data.procedural import captions as procedural_captions
 from trainer.stages.prompt_gate import bandai_phrases, choose_threshold, k_centres
@@ -173,7 +173,9 @@ def test_threshold_choice_and_k_centres() -> None:
 
 def test_error_reply_carries_the_details() -> None:
     job = Job(identity=b"c", request_id="r1", op="text_to_motion", args={}, arrays={})
-    frames = EngineServer._reply_frames(job, UnknownPromptError("far from everything", {"closest": ["a person walks"]}))
+    frames = reply_frames(
+        job, UnknownPromptError("far from everything", {"closest": ["a person walks"]}), protocol.Limits()
+    )
     reply = protocol.decode_message(frames)
     assert reply.error == {
         "code": protocol.ERR_UNKNOWN_PROMPT,

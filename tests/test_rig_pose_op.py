@@ -11,7 +11,7 @@ import pytest
 from engine_process import EngineProcess
 from retarget_rigs import RIGS, aimed_pairs, blender_pose_heads, random_motion, unit
 
-from engine import operations
+from engine import operations, rig_ops
 from engine.client import EngineClient, RemoteError
 from engine.describe.joints import heading_angle, normalise
 from engine.motion.skeleton import JOINT_NAMES, default_rest_positions
@@ -178,7 +178,7 @@ def test_long_tracks_are_read_in_chunks_with_progress(monkeypatch):
     anim = retarget(random_motion(num_frames=30, seed=7), rig)
     job_arrays = {"local_quats": anim.rotations, "root_location": anim.root_location, **arrays}
     whole = operations.rig_to_canonical(operations.Job(b"", "a", "rig_to_canonical", {"rig": header}, job_arrays))
-    monkeypatch.setattr(operations, "FK_BONE_FRAMES", 7 * rig.num_bones)
+    monkeypatch.setattr(rig_ops, "FK_BONE_FRAMES", 7 * rig.num_bones)
     seen = []
     job = operations.Job(
         b"",

@@ -30,7 +30,8 @@ from engine.batching import BatchPolicy
 from engine.bundle import configure_torch, default_bundle_dir, load_bundle
 from engine.errors import InputError
 from engine.operations import build_operations
-from engine.server import EngineServer, ServerConfig, is_loopback_host
+from engine.server import EngineServer, ServerConfig
+from engine.server_info import is_loopback_host
 
 MAX_BATCH = 256  # requests per model call, at most
 
