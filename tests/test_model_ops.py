@@ -7,6 +7,8 @@ progress, cancel), never quality.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from engine_process import EngineProcess
@@ -44,7 +46,16 @@ def _motion(reply, frames: int) -> np.ndarray:
 
 def test_info_lists_the_bundle_and_every_model_op_is_available(client):
     info = client.request("info").result
-    assert set(info["bundle"]["components"]) == {"tokenizer", "language_model", "pose_editor", "correction_writer"}
+    deadline = time.monotonic() + 120
+    while not info["models_ready"] and time.monotonic() < deadline:  # serve loads models after binding
+        time.sleep(0.2)
+        info = client.request("info").result
+    assert set(info["bundle"]["components"]) == {
+        "tokenizer",
+        "language_model",
+        "pose_editor",
+        "correction_writer",
+    }
     for op in ("text_to_motion", "motion_to_text", "predict", "inbetween", "edit_pose"):
         assert info["operations"][op]["available"] is True, op
 
