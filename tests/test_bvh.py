@@ -16,11 +16,10 @@ from engine.formats.bvh import (
     forward_kinematics,
     parse_bvh,
     read_bvh,
-    resample_positions,
-    resample_quaternions,
     write_bvh,
 )
 from engine.formats.canonical import CanonicalMotion, load_motion, save_motion
+from engine.formats.resample import resample_positions, resample_quaternions
 from engine.motion.skeleton import PARENTS, default_rest_offsets
 
 TWO_BONES = """HIERARCHY

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from engine.formats.bvh import resample_positions
+from engine.formats.resample import resample_positions
 from engine.motion.skeleton import FPS, NUM_JOINTS
 
 # HumanML3D's trans_matrix followed by x *= -1: Z-up AMASS -> Y-up, a proper rotation.

@@ -25,7 +25,8 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.formats.amass import load_amass_joints
-from engine.formats.bvh import read_bvh, resample_positions, write_bvh
+from engine.formats.bvh import read_bvh, write_bvh
+from engine.formats.resample import resample_positions
 from engine.motion.features import canonicalize as features_canonicalize
 from engine.motion.features import features_to_joints
 from engine.motion.kinematics import inverse_kinematics, rest_offsets_matching_lengths
