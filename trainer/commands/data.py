@@ -1,6 +1,7 @@
 """`motion-train data`: build the training dataset (HumanML3D layout, pose pairs, instructions).
 
 motion-train data --out data/built --bandai ../shared/data/bandai-namco-2 --procedural 2000
+motion-train data --out data/all --bandai ../shared/data/bandai-namco-2 --bandai ../shared/data/bandai-namco-1
 motion-train data --out data/h3d --humanml3d ~/HumanML3D
 motion-train data --out data/mine --bvh-dir my_bvh/ --labels labels.csv
 motion-train data --out data/amass --amass ~/AMASS --body-models ~/smplh --labels captions.json
@@ -22,7 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", type=Path, required=True, help="new, empty output folder")
-    parser.add_argument("--bandai", type=Path, help="Bandai-Namco dataset-2 folder (data/, cfg/)")
+    parser.add_argument(
+        "--bandai",
+        type=Path,
+        action="append",
+        help="Bandai-Namco dataset-1 or dataset-2 folder (data/, cfg/); repeat for both",
+    )
     parser.add_argument("--humanml3d", type=Path, help="HumanML3D or KIT-ML folder to copy in (keeps its splits)")
     parser.add_argument("--bvh-dir", type=Path, help="folder of .bvh files (searched recursively)")
     parser.add_argument(
@@ -33,7 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--procedural", type=int, default=0, metavar="N", help="add N procedural motions")
     parser.add_argument("--seed", type=int, default=0, help="seed of captions, splits, pairs, instructions")
     parser.add_argument("--captions-per-clip", type=int, default=3, help="Bandai captions per clip")
-    parser.add_argument("--limit-per-cell", type=int, help="Bandai: first N clips per content x style cell")
+    parser.add_argument(
+        "--limit-per-cell", type=int, help="Bandai: first N clips per content x style cell (a quick subset)"
+    )
     parser.add_argument("--no-mirror", action="store_true", help="do not add mirrored copies M<id>")
     parser.add_argument("--no-pairs", action="store_true", help="skip PoseFix pair mining")
     parser.add_argument("--pose-set", type=int, default=4000, help="farthest-point-sampled poses per split for pairs")

@@ -8,6 +8,9 @@ the label does not name; "walk" is never "walks forward"; "walk-turn-left" is "w
 left", never which foot or how far). The style is an adverbial ("in an exhausted way") or nothing
 for "normal" some of the time, since a normal-style clip is just the plain action.
 
+Dataset-1 folders (same layout, `dataset-1_` labels) are listed here too; their captions come
+from trainer.data.bandai1 (`clip_captions` picks the right builder).
+
 Run: `python -m trainer.data.bandai DATA_DIR` prints the captions of the first clip of each cell.
 """
 
@@ -21,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import InputError
+from trainer.data import bandai1
 
 LABEL_PREFIX = "dataset-2_"  # every label in cfg/*.txt starts with this; captions drop it
+PREFIXES = {2: LABEL_PREFIX, 1: bandai1.LABEL_PREFIX}
 
 SUBJECTS = ("a person", "someone", "the person", "a human")
 
@@ -107,6 +112,7 @@ class BandaiClip:
     bvh_path: Path
     content: str
     style: str
+    dataset: int = 2  # which Bandai-Namco dataset (1 or 2)
 
     @property
     def cell(self) -> str:
@@ -114,26 +120,43 @@ class BandaiClip:
         return f"{self.content}/{self.style}"
 
 
-def _read_labels(path: Path) -> list[str]:
+def _raw_labels(path: Path) -> list[str]:
     if not path.is_file():
         raise InputError(f"Bandai label file {path} is missing; pass the dataset folder that holds cfg/.")
-    labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [label[len(LABEL_PREFIX) :] if label.startswith(LABEL_PREFIX) else label for label in labels]
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def dataset_of(bandai_dir: Path) -> int:
+    """1 or 2: which Bandai-Namco dataset a folder holds, from its cfg/ label prefix (no prefix: 2)."""
+    labels = _raw_labels(Path(bandai_dir) / "cfg" / "content_label.txt")
+    return 1 if labels and labels[0].startswith(bandai1.LABEL_PREFIX) else 2
+
+
+def _read_labels(path: Path, prefix: str = LABEL_PREFIX) -> list[str]:
+    return [label[len(prefix) :] if label.startswith(prefix) else label for label in _raw_labels(path)]
+
+
+def phrase_tables(dataset: int) -> tuple[dict, dict]:
+    """(content phrases, style phrases) of a dataset: the labels it can caption."""
+    return (CONTENT_PHRASES, STYLE_PHRASES) if dataset == 2 else (bandai1.CONTENT_PHRASES, bandai1.STYLE_PHRASES)
 
 
 def list_clips(bandai_dir: Path, limit_per_cell: int | None = None) -> list[BandaiClip]:
-    """All labelled clips of a Bandai-Namco dataset-2 folder, sorted by file name.
+    """All labelled clips of a Bandai-Namco dataset-2 (or dataset-1) folder, sorted by file name.
 
     Labels come from each clip's JSON (indices into cfg/*.txt); a clip whose JSON is missing or
     names an unknown label raises InputError. `limit_per_cell` keeps the first N clips per cell
     (tests use it for a fast subset).
     """
     bandai_dir = Path(bandai_dir)
-    contents = _read_labels(bandai_dir / "cfg" / "content_label.txt")
-    styles = _read_labels(bandai_dir / "cfg" / "style_label.txt")
+    dataset = dataset_of(bandai_dir)
+    prefix = PREFIXES[dataset]
+    content_phrases, style_phrases = phrase_tables(dataset)
+    contents = _read_labels(bandai_dir / "cfg" / "content_label.txt", prefix)
+    styles = _read_labels(bandai_dir / "cfg" / "style_label.txt", prefix)
     bvh_files = sorted((bandai_dir / "data").glob("*.bvh"))
     if not bvh_files:
-        raise InputError(f"no .bvh files in {bandai_dir / 'data'}; pass the Bandai dataset-2 folder.")
+        raise InputError(f"no .bvh files in {bandai_dir / 'data'}; pass a Bandai dataset-1 or dataset-2 folder.")
     clips, per_cell = [], {}
     for bvh in bvh_files:
         label_path = bvh.with_suffix(".json")
@@ -145,12 +168,12 @@ def list_clips(bandai_dir: Path, limit_per_cell: int | None = None) -> list[Band
                 f"label file {label_path} is missing or invalid ({error}); it must hold "
                 '{"content": i, "style": j} indexing cfg/*.txt.'
             ) from None
-        if content not in CONTENT_PHRASES or style not in STYLE_PHRASES:
+        if content not in content_phrases or style not in style_phrases:
             raise InputError(
                 f"{label_path}: no caption phrases for content {content!r} / style "
-                f"{style!r}; add them to trainer/data/bandai.py."
+                f"{style!r}; add them to trainer/data/{'bandai' if dataset == 2 else 'bandai1'}.py."
             )
-        clip = BandaiClip(bvh, content, style)
+        clip = BandaiClip(bvh, content, style, dataset)
         per_cell[clip.cell] = per_cell.get(clip.cell, 0) + 1
         if limit_per_cell is None or per_cell[clip.cell] <= limit_per_cell:
             clips.append(clip)
@@ -181,9 +204,16 @@ def captions_for(content: str, style: str, count: int = 3, seed: int | str = 0) 
     return captions
 
 
+def clip_captions(clip: BandaiClip, count: int = 3, seed: int | str = 0) -> list[str]:
+    """Captions of a clip of either dataset (dataset-2: captions_for above, unchanged)."""
+    if clip.dataset == 1:
+        return bandai1.captions_for(clip.content, clip.style, count, seed)
+    return captions_for(clip.content, clip.style, count, seed)
+
+
 if __name__ == "__main__":
     seen = set()
     for clip in list_clips(Path(sys.argv[1])):
         if clip.cell not in seen:
             seen.add(clip.cell)
-            print(clip.cell, captions_for(clip.content, clip.style))
+            print(clip.cell, clip_captions(clip))

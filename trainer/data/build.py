@@ -11,8 +11,10 @@ Output folder:
     instructions/            task-mixture examples per split (trainer.data.instructions)
     stats.json, stats.md     the statistics report (trainer.data.stats)
 
-Ids: B (Bandai), P (procedural), V (BVH folder), A (AMASS) + 6 digits; HumanML3D/KIT folders keep
-their own ids (they already hold their mirrors).
+Ids: B (Bandai dataset-2), D (Bandai dataset-1 segments), P (procedural), V (BVH folder), A (AMASS)
++ 6 digits; HumanML3D/KIT folders keep their own ids (they already hold their mirrors). The split
+unit is the source clip (meta `group`): a dataset-1 clip's segments and all their mirrors share
+one split.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class BuildOptions:
     """What to build from; every source is optional but at least one must be given."""
 
     out: Path
-    bandai: Path | None = None
+    bandai: Path | list[Path] | None = None  # Bandai-Namco folders, dataset-1 and/or dataset-2
     humanml3d: Path | None = None
     bvh_dir: Path | None = None
     labels: Path | None = None
@@ -52,7 +54,7 @@ class BuildOptions:
     procedural: int = 0
     seed: int = 0
     captions_per_clip: int = 3
-    limit_per_cell: int | None = None  # Bandai: first N clips per content x style cell
+    limit_per_cell: int | None = None  # Bandai (both datasets): first N clips per content x style cell
     mirror: bool = True
     pairs: bool = True
     pair_config: PairConfig = field(default_factory=PairConfig)
@@ -60,12 +62,20 @@ class BuildOptions:
     progress: bool = True
 
 
+def bandai_folders(bandai: Path | list[Path] | None) -> list[Path]:
+    """The Bandai folders of BuildOptions.bandai (one path or a list)."""
+    if not bandai:
+        return []
+    return [Path(bandai)] if isinstance(bandai, (str, Path)) else [Path(p) for p in bandai]
+
+
 def _sources(options: BuildOptions) -> list[Source]:
     found = []
-    if options.bandai:
-        found.append(
-            sources.bandai_source(options.bandai, options.captions_per_clip, options.seed, options.limit_per_cell)
-        )
+    for folder in bandai_folders(options.bandai):
+        source = sources.bandai_source(folder, options.captions_per_clip, options.seed, options.limit_per_cell)
+        if any(s.name == source.name for s in found):
+            raise InputError(f"{folder}: a second {source.name} folder; pass each Bandai dataset once.")
+        found.append(source)
     if options.bvh_dir:
         found.append(sources.files_source(options.bvh_dir, options.labels, "*.bvh", "bvh", "V"))
     if options.amass:
@@ -112,19 +122,32 @@ def _check_motion(motion: SourceMotion) -> str | None:
     return None
 
 
+@dataclass
+class _Written:
+    """What the split needs of the written motions: split unit -> cell, base id -> split unit."""
+
+    cells: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)
+    train_cells: set[str] = field(default_factory=set)
+
+
 def _write_source_motions(
     options: BuildOptions, out: Path, meta: list[dict], skipped: list[dict], checks: dict[str, list[dict]]
-) -> dict[str, str]:
-    """Convert every source motion (and its mirror); returns base id -> cell. Plausibility results
-    per source (the procedural generator's checks, which fit any motion) are appended to `checks`
-    (mirrors are not re-checked: the checks are symmetric)."""
-    cells: dict[str, str] = {}
+) -> _Written:
+    """Convert every source motion (and its mirror). Plausibility results per source (the
+    procedural generator's checks, which fit any motion) are appended to `checks` (mirrors are
+    not re-checked: the checks are symmetric)."""
+    written = _Written()
     found = _sources(options)
     total = sum(s.count for s in found)
     with tqdm(total=total, unit="clip", desc="motions", disable=not options.progress) as bar:
         for source in found:
+            written.train_cells |= source.train_cells
+            last_group = None
             for motion in source.motions:
-                bar.update(1)
+                if not motion.group or motion.group != last_group:
+                    bar.update(1)  # segments of one clip count once
+                last_group = motion.group
                 problem = _check_motion(motion)
                 if problem:
                     skipped.append({"source": motion.source, "origin": motion.origin, "reason": problem})
@@ -139,8 +162,12 @@ def _write_source_motions(
                     "captions": len(motion.captions),
                     "labels": motion.labels,
                 }
+                group = f"{motion.source}:{motion.group}" if motion.group else motion.name
+                if motion.group:
+                    entry["group"] = group
                 meta.append(entry)
-                cells[motion.name] = motion.cell
+                written.cells[group] = motion.cell
+                written.groups[motion.name] = group
                 checks.setdefault(motion.source, []).append(
                     check_plausibility(motion.positions)
                 )  # checks that apply to any motion
@@ -151,7 +178,7 @@ def _write_source_motions(
                         k: cap.mirror_text(v) if isinstance(v, str) else v for k, v in (motion.labels or {}).items()
                     }
                     meta.append({**entry, "id": "M" + motion.name, "mirror_of": motion.name, "labels": labels})
-    return cells
+    return written
 
 
 def _copy_humanml3d(folder: Path, out: Path, meta: list[dict]) -> dict[str, list[str]]:
@@ -192,7 +219,7 @@ def build_dataset(options: BuildOptions) -> dict:
     """Build everything into `options.out`; returns the statistics (also written to stats.json/md)."""
     started = time.perf_counter()
     out = Path(options.out)
-    if not any([options.bandai, options.humanml3d, options.bvh_dir, options.amass, options.procedural]):
+    if not any([bandai_folders(options.bandai), options.humanml3d, options.bvh_dir, options.amass, options.procedural]):
         raise InputError("no data source given: pass --bandai, --humanml3d, --bvh-dir, --amass or --procedural N.")
     if out.exists() and any((out / d).exists() for d in LAYOUT_DIRS):
         raise InputError(f"{out} already holds a dataset; choose an empty --out folder (nothing is overwritten).")
@@ -201,8 +228,9 @@ def build_dataset(options: BuildOptions) -> dict:
     meta: list[dict] = []
     skipped: list[dict] = []
     checks: dict[str, list[dict]] = {}
-    cells = _write_source_motions(options, out, meta, skipped, checks)
-    assignment = split_by_cell(cells, options.seed)
+    written = _write_source_motions(options, out, meta, skipped, checks)
+    by_group = split_by_cell(written.cells, options.seed, train_cells=written.train_cells)
+    assignment = {base: by_group[group] for base, group in written.groups.items()}
     split_ids: dict[str, list[str]] = {s: [] for s in SPLITS}
     for base, split in sorted(assignment.items()):
         split_ids[split] += [base] + (["M" + base] if options.mirror else [])

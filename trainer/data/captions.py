@@ -78,6 +78,32 @@ _add(
     "forward down twice steadily straight ahead slightly backward back out off overhand "
     "leisurely deeply diagonally together sideways away backwards once high low",
 )
+# Words of the Bandai dataset-1 captions (trainer.data.bandai1).
+_add(
+    "VERB",
+    "answer:answer answering:answer backs:back breaks:break calls:call dances:dance dancing:dance "
+    "dashes:dash gestures:gesture get:get gives:give looking:look points:point respond:respond "
+    "say:say says:say shouts:shout show:show shows:show slashes:slash sprints:sprint "
+    "swaggering:swagger swings:swing kicking:kick",
+)
+_add(
+    "NOUN",
+    "actor:actor attention:attention bye:bye child:child class:class confidence:confidence "
+    "dance:dance flair:flair gangster:gangster giant:giant goodbye:goodbye kid:kid look:look "
+    "lots:lot musical:musical performer:performer posture:posture punk:punk question:question "
+    "speed:speed sprint:sprint stage:stage street:street swagger:swagger sword:sword thug:thug",
+)
+_add(
+    "ADJ",
+    "angry big cheerful childlike frail full furious happy heavy huge imaginary ladylike little long "
+    "macho manly proud sad showy shy small-time theatrical thuggish timid unsure worn",
+)
+_add(
+    "ADV",
+    "angrily cheerfully childishly dejectedly furiously gloomily gracefully happily heavily hesitantly "
+    "joyfully playfully proudly sadly shyly theatrically timidly",
+)
+_add("ADP", "without")
 _add("ADP", "on after toward towards from along by onto")
 _add("ADJ", "easy slow small upper shallow large deep other straight")
 _add("NUM", "one two three four five six seven eight nine ten eleven")

@@ -2,7 +2,8 @@
 
 Every source gives `SourceMotion`s: positions `(T, 22, 3)` float32 metres, 20 fps, canonical
 (engine.formats.canonical), a list of captions, and a stratification cell for the splits. Sources:
-- Bandai-Namco dataset-2 (labels -> captions, trainer.data.bandai);
+- Bandai-Namco dataset-2 (labels -> captions, trainer.data.bandai) and dataset-1 (trainer.data.bandai1;
+  its long clips cut into segments by trainer.data.segments);
 - any folder of BVH files (or AMASS .npz files) with a label file mapping file -> caption(s);
 - the procedural generator (trainer.data.procedural, when present).
 HumanML3D/KIT-ML folders are copied rather than converted (trainer.data.build).
@@ -26,6 +27,8 @@ from engine.errors import InputError
 from engine.formats.canonical import load_motion
 from trainer.data import bandai
 from trainer.data.procedural import generate_procedural
+from trainer.data.segments import segment_bounds
+from trainer.data.splits import MIN_SPLIT_CLIPS
 
 
 @dataclass
@@ -39,6 +42,7 @@ class SourceMotion:
     source: str  # 'bandai', 'bvh', 'amass', 'procedural'
     origin: str  # file or generator parameters it came from
     labels: dict = field(default_factory=dict)
+    group: str = ""  # the source clip the split keeps together (its segments); "" = this motion alone
 
 
 @dataclass
@@ -46,30 +50,75 @@ class Source:
     """A sized, lazy stream of motions (the size feeds the progress bar)."""
 
     name: str
-    count: int
+    count: int  # clips (a segmented clip counts once; the progress bar counts clips)
     motions: Iterator[SourceMotion]
+    train_cells: frozenset[str] = frozenset()  # split cells too small to hold out: all in train
 
 
 def bandai_source(
     bandai_dir: Path, captions_per_clip: int = 3, seed: int = 0, limit_per_cell: int | None = None
 ) -> Source:
-    """The Bandai-Namco dataset-2 folder; captions from content x style labels."""
-    clips = bandai.list_clips(Path(bandai_dir), limit_per_cell)
+    """A Bandai-Namco folder, dataset-2 or dataset-1 (told apart by its cfg/ labels); captions from
+    content x style labels.
 
-    def motions() -> Iterator[SourceMotion]:
-        for i, clip in enumerate(clips):
-            motion = load_motion(clip.bvh_path, preset="bandai")
+    Dataset-2 (source 'bandai', ids B000000...): one motion per clip, split cell content/style.
+    Dataset-1 (source 'bandai1', ids D000000... numbered over segments): clips longer than 9.8 s
+    are cut into segments (trainer.data.segments), each with its own captions and `group` = the
+    clip's file stem, so a clip, its segments and their mirrors share a split. Its split cell is
+    the content alone (one clip per content x style): contents with at least MIN_SPLIT_CLIPS
+    clips put at least one clip in each split; rarer contents (call, punch, kick, ... recorded
+    once or twice) go to train only (`train_cells`), so every content is trained on.
+    """
+    bandai_dir = Path(bandai_dir)
+    clips = bandai.list_clips(bandai_dir, limit_per_cell)
+    if not clips or clips[0].dataset == 2:
+        return Source("bandai", len(clips), _bandai2_motions(clips, captions_per_clip, seed))
+    per_content: dict[str, int] = {}
+    for clip in clips:
+        per_content[clip.content] = per_content.get(clip.content, 0) + 1
+    small = frozenset(_bandai1_cell(c) for c, n in per_content.items() if n < MIN_SPLIT_CLIPS)
+    return Source("bandai1", len(clips), _bandai1_motions(clips, captions_per_clip, seed), small)
+
+
+def _bandai1_cell(content: str) -> str:
+    return f"dataset-1/{content}"
+
+
+def _bandai2_motions(clips: list[bandai.BandaiClip], captions_per_clip: int, seed: int) -> Iterator[SourceMotion]:
+    for i, clip in enumerate(clips):
+        motion = load_motion(clip.bvh_path, preset="bandai")
+        yield SourceMotion(
+            f"B{i:06d}",
+            motion.positions.astype(np.float32),
+            bandai.captions_for(clip.content, clip.style, captions_per_clip, f"{seed}/{clip.bvh_path.stem}"),
+            clip.cell,
+            "bandai",
+            clip.bvh_path.name,
+            {"content": clip.content, "style": clip.style},
+        )
+
+
+def _bandai1_motions(clips: list[bandai.BandaiClip], captions_per_clip: int, seed: int) -> Iterator[SourceMotion]:
+    index = 0
+    for clip in clips:
+        positions = load_motion(clip.bvh_path, preset="bandai").positions.astype(np.float32)
+        bounds = segment_bounds(positions)
+        for k, (start, end) in enumerate(bounds):
+            tag = clip.bvh_path.stem if len(bounds) == 1 else f"{clip.bvh_path.stem}/{k}"
+            labels = {"content": clip.content, "style": clip.style}
+            if len(bounds) > 1:
+                labels["segment"] = [start, end]  # frames at 20 fps in the clip
             yield SourceMotion(
-                f"B{i:06d}",
-                motion.positions.astype(np.float32),
-                bandai.captions_for(clip.content, clip.style, captions_per_clip, f"{seed}/{clip.bvh_path.stem}"),
-                clip.cell,
-                "bandai",
+                f"D{index:06d}",
+                positions[start:end],
+                bandai.clip_captions(clip, captions_per_clip, f"{seed}/{tag}"),
+                _bandai1_cell(clip.content),
+                "bandai1",
                 clip.bvh_path.name,
-                {"content": clip.content, "style": clip.style},
+                labels,
+                group=clip.bvh_path.stem,
             )
-
-    return Source("bandai", len(clips), motions())
+            index += 1
 
 
 def read_label_file(path: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
