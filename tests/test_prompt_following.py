@@ -18,7 +18,7 @@ import pytest
 from engine.formats.canonical import load_motion
 from engine.motion.heading import turn_about_y
 from engine.motion.skeleton import JOINT_INDEX
-from trainer.data import bandai
+from trainer.data import bandai, bandai1
 from trainer.data.instructions import TEMPLATE_DIR
 from trainer.data.procedural import PRIMITIVES
 from trainer.data.procedural import captions as procedural_captions
@@ -71,11 +71,14 @@ NORMALISED = [normalise(p["text"]) for p in PROMPTS]
 
 @functools.cache
 def _bandai_captions() -> set[str]:
-    """Every caption trainer.data.bandai can write: subject x content phrase x style adverbial."""
+    """Every caption the Bandai builders can write: dataset 2 (subject x content phrase x style adverbial)
+    and dataset 1 (trainer.data.bandai1, every form of every content x style cell)."""
     out = set()
     for verbs, adverbs in itertools.product(bandai.CONTENT_PHRASES.values(), bandai.STYLE_PHRASES.values()):
         for subject, verb, adverb in itertools.product(bandai.SUBJECTS, verbs, adverbs):
             out.add(normalise(f"{subject} {verb} {adverb}"))
+    for content, style in itertools.product(bandai1.CONTENT_PHRASES, bandai1.STYLE_PHRASES):
+        out.update(normalise(caption) for caption in bandai1.all_captions(content, style))
     return out
 
 
