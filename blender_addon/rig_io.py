@@ -21,37 +21,16 @@ import bpy
 import numpy as np
 from mathutils import Quaternion  # importable wherever bpy is
 
+from .protocol_ops import CANONICAL_JOINT_NAMES, CANONICAL_PARENTS
+
 ENGINE_FPS = 20.0  # HumanML3D frame rate of every engine motion
 NLA_TRACK_NAME = "Motion Copilot"
 LINEAR = 1  # enum index of 'LINEAR' in keyframe interpolation (CONSTANT=0, LINEAR=1, BEZIER=2)
 
-# SMPL-22 joint names and parents (copied from engine/motion/skeleton.py: the add-on cannot import
-# the engine, which pulls in torch; tests/test_addon_rig_io.py checks the two stay equal).
-SMPL_JOINT_NAMES: tuple[str, ...] = (
-    "pelvis",
-    "left_hip",
-    "right_hip",
-    "spine1",
-    "left_knee",
-    "right_knee",
-    "spine2",
-    "left_ankle",
-    "right_ankle",
-    "spine3",
-    "left_foot",
-    "right_foot",
-    "neck",
-    "left_collar",
-    "right_collar",
-    "head",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-)
-SMPL_PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+# SMPL-22 joint names and parents: the protocol's canonical order (the add-on's copy of
+# engine/protocol_ops.py, which engine/motion/skeleton.py reads too).
+SMPL_JOINT_NAMES: tuple[str, ...] = CANONICAL_JOINT_NAMES
+SMPL_PARENTS: tuple[int, ...] = CANONICAL_PARENTS
 # Floor-grounded SMPL neutral T-pose joints, metres, Y up, facing +Z (engine skeleton
 # default_rest_positions(), rounded to the millimetre); used when the engine is not reachable.
 SMPL_REST_YUP = np.array(

@@ -15,6 +15,20 @@ from dataclasses import dataclass
 
 from .protocol_wire import FLOAT_DTYPES, MAX_ID_CHARS, MAX_NAME_CHARS
 
+# ----------------------------------------------------------------------------- the canonical skeleton
+
+# Every motion on the wire is joint positions (T, 22, 3) in this order (SMPL's first 22 body joints,
+# as in HumanML3D: Guo et al. 2022, github.com/EricGuo5513/HumanML3D, paramUtil.py t2m_kinematic_chain),
+# so the order is part of the protocol; engine/motion/skeleton.py and the add-on both read it here.
+# fmt: off
+CANONICAL_JOINT_NAMES: tuple[str, ...] = (
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
+    "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+)
+# fmt: on
+CANONICAL_PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+
 # ----------------------------------------------------------------------------- schema records
 
 

@@ -9,36 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.protocol_ops import CANONICAL_JOINT_NAMES, CANONICAL_PARENTS
+
 FPS = 20.0  # HumanML3D frame rate; every canonical motion is resampled to it.
 
-JOINT_NAMES: tuple[str, ...] = (
-    "pelvis",
-    "left_hip",
-    "right_hip",
-    "spine1",
-    "left_knee",
-    "right_knee",
-    "spine2",
-    "left_ankle",
-    "right_ankle",
-    "spine3",
-    "left_foot",
-    "right_foot",
-    "neck",
-    "left_collar",
-    "right_collar",
-    "head",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-)
+JOINT_NAMES: tuple[str, ...] = CANONICAL_JOINT_NAMES  # the wire order (engine/protocol_ops.py)
 NUM_JOINTS = len(JOINT_NAMES)
 JOINT_INDEX: dict[str, int] = {name: i for i, name in enumerate(JOINT_NAMES)}
 
-PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+PARENTS: tuple[int, ...] = CANONICAL_PARENTS
 
 # HumanML3D's t2m_kinematic_chain: right leg, left leg, spine to head, right arm, left arm.
 KINEMATIC_CHAINS: tuple[tuple[int, ...], ...] = (
