@@ -39,7 +39,11 @@ def blender():
 
 
 def installed_addon():
-    """(module name, zip path) of the extension built without wheels and installed into bpy."""
+    """(module name, zip path) of the extension built without wheels and installed into bpy.
+
+    Installed again if something since (a test's own factory reset) unregistered it."""
+    if "addon" in _STATE and ADDON_MODULE not in bpy.context.preferences.addons:
+        del _STATE["addon"]
     if "addon" not in _STATE:
         blender()
         sys.path.insert(0, str(ROOT / "scripts"))

@@ -153,8 +153,9 @@ def test_line_numbers_point_at_the_bad_frame(tmp_path):
 
 def _blender_joint_positions(path, frames):
     """Joint positions by Blender's own BVH importer (an independent reader), BVH axes."""
-    bpy = pytest.importorskip("bpy")
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    from blender_fixtures import bpy, empty_scene
+
+    empty_scene()  # one factory reset per process, then an empty file: installed add-ons stay enabled
     bpy.ops.import_anim.bvh(
         filepath=str(path),
         global_scale=1.0,
@@ -217,8 +218,9 @@ def test_every_leaf_gets_a_real_end_site_along_its_bone():
 
 def _blender_import_log(path) -> str:
     """What Blender's BVH importer prints while importing `path` (its warnings go to stdout)."""
-    bpy = pytest.importorskip("bpy")
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    from blender_fixtures import bpy, empty_scene
+
+    empty_scene()  # one factory reset per process, then an empty file: installed add-ons stay enabled
     log = io.StringIO()
     with contextlib.redirect_stdout(log):
         bpy.ops.import_anim.bvh(filepath=str(path), global_scale=1.0, axis_forward="-Z", axis_up="Y")
