@@ -131,10 +131,15 @@ def largest_requests(models: bool, scale: float = 1.0) -> list[tuple[str, list[b
     if models:
         out += [
             (f"motion_to_text {frames} frames", protocol.encode_request("motion_to_text", {}, {"motion": motion})),
-            (f"predict {frames} frames", protocol.encode_request("predict", {"frames": 2000}, {"motion": motion})),
+            # The shipped model writes at most 50 codes (200 frames) per call, context included: 195 new
+            # frames is the longest continuation it takes and 191 the longest gap (longer: bad_input at once).
             (
-                f"inbetween 2 x {frames} frames",
-                protocol.encode_request("inbetween", {"frames": 2000}, {"start": motion, "end": motion}),
+                f"predict 195 frames after {frames}",
+                protocol.encode_request("predict", {"frames": 195}, {"motion": motion}),
+            ),
+            (
+                f"inbetween 191 frames between 2 x {frames}",
+                protocol.encode_request("inbetween", {"frames": 191}, {"start": motion, "end": motion}),
             ),
             ("text_to_motion 1000-char prompt", protocol.encode_request("text_to_motion", {"text": prompt})),
             ("edit_pose 1000-char prompt", protocol.encode_request("edit_pose", {"text": prompt}, {"pose": POSE})),
