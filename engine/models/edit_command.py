@@ -31,21 +31,25 @@ _PARTS: tuple[tuple[str, str, bool], ...] = (  # (regex, part, plural)
     (r"knee|thigh", "knee", False),
     (r"legs|feet|ankles|heels|toes", "foot", True),
     (r"leg|foot|ankle|heel|toe", "foot", False),
+    (r"stance", "foot", True),
     (r"torso|chest|upper body|trunk|head|back|body|shoulders|waist", "torso", False),
 )
-_SLIGHT = r"\b(slightly|a little|a bit|a touch|a tad|just a bit|barely|a few (?:cm|centimetres|centimeters|inches))\b"
-_MUCH = r"\b(a lot|much|way|far|really|very|as far|as high|high up|big)\b"
+_SLIGHT = (
+    r"\b(slightly|a little|a bit|a touch|a tad|just a bit|barely|small|little|gentle|gently|subtle|"
+    r"a few (?:cm|centimetres|centimeters|inches))\b"
+)
+_MUCH = r"\b(a lot|much|way|far|really|very|as far|as high|high up|high|big|deep|deeply|hard|strongly)\b"
 _FULL = r"\b(all the way|fully|completely|as far as (?:you|it) can|as high as (?:you|it) can)\b"
-_HEAD = r"\b(above (?:your|the) head|over (?:your|the) head|overhead|to the (?:sky|ceiling)|straight up)\b"
+_HEAD = r"\b(above (?:your|the) head|over (?:your|the) head|overhead|sky|ceiling|straight up)\b"
 _SHOULDER = r"\b(to shoulder (?:height|level)|level with (?:your|the) shoulders?|shoulder[- ]high|horizontal)\b"
 _SIDE_REST = r"\b(by your sides?|at your sides?|to your sides?|down to your sides?|hang(?:ing)? down|dangle)\b"
 _HIPS = r"\b((?:on|to) (?:your |the )?(?:hips|waist)|akimbo)\b"
 _TOGETHER = (
     r"\b(together|touch(?:ing)? each other|meet|clasp|close the gap|closer to each other|in toward each other)\b"
 )
-_APART = r"\b(apart|spread|wider|wide|further from each other|farther from each other|away from each other)\b"
+_APART = r"\b(apart|spread|wider|wide|widen|further from each other|farther from each other|away from each other)\b"
 _BEND = r"\b(bend|bent|flex|crook|fold|tuck|deepen|sink)\b"
-_STRAIGHT = r"\b(straighten|extend|unbend|lock out|lock|straight)\b"
+_STRAIGHT = r"\b(straighten|extend|unbend|lock out|lock|straight(?! ahead| up| out| down| back| in))\b"
 _LEAN = r"\b(lean|tilt|tip|bow|hunch|slouch|incline|arch)\b"
 _UP = r"\b(raise|lift|up|higher|hoist|overhead|above|elevate|reach up)\b"
 _DOWN = r"\b(lower|drop|down|lower down|let .* (?:hang|fall)|relax|sink)\b"

@@ -81,7 +81,7 @@ def moved_joints(goals: list[Goal]) -> set[int]:
 
 
 def _reach_room(pose_a: np.ndarray, side: str, part: str, direction: np.ndarray) -> float:
-    """How far (metres) the effector can go along `direction` before leaving the sphere its limb reaches."""
+    """How far (metres) the effector can go along `direction` on the sphere its limb reaches."""
     eff, root = pose_a[joint(side, EFFECTOR[part])], pose_a[joint(side, ROOT[part])]
     if part == "hand":
         length = np.linalg.norm(pose_a[joint(side, "elbow")] - root) + np.linalg.norm(
@@ -91,10 +91,7 @@ def _reach_room(pose_a: np.ndarray, side: str, part: str, direction: np.ndarray)
         length = np.linalg.norm(pose_a[joint(side, "knee")] - root) + np.linalg.norm(eff - pose_a[joint(side, "knee")])
     else:
         length = np.linalg.norm(eff - root)
-    rel = eff - root
-    b = rel @ direction
-    disc = b * b - (rel @ rel - (0.97 * length) ** 2)
-    return float(max(-b + np.sqrt(max(disc, 0.0)), 0.0))
+    return float(max((root - eff) @ direction + 0.97 * length, 0.0))  # the furthest point of its sphere
 
 
 def direction_of(goal: Goal, side: str) -> np.ndarray:
