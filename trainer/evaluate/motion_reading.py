@@ -444,7 +444,7 @@ def check_pose_edit(rule: dict, a: np.ndarray, b: np.ndarray) -> bool:
     amount = pose_edit_amount(rule, a, b)
     if rule["type"] == "hips":
         bent = all(_hinge(b, s, "elbow") <= HIPS_ELBOW for s in ("left", "right"))
-        return -amount <= HIPS_WITHIN and bent and pose_edit_amount(rule, a, a) < -HIPS_WITHIN
+        return -amount <= HIPS_WITHIN and bent
     if amount < rule["min"]:
         return False
     for side in _sides_of(rule):
