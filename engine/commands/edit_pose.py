@@ -2,6 +2,7 @@
 
     motion-engine edit-pose walk.bvh:30 "raise your left arm" -o raised.bvh
 The frame defaults to 0; OUT holds the edited pose as a one-frame motion (at the origin facing +Z).
+A .png OUT shows the pose before and after side by side, the moved joints ringed.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from engine.commands.task_common import (
     read_motion,
     write_motion,
 )
+from engine.describe.joints import normalise
 from engine.errors import InputError
 from engine.models.posefix_handlers import edit_pose
+from engine.motion.preview import save_before_after_png
 from engine.operations import Job
 
 
@@ -33,7 +36,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     check_output(args.output)
     if not args.text.strip():
         raise InputError("the correction text is empty; say how the pose should change")
@@ -46,6 +48,12 @@ def run(args: argparse.Namespace) -> int:
     (outcome,) = edit_pose(models_of(bundle, device), [Job(b"cli", "1", "edit_pose", job_args, {"pose": pose[0]})])
     if isinstance(outcome, Exception):
         raise outcome
+    if args.output.lower().endswith(".png"):
+        path = save_before_after_png(
+            normalise(pose[:1].astype("float64"))[0], outcome[1]["pose"], args.output, title=args.text
+        )
+        print(f"wrote {path}: the pose before and after the edit, moved joints ringed")
+        return 0
     path = write_motion(outcome[1]["pose"][None], args.output)
     print(f"wrote {path}: the edited pose")
     return 0

@@ -7,9 +7,10 @@ empty text fails only its own job; then, by the seeding rule of engine/jobs.py, 
 a batch share ONE model call and each seeded job runs alone under `seeded(seed)`.
 
 Poses arrive as `(22, 3)` joint positions (metres, Y up) of the canonical skeleton. `edit_pose`
-answers `pose` `(22, 3)` float32 (default rest skeleton, facing +Z, pelvis at x = z = 0, lowest
-joint on the floor) and `quats` `(22, 4)` float32 canonical local rotations (w, x, y, z). Without a
-seed the editor returns its prior mean (the most likely edit); with a seed, one seeded sample.
+answers `pose` `(22, 3)` float32 (the input's bone lengths, facing +Z, pelvis at x = z = 0, lowest
+joint on the floor) and `quats` `(22, 4)` float32 canonical local rotations (w, x, y, z). The CVAE
+proposes (prior mean and 8 draws, seeded by `seed`, or 0 without one) and engine.models.edit_search
+picks and scales the edit that does what the command asks: deterministic for (pose, text, seed).
 `describe_change` is greedy without a seed (or with `deterministic`), else one sampled sentence
 (temperature 0.7).
 """
@@ -21,7 +22,6 @@ import numpy as np
 from engine.describe.joints import normalise
 from engine.errors import InputError
 from engine.jobs import run_batched, seeded
-from engine.motion import rotations as R
 from engine.motion.heading import face_forward, heading_angle
 
 
@@ -39,26 +39,29 @@ def _text(job) -> str:
     return text
 
 
-def edit_poses(editor, poses: np.ndarray, texts: list[str], sample: bool) -> tuple[np.ndarray, np.ndarray]:
-    """One editor call for B poses: `(B, 22, 3)` metres + B texts -> edited positions `(B, 22, 3)`
-    (on the floor) and quats `(B, 22, 4)`, float32; the prior mean, or one sample each when `sample`.
-
-    Same steps as PoseEditor.edit (turned to face +Z first, PoseFix's normalisation), for a batch.
+def edit_poses(
+    editor, poses: np.ndarray, texts: list[str], sample: bool, seed: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decisive edits of B poses: `(B, 22, 3)` metres + B texts -> edited positions `(B, 22, 3)` (facing
+    +Z, pelvis at x = z = 0, on the floor, on each input's own bone lengths) and quats `(B, 22, 4)`,
+    float32. The CVAE proposes (prior mean + 8 draws, drawn with `seed`, 0 without one) and
+    engine.models.edit_search makes the edit do what the command asks (restrict, guide, rerank).
+    `sample` is kept for callers of the old signature; the draws are always seeded.
     """
-    import torch  # noqa: PLC0415 - torch costs ~1.7 s; this module is on the server's start-up path
+    from engine.models.edit_search import DecisiveEditor, EditOptions  # noqa: PLC0415 - imports torch (~1.7 s)
+    from engine.models.pose_codec import positions_to_sixd  # noqa: PLC0415 - imports torch
 
-    from engine.models.pose_codec import positions_to_sixd, sixd_to_positions  # noqa: PLC0415 - imports torch
-
-    sixd = positions_to_sixd(normalise(np.asarray(poses, np.float64)))  # (B, 22, 6)
-    device = next(editor.parameters()).device
-    editor.eval()
-    with torch.no_grad():
-        out = editor.sample(torch.from_numpy(sixd).to(device), list(texts), 1 if sample else 0)
-        out = out[:, 0] if sample else out  # (B, 22, 6)
-        quats = R.sixd_to_quat(out).cpu().numpy().astype(np.float32)
-        positions = sixd_to_positions(out).cpu().numpy().astype(np.float32)
-    positions[..., 1] -= positions[..., 1].min(axis=1, keepdims=True)
-    return positions, quats
+    canonical = normalise(np.asarray(poses, np.float64))
+    sixd = positions_to_sixd(canonical)  # (B, 22, 6)
+    decisive = DecisiveEditor(editor, EditOptions(seed=0 if seed is None else int(seed)))
+    positions, quats = [], []
+    for pose, rotations, text in zip(canonical, sixd, texts):
+        result = decisive.edit(rotations, pose, text)
+        positions.append(result.positions)
+        quats.append(result.quats)
+    out = np.stack(positions).astype(np.float32)
+    out[..., 1] -= out[..., 1].min(axis=1, keepdims=True)
+    return out, np.stack(quats).astype(np.float32)
 
 
 def edit_pose(models, jobs: list) -> list:
@@ -69,7 +72,7 @@ def edit_pose(models, jobs: list) -> list:
         seed = members[0].args.get("seed")
         poses, texts = zip(*items)
         with seeded(seed):
-            positions, quats = edit_poses(editor, np.stack(poses), list(texts), sample=seed is not None)
+            positions, quats = edit_poses(editor, np.stack(poses), list(texts), sample=seed is not None, seed=seed)
         return [({"sampled": seed is not None}, {"pose": p, "quats": q}) for p, q in zip(positions, quats)]
 
     return run_batched(jobs, lambda job: (_pose(job, "pose"), _text(job)), run_group, label="edit pose")

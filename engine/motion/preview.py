@@ -259,3 +259,44 @@ def save_png(
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
     return path
+
+
+MARK_COLOUR = (240, 160, 0)
+
+
+def save_before_after_png(
+    before: np.ndarray,
+    after: np.ndarray,
+    path: str | Path,
+    size: int = 320,
+    title: str | None = None,
+    moved_m: float = 0.03,
+) -> Path:
+    """A pose edit as one PNG: `before` and `after` `(22, 3)` metres side by side under one camera (the
+    camera sees both, so heights compare), the joints that moved more than `moved_m` ringed in orange
+    on the after panel; `title` (e.g. the command) on top."""
+    poses = _check_positions(np.stack([np.asarray(before, np.float64), np.asarray(after, np.float64)]))
+    panels = render_frames(poses, size=size, labels=["before", "after"], legend=False)
+    text_px = max(10, size // 22)
+    band = int(text_px * 1.8) if title else 0
+    image = Image.new("RGB", (2 * size, size + band), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    if title:
+        draw.text((size, band / 2), _fit(title, _font(text_px), 2 * size - 8), fill=TEXT_COLOUR,
+                  font=_font(text_px), anchor="mm")  # fmt: skip
+    image.paste(panels[0], (0, band))
+    image.paste(panels[1], (size, band))
+    draw.line([(size, band), (size, band + size)], fill=FLOOR_COLOUR, width=1)
+    projected = _project(poses, VIEW_YAW_DEGREES)
+    camera = _Camera(projected, size, size, skeleton.FPS)
+    moved = np.flatnonzero(np.linalg.norm(poses[1] - poses[0], axis=-1) > moved_m)
+    pixels = camera.to_pixels(projected[1], 1) + np.array([size, band])
+    radius = max(4, size // 40)
+    for joint in moved:
+        x, y = pixels[joint]
+        draw.ellipse([x - radius, y - radius, x + radius, y + radius], outline=MARK_COLOUR, width=max(2, size // 120))
+    draw_legend(draw, 2 * size - 4, band + 2, max(9, text_px * 4 // 5))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
