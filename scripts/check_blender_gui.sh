@@ -11,8 +11,8 @@
 #    tests/tiny_bundle.py) on a loopback port the chroot shares;
 # 4. installs the zip with `blender --command extension install-file`, starts Blender under Xvfb
 #    with a Mixamo-named rig (`mixamorig:Hips` ..., built at start-up), and presses every panel
-#    button through the UI with xdotool (F3 search, typing the button's name, Return): Check
-#    Connection, Generate (8 variations), Continue, In-between, Correct Pose, Describe Pose,
+#    button through the UI with xdotool (the F3 menu search, on Ctrl+Shift+Alt+M as well, typing
+#    the button's name, Return): Check Connection, Generate (8 variations), Continue, In-between, Correct Pose, Describe Pose,
 #    Describe Change, Describe Animation, Cancel (of a Generate the stopped engine cannot answer:
 #    SIGSTOP), Create SMPL Armature, Generate against a killed engine (the error read in full),
 #    Check Connection, and Start / Reconnect after the engine is started again (no "Engine Python"
@@ -64,11 +64,12 @@ log "Blender in the chroot: $BLENDER_VERSION"
 cleanup() {
   [ -n "${ENGINE_PID:-}" ] && kill "$ENGINE_PID" 2>/dev/null || true
   [ -n "${BLENDER_PID:-}" ] && kill "$BLENDER_PID" 2>/dev/null || true
-  [ -n "${XVFB_PID:-}" ] && chroot "$ROOTFS" kill "$XVFB_PID" 2>/dev/null || true
+  [ -n "${XVFB_PID:-}" ] && kill "$XVFB_PID" 2>/dev/null || true  # chroot and host share process ids
   for m in proc dev/shm dev/pts dev sys; do umount -l "$ROOTFS/$m" 2>/dev/null || true; done
   [ "$KEEP" = 1 ] || rm -rf "$ROOTFS"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM  # stop here (cleanup runs on the way out)
 for m in proc sys dev dev/pts dev/shm; do mount --bind "/$m" "$ROOTFS/$m"; done
 
 log "starting the real engine on tcp://127.0.0.1:$PORT (tiny untrained bundle)"
@@ -100,7 +101,11 @@ ADDON = next(m for m in bpy.context.preferences.addons.keys() if m.endswith("mot
 rig_io = importlib.import_module(ADDON + ".rig_io")
 prefs = bpy.context.preferences.addons[ADDON].preferences
 prefs.engine_address, prefs.timeout_seconds = "tcp://127.0.0.1:$PORT", 15.0
-bpy.context.preferences.view.show_developer_ui = True  # F3 then searches operators too
+bpy.context.preferences.view.show_developer_ui = True  # the menu search then finds operators too
+# Ctrl+Shift+Alt+M opens the same menu search as F3: under sid's Xvfb (21.1.25) Blender 5.2.2 gets no
+# function keys from xdotool (F2, F3 do nothing; letters work).
+km = bpy.context.window_manager.keyconfigs.addon.keymaps.new(name="Window", space_type="EMPTY")
+km.keymap_items.new("wm.search_menu", "M", "PRESS", ctrl=True, shift=True, alt=True)
 for obj in list(bpy.data.objects):
     bpy.data.objects.remove(obj)
 MIXAMO = ["Hips", "LeftUpLeg", "RightUpLeg", "Spine", "LeftLeg", "RightLeg", "Spine1", "LeftFoot", "RightFoot",
@@ -186,47 +191,66 @@ for _ in $(seq 120); do [ -s "$ROOTFS/work/state.json" ] && break; sleep 1; done
 [ -s "$ROOTFS/work/state.json" ] || { log "Blender did not come up:"; tail -n 30 "$ROOTFS/work/blender.log" >&2; exit 1; }
 WIN="$(X xdotool search --sync --onlyvisible --class blender | head -n 1)"
 X xdotool windowactivate --sync "$WIN" || true
-X xdotool mousemove 600 400 click 1  # focus the 3D View, where F3 and the sidebar live
-sleep 5  # the first F3 search right after start-up was lost once (Blender 4.3.2)
+X xdotool mousemove 300 650 key Escape  # the splash screen closes (a click on it may open a template)
+sleep 1
+X xdotool click 1  # focus the 3D View, where the search and the sidebar live
+sleep 5
+# Open and close the search once first: the first search right after start-up was lost once (4.3.2),
+# and a lost search sends the button's name to the 3D View as shortcuts (H hides the rig). No
+# --clearmodifiers: with sid's Xvfb it presses Alt_L around the key.
+X xdotool mousemove 600 400 key ctrl+shift+alt+m
+sleep 2
+X xdotool key Escape
+sleep 1
+X xdotool key Escape
+sleep 2
 
 state() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$ROOTFS/work/state.json" "$1"; }
 changed() { [ "$(state "$1")" != "$2" ]; }
 FAILS=0
 STEP=0
 shot() { X import -window root "/work/$1.png"; cp "$ROOTFS/work/$1.png" "$OUT/"; }
-type_in_search() {  # F3, the button's name, Return
-  X xdotool mousemove 600 400 key --clearmodifiers F3
+type_in_search() {  # the menu search (F3's, on Ctrl+Shift+Alt+M), QUERY, [a screenshot NAME], Return
+  X xdotool mousemove 600 400 key ctrl+shift+alt+m
   sleep 1
   X xdotool type --delay 40 "$1"
   sleep 1
+  [ -z "${2:-}" ] || X import -window root "/work/$2.png"  # what the search found (kept on a FAIL)
   X xdotool key Return
 }
-press() {  # press NAME through F3 search; wait until CHECK (a shell test) holds or TIMEOUT seconds
-  # pass; DURING: screenshots to take while the jobs run (the progress bar)
-  local name="$1" check="$2" timeout="${3:-60}" during="${4:-0}" slug t0 took ok=0 n=0
+press() {  # press NAME through the menu search; wait until CHECK (a shell test) holds or TIMEOUT seconds
+  # pass; DURING: screenshots to take while the jobs run (the progress bar); QUERY: what to type
+  local name="$1" check="$2" timeout="${3:-60}" during="${4:-0}" query="${5:-$1}" slug t0 took ok=0 n
   STEP=$((STEP + 1))
   slug="$(printf %02d "$STEP")-$(echo "$name" | tr 'A-Z /' 'a-z__' | tr -s _ | tr -cd 'a-z0-9_-')"
   t0="$(date +%s)"
-  type_in_search "$name"
+  local error0; error0="$(state error)"
+  type_in_search "$query" "$slug-search"
+  local pids=()
+  for n in $(seq "$during"); do  # while the jobs run (the progress bar moving): staggered, in parallel
+    (t=$((n * 7 - 4)); sleep "$((t / 10)).$((t % 10))"; X import -window root "/work/$slug-during$n.png") &
+    pids+=($!)
+  done
   while [ $(( $(date +%s) - t0 )) -lt "$timeout" ]; do
-    if [ "$n" -lt "$during" ] && [ "$(state running)" != 0 ]; then
-      n=$((n + 1)); shot "$slug-during$n"  # back to back while the jobs run: the bar moving
-      continue
-    fi
     sleep 0.5
     if eval "$check"; then ok=1; break; fi
-    # finished with an error that the check does not expect: no need to wait out the timeout
-    if [ $(( $(date +%s) - t0 )) -ge 3 ] && [ "$(state running)" = 0 ] && [ -n "$(state error)" ]; then
+    # finished with a new error that the check does not expect: no need to wait out the timeout
+    if [ "$(state running)" = 0 ] && [ -n "$(state error)" ] && [ "$(state error)" != "$error0" ]; then
       eval "$check" && ok=1
       break
     fi
   done
   sleep 0.7  # let the panel redraw the last state
   shot "$slug"
+  for n in "${!pids[@]}"; do wait "${pids[$n]}" && cp "$ROOTFS/work/$slug-during$((n + 1)).png" "$OUT/"; done
+  # An error report pops up under the mouse and takes the next keys: close it (no job runs now, so
+  # Escape cancels nothing).
+  if [ "$(state running)" = 0 ] && [ -n "$(state error)" ]; then X xdotool mousemove 300 650 key Escape; sleep 1; fi
   took=$(( $(date +%s) - t0 ))
   if [ "$ok" = 1 ]; then
     echo "PASS $name (${took} s; engine $(state connection); action '$(state action)'; text '$(state text)'; error '$(state error)'; $slug.png)"
   else
+    cp "$ROOTFS/work/$slug-search.png" "$OUT/"
     echo "FAIL $name (${took} s; engine $(state connection); status '$(state status)'; error '$(state error)'; $slug.png)"
     FAILS=$((FAILS + 1))
   fi
@@ -255,12 +279,11 @@ ARMS="$(state armatures)"
 press "Create SMPL Armature" 'changed armatures "$ARMS"' 10
 kill "$ENGINE_PID"; wait "$ENGINE_PID" 2>/dev/null || true; ENGINE_PID=""
 press "Generate" '[ "$(state running)" = 0 ] && [[ "$(state error)" == *"No answer"* ]]' 40
-X xdotool mousemove 300 650  # away from the report, which then fades: the panel's message in full
-sleep 4
-shot "$(printf %02d "$STEP")-generate-error-later"
+sleep 2
+shot "$(printf %02d "$STEP")-generate-error-later"  # the report closed: the panel's message in full
 press "Check Connection" '[ "$(state connection)" = "not reachable" ]' 10
 start_engine 2
-press "Start / Reconnect" '[ "$(state connection)" = connected ]' 20
+press "Start / Reconnect" '[ "$(state connection)" = connected ]' 20 0 "Reconnect"
 
 echo "Blender: $BLENDER_VERSION; $STEP presses, $FAILS failed; the whole check took $(( $(date +%s) - T0 )) s; screenshots and logs in $OUT"
 cp "$ROOTFS/work/blender.log" "$OUT/" 2>/dev/null || true
