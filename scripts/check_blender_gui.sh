@@ -66,7 +66,8 @@ cleanup() {
   [ -n "${BLENDER_PID:-}" ] && kill "$BLENDER_PID" 2>/dev/null || true
   [ -n "${XVFB_PID:-}" ] && kill "$XVFB_PID" 2>/dev/null || true  # chroot and host share process ids
   for m in proc dev/shm dev/pts dev sys; do umount -l "$ROOTFS/$m" 2>/dev/null || true; done
-  [ "$KEEP" = 1 ] || rm -rf "$ROOTFS"
+  # never remove a root with something still mounted in it (rm would reach the host's /dev)
+  [ "$KEEP" = 1 ] || grep -q " $ROOTFS/" /proc/mounts || rm -rf "$ROOTFS"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM  # stop here (cleanup runs on the way out)
@@ -185,6 +186,8 @@ log "starting Xvfb and Blender"
 chroot "$ROOTFS" sh -c 'Xvfb :99 -screen 0 1600x900x24 >/work/xvfb.log 2>&1 & echo $!' >"$OUT/xvfb.pid"
 XVFB_PID="$(cat "$OUT/xvfb.pid")"
 sleep 2
+# X displays are shared between chroots: with :99 taken, Blender would draw on someone else's server
+kill -0 "$XVFB_PID" 2>/dev/null || { log "Xvfb did not start (display :99 taken?):"; cat "$ROOTFS/work/xvfb.log" >&2; exit 1; }
 BLENDER_PID="$(chroot "$ROOTFS" env HOME=/root DISPLAY=:99 sh -c 'blender --python /work/setup.py >/work/blender.log 2>&1 & echo $!')"
 X() { chroot "$ROOTFS" env DISPLAY=:99 "$@"; }
 for _ in $(seq 120); do [ -s "$ROOTFS/work/state.json" ] && break; sleep 1; done
