@@ -21,6 +21,7 @@ from blender_fixtures import ROOT, bpy, empty_scene, fcurves_of, installed_addon
 pytestmark = pytest.mark.blender
 CLIP = ROOT / "engine/assets/samples/dataset-2_walk_active_009.bvh"
 MAX_JOINT_ERROR_MM = 1.0  # worst DEF joint over the take; measured 0.001 mm (float32 keys), see the print
+EDITED_FRAME = 25  # the walk frame the stand-in pose corrector answers with
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +31,26 @@ def server():
     from engine.formats.canonical import load_motion
 
     walk = load_motion(CLIP).positions.astype(np.float32)  # (T, 22, 3) metres, Y up, 20 fps
+    retargets = []  # what the engine's retarget answered, newest last: the expected keys' source
 
     def text_to_motion(job):
         frames = job.args.get("frames", 60)
         return {"frames": frames, "fps": 20.0}, {"positions": walk[:frames]}
 
+    def edit_pose(job):  # a stand-in corrector: answers with a walk pose (a real pose, another one)
+        pose = walk[EDITED_FRAME] - walk[EDITED_FRAME, 0] * np.array([1, 0, 1], np.float32)
+        pose[:, 1] -= pose[:, 1].min()  # at the origin, lowest joint on y = 0, as the protocol says
+        return {"sampled": False}, {"pose": pose, "quats": np.tile(np.float32([1, 0, 0, 0]), (22, 1))}
+
+    def retarget(job):
+        result, arrays = operations.retarget(job)
+        retargets.append((job.args, arrays))
+        return result, arrays
+
     table = {
         "text_to_motion": operations.Operation(operations.single(text_to_motion), False),
-        "retarget": operations.Operation(operations.single(operations.retarget), False),
+        "edit_pose": operations.Operation(operations.single(edit_pose), False),
+        "retarget": operations.Operation(operations.single(retarget), False),
         "rig_to_canonical": operations.Operation(operations.single(operations.rig_to_canonical), False),
     }
     srv = engine_server.EngineServer(engine_server.ServerConfig(bind="tcp://127.0.0.1:*"), table, {"name": "test"})
@@ -45,7 +58,7 @@ def server():
     thread = threading.Thread(target=srv.serve_forever, args=(ready,), daemon=True)
     thread.start()
     assert ready.wait(10)
-    yield srv.endpoint, walk
+    yield srv.endpoint, walk, retargets
     srv.stop()
     thread.join(5)
 
@@ -75,15 +88,52 @@ def _expected_deform_heads(rig, walk: np.ndarray) -> np.ndarray:
     """(T, 22, 3) armature-space heads of the deform bones where the engine's retarget puts them."""
     from engine.rig.description import RigDescription
     from engine.rig.name_maps import resolve_map
-    from engine.rig.retarget import _rig_forward_kinematics, retarget
+    from engine.rig.retarget import retarget
 
     rig_io, rigify = _addon("rig_io"), _addon("rigify")
     header, arrays = rig_io.rig_wire(rig, bpy.context.scene)
     deform = RigDescription.from_wire(*rigify.deform_wire(header, arrays, rig_io.SMPL_PARENTS))
     anim = retarget(walk, deform, resolve_map(deform.names, preset="rigify", source="rig"))
-    locations = np.zeros(anim.rotations.shape[:2] + (3,))
-    locations[:, 0] = anim.root_location
-    return _rig_forward_kinematics(deform, anim.rotations, locations)
+    return posed_heads(deform, anim.rotations, anim.root_location)
+
+
+def posed_heads(deform, rotations: np.ndarray, root_location: np.ndarray) -> np.ndarray:
+    """(T, 22, 3) heads of a deform skeleton (RigDescription) under retarget keys, by the engine's
+    own forward kinematics (rotations (T, 22, 4) wxyz, root_location (T, 3))."""
+    from engine.rig.retarget import _rig_forward_kinematics
+
+    locations = np.zeros(rotations.shape[:2] + (3,))
+    locations[:, 0] = root_location
+    return _rig_forward_kinematics(deform, rotations, locations)
+
+
+def check_correct_pose(rig, control, retargets: list, frame: int = 7) -> np.ndarray:
+    """Press Correct Pose on a control rig and check it: keys on the FK controls (and the switches at
+    FK) at `frame` only, none on deform bones, and the deform bones where the engine's last retarget
+    (of the corrected pose, onto the deform skeleton) puts them. Returns the joint errors (22,) in mm."""
+    from engine.rig.description import RigDescription
+
+    scene = bpy.context.scene
+    scene.frame_set(frame)
+    scene.motion_copilot.pose_prompt = "raise the left arm"
+    before = len(retargets)
+    assert bpy.ops.motion_copilot.correct_pose(wait=True) == {"FINISHED"}
+    assert len(retargets) == before + 1
+    args, arrays = retargets[-1]
+    assert args["rig"]["names"] == list(control.deform_bones)  # retargeted onto the deform skeleton
+    curves = fcurves_of(rig)
+    at_frame = {fc.data_path.split('"')[1] for fc in curves if any(kp.co[0] == frame for kp in fc.keyframe_points)}
+    assert at_frame == set(control.control_names) | {b for b, _ in control.switches}
+    assert not at_frame & set(control.deform_bones)
+    switches = [fc for fc in curves if fc.data_path.endswith(f'["{control.switches[0][1]}"]')]
+    assert len(switches) == len(control.switches)
+    assert all(fc.evaluate(frame) == control.fk_value for fc in switches)
+    scene.frame_set(frame)
+    rig_io = _addon("rig_io")
+    deform = RigDescription.from_wire(*control.deform_wire(*rig_io.rig_wire(rig, scene), rig_io.SMPL_PARENTS))
+    expected = posed_heads(deform, arrays["rotations"], arrays["root_location"])[0]
+    heads = np.array([tuple(rig.pose.bones[n].head) for n in control.deform_bones])
+    return np.linalg.norm(heads - expected, axis=-1) * 1000
 
 
 def test_rigify_rig_is_keyed_on_fk_controls_and_deform_bones_follow(rigify_rig, server):
@@ -126,3 +176,16 @@ def test_rigify_rig_is_keyed_on_fk_controls_and_deform_bones_follow(rigify_rig, 
     # The walk moves the rig (the check above is not two rigs standing still).
     travel = np.linalg.norm(expected[-1, 0] - expected[0, 0])
     assert travel > 1.0, travel
+
+
+def test_correct_pose_on_rigify_keys_the_fk_controls(rigify_rig, server):
+    scene, rig = rigify_rig
+    rigify = _addon("rigify")
+    scene.motion_copilot.mapping_preset = "AUTO"
+    errors = check_correct_pose(rig, rigify.RIGIFY, server[2])
+    print(f"Correct Pose on the Rigify rig: DEF joint error mean {errors.mean():.4f} mm, max {errors.max():.4f} mm")
+    assert errors.max() < MAX_JOINT_ERROR_MM
+    # The pose changed: the DEF bones are not at rest any more.
+    rest = np.array([tuple(rig.data.bones[n].head_local) for n in rigify.DEFORM_BONES])
+    heads = np.array([tuple(rig.pose.bones[n].head) for n in rigify.DEFORM_BONES])
+    assert np.linalg.norm(heads - rest, axis=-1).max() > 0.05
