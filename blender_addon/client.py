@@ -175,7 +175,7 @@ class EngineClient:
         return (
             f"No answer from the Motion Copilot engine at {self.address} for {seconds:g} s "
             "(a working engine sends progress at least every 2 s). "
-            "Start it (`motion-engine serve`, or 'Start local engine' in the panel) or check the "
+            "Start it (`motion-engine serve`, or the panel's Start / Reconnect button) or check the "
             "address in the add-on preferences."
         )
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from . import arp, control_rig, protocol, rig_io, rigify, tasks
+from . import arp, control_rig, pose_blend, protocol, rig_io, rigify, tasks
 from .preferences import local_engine_command
 from .properties import SEED_MAX
 
@@ -366,7 +366,20 @@ def correct_pose_steps(context, obj, settings):
     # and keying that would flatten the animator's hands.
     driven = job.result["driven_bones"]
     keep = [rig["names"].index(b) for b in driven]
-    rig_io.write_pose_key(_live(obj.name), frame, list(driven), quats[0, keep], root[0], root_bone)
+    obj = _live(obj.name)
+    root_before = np.array(obj.pose.bones[root_bone].location) if root_bone else None
+    # On an animated rig the change fades into the keys around the frame (no one-frame pop).
+    pose_blend.key_pose_edit(
+        obj,
+        frame,
+        list(driven),
+        current_key[keep],
+        quats[0, keep],
+        root_before,
+        root[0],
+        root_bone,
+        blend_frames=settings.pose_blend_frames,
+    )
     return f"Pose corrected and keyed at frame {frame}"
 
 

@@ -159,7 +159,9 @@ class MOTIONCOPILOT_PT_pose(_Panel, bpy.types.Panel):
     def draw(self, context):
         layout, settings = self.layout, context.scene.motion_copilot
         layout.prop(settings, "pose_prompt", text="")
-        layout.operator("motion_copilot.correct_pose", icon="POSE_HLT")
+        row = layout.row(align=True)
+        row.operator("motion_copilot.correct_pose", icon="POSE_HLT")
+        row.prop(settings, "pose_blend_frames")
         layout.operator("motion_copilot.describe_pose", icon="TEXT")
         row = layout.row(align=True)
         row.prop(settings, "compare_frame")

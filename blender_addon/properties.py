@@ -83,6 +83,13 @@ class MOTIONCOPILOT_PG_settings(bpy.types.PropertyGroup):
     inbetween_end: bpy.props.IntProperty(name="To frame", default=48)
 
     pose_prompt: bpy.props.StringProperty(name="Correction", default="bend the left knee more")
+    pose_blend_frames: bpy.props.FloatProperty(
+        name="Blend",
+        description="Frames either side over which a correction fades into an animated take (0: one key)",
+        default=6.0,
+        min=0.0,
+        soft_max=48.0,
+    )
     compare_frame: bpy.props.IntProperty(name="Other frame", default=1)
 
     def length_in_seconds(self, scene: bpy.types.Scene) -> float:

@@ -210,5 +210,11 @@ def test_generate_continue_and_correct_pose_on_a_mixamo_rig_at_30_fps(mixamo):
         path.split('"')[1] for (path, _), k in keys.items() if path.endswith("rotation_quaternion") and 12.0 in k[:, 0]
     }
     assert rotated == {row[1] for row in NAME_TABLE}  # every body bone, and only those
-    for channel, old in untouched.items():  # the other keys are as they were
-        assert np.array_equal(keys[channel][keys[channel][:, 0] != 12.0], old[old[:, 0] != 12.0])
+    blend = settings.pose_blend_frames  # the edit fades into the keys this close to frame 12
+    faded = 0
+    for channel, old in untouched.items():  # keys farther away are as they were
+        far_new, far_old = (k[np.abs(k[:, 0] - 12.0) >= blend] for k in (keys[channel], old))
+        assert np.array_equal(far_new, far_old), channel
+        near_new, near_old = (k[(np.abs(k[:, 0] - 12.0) < blend) & (k[:, 0] != 12.0)] for k in (keys[channel], old))
+        faded += int(not np.allclose(near_new, near_old))
+    assert faded > 0  # the neighbouring keys follow the edit: no one-frame pop
