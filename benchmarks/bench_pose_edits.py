@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python benchmarks/bench_pose_edits.py [--bandai /work/shared/data/bandai-namco-2]
 
 Commands: benchmarks/prompts/pose_edits_held_out.json (animator phrasings, none a training text: see
-tests/test_pose_edits.py), each with a rule read by trainer.evaluate.motion_reading.check_pose_edit.
+tests/test_pose_edits.py), each with a rule read by trainer.evaluate.pose_reading.check_pose_edit.
 Start poses: test-split frames of Bandai dataset-2 (trainer/data/splits.py, seed 0: standing, arms up,
 mid-walk) and procedural motions (crouch, squat, sit, lunge). A command runs from the starts it applies
 to (the limb has room to go that way and the rule does not already hold). Printed, every row measured
@@ -36,7 +36,7 @@ from engine.motion.skeleton import JOINT_INDEX, PARENTS
 from trainer.data import bandai
 from trainer.data.procedural.generator import sample_kind
 from trainer.data.splits import split_by_cell
-from trainer.evaluate.motion_reading import check_pose_edit, pose_edit_amount, pose_edit_named
+from trainer.evaluate.pose_reading import check_pose_edit, pose_edit_amount, pose_edit_named
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ROOT / "benchmarks" / "prompts" / "pose_edits_held_out.json"

@@ -1,5 +1,9 @@
 """The only module that reads or writes armature data: rig descriptions, poses and keyframes.
 
+Kept as one module over 400 lines on purpose: every Blender-version branch of the animation API
+(slotted actions on 4.4+, `Action.fcurves` on 4.2/4.3) and every bone-order convention stays in one
+place, so the rest of the add-on never touches armature data directly.
+
 Conventions (shared with the engine through the wire protocol):
 - quaternions are (w, x, y, z), float32/float64, in each pose bone's LOCAL basis (what
   `pose_bone.rotation_quaternion` holds);

@@ -21,7 +21,7 @@ from engine.motion.skeleton import JOINT_INDEX as J
 from engine.motion.skeleton import PARENTS
 from engine.operations import Job
 from trainer.data.short_commands import all_clauses
-from trainer.evaluate.motion_reading import check_pose_edit
+from trainer.evaluate.pose_reading import check_pose_edit
 
 ROOT = Path(__file__).resolve().parents[1]
 EDITOR = ROOT / "engine/assets/default_bundle/pose_editor"
