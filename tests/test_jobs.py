@@ -72,10 +72,16 @@ def test_seeded_requests_run_alone_and_repeat_whatever_their_batch(operations):
 
 
 def test_edit_pose_is_batched_and_a_bad_pose_fails_alone(bundle, operations, monkeypatch):
-    editor = models_of(bundle, "cpu").pose_editor()
+    from engine.models import posefix_handlers
+
     calls: list[int] = []
-    sample = editor.sample
-    monkeypatch.setattr(editor, "sample", lambda sixd, texts, n=0: calls.append(len(texts)) or sample(sixd, texts, n))
+    edit_poses = posefix_handlers.edit_poses
+
+    def counted(editor, poses, texts, sample, seed=None):
+        calls.append(len(texts))
+        return edit_poses(editor, poses, texts, sample, seed)
+
+    monkeypatch.setattr(posefix_handlers, "edit_poses", counted)
     pose = _pose()
     jobs = [
         _job("edit_pose", {"text": "Raise your left arm."}, {"pose": pose}, 0),
@@ -89,7 +95,7 @@ def test_edit_pose_is_batched_and_a_bad_pose_fails_alone(bundle, operations, mon
         result, arrays = outcomes[index]
         assert arrays["pose"].shape == (22, 3) and arrays["quats"].shape == (22, 4)
         assert result["sampled"] is (index == 3)
-    assert calls == [2, 1]  # the unseeded pair in one call, the seeded job alone
+    assert calls == [2, 1]  # the unseeded pair in one group, the seeded job alone
     again = operations["edit_pose"].handler([jobs[3]])[0]
     np.testing.assert_array_equal(again[1]["pose"], outcomes[3][1]["pose"])
 
