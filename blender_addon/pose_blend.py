@@ -15,35 +15,11 @@ import math
 
 import bpy
 import numpy as np
+from mathutils import Quaternion  # importable wherever bpy is
 
 from . import rig_io
 
 BLEND_FRAMES = 6.0  # scene frames either side of the edit over which it fades out (a quarter second at 24 fps)
-
-
-def _qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product of (w, x, y, z) quaternions."""
-    aw, ax, ay, az = a
-    bw, bx, by, bz = b
-    return np.array(
-        [
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ]
-    )
-
-
-def _partial(delta: np.ndarray, weight: float) -> np.ndarray:
-    """The rotation `delta` (unit, w >= 0) scaled to `weight` of its angle (slerp from identity)."""
-    angle = 2.0 * math.acos(min(1.0, float(delta[0])))
-    axis = delta[1:]
-    norm = float(np.linalg.norm(axis))
-    if norm < 1e-12 or angle < 1e-9:
-        return np.array([1.0, 0.0, 0.0, 0.0])
-    half = 0.5 * angle * weight
-    return np.concatenate([[math.cos(half)], axis / norm * math.sin(half)])
 
 
 def fade(offset: float, blend_frames: float) -> float:
@@ -115,12 +91,12 @@ def key_pose_edit(
     new_quats = np.asarray(new_quats, np.float64).reshape(len(bone_names), 4)
     if fcurves is not None and blend_frames > 0:
         for bone, old, new in zip(bone_names, old_quats, new_quats):
-            old = old / np.linalg.norm(old)
-            delta = _qmul(new / np.linalg.norm(new), old * np.array([1.0, -1.0, -1.0, -1.0]))
-            delta = delta if delta[0] >= 0 else -delta  # the short way round
+            delta = Quaternion(new).normalized() @ Quaternion(old).normalized().inverted()
+            if delta.w < 0:  # the short way round
+                delta.negate()
 
             def rotated(values: np.ndarray, weight: float, delta=delta) -> np.ndarray:
-                turned = _qmul(_partial(delta, weight), values / max(np.linalg.norm(values), 1e-12))
+                turned = np.array(Quaternion().slerp(delta, weight) @ Quaternion(values).normalized())
                 return turned if turned @ values >= 0 else -turned  # keep the curve's sign
 
             _shift_keys(fcurves, rig_io._data_path(bone, "rotation_quaternion"), rotated, frame, blend_frames)

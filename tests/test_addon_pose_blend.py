@@ -46,12 +46,14 @@ def _sampled(bpy, obj, frames: np.ndarray) -> np.ndarray:
 
 
 def _edit(obj, bpy, blend_frames: float) -> tuple[np.ndarray, np.ndarray]:
+    from mathutils import Quaternion
+
     from blender_addon import pose_blend
 
     bpy.context.scene.frame_set(EDIT_FRAME)
     old = np.array(obj.pose.bones["arm"].rotation_quaternion)
     lift = np.array([math.cos(math.radians(30)), math.sin(math.radians(30)), 0.0, 0.0])  # 60 degrees more
-    new = pose_blend._qmul(lift, old)
+    new = np.array(Quaternion(lift) @ Quaternion(old))
     pose_blend.key_pose_edit(obj, EDIT_FRAME, ["arm"], old[None], new[None], blend_frames=blend_frames)
     return old, new
 
