@@ -95,21 +95,6 @@ def fk(local: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pos, glob
 
 
-def rodrigues(w: np.ndarray) -> np.ndarray:
-    """Axis-angle `(..., 3)` (radians) -> rotation matrices `(..., 3, 3)`."""
-    angle = np.linalg.norm(w, axis=-1)[..., None, None]
-    k = w / np.maximum(angle[..., 0], 1e-12)
-    x, y, z = k[..., 0], k[..., 1], k[..., 2]
-    zero = np.zeros_like(x)
-    cross = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(w.shape[:-1] + (3, 3))
-    return np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * cross @ cross
-
-
-def log_rotation(m: np.ndarray) -> np.ndarray:
-    """Rotation matrices `(..., 3, 3)` -> axis-angle `(..., 3)`."""
-    return np.asarray(R.quat_to_axis_angle(R.matrix_to_quat(m)), dtype=np.float64)
-
-
 def rotation_change(local: np.ndarray, local_a: np.ndarray) -> np.ndarray:
     """Sum over joints of the geodesic angle (radians) between each candidate and A: `(K,)`."""
     trace = (local * local_a).sum((-2, -1))  # trace(R_c R_A^T)
@@ -191,8 +176,8 @@ class DecisiveEditor:
             keep[[j for g in goals for j in G.drivers(g)]] = False
             cvae[:, keep] = local_a[keep]
         scales = SCALES if options.guidance else np.ones(1)
-        w = log_rotation(np.einsum("kjab,jcb->kjac", cvae, local_a))  # (C, 22, 3)
-        cand = rodrigues(scales[:, None, None, None] * w[None]) @ local_a  # (S, C, 22, 3, 3)
+        w = R.matrix_to_axis_angle(np.einsum("kjab,jcb->kjac", cvae, local_a))  # (C, 22, 3)
+        cand = R.axis_angle_to_matrix(scales[:, None, None, None] * w[None]) @ local_a  # (S, C, 22, 3, 3)
         cand = cand.reshape((-1, NUM_JOINTS, 3, 3))
         critic = Critic(goals, pos_a, local_a)
         pos, _ = fk(cand, offsets)
@@ -222,15 +207,15 @@ def search_candidates(goal: Goal, local_a: np.ndarray, glob_a: np.ndarray) -> np
         out = np.repeat(local_a[None], len(HINGE_ANGLES), 0)
         for side in goal.sides:
             j = JOINT_INDEX[f"{side}_{goal.part}"]
-            out[:, j] = local_a[j] @ rodrigues(HINGE_ANGLES[:, None] * _hinge_axis(j))
+            out[:, j] = local_a[j] @ R.axis_angle_to_matrix(HINGE_ANGLES[:, None] * _hinge_axis(j))
         return out
     w = (SEARCH_AXES[:, None] * SEARCH_ANGLES[None, :, None]).reshape(-1, 3)
     if goal.kind.startswith("lean_"):
         w = w[np.linalg.norm(w, axis=-1) <= np.radians(90.0)]
         out = np.repeat(local_a[None], len(w), 0)
-        out[:, JOINT_INDEX["spine1"]] = _turn(local_a, glob_a, JOINT_INDEX["spine1"], rodrigues(w))
+        out[:, JOINT_INDEX["spine1"]] = _turn(local_a, glob_a, JOINT_INDEX["spine1"], R.axis_angle_to_matrix(w))
         return out
-    q = rodrigues(w)
+    q = R.axis_angle_to_matrix(w)
     q_mirror = MIRROR @ q @ MIRROR
     root = G.ROOT[goal.part]
     bends = np.radians([30.0, 60.0, 90.0]) if goal.kind == "hands_on_hips" else np.zeros(1)
@@ -242,6 +227,6 @@ def search_candidates(goal: Goal, local_a: np.ndarray, glob_a: np.ndarray) -> np
             out[:, j] = _turn(local_a, glob_a, j, q if side == "left" or len(goal.sides) == 1 else q_mirror)
             if bend:
                 e = JOINT_INDEX[f"{side}_elbow"]
-                out[:, e] = local_a[e] @ rodrigues(bend * _hinge_axis(e))
+                out[:, e] = local_a[e] @ R.axis_angle_to_matrix(bend * _hinge_axis(e))
         outs.append(out)
     return np.concatenate(outs)
