@@ -24,77 +24,41 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # engine_process: the tests' way to start a real engine
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from engine_process import EngineProcess  # noqa: E402
 
 from benchmarks.bench_motion_lm import FRAMES, PROMPT, build_motiongpt_base, build_small, time_text_to_motion  # noqa: E402
 from engine.client import EngineClient  # noqa: E402
 
 CODES = FRAMES // 4
-ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # for the engines started below too
+ENV = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
 
 
-class Server:
-    """`python -m engine.cli serve` on a free loopback port, one torch thread (tests/engine_process.py's way)."""
-
-    def __init__(self, *extra: str, timeout: float = 120.0) -> None:
-        command = [sys.executable, "-m", "engine.cli", "serve", "--device", "cpu", "--threads", "1"]
-        command += ["--bind", "tcp://127.0.0.1:*", *extra]
-        self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._pump, args=(lines,), daemon=True).start()
-        deadline = time.monotonic() + timeout
-        self.log: list[str] = []
-        while True:
-            try:
-                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                self.stop()
-                raise RuntimeError("engine did not start:\n" + "".join(self.log)) from None
-            if line is None:
-                raise RuntimeError("engine exited:\n" + "".join(self.log))
-            self.log.append(line)
-            if "serving on" in line:
-                self.endpoint = line.rsplit(" ", 1)[-1].strip()
-                break
-        with EngineClient(self.endpoint, timeout=timeout) as client:
+@contextmanager
+def serving(*extra: str) -> Iterator[tuple[EngineProcess, float]]:
+    """A real engine on a free loopback port (tests/engine_process.py), one torch thread, and the
+    seconds from spawning it to its first `ping` answer."""
+    started = time.perf_counter()
+    with EngineProcess("--threads", "1", *extra) as engine:
+        with EngineClient(engine.endpoint, timeout=120.0) as client:
             client.ping()
-        self.first_ping_s = time.perf_counter() - self.started
-
-    def _pump(self, sink: queue.Queue) -> None:
-        for line in self.process.stdout:
-            sink.put(line)
-        sink.put(None)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        yield engine, time.perf_counter() - started
 
 
 def engine_latency(endpoint: str, repeats: int) -> list[float]:
@@ -167,12 +131,11 @@ def main() -> None:
     torch.set_num_threads(1)
     rows: list[tuple[str, str]] = []
 
-    with Server() as server:
-        ping_s = server.first_ping_s
+    with serving() as (server, ping_s):
         times = engine_latency(server.endpoint, args.repeats)
         p50, p99 = statistics.median(times), float(np.percentile(times, 99))
         batched = load(server.endpoint, args.clients, args.requests, args.timeout)
-    with Server("--no-batching") as server:
+    with serving("--no-batching") as (server, _):
         alone = load(server.endpoint, args.clients, args.requests, args.timeout)
 
     small_lm, _ = build_small()
