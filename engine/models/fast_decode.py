@@ -233,15 +233,21 @@ class FastT5:
         return cached
 
     # --- encoder ----------------------------------------------------------------------------------
-    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, inputs_embeds: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Prompts `(B, L)` -> cross-attention K/V of every decoder layer `(layers, 2, B, H, L, d_kv)`
-        and the additive padding mask `(B, 1, 1, L)` (0 on tokens, -inf on padding)."""
-        batch, length = input_ids.shape
+        and the additive padding mask `(B, 1, 1, L)` (0 on tokens, -inf on padding).
+
+        inputs_embeds `(B, L', d_model)`: the encoder input instead of the embedded ids (a text
+        prefix in front of them, engine.models.text_prefix); attention_mask is then `(B, L')`."""
+        batch, length = attention_mask.shape
         positions = torch.arange(length, device=input_ids.device)
         padding = torch.zeros(attention_mask.shape, dtype=self.enc_embed.dtype, device=input_ids.device)
         padding = padding.masked_fill(attention_mask == 0, float("-inf"))[:, None, None, :]
         mask = self._bias(self.enc_bias_table, positions, positions, bidirectional=True)[None] + padding
-        x = F.embedding(input_ids, self.enc_embed).reshape(batch * length, -1)
+        embedded = F.embedding(input_ids, self.enc_embed) if inputs_embeds is None else inputs_embeds
+        x = embedded.to(self.enc_embed.dtype).reshape(batch * length, -1)
         for layer in self.enc_layers:
             qkv = layer.qkv(self._norm(x, layer.attn_norm))
             q, k, v = qkv.view(batch, length, 3, self.heads, self.d_kv).permute(2, 0, 3, 1, 4)
@@ -290,16 +296,17 @@ class FastT5:
         eos_id: int,
         pad_id: int,
         start_id: int,
+        inputs_embeds: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Decode `(B, L)` prompts under `masks`; returns `(B, 1 + steps)` token ids starting with the
         decoder start token, finished rows padded with `pad_id` (the shape `generate` returns).
 
         sampling: engine.models.motion_lm.Sampling (greedy when `do_sample` is False). Draws come from
-        torch's global generator; the caller seeds it.
+        torch's global generator; the caller seeds it. inputs_embeds: see `encode`.
         """
         with torch.inference_mode():
             batch, device = input_ids.shape[0], input_ids.device
-            cross, padding = self.encode(input_ids, attention_mask)
+            cross, padding = self.encode(input_ids, attention_mask, inputs_embeds)
             cache = torch.zeros(
                 (len(self.dec_layers), 2, batch, self.heads, max_new_tokens, self.d_kv),
                 dtype=cross.dtype,

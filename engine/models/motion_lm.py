@@ -28,6 +28,8 @@ from engine.errors import InputError
 from engine.models import fast_decode
 from engine.models.motion_constraints import MotionOutputConstraint, TextOutputConstraint
 from engine.models.motion_vocab import MotionVocab, NoMotionError
+from engine.models.text_encoder import MINILM_DIM, FrozenMiniLM
+from engine.models.text_prefix import TextPrefix, encoder_inputs
 from engine.models.text_tokenizer import add_motion_tokens, load_text_tokenizer
 
 MOTION_LM_FILE = "motion_lm.json"
@@ -71,6 +73,10 @@ class MotionLMConfig:
     max_text_tokens: int = 40  # MotionGPT decodes captions greedily up to 40 tokens
     fps: float = 20.0
     downsample: int = 4  # frames per motion code (the tokenizer's temporal down-sampling)
+    # The frozen MiniLM sentence vector of the caption enters as this many encoder-input vectors
+    # (engine.models.text_prefix); 0: the T5's own text path only (the from-scratch baseline).
+    text_prefix_tokens: int = 0
+    caption_in_prompt: bool = True  # False: a caption reaches the model through the prefix alone
 
     def __post_init__(self) -> None:
         if self.feed_forward_proj not in FEED_FORWARD:
@@ -161,8 +167,13 @@ class MotionLM:
         config: MotionLMConfig,
         decoder: str | None = None,
         weights: str | None = None,
+        text_prefix: TextPrefix | None = None,
     ) -> None:
+        if (text_prefix is None) != (config.text_prefix_tokens == 0):
+            raise InputError(f"text_prefix_tokens={config.text_prefix_tokens} but the prefix module is {text_prefix}")
         self.model = model
+        self.text_prefix = text_prefix
+        self.sentence_encoder: FrozenMiniLM | None = None  # made on first use, or shared (use_sentence_encoder)
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.config = config
@@ -183,7 +194,8 @@ class MotionLM:
         if seed is not None:
             torch.manual_seed(seed)
         t5 = config.t5_config(len(text_tokenizer), text_tokenizer.pad_token_id, text_tokenizer.eos_token_id)
-        return cls(T5ForConditionalGeneration(t5), text_tokenizer, vocab, config)
+        prefix = TextPrefix(config.text_prefix_tokens, config.d_model) if config.text_prefix_tokens else None
+        return cls(T5ForConditionalGeneration(t5), text_tokenizer, vocab, config, text_prefix=prefix)
 
     @classmethod
     def from_pretrained_t5(cls, t5_dir: str | Path, code_num: int, **overrides) -> MotionLM:
@@ -201,6 +213,8 @@ class MotionLM:
         directory.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(str(directory))
         self.tokenizer.save_pretrained(str(directory))
+        if self.text_prefix is not None:
+            self.text_prefix.save(directory)
         meta = {
             "format": FORMAT,
             "version": 1,
@@ -228,7 +242,43 @@ class MotionLM:
         vocab = MotionVocab(int(meta["code_num"]), int(meta["motion_token_offset"]))
         if tokenizer.convert_tokens_to_ids(f"<motion_id_{vocab.code_num + 2}>") != vocab.mask_id:
             raise InputError(f"{directory}: tokenizer files and {MOTION_LM_FILE} disagree on the motion tokens")
-        return cls(model.to(device).eval(), tokenizer, vocab, config)
+        prefix = None
+        if config.text_prefix_tokens:
+            prefix = TextPrefix(config.text_prefix_tokens, config.d_model)
+            prefix.load_(directory)
+            prefix = prefix.to(device).eval()
+        return cls(model.to(device).eval(), tokenizer, vocab, config, text_prefix=prefix)
+
+    # --- the sentence-encoder prefix ------------------------------------------------------------
+    def use_sentence_encoder(self, encoder: FrozenMiniLM) -> None:
+        """Share an already loaded MiniLM (the engine's prompt gate holds one) instead of loading another."""
+        self.sentence_encoder = encoder
+
+    def trainable(self) -> torch.nn.Module:
+        """The module a training loop optimises: the T5 alone, or the T5 with its text prefix."""
+        return self.model if self.text_prefix is None else ConditionedT5(self.model, self.text_prefix)
+
+    def sentence_vectors(self, conditions: Sequence[str | None]) -> tuple[torch.Tensor, torch.Tensor]:
+        """MiniLM vectors `(B, 384)` of the captions and `(B,)` bool of which rows have one."""
+        if self.sentence_encoder is None:
+            self.sentence_encoder = FrozenMiniLM(purpose="this motion-language model reads captions through MiniLM")
+        texts = [c for c in conditions if c]
+        embedded = iter(self.sentence_encoder.embed(texts)) if texts else iter(())
+        vectors = torch.stack([next(embedded) if c else torch.zeros(MINILM_DIM) for c in conditions])
+        present = torch.tensor([bool(c) for c in conditions])
+        return vectors.to(self.device), present.to(self.device)
+
+    def encoder_batch(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, conditions: Sequence[str | None] | None
+    ) -> dict[str, torch.Tensor]:
+        """What the T5 encoder reads: `input_ids` or, with a text prefix, `inputs_embeds` `(B, P + L, d)`."""
+        if self.text_prefix is None:
+            return {"input_ids": input_ids, "attention_mask": attention_mask}
+        vectors, present = self.sentence_vectors(conditions or [None] * input_ids.shape[0])
+        embeds, mask = encoder_inputs(
+            self.model.get_input_embeddings(), self.text_prefix, input_ids, attention_mask, vectors, present
+        )
+        return {"inputs_embeds": embeds, "attention_mask": mask}
 
     # --- generation -----------------------------------------------------------------------------
     @property
@@ -262,10 +312,12 @@ class MotionLM:
         lengths: Sequence[int | None] | None = None,
         sampling: Sampling | None = None,
         decoder: str | None = None,
+        conditions: Sequence[str | None] | None = None,
     ) -> list[list[int]]:
         """Decode a batch of prompts under the constraints of `output` ("motion" or "text").
 
         lengths: motion codes per prompt (None entries: the model decides, up to max_motion_codes).
+        conditions: per prompt, the caption it holds (read by the sentence-encoder prefix) or None.
         decoder: "fast" or "hf" (default: `self.decoder`); both give the same tokens for the same seed.
         Returns the generated token ids per prompt (decoder start and padding removed).
         """
@@ -293,6 +345,9 @@ class MotionLM:
         else:
             raise InputError(f"output must be 'motion' or 'text', got {output!r}")
         batch = self.encode_prompts(prompts)
+        if conditions is not None and len(conditions) != len(prompts):
+            raise InputError(f"{len(conditions)} conditions for {len(prompts)} prompts")
+        encoder_batch = self.encoder_batch(batch["input_ids"], batch["attention_mask"], conditions)
         if decoder == "fast" and fast_decode.supported(self.model):
             with torch.random.fork_rng(devices=[]):
                 if sampling.seed is not None:
@@ -301,13 +356,14 @@ class MotionLM:
                 masks = constraint.step_masks(len(prompts), max_new_tokens, fast.vocab_size, self.device)
                 sequences = fast.generate(
                     batch["input_ids"],
-                    batch["attention_mask"],
+                    encoder_batch["attention_mask"],
                     masks,
                     max_new_tokens,
                     sampling,
                     eos_id=self.tokenizer.eos_token_id,
                     pad_id=self.tokenizer.pad_token_id,
                     start_id=self.model.config.decoder_start_token_id,
+                    inputs_embeds=encoder_batch.get("inputs_embeds"),
                 )
             pad = self.tokenizer.pad_token_id
             return [[int(t) for t in row[1:] if int(t) != pad] for row in sequences.tolist()]
@@ -318,7 +374,7 @@ class MotionLM:
                 if sampling.seed is not None:
                     torch.manual_seed(sampling.seed)
                 sequences = self.model.generate(
-                    **batch,
+                    **encoder_batch,
                     logits_processor=LogitsProcessorList([constraint]),
                     max_new_tokens=max_new_tokens,
                     num_beams=1,
@@ -331,11 +387,15 @@ class MotionLM:
         return [[int(t) for t in row[1:] if int(t) != pad] for row in sequences.cpu()]
 
     def generate_motion(
-        self, prompts: Sequence[str], lengths: Sequence[int | None] | None = None, sampling: Sampling | None = None
+        self,
+        prompts: Sequence[str],
+        lengths: Sequence[int | None] | None = None,
+        sampling: Sampling | None = None,
+        conditions: Sequence[str | None] | None = None,
     ) -> list[list[int]]:
         """Motion codes (0..K-1) per prompt. Raises NoMotionError naming the prompt with no motion."""
         results = []
-        for index, row in enumerate(self.generate(prompts, "motion", lengths, sampling)):
+        for index, row in enumerate(self.generate(prompts, "motion", lengths, sampling, conditions=conditions)):
             try:
                 results.append(self.vocab.parse_ids(row))
             except NoMotionError as error:
@@ -364,3 +424,23 @@ def config_from_t5(t5_config, **overrides) -> MotionLMConfig:
         "relative_attention_max_distance": t5_config.relative_attention_max_distance,
     }
     return MotionLMConfig(**{**values, **overrides})
+
+
+class ConditionedT5(torch.nn.Module):
+    """The T5 and its text prefix as one module for training (optimiser, DDP, checkpoints).
+
+    forward takes the T5's arguments plus `sentence_vectors` `(B, 384)` and `sentence_present` `(B,)`.
+    """
+
+    def __init__(self, t5, prefix: TextPrefix) -> None:
+        super().__init__()
+        self.t5, self.prefix = t5, prefix
+
+    def forward(self, input_ids, attention_mask, labels=None, sentence_vectors=None, sentence_present=None):
+        if sentence_vectors is None:
+            sentence_vectors = torch.zeros(input_ids.shape[0], MINILM_DIM, device=input_ids.device)
+            sentence_present = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        embeds, mask = encoder_inputs(
+            self.t5.get_input_embeddings(), self.prefix, input_ids, attention_mask, sentence_vectors, sentence_present
+        )
+        return self.t5(inputs_embeds=embeds, attention_mask=mask, labels=labels)

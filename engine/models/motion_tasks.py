@@ -206,10 +206,15 @@ def generate_codes(
 ) -> list[list[int]]:
     """Text -> motion codes, one model call: `lengths` in codes per text (None: the model decides).
 
+    A model with a text prefix (engine.models.text_prefix) also reads each text through the frozen
+    sentence encoder; with `caption_in_prompt` False, through it alone (the prompt keeps its task words).
     Raises NoMotionError (engine.models.motion_vocab) naming a prompt that produced no motion.
     """
-    prompts = [PROMPTS["t2m"].format(caption=check_text(text)) for text in texts]
-    return lm.generate_motion(prompts, None if lengths is None else list(lengths), sampling)
+    texts = [check_text(text) for text in texts]
+    words = lm.config.caption_in_prompt or lm.text_prefix is None
+    prompts = [PROMPTS["t2m"].format(caption=text if words else "").strip() for text in texts]
+    conditions = texts if lm.text_prefix is not None else None
+    return lm.generate_motion(prompts, None if lengths is None else list(lengths), sampling, conditions)
 
 
 def generate(

@@ -160,6 +160,7 @@ def make_example(
         "frames": record.frames,
         "input": fill(rng.choice(templates[task]["input"]), record, caption),
         "output": fill(rng.choice(templates[task]["output"]), record, caption),
+        "caption": caption,
     }
     if task == "predict":
         example["prefix_frames"] = max(UNIT, _unit_floor(record.frames * PREDICT_PREFIX))

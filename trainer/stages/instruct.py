@@ -21,7 +21,7 @@ from engine.errors import InputError
 from engine.models.motion_lm import MotionLM
 from engine.models.motion_vocab import MotionVocab
 from trainer.data import instructions as ins
-from trainer.stages.lm_data import Example, MotionEntry, crop, text_example
+from trainer.stages.lm_data import Example, MotionEntry, crop, text_example, without_caption
 from trainer.stages.lm_loop import LMTrainConfig, run_lm_stage
 
 MOTION_TASKS_MIN_CODES = 3  # in-between needs a prefix, a masked span and a suffix
@@ -77,8 +77,12 @@ class InstructionExamples:
         built = ins.make_example(task, record, self.templates, random.Random(int(rng.integers(2**32))))
         source = fill_motion(built["input"], built, codes, self.lm.vocab)
         target = fill_motion(built["output"], built, codes, self.lm.vocab)
-        c = self.config
-        return text_example(self.lm.tokenizer, source, target, task, c.max_input_tokens, c.max_target_tokens)
+        c, condition = self.config, ""
+        if self.lm.text_prefix is not None and ins.CAPTION in ins.TASKS[task].input:
+            condition = built["caption"]
+            if rng.random() < c.caption_dropout:
+                source = without_caption(source, condition)
+        return text_example(self.lm.tokenizer, source, target, task, c.max_input_tokens, c.max_target_tokens, condition)
 
     def draw(self, rng: np.random.Generator, batch_size: int) -> list[Example]:
         return [self.example(rng) for _ in range(batch_size)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,16 +123,31 @@ class Example:
     inputs: list[int]
     targets: list[int]
     kind: str
+    condition: str = ""  # the caption the input holds, for the sentence-encoder prefix ("" when none)
 
 
-def text_example(tokenizer, source: str, target: str, kind: str, max_input: int, max_target: int) -> Example:
+def text_example(
+    tokenizer, source: str, target: str, kind: str, max_input: int, max_target: int, condition: str = ""
+) -> Example:
     inputs = tokenizer(source, truncation=True, max_length=max_input).input_ids
     targets = tokenizer(target, truncation=True, max_length=max_target).input_ids
-    return Example(inputs, targets, kind)
+    return Example(inputs, targets, kind, condition)
 
 
-def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
-    """input_ids / attention_mask `(B, L_in)` and labels `(B, L_out)` (-100 on padding)."""
+def without_caption(source: str, caption: str) -> str:
+    """The prompt with its caption's words taken out, so that only the text prefix carries them
+    ("Text to motion: a person walks" -> "Text to motion:"; the engine's prefix-only prompts look the same)."""
+    return " ".join(source.replace(caption, "").split())
+
+
+def collate(
+    examples: list[Example],
+    pad_id: int,
+    sentences: Callable[[list[str | None]], tuple[torch.Tensor, torch.Tensor]] | None = None,
+) -> dict[str, torch.Tensor]:
+    """input_ids / attention_mask `(B, L_in)` and labels `(B, L_out)` (-100 on padding); with
+    `sentences` (MotionLM.sentence_vectors) also the captions' sentence vectors `(B, 384)` and
+    which rows have one `(B,)`, for a model with a text prefix."""
     width_in = max(len(e.inputs) for e in examples)
     width_out = max(len(e.targets) for e in examples)
     input_ids = torch.full((len(examples), width_in), pad_id, dtype=torch.long)
@@ -139,7 +155,10 @@ def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
     for row, example in enumerate(examples):
         input_ids[row, : len(example.inputs)] = torch.tensor(example.inputs)
         labels[row, : len(example.targets)] = torch.tensor(example.targets)
-    return {"input_ids": input_ids, "attention_mask": (input_ids != pad_id).long(), "labels": labels}
+    batch = {"input_ids": input_ids, "attention_mask": (input_ids != pad_id).long(), "labels": labels}
+    if sentences is not None:
+        batch["sentence_vectors"], batch["sentence_present"] = sentences([e.condition or None for e in examples])
+    return batch
 
 
 def text_corpus(entries: list[MotionEntry], extra: list[str] = ()) -> list[str]:

@@ -64,6 +64,9 @@ class LMTrainConfig:
     seed: int = 0
     device: str = "auto"
     threads: int = 0  # CPU intra-op threads; 0 keeps torch's default (see bench_motion_lm.py)
+    # Share of captioned prompts whose caption words are taken out of the prompt, so that a model
+    # with a text prefix (engine.models.text_prefix) learns to follow the sentence encoder alone.
+    caption_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_steps", "max_motion_codes", "eval_every", "save_every"):
@@ -130,14 +133,19 @@ def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tens
 
 @torch.no_grad()
 def evaluate(
-    model: torch.nn.Module, examples: list[Example], pad_id: int, device: torch.device, batch_size: int
+    model: torch.nn.Module,
+    examples: list[Example],
+    pad_id: int,
+    device: torch.device,
+    batch_size: int,
+    sentences: Callable | None = None,
 ) -> dict[str, float]:
     """Validation loss overall and per kind."""
     model.eval()
     sums, counts = defaultdict(float), Counter()
     for start in range(0, len(examples), batch_size):
         chunk = examples[start : start + batch_size]
-        batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
+        batch = {k: v.to(device) for k, v in collate(chunk, pad_id, sentences).items()}
         _, per_example = token_losses(model(**batch).logits, batch["labels"])
         for example, loss in zip(chunk, per_example.tolist()):
             sums[example.kind] += loss
@@ -158,7 +166,8 @@ def train_lm(
 ) -> Path:
     """Train `lm` on batches from `draw`; resumable; returns `run_dir/model`."""
     run_dir = Path(config.run_dir)
-    model = lm.model
+    model = lm.trainable()
+    sentences = lm.sentence_vectors if lm.text_prefix is not None else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     resumed = load_checkpoint(run_dir, TiedWeightsView(model), optimizer)
     step = resumed[0] if resumed is not None else 0
@@ -171,13 +180,13 @@ def train_lm(
     bar = progress_bar(config.max_steps, initial=step, enabled=context.is_main, description=stage)
     seen = Counter()
     if context.is_main and step == 0 and val_examples:  # the starting point of the validation curve
-        logger.log(0, evaluate(model, val_examples, pad_id, context.device, config.batch_size))
+        logger.log(0, evaluate(model, val_examples, pad_id, context.device, config.batch_size, sentences))
     model.train()
     while step < config.max_steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, config)
         examples = draw(rng, config.batch_size)
-        batch = {k: v.to(context.device) for k, v in collate(examples, pad_id).items()}
+        batch = {k: v.to(context.device) for k, v in collate(examples, pad_id, sentences).items()}
         loss, per_example = token_losses(trained(**batch).logits, batch["labels"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -194,7 +203,7 @@ def train_lm(
         bar.update(1)
         bar.set_postfix(loss=f"{metrics['train/loss']:.3f}")
         if context.is_main and (step % config.eval_every == 0 or step == config.max_steps) and val_examples:
-            metrics.update(evaluate(model, val_examples, pad_id, context.device, config.batch_size))
+            metrics.update(evaluate(model, val_examples, pad_id, context.device, config.batch_size, sentences))
             bar.write(f"step {step}: val loss {metrics['val/loss']:.3f}")
         logger.log(step, metrics)
         if context.is_main and (step % config.save_every == 0 or step == config.max_steps):
@@ -236,6 +245,8 @@ def run_lm_stage(
         if lm.vocab.code_num != code_num:
             raise InputError(code_mismatch(lm, code_num))
         examples = make_examples(lm, train)
+        if lm.text_prefix is not None:  # embed every caption once, in batches, before the clock starts
+            lm.sentence_vectors(sorted({c for e in train for c in e.captions}))
         try:
             val = make_examples(lm, load_entries(config.tokenizer_dir, config.data_dir, "val", cache))
             val_examples = val.draw(np.random.default_rng(12345), config.eval_examples)

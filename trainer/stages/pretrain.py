@@ -30,6 +30,7 @@ from trainer.stages.lm_data import (
     crop,
     text_corpus,
     text_example,
+    without_caption,
 )
 from trainer.stages.lm_loop import LMTrainConfig, run_lm_stage
 from trainer.stages.span_corruption import corrupt_spans
@@ -50,6 +51,7 @@ class PretrainConfig(LMTrainConfig):
     noise_density: float = 0.15
     mean_noise_span: float = 3.0
     tasks: str = "t2m,m2t,predict"  # supervised tasks, comma-separated
+    text_prefix_tokens: int = 0  # MiniLM sentence-vector prefix length (engine.models.text_prefix); 0: none
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -74,7 +76,9 @@ def build_lm(config: PretrainConfig, entries: list[MotionEntry], code_num: int) 
     else:
         corpus = text_corpus(entries, [p.format(caption="", motion="") for p in PROMPTS.values()])
         text_tokenizer = train_text_tokenizer(corpus, vocab_size=config.text_vocab_size)
-    model_config = MotionLMConfig.preset(config.preset, dropout_rate=config.dropout_rate, **limits)
+    model_config = MotionLMConfig.preset(
+        config.preset, dropout_rate=config.dropout_rate, text_prefix_tokens=config.text_prefix_tokens, **limits
+    )
     return MotionLM.create(model_config, text_tokenizer, code_num, seed=config.seed)
 
 
@@ -122,8 +126,13 @@ class PretrainExamples:
             task = "t2m" if entry.captions else task
         caption = entry.captions[int(rng.integers(len(entry.captions)))] if entry.captions else ""
         vocab, c = self.lm.vocab, self.config
+        condition = ""
         if task == "t2m":
             source, target = PROMPTS["t2m"].format(caption=caption), vocab.serialize(codes)
+            if self.lm.text_prefix is not None:
+                condition = caption
+                if rng.random() < c.caption_dropout:
+                    source = without_caption(source, caption)
         elif task == "m2t":
             source, target = PROMPTS["m2t"].format(motion=vocab.serialize(codes)), caption
         else:
@@ -132,7 +141,7 @@ class PretrainExamples:
                 PROMPTS["predict"].format(motion=vocab.serialize(codes[:cut])),
                 vocab.serialize(codes[cut:]),
             )
-        return text_example(self.lm.tokenizer, source, target, task, c.max_input_tokens, c.max_target_tokens)
+        return text_example(self.lm.tokenizer, source, target, task, c.max_input_tokens, c.max_target_tokens, condition)
 
     def draw(self, rng: np.random.Generator, batch_size: int) -> list[Example]:
         return [
