@@ -18,7 +18,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.errors import InputError
 from engine.models.quantize import perplexity
 from engine.models.tokenizer import RIC_SLICE, MotionTokenizer, TokenizerConfig, TokenizerOutput
 from engine.motion.features import features_to_joints
@@ -47,7 +46,6 @@ class TokenizerTrainConfig:
     quantizer: str | None = None
     lambda_root_path: float | None = None  # running-mean root-velocity error weight (engine.models.tokenizer)
     autoencoder: bool = False  # plain autoencoder baseline: skip quantisation
-    init_dir: str = ""  # a saved tokenizer to fine-tune from (its weights and codebook; normalisation is this data's)
     window: int = 64
     batch_size: int = 64
     max_steps: int = 3000
@@ -134,33 +132,6 @@ def evaluate_reconstruction(
     }
 
 
-def start_from_trained_(model: MotionTokenizer, init_dir: Path, tokens_per_batch: int) -> None:
-    """Copy a saved tokenizer's weights and codebook into `model` (same architecture) to fine-tune it.
-
-    The EMA statistics are not saved with a model, so they restart from its codebook with each code's
-    count at its expected share of a batch (`tokens_per_batch / K`): with a count of 1 most codes would
-    fall under the dead-code threshold on the first update and be thrown away.
-    """
-    trained = MotionTokenizer.load(init_dir)
-    if trained.config.code_num != model.config.code_num or trained.config.width != model.config.width:
-        raise InputError(
-            f"--init_dir {init_dir}: its tokenizer (K={trained.config.code_num}, width {trained.config.width}) "
-            f"differs from this run's (K={model.config.code_num}, width {model.config.width}); use the same preset"
-        )
-    state = {k: v for k, v in trained.state_dict().items() if k not in ("mean", "std")}
-    model.load_state_dict(state, strict=False)
-    quantizer = model.quantizer
-    if quantizer.kind != "orig":
-        share = max(2.0, tokens_per_batch / quantizer.num_codes)
-        quantizer.load_ema_state_(
-            {
-                "code_sum": quantizer.codebook * share,
-                "code_count": torch.full_like(quantizer.code_count, share),
-                "initialised": torch.tensor(True),
-            }
-        )
-
-
 def _autocast(config: TokenizerTrainConfig, context: DistributedContext):
     if config.mixed_precision and context.device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -187,8 +158,6 @@ def train_tokenizer(config: TokenizerTrainConfig) -> Path:
         if resumed is not None:
             step, extra = resumed
             model.quantizer.load_ema_state_(extra)
-        elif config.init_dir:
-            start_from_trained_(model, Path(config.init_dir), config.batch_size * config.window // 4)
         if context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
