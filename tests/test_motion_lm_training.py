@@ -160,6 +160,35 @@ def test_instruct_mixes_tasks_and_lowers_the_loss(toy_data, pretrained):
     assert MotionLM.load(run / "model").vocab.code_num == 16
 
 
+def test_a_text_prefix_model_trains_through_both_stages_and_reads_captions(toy_data):
+    """Pretrain with a MiniLM prefix and caption dropout, then instruct from it: the prefix is trained
+    (its weights move), saved, and changes what the model decodes for a caption."""
+    from trainer.cli import main
+
+    prefix_args = {**PRETRAIN_ARGS, "text_prefix_tokens": 2, "caption_dropout": 0.5}
+    assert (
+        main(["pretrain", "--config", "pretrain_cpu", *stage_args(toy_data, "pre_p", **prefix_args), "--max_steps=20"])
+        == 0
+    )
+    first, trained = MotionLM.load(toy_data / "pre_p" / "init"), MotionLM.load(toy_data / "pre_p" / "model")
+    assert trained.config.text_prefix_tokens == 2
+    moved = (trained.text_prefix.project.weight - first.text_prefix.project.weight).abs().max()
+    assert moved > 1e-4
+    args = stage_args(toy_data, "ins_p", init_dir=toy_data / "pre_p" / "model", max_steps=10, caption_dropout=0.5)
+    assert main(["instruct", *args]) == 0
+    lm = MotionLM.load(toy_data / "ins_p" / "model")
+    assert lm.text_prefix is not None
+    batch = lm.encode_prompts(["Text to motion:"] * 2)
+    logits = [
+        lm.model(
+            **lm.encoder_batch(batch["input_ids"], batch["attention_mask"], [c, c]),
+            decoder_input_ids=batch["input_ids"][:, :1],
+        ).logits[0, -1]
+        for c in (CAPTIONS[0], CAPTIONS[1])
+    ]
+    assert (logits[0] - logits[1]).abs().max() > 1e-4
+
+
 def test_stage_configs_refuse_bad_values(toy_data):
     from engine.errors import InputError
     from trainer.config import load_config
