@@ -166,7 +166,7 @@ class Models:
     def __init__(self, bundle: Bundle, device: str = "cpu") -> None:
         self.bundle, self.device = bundle, device
         self._loaded: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: the language model asks for the prompt gate's encoder
 
     def _path(self, component: str, operation: str) -> Path:
         if not self.bundle.has(component):
@@ -205,6 +205,9 @@ class Models:
                     f"bundle {self.bundle.root}: the language model knows {lm.vocab.code_num} motion "
                     f"codes but the tokenizer has {vq.config.code_num}; export them together"
                 )
+            gate = self.prompt_gate() if lm.text_prefix is not None else None
+            if gate is not None:  # one MiniLM in memory: the gate's reads the prompts for the model too
+                lm.use_sentence_encoder(gate.encoder)
             return lm, vq
 
         return self._get("language", load)

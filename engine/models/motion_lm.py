@@ -258,12 +258,18 @@ class MotionLM:
         """The module a training loop optimises: the T5 alone, or the T5 with its text prefix."""
         return self.model if self.text_prefix is None else ConditionedT5(self.model, self.text_prefix)
 
-    def sentence_vectors(self, conditions: Sequence[str | None]) -> tuple[torch.Tensor, torch.Tensor]:
-        """MiniLM vectors `(B, 384)` of the captions and `(B,)` bool of which rows have one."""
+    def sentence_vectors(
+        self, conditions: Sequence[str | None], remember: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """MiniLM vectors `(B, 384)` of the captions and `(B,)` bool of which rows have one.
+
+        remember: keep each caption's vector (training: a fixed caption set drawn again and again);
+        off by default, since a server meets endless new prompts and must not grow with them."""
         if self.sentence_encoder is None:
             self.sentence_encoder = FrozenMiniLM(purpose="this motion-language model reads captions through MiniLM")
         texts = [c for c in conditions if c]
-        embedded = iter(self.sentence_encoder.embed(texts)) if texts else iter(())
+        embed = self.sentence_encoder.embed if remember else self.sentence_encoder.embed_uncached
+        embedded = iter(embed(texts)) if texts else iter(())
         vectors = torch.stack([next(embedded) if c else torch.zeros(MINILM_DIM) for c in conditions])
         present = torch.tensor([bool(c) for c in conditions])
         return vectors.to(self.device), present.to(self.device)

@@ -15,6 +15,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +168,7 @@ def train_lm(
     """Train `lm` on batches from `draw`; resumable; returns `run_dir/model`."""
     run_dir = Path(config.run_dir)
     model = lm.trainable()
-    sentences = lm.sentence_vectors if lm.text_prefix is not None else None
+    sentences = partial(lm.sentence_vectors, remember=True) if lm.text_prefix is not None else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     resumed = load_checkpoint(run_dir, TiedWeightsView(model), optimizer)
     step = resumed[0] if resumed is not None else 0
@@ -246,7 +247,7 @@ def run_lm_stage(
             raise InputError(code_mismatch(lm, code_num))
         examples = make_examples(lm, train)
         if lm.text_prefix is not None:  # embed every caption once, in batches, before the clock starts
-            lm.sentence_vectors(sorted({c for e in train for c in e.captions}))
+            lm.sentence_vectors(sorted({c for e in train for c in e.captions}), remember=True)
         try:
             val = make_examples(lm, load_entries(config.tokenizer_dir, config.data_dir, "val", cache))
             val_examples = val.draw(np.random.default_rng(12345), config.eval_examples)
