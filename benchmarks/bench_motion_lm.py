@@ -181,7 +181,11 @@ def agreement(lm_dir: Path, limit: int) -> None:
 
     def decode(decoder: str, weights: str, sampling: Sampling) -> list[list[int]]:
         lm.decoder, lm.weights = decoder, weights
-        return [lm.generate([p], "motion", [n], sampling)[0] for p, n in zip(prompts, lengths)]
+        conditions = texts if lm.text_prefix is not None else [None] * len(texts)  # a prefix model reads captions
+        return [
+            lm.generate([p], "motion", [n], sampling, conditions=[c])[0]
+            for p, n, c in zip(prompts, lengths, conditions)
+        ]
 
     reference = {kind: decode("hf", "fp32", sampling) for kind, sampling in runs.items()}
     print(f"token agreement with HF generate (fp32), {len(prompts)} held-out prompts x {FRAMES // 4} codes")
