@@ -3,8 +3,10 @@ captions, their MiniLM embeddings and a refusal threshold chosen on a separate d
 
     motion-train prompt-gate --out engine/assets/default_bundle/prompt_gate
 
-1. Every caption verb phrase the default bundle's language model was trained on: the Bandai captions
-   (trainer/data/bandai.py: content phrase x style adverbial) and the procedural ones
+1. Every caption verb phrase the default bundle's language model was trained on: the Bandai dataset-2
+   captions (trainer/data/bandai.py: content phrase x style adverbial), the Bandai dataset-1 ones
+   (trainer/data/bandai1.py: content phrase x style adverbial, and the bare content phrase its styled
+   subjects take, "a thug punches") and the procedural ones
    (trainer/data/procedural/captions.py: each kind's phrases for many draws of the generator's own
    parameter samplers), without subjects (the gate drops the prompt's subject too).
 2. All of them are embedded; `count` representatives are kept by greedy k-centre selection
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.models.prompt_gate import ENCODER_NAME, PromptGate
-from trainer.data import bandai
+from trainer.data import bandai, bandai1
 from trainer.data.procedural import PRIMITIVES
 from trainer.data.procedural import captions as procedural_captions
 
@@ -59,9 +61,22 @@ def bandai_phrases() -> set[str]:
     return out
 
 
-def training_phrases() -> list[str]:
+def bandai1_phrases() -> set[str]:
+    """Every Bandai dataset-1 caption verb phrase (trainer/data/bandai1.py's own tables): each content
+    phrase with each style adverbial, and bare where the style has subjects that carry it ("an old
+    person bows"), as bandai1's caption forms put them together."""
+    out = set()
+    for verbs, (adverbs, styled_subjects) in itertools.product(
+        bandai1.CONTENT_PHRASES.values(), bandai1.STYLE_PHRASES.values()
+    ):
+        endings = adverbs + (("",) if styled_subjects else ())
+        out.update(" ".join(f"{v} {a}".split()) for v, a in itertools.product(verbs, endings))
+    return out
+
+
+def training_phrases(samples_per_kind: int = SAMPLES_PER_KIND) -> list[str]:
     """All training caption verb phrases (they have no subject), sorted (deterministic)."""
-    return sorted(bandai_phrases() | procedural_phrases())
+    return sorted(bandai_phrases() | bandai1_phrases() | procedural_phrases(samples_per_kind))
 
 
 def k_centres(embeddings: np.ndarray, count: int) -> tuple[list[int], float]:
