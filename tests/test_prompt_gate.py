@@ -133,9 +133,14 @@ def test_shipped_component_is_compact_and_listed() -> None:
     captions = json.loads((GATE_DIR / "captions.json").read_text(encoding="utf-8"))
     embeddings = np.load(GATE_DIR / "embeddings.npy")
     assert embeddings.shape == (len(captions), 384) and embeddings.dtype == np.float16
-    assert 100 <= len(captions) <= 1000 and 0.3 < config["threshold"] < 0.9
+    assert 100 <= len(captions) <= 1500 and 0.3 < config["threshold"] < 0.9
+    by_count = config["dev_set"]["balanced_accuracy_by_count"]  # the dev set picked the count
+    assert by_count[str(len(captions))] == max(by_count.values()) == config["dev_set"]["balanced_accuracy"]
+    assert config["training_phrases"] > len(bandai_phrases() | bandai1_phrases())
     np.testing.assert_allclose(np.linalg.norm(embeddings.astype(np.float32), axis=1), 1.0, atol=2e-3)
-    assert len(set(captions)) == len(captions) and set(captions) & bandai_phrases()  # Bandai phrases are kept
+    assert (
+        len(set(captions)) == len(captions) and set(captions) & bandai_phrases() and set(captions) & bandai1_phrases()
+    )  # both datasets kept
 
 
 def test_subjects_and_clauses_are_split_off() -> None:
