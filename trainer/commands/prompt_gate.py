@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="build the prompt gate (refuses text-to-motion prompts far from the training captions)",
         description="Embed every training caption phrase with all-MiniLM-L6-v2, keep COUNT representatives "
         "(greedy k-centre; of several counts the one with the best dev balanced accuracy) and choose the refusal "
-        "threshold on the dev prompts. No training; ~3 minutes on CPU.",
+        "threshold on the dev prompts. No training; ~1 minute on 2 CPU cores.",
     )
     parser.add_argument("--out", type=Path, required=True, help="component directory, e.g. BUNDLE/prompt_gate")
     parser.add_argument(
