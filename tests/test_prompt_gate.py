@@ -8,6 +8,7 @@ tests/test_prompt_following.py), the dev set that chose the threshold is apart f
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import sys
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 from engine_process import EngineProcess
 from test_prompt_following import (
+    NORMALISED,
     _bandai_captions,
     _is_composition_of,
     _procedural_phrases,
@@ -34,9 +36,9 @@ from engine.errors import ModelUnavailableError, UnknownPromptError
 from engine.models.prompt_gate import PromptGate, clauses, strip_subject
 from engine.operations import Job
 from engine.workers import reply_frames
-from trainer.data import bandai
+from trainer.data import bandai, bandai1
 from trainer.data.procedural import captions as procedural_captions
-from trainer.stages.prompt_gate import bandai_phrases, choose_threshold, k_centres
+from trainer.stages.prompt_gate import bandai1_phrases, bandai_phrases, choose_threshold, k_centres, training_phrases
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT_DIR = ROOT / "benchmarks" / "prompts"
@@ -77,21 +79,43 @@ def test_prompt_sets_are_big_enough_distinct_and_apart() -> None:
     dev = [normalise(t) for t in dev_known + dev_unknown]
     assert len(set(reported)) == len(reported) and len(set(dev)) == len(dev)
     assert not set(reported) & set(dev), "the dev set (threshold) and the reported set share prompts"
+    assert not set(dev) & set(NORMALISED), "the dev set (threshold) shares prompts with the held-out prompt set"
 
 
 def test_no_prompt_of_either_set_is_a_training_text() -> None:
     bandai_texts, phrases, commands = _bandai_captions(), _procedural_phrases(), _short_commands()
+    bandai_bodies = {normalise(p) for p in bandai_phrases() | bandai1_phrases()}  # captions without a subject
     patterns = _template_patterns()
     subjects = sorted({normalise(s) for s in bandai.SUBJECTS + procedural_captions.SUBJECTS}, key=len, reverse=True)
     leaks = []
     for path in (REPORTED, DEV):
         for text in (normalise(t) for t in sum(_sets(path), [])):
             body = next((text[len(s) + 1 :] for s in subjects if text.startswith(s + " ")), text)
-            if text in bandai_texts or text in commands or body in phrases or _is_composition_of(body, phrases):
+            if text in bandai_texts or text in commands or body in phrases or body in bandai_bodies:
+                leaks.append(text)
+            elif _is_composition_of(body, phrases):
                 leaks.append(text)
             elif any(p.match(text) for p in patterns):
                 leaks.append(text)
     assert not leaks, f"benchmark prompts found among the training texts: {leaks}"
+
+
+def test_gate_phrases_hold_every_bandai_caption_without_its_subject() -> None:
+    """The gate knows both Bandai datasets: every caption bandai1 can write for any cell is a listed
+    phrase once its subject is dropped (a dataset-1-only motion among them, so the check is not vacuous)."""
+    listed = set(training_phrases(samples_per_kind=1))  # few procedural draws: the Bandai part is whole
+    subjects = sorted(
+        {*bandai1.SUBJECTS, *(s for _, styled in bandai1.STYLE_PHRASES.values() for s in styled)}, key=len
+    )
+    missing = []
+    for content, style in itertools.product(bandai1.CONTENT_PHRASES, bandai1.STYLE_PHRASES):
+        for caption in bandai1.all_captions(content, style):
+            subject = next(s for s in reversed(subjects) if caption.startswith(s + " "))
+            if caption[len(subject) + 1 :] not in listed:
+                missing.append(caption)
+    assert not missing, missing[:5]
+    assert "slashes with a sword like a thug" in listed and "bows" in listed
+    assert training_phrases(1) == training_phrases(1)  # deterministic
 
 
 def test_no_training_code_reads_the_reported_set() -> None:
@@ -109,9 +133,14 @@ def test_shipped_component_is_compact_and_listed() -> None:
     captions = json.loads((GATE_DIR / "captions.json").read_text(encoding="utf-8"))
     embeddings = np.load(GATE_DIR / "embeddings.npy")
     assert embeddings.shape == (len(captions), 384) and embeddings.dtype == np.float16
-    assert 100 <= len(captions) <= 1000 and 0.3 < config["threshold"] < 0.9
+    assert 100 <= len(captions) <= 1500 and 0.3 < config["threshold"] < 0.9
+    by_count = config["dev_set"]["balanced_accuracy_by_count"]  # the dev set picked the count
+    assert by_count[str(len(captions))] == max(by_count.values()) == config["dev_set"]["balanced_accuracy"]
+    assert config["training_phrases"] > len(bandai_phrases() | bandai1_phrases())
     np.testing.assert_allclose(np.linalg.norm(embeddings.astype(np.float32), axis=1), 1.0, atol=2e-3)
-    assert len(set(captions)) == len(captions) and set(captions) & bandai_phrases()  # Bandai phrases are kept
+    assert (
+        len(set(captions)) == len(captions) and set(captions) & bandai_phrases() and set(captions) & bandai1_phrases()
+    )  # both datasets kept
 
 
 def test_subjects_and_clauses_are_split_off() -> None:
