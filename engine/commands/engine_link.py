@@ -35,7 +35,6 @@ import zmq
 from engine import protocol
 from engine.client import EngineClient, EngineTimeout, RemoteError, Reply
 from engine.errors import EngineError, ModelUnavailableError, UnknownPromptError
-from engine.server_info import is_loopback_host
 
 DEFAULT_ENGINE = "tcp://127.0.0.1:5555"  # the default --bind of `motion-engine serve` (engine/commands/serve.py)
 PROBE_TIMEOUT = 0.2  # seconds for the engine to answer `info` (the I/O loop answers it, never queued)
@@ -98,16 +97,6 @@ def _listening(address: str) -> bool:
         return False
 
 
-def _loopback(address: str) -> bool:
-    scheme = address.split("://", 1)[0]
-    if scheme in ("ipc", "inproc"):
-        return True
-    try:
-        return is_loopback_host(urlsplit(address).hostname or "")
-    except ValueError:
-        return False
-
-
 def _same_bundle(asked: Path | None, info: dict) -> bool:
     """Whether the engine serves the bundle --bundle names (no --bundle: whatever it serves)."""
     if asked is None:
@@ -122,9 +111,7 @@ def connect(args: argparse.Namespace, command: str) -> EngineClient | None:
     if getattr(args, "no_engine", False):
         return None
     explicit = args.engine is not None
-    address = args.engine if explicit else DEFAULT_ENGINE
-    if not explicit and not _loopback(address):
-        return None
+    address = args.engine if explicit else DEFAULT_ENGINE  # the default is loopback: remote only when named
     if not _listening(address):
         if explicit:
             print(f"motion-engine {command}: no engine listens at {address}; loading the models here", file=sys.stderr)
@@ -179,7 +166,10 @@ def ask(client: EngineClient, request: EngineRequest) -> Reply:
             protocol.ERR_TIMEOUT,
         ) from None
     except KeyboardInterrupt:
-        client.send("cancel", {"target": request_id})
+        try:  # wait for the engine to take the cancel: closing the socket drops what it has not sent
+            client.cancel(request_id, timeout=PROBE_TIMEOUT)
+        except (EngineTimeout, RemoteError, protocol.ProtocolError):
+            pass  # the request had ended, or the engine is gone: nothing left to cancel
         raise
     finally:
         client.close()
