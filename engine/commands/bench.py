@@ -20,7 +20,6 @@ from engine.client import EngineClient, RemoteError
 from engine.commands.serve import collect_info, resolve_device
 from engine.commands.task_common import add_model_options
 from engine.errors import InputError
-from engine.formats.canonical import load_motion
 from engine.operations import build_operations
 from engine.server import EngineServer, ServerConfig
 
@@ -38,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def requests_for(frames: int) -> dict[str, tuple[dict, dict]]:
     """op -> (args, arrays) of one representative request, on the shipped walk sample."""
+    from engine.formats.canonical import load_motion  # scipy (~0.3 s): only to read a file
+
     sample = default_bundle_dir().parent / "samples" / "dataset-2_walk_active_009.bvh"
     walk = load_motion(sample).positions.astype("float32")
     return {

@@ -11,7 +11,6 @@ import argparse
 import json
 
 from engine.errors import InputError
-from engine.formats.canonical import load_motion, save_motion
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +51,7 @@ def _units(value: str | None) -> str | float | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.formats.canonical import load_motion, save_motion  # scipy (~0.3 s): only to convert
 
     explicit = None
     if args.joint_map:

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.commands.task_common import add_model_options, language_models
+from engine.commands.task_common import add_model_options, language_models, write_motion
 from engine.describe import describe_change, describe_pose
 from engine.errors import ModelUnavailableError
-from engine.formats.canonical import CanonicalMotion, load_motion, save_motion
 from engine.models.motion_tasks import generate, sampling_of
 from engine.motion import preview
-from engine.motion.features import features_to_joints, joints_to_features
 from engine.motion.skeleton import JOINT_INDEX
 
 SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples"
@@ -42,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, as every command does (pyproject.toml): they import scipy (~0.3 s).
+    from engine.formats.canonical import CanonicalMotion, load_motion, save_motion
+    from engine.motion.features import features_to_joints, joints_to_features
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,7 @@ def generate_from_prompt(args: argparse.Namespace, out: Path) -> list[str]:
     except ModelUnavailableError as error:
         return [f"text-to-motion    skipped: {error}"]
     motion = generate(lm, vq, [args.prompt], [80], sampling_of({"seed": args.seed}))[0]  # (80, 22, 3)
-    save_motion(CanonicalMotion(motion), out / "generated.bvh")
+    write_motion(motion, out / "generated.bvh")
     preview.save_gif(motion, out / "generated.gif", title=args.prompt)
     return [
         f'text-to-motion   "{args.prompt}" -> {len(motion)} frames: {out / "generated.bvh"}, {out / "generated.gif"}'

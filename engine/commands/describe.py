@@ -16,7 +16,6 @@ import numpy as np
 
 from engine.describe import describe_change, describe_pose
 from engine.errors import InputError
-from engine.formats.canonical import load_motion
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +46,8 @@ def split_spec(spec: str) -> tuple[Path, int]:
 
 def load_pose(spec: str, preset: str | None) -> np.ndarray:
     """The canonical `(22, 3)` pose named by FILE[:frame]."""
+    from engine.formats.canonical import load_motion  # scipy (~0.3 s): only to read a file
+
     path, frame = split_spec(spec)
     positions = load_motion(path, preset=preset).positions
     if not -len(positions) <= frame < len(positions):

@@ -11,10 +11,12 @@ import argparse
 
 import numpy as np
 
+from engine.commands.engine_link import EngineRequest, add_engine_options, run_remote
 from engine.commands.task_common import (
     add_model_options,
     add_sampling_options,
     check_output,
+    default_sampling,
     language_models,
     read_motion,
     sampling_args,
@@ -33,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--only-new", action="store_true", help="write only the new frames")
     add_sampling_options(parser)
     add_model_options(parser)
+    add_engine_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -42,8 +45,14 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
     start, end = read_motion(args.start, "start"), read_motion(args.end, "end")
-    lm, vq = language_models(args, "inbetween")
-    gap = fill_gap(lm, vq, start, end, args.frames, sampling_of(sampling_args(args)))
+    # The protocol's inbetween takes a seed but no sampling settings: other settings load the models here.
+    request = EngineRequest("inbetween", {"frames": args.frames, "seed": args.seed}, {"start": start, "end": end})
+    reply = run_remote(args, "inbetween", request) if default_sampling(args) else None
+    if reply is not None:
+        gap = reply.arrays["positions"]
+    else:
+        lm, vq = language_models(args, "inbetween")
+        gap = fill_gap(lm, vq, start, end, args.frames, sampling_of(sampling_args(args)))
     motion = gap if args.only_new else np.concatenate([start, gap, end])
     path = write_motion(motion, args.output)
     print(f"wrote {path}: {len(gap)} frames between {len(start)} and {len(end)} ({len(motion)} in the file)")

@@ -10,10 +10,12 @@ import argparse
 
 import numpy as np
 
+from engine.commands.engine_link import EngineRequest, add_engine_options, run_remote
 from engine.commands.task_common import (
     add_model_options,
     add_sampling_options,
     check_output,
+    default_sampling,
     language_models,
     read_motion,
     sampling_args,
@@ -31,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--only-new", action="store_true", help="write only the new frames")
     add_sampling_options(parser)
     add_model_options(parser)
+    add_engine_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -40,8 +43,14 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
     prefix = read_motion(args.input)
-    lm, vq = language_models(args, "predict")
-    new = continue_motion(lm, vq, prefix, args.frames, sampling_of(sampling_args(args)))
+    # The protocol's predict takes a seed but no sampling settings: other settings load the models here.
+    request = EngineRequest("predict", {"frames": args.frames, "seed": args.seed}, {"motion": prefix})
+    reply = run_remote(args, "predict", request) if default_sampling(args) else None
+    if reply is not None:
+        new = reply.arrays["positions"]
+    else:
+        lm, vq = language_models(args, "predict")
+        new = continue_motion(lm, vq, prefix, args.frames, sampling_of(sampling_args(args)))
     motion = new if args.only_new else np.concatenate([prefix, new])
     path = write_motion(motion, args.output)
     print(f"wrote {path}: {len(new)} new frames after {len(prefix)} ({len(motion)} frames in the file)")

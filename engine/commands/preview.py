@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from engine.errors import InputError
-from engine.formats.canonical import load_motion
 from engine.motion import preview
 
 
@@ -21,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.formats.canonical import load_motion  # scipy (~0.3 s): only to read a file
 
     motion = load_motion(args.input, preset=args.preset)
     if args.output.lower().endswith(".gif"):

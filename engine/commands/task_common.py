@@ -17,7 +17,6 @@ from engine import protocol
 from engine.bundle import configure_torch, default_bundle_dir, load_bundle, models_of
 from engine.commands.serve import resolve_device
 from engine.errors import InputError, ModelUnavailableError
-from engine.formats.canonical import CanonicalMotion, load_motion, save_motion
 from engine.motion import preview
 from engine.operations import REQUIRES
 
@@ -48,6 +47,12 @@ def add_sampling_options(parser: argparse.ArgumentParser) -> None:
 def sampling_args(args: argparse.Namespace) -> dict:
     """The request-style sampling args of engine.models.motion_tasks.sampling_of."""
     return {"seed": args.seed, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
+
+
+def default_sampling(args: argparse.Namespace) -> bool:
+    """Whether --temperature/--top-k/--top-p keep their defaults (the engine's predict and inbetween
+    take a seed only; they sample with these defaults, engine/models/motion_tasks.py sampling_of)."""
+    return (args.temperature, args.top_k, args.top_p) == (1.0, 50, 1.0)
 
 
 def seconds_value(text: str) -> float:
@@ -94,6 +99,8 @@ def language_models(args: argparse.Namespace, operation: str) -> tuple:
 
 def read_motion(spec: str, what: str = "motion") -> np.ndarray:
     """`FILE`, `FILE:N` (one frame) or `FILE:A-B` (frames A..B inclusive) -> `(T, 22, 3)` float32."""
+    from engine.formats.canonical import load_motion  # scipy (~0.3 s): only to read a file
+
     path, frames = spec, None
     head, sep, tail = spec.rpartition(":")
     if sep and FRAME_RANGE.match(tail) and head:
@@ -130,6 +137,8 @@ def check_output(path: str | Path) -> Path:
 def write_motion(positions: np.ndarray, path: str | Path, title: str | None = None) -> Path:
     """Joints `(T, 22, 3)` metres -> .bvh / .npy / .npz (engine.formats.canonical), .gif / .png preview
     (headed by `title`, e.g. the prompt)."""
+    from engine.formats.canonical import CanonicalMotion, save_motion  # scipy (~0.3 s): only to write a file
+
     path = check_output(path)
     suffix = path.suffix.lower()
     if suffix == ".gif":
