@@ -47,7 +47,7 @@ def test_a_bad_text_to_motion_item_fails_alone_and_the_rest_share_one_call(bundl
     calls: list[int] = []
     generate_motion = lm.generate_motion
     monkeypatch.setattr(
-        lm, "generate_motion", lambda p, n=None, s=None: calls.append(len(p)) or generate_motion(p, n, s)
+        lm, "generate_motion", lambda p, n=None, s=None, c=None: calls.append(len(p)) or generate_motion(p, n, s, c)
     )
     jobs = [
         _job("text_to_motion", {"text": "a person walks", "frames": 9}, n=0),
