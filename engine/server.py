@@ -29,7 +29,7 @@ What a client can count on (the add-on's client relies on each):
 
 This module is the loop and the handling of requests; sending (backlog, heartbeats) is
 engine/outbox.py, the worker threads engine/workers.py, the front socket (options, bounded
-reads) engine/front_socket.py,
+reads) engine/front_socket.py, the ZMTP front of a plain tcp bind engine/zmtp_front.py,
 `info` and who counts as local engine/server_info.py.
 """
 
@@ -55,6 +55,7 @@ from engine.operations import Operation, operation_names
 from engine.outbox import PROGRESS_INTERVAL, Outbox
 from engine.server_info import ANSWERED_BY_THE_LOOP, operations_info, without_local_details
 from engine.workers import DONE, FINAL, WorkerPool
+from engine.zmtp_front import ZmtpFront
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,7 @@ class EngineServer:
         )
         self.endpoint = ""
         self.front: zmq.Socket | None = None
+        self.zmtp: ZmtpFront | None = None  # the ZMTP front of a plain tcp bind (engine/zmtp_front.py)
         self.curve: CurveAuth | None = None  # when CURVE is on
         self._next_heartbeat = 0.0
 
@@ -139,7 +141,7 @@ class EngineServer:
         if self.config.curve_secret_file:
             self.curve = CurveAuth(self.context, self.config.curve_secret_file, self.config.curve_authorized_dir)
         try:
-            self.front, self.endpoint = open_front(
+            self.front, self.endpoint, self.zmtp = open_front(
                 self.context, self.config.bind, self.config.connect, self.config.limits, self.curve
             )
         except InputError:
@@ -171,6 +173,8 @@ class EngineServer:
         finally:
             self._answer_all_shutting_down(front)
             self.workers.stop()
+            if self.zmtp is not None:  # the last replies pass through it: it stops first
+                self.zmtp.stop(LINGER_ON_EXIT / 1000)
             front.close(linger=LINGER_ON_EXIT)
             pipe.close(linger=0)
             if self.curve is not None:
@@ -221,7 +225,7 @@ class EngineServer:
         # Bounded burst so replies from workers are forwarded even under a flood of requests.
         for _ in range(256):
             try:
-                received = recv_bounded(front, self.config.limits, self.config.connect)
+                received = recv_bounded(front, self.config.limits, self.config.connect, self.zmtp is not None)
             except zmq.Again:
                 return
             self._handle_safely(front, *received)
