@@ -35,14 +35,18 @@ def open_front(
     connect: str | None,
     limits: protocol.Limits,
     curve: CurveAuth | None,
+    zmtp: bool = True,
 ) -> tuple[zmq.Socket, str, ZmtpFront | None]:
     """(socket, endpoint, zmtp): `connect` (a proxy backend) when given, else `bind` (port * picks a
     free one; the endpoint names the port it picked). `curve`, when given, is enabled on the socket
     and stopped again when the address cannot be used. `zmtp`: the running ZMTP front of a plain
     tcp:// bind (the socket then listens on inproc behind it; stop it before closing the socket),
-    else None. Raises InputError when the address cannot be used."""
+    else None; `zmtp=False` binds libzmq's ROUTER on tcp too (`serve --no-zmtp-front`). Raises
+    InputError when the address cannot be used."""
     where = connect or bind or ""
     try:
+        if zmtp and bind and not connect and curve is None and bind.startswith("tcp://"):
+            return _open_behind_zmtp(context, bind, limits)
         return _open(context, bind, connect, limits, curve)
     except zmq.ZMQError as error:
         if curve is not None:
@@ -61,8 +65,6 @@ def open_front(
 def _open(
     context: zmq.Context, bind: str | None, connect: str | None, limits: protocol.Limits, curve: CurveAuth | None
 ) -> tuple[zmq.Socket, str, ZmtpFront | None]:
-    if bind and not connect and curve is None and bind.startswith("tcp://"):
-        return _open_behind_zmtp(context, bind, limits)
     socket = context.socket(zmq.DEALER if connect else zmq.ROUTER)
     socket.linger = 0
     # libzmq disconnects a peer whose single frame exceeds this, before buffering it in full.

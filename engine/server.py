@@ -74,6 +74,7 @@ class ServerConfig:
     curve_secret_file: str | None = None  # server.key_secret from `motion-engine keygen`
     curve_authorized_dir: str | None = None  # public keys of allowed clients
     enable_test_ops: bool = False  # with a loader: serve the test-only ops
+    zmtp_front: bool = True  # plain tcp binds read through engine/zmtp_front.py (False: libzmq's ROUTER)
 
 
 class EngineServer:
@@ -142,7 +143,12 @@ class EngineServer:
             self.curve = CurveAuth(self.context, self.config.curve_secret_file, self.config.curve_authorized_dir)
         try:
             self.front, self.endpoint, self.zmtp = open_front(
-                self.context, self.config.bind, self.config.connect, self.config.limits, self.curve
+                self.context,
+                self.config.bind,
+                self.config.connect,
+                self.config.limits,
+                self.curve,
+                self.config.zmtp_front,
             )
         except InputError:
             self.curve = None  # stopped by open_front
