@@ -23,7 +23,7 @@ from engine_process import EngineProcess
 from engine import protocol
 from engine.front_socket import recv_bounded
 from engine.server import EngineServer, ServerConfig
-from engine.zmtp_front import (
+from engine.zmtp_wire import (
     FLAG_COMMAND,
     FLAG_LONG,
     FLAG_MORE,
