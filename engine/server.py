@@ -23,7 +23,7 @@ What a client can count on (the add-on's client relies on each):
 - Stopping (SIGTERM, Ctrl-C, `stop()`): every queued and running request is answered
   `shutting_down` before the socket closes (LINGER_ON_EXIT lets those replies leave).
 - `info` gives the process id and file paths only to loopback clients (Peer-Address of the
-  request; behind a proxy, the connect endpoint decides).
+  request, read by the ZMTP front on a plain tcp bind; behind a proxy, the connect endpoint decides).
 - CURVE: the authorized client keys are re-read when `authorized_clients/` changes
   (engine/curve_keys.py).
 
