@@ -156,7 +156,6 @@ class ZmtpFront:
         self.limits = limits
         self.stream: zmq.Socket | None = None
         self.connections: dict[bytes, Connection] = {}
-        self.closed_ids: set[bytes] = set()  # closed by us: their disconnect notice is not a new peer
         self.poller = zmq.Poller()
         self._stop = threading.Event()
         self._linger_s = 0.0
@@ -242,9 +241,7 @@ class ZmtpFront:
             if len(data) == 0:  # STREAM_NOTIFY: a peer connected, or disconnected
                 if connection is not None:
                     self._drop(connection)
-                elif stream_id in self.closed_ids:
-                    self.closed_ids.discard(stream_id)
-                else:
+                else:  # (libzmq sends no notice for a connection we closed; a stray one dies at EHOSTUNREACH)
                     self._accept(stream_id, peer_is_local(data, None))
                 continue
             if connection is None:
@@ -315,7 +312,6 @@ class ZmtpFront:
             self.stream.send_multipart([connection.stream_id, b""], zmq.NOBLOCK)
         except zmq.ZMQError:
             pass  # already gone
-        self.closed_ids.add(connection.stream_id)
         self._drop(connection)
 
     def _drop(self, connection: Connection) -> None:
