@@ -36,7 +36,9 @@ https://rfc.zeromq.org/spec/37/; the framing, the parser and the gate are engine
 
 CURVE binds keep libzmq's ROUTER (encrypted frames cannot be parsed without implementing CURVE),
 and so do ipc:// and the proxy mode: engine/front_socket.py chooses. One thread runs the front
-(`ZmtpFront.start`); ZeroMQ sockets are used only from that thread after `bind`.
+(`ZmtpFront.start`); ZeroMQ sockets are used only from that thread after `bind`. Each client holds
+one DEALER, so the context's MAX_SOCKETS (1023 by default) bounds the clients served at once; one
+more is told nothing and disconnected (logged).
 """
 
 from __future__ import annotations
@@ -111,8 +113,11 @@ class Connection:
             socket_type = parse_properties(data).get(b"socket-type", b"")
             if socket_type not in ROUTER_PEERS:
                 raise ZmtpError(f"a {socket_type.decode('ascii', 'replace')} socket cannot talk to a ROUTER")
+            try:
+                self.dealer = self.front.connect_dealer(self)
+            except zmq.ZMQError as error:  # e.g. the context's MAX_SOCKETS (1023 by default) reached
+                raise ZmtpError(f"cannot take another client now ({error})") from None
             self.ready = True
-            self.dealer = self.front.connect_dealer(self)
         elif name == b"PING":
             self.front.write(self, command(b"PONG", data[2:18]))  # TTL (2 bytes), then the context
         # Anything else (PONG, SUBSCRIBE, unknown commands) is ignored (RFC 37).
