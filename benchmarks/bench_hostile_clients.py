@@ -2,17 +2,21 @@
 
     python benchmarks/bench_hostile_clients.py             # the default bundle; ~5-10 min on 2 cores
     python benchmarks/bench_hostile_clients.py --quick     # no models, smaller counts (what CI runs)
+    python benchmarks/bench_hostile_clients.py --only multipart   # 1 GiB messages + ping cost, ~1 min
 
 Prints one table: the server's peak RSS growth (VmHWM after /proc/PID/clear_refs, minus VmRSS
-before) for the largest legal request of each operation and for 1 GiB messages; the final replies a
-slow reader loses over 2,000 requests; the batched requests that fail beside one bad request; and
-the fuzz totals (tests/test_server_fuzz.py's fuzzer). tests/test_hostile_clients.py runs the same
-checks, smaller. Linux only (/proc).
+before) for the largest legal request of each operation and for 1 GiB messages (also against an
+engine started with --no-zmtp-front, libzmq's ROUTER reading tcp itself, for comparison), the `ping`
+round trip with and without the ZMTP front (engine/zmtp_front.py); the final replies a slow reader
+loses over 2,000 requests; the batched requests that fail beside one bad request; and the fuzz
+totals (tests/test_server_fuzz.py's fuzzer). tests/test_hostile_clients.py runs the same checks,
+smaller. Linux only (/proc).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -170,11 +174,11 @@ def check_largest_requests(engine: EngineProcess, models: bool, scale: float = 1
 def check_huge_messages(engine: EngineProcess, gib: float = 1.0, under_limit: bool = False) -> list[tuple]:
     """(label, peak growth MiB, outcome) of `gib` GiB sent as one frame and as max_frames frames.
 
-    libzmq disconnects the sender at the first frame over max_array_bytes (ZMQ_MAXMSGSIZE), so no
-    reply is the expected outcome; the engine must still answer a ping afterwards. `under_limit`
-    adds the case libzmq cannot cut short: a message of frames each under the per-frame limit
-    (max_frames of them, 16 MiB each, over max_total_bytes), which libzmq buffers whole before the
-    engine sees it and answers `too_large`."""
+    A frame over max_array_bytes disconnects the sender at that frame's header (the ZMTP front,
+    engine/zmtp_front.py; with --no-zmtp-front libzmq's ZMQ_MAXMSGSIZE), so no reply is the expected
+    outcome; the engine must still answer a ping afterwards. `under_limit` adds `gib` GiB as frames
+    of 16 MiB, each under the per-frame limit (over max_frames and max_total_bytes): the front skips
+    it as it streams and answers `too_large`; libzmq's ROUTER buffered it whole first."""
     size = int(gib * 1024 * MIB)
     header = protocol.encode_request("ping")[0]
     piece = np.zeros(size // (LIMITS.max_frames - 1) + 1, np.uint8)  # calloc'd: no client RSS
@@ -184,17 +188,62 @@ def check_huge_messages(engine: EngineProcess, gib: float = 1.0, under_limit: bo
     }
     if under_limit:
         small = np.zeros(16 * MIB, np.uint8)
-        layouts[f"{LIMITS.max_frames - 1} x 16 MiB frames (each under the limit)"] = [header] + [small] * (
-            LIMITS.max_frames - 1
-        )
+        count = max(1, size // (16 * MIB))
+        # The worst case for the front: a header that describes 16-MiB arrays, so the frames up to
+        # max_total_bytes look legal and are kept until the one that crosses it.
+        claims = json.loads(protocol.encode_request("synthetic_forward")[0])
+        claims["arrays"] = [{"name": f"a{i}", "dtype": "float32", "shape": [4 * MIB]} for i in range(count)]
+        layouts[f"{gib:g} GiB as {count} x 16 MiB (ping header)"] = [header] + [small] * count
+        layouts[f"{gib:g} GiB as {count} x 16 MiB (header claims them)"] = [json.dumps(claims).encode()] + [
+            small
+        ] * count
     rows = []
     for label, frames in layouts.items():
+        wait = 120.0 if " x 16 MiB" in label else 5.0  # a frame over the per-frame limit gets no reply
         with dealer(engine.endpoint) as rude:
-            growth, reply = peak_growth_mib(engine.pid, lambda f=frames, s=rude: exchange(s, f, timeout=5.0))
+            growth, reply = peak_growth_mib(engine.pid, lambda f=frames, s=rude, w=wait: exchange(s, f, timeout=w))
         with dealer(engine.endpoint) as polite:
             alive = exchange(polite, protocol.encode_request("ping"), timeout=30.0) is not None
         rows.append((label, growth, f"{outcome(reply)}; ping after: {'ok' if alive else 'NO ANSWER'}"))
     return rows
+
+
+def ping_p50_ms(endpoint: str, requests: int = 200) -> float:
+    """Median `ping` round trip (ms) over `requests`, one at a time on one DEALER, after 20 warm-ups."""
+    times = []
+    with dealer(endpoint) as socket:
+        for i in range(requests + 20):
+            start = time.perf_counter()
+            exchange(socket, protocol.encode_request("ping"), timeout=10.0)
+            if i >= 20:
+                times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
+def check_front_cost(engine: EngineProcess, requests: int = 200) -> tuple[float, float]:
+    """(p50 ms through the ZMTP front of `engine`, p50 ms of an engine with --no-zmtp-front), measured
+    alternately in rounds of 50 so both see the same machine load."""
+    with EngineProcess("--no-bundle", "--no-zmtp-front") as plain:
+        wait_ready(plain)
+        front, direct = [], []
+        for _ in range(max(1, requests // 50)):
+            front.append(ping_p50_ms(engine.endpoint, 50))
+            direct.append(ping_p50_ms(plain.endpoint, 50))
+    return float(np.median(front)), float(np.median(direct))
+
+
+def print_huge_messages(engine: EngineProcess, compare: bool) -> None:
+    print(f"\n{'oversized message':48s} {'peak RSS growth':>16s}")
+    for label, growth, result in check_huge_messages(engine, 1.0, under_limit=True):
+        print(f"{label:48s} {growth:13.1f} MiB  {result}")
+    if compare:
+        with EngineProcess("--no-bundle", "--no-zmtp-front") as plain:
+            wait_ready(plain)
+            print(f"\n{'... with --no-zmtp-front (libzmq reads tcp)':48s} {'peak RSS growth':>16s}")
+            for label, growth, result in check_huge_messages(plain, 1.0, under_limit=True):
+                print(f"{label:48s} {growth:13.1f} MiB  {result}")
+    front, direct = check_front_cost(engine)
+    print(f"\nping round trip p50 (200 each): {front:.3f} ms through the ZMTP front, {direct:.3f} ms without it")
 
 
 def check_slow_reader(engine: EngineProcess, requests: int = 2000) -> dict:
@@ -311,18 +360,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="no models, smaller counts")
     parser.add_argument("--fuzz", type=int, default=None, help="fuzz messages (default 10000, quick 300)")
+    parser.add_argument(
+        "--only", choices=("multipart",), help="multipart: only the oversized messages and the ping cost (no models)"
+    )
     args = parser.parse_args(argv)
-    models = not args.quick
-    extra = ("--no-bundle",) if args.quick else ()
+    models = not args.quick and args.only is None
+    extra = () if models else ("--no-bundle",)
     with EngineProcess(*extra, "--enable-test-ops", "--threads", "1") as engine:
         wait_ready(engine)  # the socket is up at once; wait for the models before measuring
         print(f"engine pid {engine.pid}, {'default bundle' if models else 'no bundle'}, limits {vars(LIMITS)}\n")
+        if args.only == "multipart":
+            print_huge_messages(engine, compare=True)
+            return 0
         print(f"{'largest legal request':48s} {'peak RSS growth':>16s} {'seconds':>8s}  outcome")
         for label, growth, seconds, result in check_largest_requests(engine, models):
             print(f"{label:48s} {growth:13.1f} MiB {seconds:8.2f}  {result}")
-        print(f"\n{'oversized message':48s} {'peak RSS growth':>16s}")
-        for label, growth, result in check_huge_messages(engine, 1.0, under_limit=True):
-            print(f"{label:48s} {growth:13.1f} MiB  {result}")
+        print_huge_messages(engine, compare=not args.quick)
         slow = check_slow_reader(engine, 2000)
         print(
             f"\nslow reader: {slow['sent']} requests, {slow['lost']} final replies lost "

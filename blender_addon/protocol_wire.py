@@ -21,11 +21,14 @@ fields are rejected, never ignored. Every size is checked against `Limits` befor
 allocated; decoded arrays are read-only views on the received frames. No pickle anywhere.
 
 Limits (all in `Limits`, one place; a request over any of them is answered `too_large`, naming it):
-- the message: frames, bytes per frame, bytes in all, header bytes, elements per array. The engine
-  also gives libzmq the per-frame limit (ZMQ_MAXMSGSIZE): a peer that sends a larger frame is
-  disconnected by libzmq before the frame is buffered (its request gets no reply). libzmq hands a
-  multipart message over only once all of it has arrived, and it has no limit on the number of
-  frames, so MAXMSGSIZE bounds each frame, not a message of many small frames.
+- the message: frames, bytes per frame, bytes in all, header bytes, elements per array. On a plain
+  tcp:// bind the engine reads ZMTP itself (engine/zmtp_front.py) and counts a message's frames and
+  bytes as they arrive: a message over the limits is skipped as it streams (never held whole) and
+  answered `too_large`; a peer that sends a frame over the per-frame limit is disconnected at that
+  frame's header (its request gets no reply). With CURVE keys, on ipc:// and behind a proxy libzmq
+  reads: it gets the per-frame limit (ZMQ_MAXMSGSIZE, the same disconnect) but hands a multipart
+  message over only once all of it has arrived, so there a message of many frames, each under the
+  limit, is held whole before it is refused (only authorised key holders can send over CURVE).
 - the work, before it starts (protocol.validate_request): prompt characters, frames of a motion or
   rig track (`max_motion_frames`), rig bones (`max_bones`) and frames x bones of a rig track
   (`max_bone_frames`, which bounds both the engine's working memory and a `retarget` reply at

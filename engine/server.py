@@ -23,13 +23,13 @@ What a client can count on (the add-on's client relies on each):
 - Stopping (SIGTERM, Ctrl-C, `stop()`): every queued and running request is answered
   `shutting_down` before the socket closes (LINGER_ON_EXIT lets those replies leave).
 - `info` gives the process id and file paths only to loopback clients (Peer-Address of the
-  request; behind a proxy, the connect endpoint decides).
+  request, read by the ZMTP front on a plain tcp bind; behind a proxy, the connect endpoint decides).
 - CURVE: the authorized client keys are re-read when `authorized_clients/` changes
   (engine/curve_keys.py).
 
 This module is the loop and the handling of requests; sending (backlog, heartbeats) is
 engine/outbox.py, the worker threads engine/workers.py, the front socket (options, bounded
-reads) engine/front_socket.py,
+reads) engine/front_socket.py, the ZMTP front of a plain tcp bind engine/zmtp_front.py,
 `info` and who counts as local engine/server_info.py.
 """
 
@@ -55,6 +55,7 @@ from engine.operations import Operation, operation_names
 from engine.outbox import PROGRESS_INTERVAL, Outbox
 from engine.server_info import ANSWERED_BY_THE_LOOP, operations_info, without_local_details
 from engine.workers import DONE, FINAL, WorkerPool
+from engine.zmtp_front import ZmtpFront
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class ServerConfig:
     curve_secret_file: str | None = None  # server.key_secret from `motion-engine keygen`
     curve_authorized_dir: str | None = None  # public keys of allowed clients
     enable_test_ops: bool = False  # with a loader: serve the test-only ops
+    zmtp_front: bool = True  # plain tcp binds read through engine/zmtp_front.py (False: libzmq's ROUTER)
 
 
 class EngineServer:
@@ -126,6 +128,7 @@ class EngineServer:
         )
         self.endpoint = ""
         self.front: zmq.Socket | None = None
+        self.zmtp: ZmtpFront | None = None  # the ZMTP front of a plain tcp bind (engine/zmtp_front.py)
         self.curve: CurveAuth | None = None  # when CURVE is on
         self._next_heartbeat = 0.0
 
@@ -139,8 +142,13 @@ class EngineServer:
         if self.config.curve_secret_file:
             self.curve = CurveAuth(self.context, self.config.curve_secret_file, self.config.curve_authorized_dir)
         try:
-            self.front, self.endpoint = open_front(
-                self.context, self.config.bind, self.config.connect, self.config.limits, self.curve
+            self.front, self.endpoint, self.zmtp = open_front(
+                self.context,
+                self.config.bind,
+                self.config.connect,
+                self.config.limits,
+                self.curve,
+                self.config.zmtp_front,
             )
         except InputError:
             self.curve = None  # stopped by open_front
@@ -171,6 +179,8 @@ class EngineServer:
         finally:
             self._answer_all_shutting_down(front)
             self.workers.stop()
+            if self.zmtp is not None:  # the last replies pass through it: it stops first
+                self.zmtp.stop(LINGER_ON_EXIT / 1000)
             front.close(linger=LINGER_ON_EXIT)
             pipe.close(linger=0)
             if self.curve is not None:
@@ -221,7 +231,7 @@ class EngineServer:
         # Bounded burst so replies from workers are forwarded even under a flood of requests.
         for _ in range(256):
             try:
-                received = recv_bounded(front, self.config.limits, self.config.connect)
+                received = recv_bounded(front, self.config.limits, self.config.connect, self.zmtp is not None)
             except zmq.Again:
                 return
             self._handle_safely(front, *received)

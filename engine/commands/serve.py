@@ -76,6 +76,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-message-mb", type=float, default=64.0, help="bytes per request and per reply")
     parser.add_argument("--max-prompt-chars", type=int, default=1000)
     parser.add_argument(
+        "--no-zmtp-front",
+        action="store_true",
+        help="read tcp clients with libzmq's ROUTER, not the streaming ZMTP front (then a message of many "
+        "frames, each under --max-array-mb, is held whole before it is refused)",
+    )
+    parser.add_argument(
         "--enable-test-ops", action="store_true", help="serve the test-only ops `sleep` and `synthetic_forward`"
     )
     parser.set_defaults(run=run)
@@ -182,6 +188,7 @@ def build_server(args: argparse.Namespace) -> EngineServer:
         curve_secret_file=str(args.keys / "server.key_secret") if use_curve else None,
         curve_authorized_dir=str(args.keys / "authorized_clients") if use_curve else None,
         enable_test_ops=args.enable_test_ops,
+        zmtp_front=not args.no_zmtp_front,
     )
     info = collect_info(device, bundle)
 
