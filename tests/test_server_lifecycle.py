@@ -164,10 +164,10 @@ def test_model_ops_are_wired_to_the_bundle_batch_and_info_shows_the_bundle(tmp_p
     calls: list[int] = []
     generate_motion = lm.generate_motion
 
-    def counted(prompts, lengths=None, sampling=None):
+    def counted(prompts, lengths=None, sampling=None, conditions=None):
         calls.append(len(prompts))
         time.sleep(0.05)  # a slower "forward", so that the requests queue up behind it
-        return generate_motion(prompts, lengths, sampling)
+        return generate_motion(prompts, lengths, sampling, conditions)
 
     monkeypatch.setattr(lm, "generate_motion", counted)
     server = EngineServer(
