@@ -130,7 +130,7 @@ def test_sigterm_answers_in_flight_requests_with_shutting_down():
                 with pytest.raises(Exception) as caught:
                     client.wait(request, timeout=10)
                 assert getattr(caught.value, "code", "") == protocol.ERR_SHUTTING_DOWN
-        assert process.process.wait(timeout=10) == 0
+        assert process.process.wait(timeout=60) == 0  # a wide margin: a loaded 2-core CI box
     finally:
         process.kill()
 
