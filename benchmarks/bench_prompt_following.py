@@ -170,16 +170,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prompts", type=Path, default=PROMPTS_PATH)
     parser.add_argument("--real-only", action="store_true", help="only the Real and Procedural rows")
     parser.add_argument("--raw", action="store_true", help="the model's motion before the engine's clean-up")
+    parser.add_argument(
+        "--model-only",
+        action="store_true",
+        help="skip the Real and Procedural rows (they do not depend on the model): for comparing models",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
 
     prompts = load_prompts(args.prompts)[: args.limit]
     started = time.perf_counter()
     clips = [
-        (d, c, s, read_motion(load_motion(p, preset="bandai").positions)) for d, c, s, p in list_real_clips(args.data)
+        (d, c, s, read_motion(load_motion(p, preset="bandai").positions))
+        for d, c, s, p in ([] if args.model_only else list_real_clips(args.data))
     ]
     real = real_reference(prompts, clips)
-    procedural = procedural_reference(prompts)
+    procedural = [{"proc_pass": 0, "proc_n": 0}] * len(prompts) if args.model_only else procedural_reference(prompts)
     print(f"references: {len(clips)} Bandai clips read in {time.perf_counter() - started:.1f} s")
 
     results = []

@@ -21,7 +21,7 @@ from engine.errors import InputError
 from engine.models.motion_lm import MotionLM
 from engine.models.motion_vocab import MotionVocab
 from trainer.data import instructions as ins
-from trainer.stages.lm_data import Example, MotionEntry, crop, text_example, without_caption
+from trainer.stages.lm_data import Example, MotionEntry, action_weights, crop, text_example, without_caption
 from trainer.stages.lm_loop import LMTrainConfig, run_lm_stage
 
 MOTION_TASKS_MIN_CODES = 3  # in-between needs a prefix, a masked span and a suffix
@@ -68,10 +68,11 @@ class InstructionExamples:
             raise InputError("no captioned motion of at least 12 frames in the data; build it with `motion-train data`")
         self.templates = ins.load_templates()
         self.tasks = config.task_list
+        self.weights = action_weights(config.data_dir, self.entries, config.balance_actions)
 
     def example(self, rng: np.random.Generator) -> Example:
         task = self.tasks[int(rng.integers(len(self.tasks)))]
-        entry = self.entries[int(rng.integers(len(self.entries)))]
+        entry = self.entries[int(rng.choice(len(self.entries), p=self.weights))]
         codes = crop(entry.codes, self.config.max_motion_codes, rng)
         record = ins.MotionRecord(entry.motion_id, entry.captions, len(codes) * ins.UNIT, "train")
         built = ins.make_example(task, record, self.templates, random.Random(int(rng.integers(2**32))))

@@ -68,6 +68,9 @@ class LMTrainConfig:
     # Share of captioned prompts whose caption words are taken out of the prompt, so that a model
     # with a text prefix (engine.models.text_prefix) learns to follow the sentence encoder alone.
     caption_dropout: float = 0.0
+    # Clips are drawn with probability (clips of their action)^-balance_actions (lm_data.action_weights):
+    # 0 every clip alike, 1 every action alike.
+    balance_actions: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_steps", "max_motion_codes", "eval_every", "save_every"):
