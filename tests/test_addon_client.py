@@ -225,18 +225,18 @@ def test_unreadable_reply_fails_the_job_with_a_version_hint(ctx):
 
 
 def test_timeout_counts_silence_and_a_queued_job_shows_its_position(ctx):
-    """Against the real engine: a job queued behind an 8 s job outlives a 3 s timeout, because the
-    engine tells it its queue position at least every 2 s."""
+    """Against the real engine: a job queued behind a 14 s job outlives a 5 s timeout, because the
+    engine tells it its queue position at least every 2 s (5 s, not 3: a loaded CI box delays messages)."""
     with EngineProcess("--no-bundle", "--enable-test-ops") as engine:
-        client = mc_client.EngineClient(engine.endpoint, timeout=3.0, context=ctx)
+        client = mc_client.EngineClient(engine.endpoint, timeout=5.0, context=ctx)
         info = client.submit("info")
         while tick_until_ok(client, info) and not info.result["models_ready"]:  # loading stalls the GIL
             time.sleep(0.2)
             info = client.submit("info")
-        blocker = client.submit("sleep", {"seconds": 8.0, "steps": 1})
+        blocker = client.submit("sleep", {"seconds": 14.0, "steps": 1})
         queued = client.submit("sleep", {"seconds": 0.1, "steps": 1})
         messages, positions = set(), set()
-        end = time.monotonic() + 30
+        end = time.monotonic() + 45
         while not (blocker.done and queued.done) and time.monotonic() < end:
             client.tick()
             messages.add(queued.progress_message)
