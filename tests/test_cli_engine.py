@@ -8,9 +8,7 @@ The engine serves a tiny untrained bundle (tests/tiny_bundle.py) plus the shippe
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,12 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from engine_process import PROJECT_ROOT, EngineProcess
-from tiny_bundle import write_tiny_bundle
+from tiny_bundle import write_gated_tiny_bundle, write_tiny_bundle
 
 from engine.bundle import default_bundle_dir
 from engine.cli import main
 
-GATE_DIR = default_bundle_dir() / "prompt_gate"
 WALK = default_bundle_dir().parent / "samples" / "dataset-2_walk_active_009.bvh"
 HEAVY = ("torch", "transformers", "engine.models.motion_lm", "engine.models.pose_editor")
 
@@ -32,12 +29,7 @@ HEAVY = ("torch", "transformers", "engine.models.motion_lm", "engine.models.pose
 @pytest.fixture(scope="module")
 def gated_bundle(tmp_path_factory) -> Path:
     """A tiny untrained bundle (fast to generate with) plus the shipped prompt gate."""
-    root = write_tiny_bundle(tmp_path_factory.mktemp("gated"))
-    shutil.copytree(GATE_DIR, root / "prompt_gate")
-    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    manifest["components"]["prompt_gate"] = {"path": "prompt_gate"}
-    (root / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return root
+    return write_gated_tiny_bundle(tmp_path_factory.mktemp("gated"))
 
 
 @pytest.fixture(scope="module")

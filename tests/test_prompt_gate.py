@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from test_prompt_following import (
     _template_patterns,
     normalise,
 )
-from tiny_bundle import write_tiny_bundle
+from tiny_bundle import write_gated_tiny_bundle
 
 from engine import protocol
 from engine.bundle import default_bundle_dir, load_bundle, models_of
@@ -60,12 +59,7 @@ def gate() -> PromptGate:
 @pytest.fixture(scope="module")
 def gated_bundle(tmp_path_factory) -> Path:
     """A tiny untrained bundle (fast to generate with) plus the shipped prompt gate."""
-    root = write_tiny_bundle(tmp_path_factory.mktemp("gated"))
-    shutil.copytree(GATE_DIR, root / "prompt_gate")
-    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    manifest["components"]["prompt_gate"] = {"path": "prompt_gate"}
-    (root / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return root
+    return write_gated_tiny_bundle(tmp_path_factory.mktemp("gated"))
 
 
 # ----------------------------------------------------------------------------- the prompt sets

@@ -7,6 +7,7 @@ PoseFix editor and writer), written in seconds. Untrained: tests check shapes, l
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 CODES = 16
@@ -65,4 +66,16 @@ def write_tiny_bundle(
         "components": {name: {"path": name} for name in components},
     }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return root
+
+
+def write_gated_tiny_bundle(root: Path) -> Path:
+    """The tiny bundle plus the shipped prompt gate (untrained models are fast; the gate's verdicts are real)."""
+    from engine.bundle import default_bundle_dir
+
+    write_tiny_bundle(root)
+    shutil.copytree(default_bundle_dir() / "prompt_gate", root / "prompt_gate")
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    manifest["components"]["prompt_gate"] = {"path": "prompt_gate"}
+    (root / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return root
