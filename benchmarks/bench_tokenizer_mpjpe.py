@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from engine.models.tokenizer import MotionTokenizer  # noqa: E402
 from engine.motion.features import features_to_joints  # noqa: E402
 from trainer.evaluate.data import load_captioned_split  # noqa: E402
+from trainer.evaluate.metrics import mpjpe  # noqa: E402
 from trainer.evaluate.rows import tokenizer_reconstructions  # noqa: E402
 
 SOURCES = ("bandai", "bandai1", "procedural")
@@ -36,8 +37,8 @@ def mpjpe_mm(tokenizer: MotionTokenizer, motions: list[np.ndarray]) -> tuple[flo
     aligned, global_ = [], []
     for real, guess in zip(motions, recon):
         a, b = features_to_joints(real[: len(guess)]), features_to_joints(guess)  # (T, 22, 3) m
-        global_.append(np.linalg.norm(a - b, axis=-1).mean())
-        aligned.append(np.linalg.norm((a - a[:, :1]) - (b - b[:, :1]), axis=-1).mean())
+        global_.append(mpjpe(b, a))
+        aligned.append(mpjpe(b - b[:, :1], a - a[:, :1]))
     return float(np.mean(aligned)) * 1000.0, float(np.mean(global_)) * 1000.0
 
 

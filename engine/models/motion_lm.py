@@ -435,17 +435,15 @@ def config_from_t5(t5_config, **overrides) -> MotionLMConfig:
 class ConditionedT5(torch.nn.Module):
     """The T5 and its text prefix as one module for training (optimiser, DDP, checkpoints).
 
-    forward takes the T5's arguments plus `sentence_vectors` `(B, 384)` and `sentence_present` `(B,)`.
+    forward takes the T5's arguments plus `sentence_vectors` `(B, 384)` and `sentence_present` `(B,)`
+    (trainer.stages.lm_data.collate makes them).
     """
 
     def __init__(self, t5, prefix: TextPrefix) -> None:
         super().__init__()
         self.t5, self.prefix = t5, prefix
 
-    def forward(self, input_ids, attention_mask, labels=None, sentence_vectors=None, sentence_present=None):
-        if sentence_vectors is None:
-            sentence_vectors = torch.zeros(input_ids.shape[0], MINILM_DIM, device=input_ids.device)
-            sentence_present = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+    def forward(self, input_ids, attention_mask, sentence_vectors, sentence_present, labels=None):
         embeds, mask = encoder_inputs(
             self.t5.get_input_embeddings(), self.prefix, input_ids, attention_mask, sentence_vectors, sentence_present
         )

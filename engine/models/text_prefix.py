@@ -61,6 +61,6 @@ def encoder_inputs(
     """Prompt tokens `(B, L)` + sentence vectors `(B, 384)` -> inputs_embeds `(B, P + L, d_model)` and
     attention_mask `(B, P + L)`; rows whose `present` `(B,)` is False have their prefix masked out."""
     tokens = embed(input_ids)
-    prefix_embeds = prefix(vectors.to(tokens.dtype)).to(tokens.dtype)
+    prefix_embeds = prefix(vectors.to(tokens.dtype))
     prefix_mask = present.to(attention_mask.dtype)[:, None].expand(-1, prefix.tokens)
     return torch.cat([prefix_embeds, tokens], dim=1), torch.cat([prefix_mask, attention_mask], dim=1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +123,7 @@ def action_weights(data_dir: str | Path, entries: list[MotionEntry], balance: fl
             row = json.loads(line)
             actions[row["id"]] = action_of(row)
     keys = [actions.get(e.motion_id, "") for e in entries]
-    counts = {k: keys.count(k) for k in set(keys)}
+    counts = Counter(keys)
     weights = np.array([counts[k] ** -balance for k in keys], dtype=np.float64)
     return weights / weights.sum()
 
